@@ -1,0 +1,119 @@
+/**
+ * Builds the application: adapters (database, storage), domain services, and the
+ * HTTP layer on Fastify. server.ts only listens and shuts down.
+ */
+import formbody from '@fastify/formbody';
+import multipart from '@fastify/multipart';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import type { Config } from './config.js';
+import { openDatabase, type Database } from './db/database.js';
+import { SqlAttachmentRepository } from './db/repositories/attachments-repository.js';
+import { SqlTokenRepository, SqlUserRepository } from './db/repositories/users-repository.js';
+import { AttachmentService } from './domain/attachments/attachment-service.js';
+import type { BlobStore, Clock } from './domain/ports.js';
+import { UserService } from './domain/users/user-service.js';
+import { registerErrorHandler } from './http/error-handler.js';
+import { registerNotFound } from './http/method-not-allowed.js';
+import { parseQueryString } from './http/params.js';
+import { attachmentRoutes } from './http/routes/attachments.js';
+import { healthRoutes } from './http/routes/health.js';
+import { userRoutes } from './http/routes/users.js';
+import { sniffContentType } from './media/sniff.js';
+import { LocalDiskStore } from './storage/local-disk-store.js';
+import { mkdir } from 'node:fs/promises';
+
+export interface Services {
+  database: Database;
+  store: BlobStore;
+  users: UserService;
+  attachments: AttachmentService;
+}
+
+export interface App {
+  http: FastifyInstance;
+  services: Services;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Largest non-file request body (JSON, urlencoded) and multipart field. */
+const FORM_BODY_LIMIT = 1024 * 1024;
+
+export async function buildApp(config: Config, options: { clock?: Clock; logger?: boolean } = {}): Promise<App> {
+  const clock = options.clock ?? systemClock;
+  await mkdir(config.dataDir, { recursive: true });
+  const database = await openDatabase({ url: config.databaseUrl, durable: config.durableWrites });
+  const store = await LocalDiskStore.open({ root: config.dataDir, durable: config.durableWrites });
+  const limits = {
+    maxSize: config.maxAttachmentSize,
+    maxOpenPerUser: config.maxOpenAttachments,
+    idleTimeoutMs: config.attachmentIdleTimeoutSeconds * 1000,
+    minFreeBytes: config.minFreeBytes,
+  };
+  const services: Services = {
+    database,
+    store,
+    users: new UserService(new SqlUserRepository(database), new SqlTokenRepository(database), clock, {
+      registrationEnabled: config.registrationEnabled,
+      passwordCost: { log2N: config.passwordHashLog2N },
+    }),
+    attachments: new AttachmentService(new SqlAttachmentRepository(database), store, clock, limits, sniffContentType),
+  };
+
+  const http = Fastify({
+    logger: options.logger === false ? false : { level: config.logLevel, redact: ['req.headers.authorization'] },
+    querystringParser: (text) => parseQueryString(text),
+    bodyLimit: FORM_BODY_LIMIT,
+    // A stalled upload frees its socket after this long without a byte.
+    connectionTimeout: config.uploadIdleTimeoutSeconds * 1000,
+    requestTimeout: 0,
+    maxParamLength: 100,
+    return503OnClosing: true,
+  });
+  // Parameters are merged from query, form, multipart and JSON before they are checked
+  // (http/params.ts decodeParams), so Fastify's per-source validation is off; the route
+  // schemas still document the API and shape the replies.
+  http.setValidatorCompiler(() => () => true);
+
+  registerErrorHandler(http);
+  registerNotFound(http);
+  await http.register(swagger, {
+    openapi: {
+      info: { title: 'Trickle API', version: '0.1.0', description: 'Resumable, chunked audio uploads. See docs/api.md.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await http.register(formbody, { parser: (text) => parseQueryString(text), bodyLimit: FORM_BODY_LIMIT });
+  await http.register(multipart, {
+    limits: {
+      fieldNameSize: 200,
+      fieldSize: FORM_BODY_LIMIT,
+      fields: 100,
+      files: 4,
+      parts: 110,
+      headerPairs: 50,
+      fileSize: config.maxAttachmentSize,
+    },
+    throwFileSizeLimit: true,
+  });
+
+  await http.register(healthRoutes, { ping: async () => void (await sql`select 1`.execute(database.db)), store });
+  await http.register(userRoutes, { users: services.users, limits });
+  await http.register(attachmentRoutes, { attachments: services.attachments, users: services.users, store });
+  http.get('/openapi.json', { schema: { hide: true } }, async () => http.swagger());
+
+  let sweeper: NodeJS.Timeout | null = null;
+  http.addHook('onReady', async () => {
+    sweeper = setInterval(() => {
+      services.attachments.sweepExpired().catch((error: unknown) => http.log.error({ err: error }, 'expiry sweep failed'));
+    }, config.sweepIntervalSeconds * 1000);
+    sweeper.unref();
+  });
+  http.addHook('onClose', async () => {
+    if (sweeper) clearInterval(sweeper);
+    await database.close();
+  });
+  return { http, services };
+}

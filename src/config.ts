@@ -1,0 +1,106 @@
+/**
+ * Configuration from the environment, each setting also a command-line flag
+ * (--port 9000 or --port=9000 for PORT). Flags win over the environment.
+ */
+import path from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string;
+  /** fdatasync chunks and fsync database commits before answering. */
+  durableWrites: boolean;
+  maxAttachmentSize: number;
+  maxOpenAttachments: number;
+  attachmentIdleTimeoutSeconds: number;
+  minFreeBytes: number;
+  /** A request body that sends nothing for this long is cut off. */
+  uploadIdleTimeoutSeconds: number;
+  sweepIntervalSeconds: number;
+  registrationEnabled: boolean;
+  passwordHashLog2N: number;
+  logLevel: string;
+}
+
+interface Setting {
+  env: string;
+  parse: (raw: string) => Config[keyof Config];
+  fallback: (partial: Partial<Config>) => Config[keyof Config];
+  help: string;
+}
+
+function integer(name: string, min: number): (raw: string) => number {
+  return (raw) => {
+    if (!/^[0-9]+$/.test(raw)) throw new Error(`${name} must be a whole number, got ${JSON.stringify(raw)}`);
+    const value = Number(raw);
+    if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be at least ${min}`);
+    return value;
+  };
+}
+
+function boolean(name: string): (raw: string) => boolean {
+  return (raw) => {
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    throw new Error(`${name} must be true or false, got ${JSON.stringify(raw)}`);
+  };
+}
+
+const SETTINGS: { [K in keyof Config]: Setting } = {
+  port: { env: 'PORT', parse: integer('PORT', 0), fallback: () => 8080, help: 'TCP port to listen on' },
+  host: { env: 'HOST', parse: (raw) => raw, fallback: () => '127.0.0.1', help: 'address to listen on' },
+  dataDir: { env: 'DATA_DIR', parse: (raw) => raw, fallback: () => './data', help: 'where files and the SQLite database live' },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    parse: (raw) => raw,
+    fallback: (c) => path.join(c.dataDir ?? './data', 'trickle.sqlite'),
+    help: 'SQLite file path (default DATA_DIR/trickle.sqlite) or postgres://… URL',
+  },
+  durableWrites: { env: 'DURABLE_WRITES', parse: boolean('DURABLE_WRITES'), fallback: () => true, help: 'fsync before acknowledging (only turn off for benchmarks)' },
+  maxAttachmentSize: { env: 'MAX_ATTACHMENT_SIZE', parse: integer('MAX_ATTACHMENT_SIZE', 1), fallback: () => 2 * 1024 ** 3, help: 'largest attachment in bytes' },
+  maxOpenAttachments: { env: 'MAX_OPEN_ATTACHMENTS', parse: integer('MAX_OPEN_ATTACHMENTS', 1), fallback: () => 100, help: 'unused attachments one user may hold' },
+  attachmentIdleTimeoutSeconds: {
+    env: 'ATTACHMENT_IDLE_TIMEOUT',
+    parse: integer('ATTACHMENT_IDLE_TIMEOUT', 1),
+    fallback: () => 24 * 3600,
+    help: 'seconds an unused attachment lives after its last chunk',
+  },
+  minFreeBytes: { env: 'MIN_FREE_BYTES', parse: integer('MIN_FREE_BYTES', 0), fallback: () => 256 * 1024 ** 2, help: 'disk space kept free; creates beyond it answer 507' },
+  uploadIdleTimeoutSeconds: { env: 'UPLOAD_IDLE_TIMEOUT', parse: integer('UPLOAD_IDLE_TIMEOUT', 1), fallback: () => 60, help: 'seconds a stalled request may send nothing' },
+  sweepIntervalSeconds: { env: 'SWEEP_INTERVAL', parse: integer('SWEEP_INTERVAL', 1), fallback: () => 60, help: 'seconds between expiry sweeps' },
+  registrationEnabled: { env: 'REGISTRATION_ENABLED', parse: boolean('REGISTRATION_ENABLED'), fallback: () => true, help: 'allow POST /users' },
+  passwordHashLog2N: { env: 'PASSWORD_HASH_LOG2N', parse: integer('PASSWORD_HASH_LOG2N', 10), fallback: () => 15, help: 'scrypt cost (log2 N)' },
+  logLevel: { env: 'LOG_LEVEL', parse: (raw) => raw, fallback: () => 'info', help: 'fatal, error, warn, info, debug or silent' },
+};
+
+function flagName(env: string): string {
+  return '--' + env.toLowerCase().replace(/_/g, '-');
+}
+
+/** Reads the configuration; throws with a readable message on bad values or unknown flags. */
+export function loadConfig(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Config {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i]!;
+    const [name, inline] = arg.split(/=(.*)/s, 2) as [string, string | undefined];
+    const setting = Object.values(SETTINGS).find((s) => flagName(s.env) === name);
+    if (!setting) throw new Error(`unknown option ${name}; try --help`);
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new Error(`${name} needs a value`);
+    flags.set(setting.env, value);
+  }
+  const config: Partial<Config> = {};
+  // In declaration order, so fallbacks can use settings declared before them.
+  for (const [key, setting] of Object.entries(SETTINGS) as Array<[keyof Config, Setting]>) {
+    const raw = flags.get(setting.env) ?? env[setting.env];
+    (config as Record<string, unknown>)[key] = raw !== undefined && raw !== '' ? setting.parse(raw) : setting.fallback(config);
+  }
+  return config as Config;
+}
+
+export function configHelp(): string {
+  return Object.values(SETTINGS)
+    .map((s) => `  ${flagName(s.env).padEnd(28)} ${s.env.padEnd(26)} ${s.help}`)
+    .join('\n');
+}

@@ -1,0 +1,56 @@
+/**
+ * Opens the metadata database named by a URL: SQLite (a file path or sqlite:PATH)
+ * by default, PostgreSQL for postgres:// URLs. Runs pending migrations.
+ */
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { migrationProvider } from './migrations.js';
+import type { Tables } from './schema.js';
+
+export type SqlDialectName = 'sqlite' | 'postgres';
+
+export interface Database {
+  db: Kysely<Tables>;
+  dialect: SqlDialectName;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  url: string;
+  /** Full fsync on every commit (SQLite); off only for benchmarks. */
+  durable: boolean;
+}
+
+// int8 (bigint) columns hold byte counts and epoch milliseconds: all safe integers.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  const database = options.url.startsWith('postgres://') || options.url.startsWith('postgresql://')
+    ? openPostgres(options.url)
+    : openSqlite(options.url.replace(/^sqlite:/, ''), options.durable);
+  const migrator = new Migrator({ db: database.db, provider: migrationProvider(database.dialect) });
+  const { error } = await migrator.migrateToLatest();
+  if (error) {
+    await database.close();
+    throw error instanceof Error ? error : new Error(String(error));
+  }
+  return database;
+}
+
+function openSqlite(file: string, durable: boolean): Database {
+  const sqlite = new SQLite(file);
+  sqlite.pragma('journal_mode = WAL');
+  // WAL with FULL survives power loss for every commit; NORMAL only process crashes.
+  sqlite.pragma(`synchronous = ${durable ? 'FULL' : 'NORMAL'}`);
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+function openPostgres(url: string): Database {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', close: () => db.destroy() };
+}

@@ -1,0 +1,137 @@
+import type { Selectable, Transaction } from 'kysely';
+import { addRange, coveredBytes, parseRangeSet } from '../../domain/attachments/ranges.js';
+import type { AttachmentRecord, AttachmentRepository, AttachmentState, NewAttachment } from '../../domain/ports.js';
+import type { Database } from '../database.js';
+import type { AttachmentsTable, Tables } from '../schema.js';
+
+function toAttachment(row: Selectable<AttachmentsTable>): AttachmentRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    filename: row.filename,
+    contentType: row.content_type,
+    size: row.size,
+    ranges: parseRangeSet(JSON.parse(row.ranges)),
+    state: row.state as AttachmentState,
+    sha1: row.sha1,
+    usedBy: row.used_by_type === null || row.used_by_id === null ? null : { type: row.used_by_type as 'audio_clip' | 'message', id: row.used_by_id },
+    storageKey: row.storage_key,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    expiresAt: row.expires_at,
+  };
+}
+
+export class SqlAttachmentRepository implements AttachmentRepository {
+  constructor(private readonly database: Database) {}
+
+  /** SELECT … FOR UPDATE where the database has row locks; SQLite serialises writers anyway. */
+  private lockRow(trx: Transaction<Tables>, table: 'attachments' | 'users', id: number) {
+    const query = trx.selectFrom(table).selectAll().where('id', '=', id);
+    return this.database.dialect === 'postgres' ? query.forUpdate() : query;
+  }
+
+  async createWithinLimit(attachment: NewAttachment, maxOpen: number): Promise<AttachmentRecord | null> {
+    return this.database.db.transaction().execute(async (trx) => {
+      // Lock the owner so two creates cannot both pass the count.
+      await this.lockRow(trx, 'users', attachment.userId).executeTakeFirst();
+      const { open } = await trx
+        .selectFrom('attachments')
+        .select((eb) => eb.fn.countAll<number | string>().as('open'))
+        .where('user_id', '=', attachment.userId)
+        .where('state', '!=', 'used')
+        .executeTakeFirstOrThrow();
+      if (Number(open) >= maxOpen) return null;
+      const row = await trx
+        .insertInto('attachments')
+        .values({
+          user_id: attachment.userId,
+          filename: attachment.filename,
+          content_type: attachment.contentType,
+          size: attachment.size,
+          ranges: '[]',
+          received_bytes: 0,
+          state: 'uploading',
+          storage_key: attachment.storageKey,
+          created_at: attachment.createdAt,
+          updated_at: attachment.createdAt,
+          expires_at: attachment.expiresAt,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toAttachment(row);
+    });
+  }
+
+  async findById(id: number): Promise<AttachmentRecord | null> {
+    const row = await this.database.db.selectFrom('attachments').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toAttachment(row) : null;
+  }
+
+  async recordRange(id: number, start: number, end: number, now: number, expiresAt: number): Promise<AttachmentRecord | null> {
+    return this.database.db.transaction().execute(async (trx) => {
+      const row = await this.lockRow(trx, 'attachments', id).executeTakeFirst();
+      if (!row) return null;
+      const ranges = addRange(parseRangeSet(JSON.parse(row.ranges)), start, end);
+      const updated = await trx
+        .updateTable('attachments')
+        .set({
+          ranges: JSON.stringify(ranges),
+          received_bytes: coveredBytes(ranges),
+          updated_at: now,
+          expires_at: row.state === 'used' ? null : expiresAt,
+        })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toAttachment(updated);
+    });
+  }
+
+  async touch(id: number, now: number, expiresAt: number): Promise<void> {
+    await this.database.db
+      .updateTable('attachments')
+      .set({ updated_at: now, expires_at: expiresAt })
+      .where('id', '=', id)
+      .where('state', '!=', 'used')
+      .execute();
+  }
+
+  async markComplete(id: number, sha1: string, contentType: string | null, now: number, expiresAt: number): Promise<AttachmentRecord | null> {
+    const row = await this.database.db
+      .updateTable('attachments')
+      .set({ state: 'complete', sha1, content_type: contentType, updated_at: now, expires_at: expiresAt })
+      .where('id', '=', id)
+      .where('state', '=', 'uploading')
+      .returningAll()
+      .executeTakeFirst();
+    return row ? toAttachment(row) : null;
+  }
+
+  async delete(id: number): Promise<boolean> {
+    const result = await this.database.db.deleteFrom('attachments').where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async findExpired(now: number, limit: number): Promise<AttachmentRecord[]> {
+    const rows = await this.database.db
+      .selectFrom('attachments')
+      .selectAll()
+      .where('state', '!=', 'used')
+      .where('expires_at', '<=', now)
+      .orderBy('expires_at')
+      .limit(limit)
+      .execute();
+    return rows.map(toAttachment);
+  }
+
+  async deleteIfExpired(id: number, now: number): Promise<boolean> {
+    const result = await this.database.db
+      .deleteFrom('attachments')
+      .where('id', '=', id)
+      .where('state', '!=', 'used')
+      .where('expires_at', '<=', now)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+}

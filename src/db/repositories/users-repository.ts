@@ -1,0 +1,68 @@
+import type { Selectable } from 'kysely';
+import type { NewUser, TokenRepository, UserRecord, UserRepository } from '../../domain/ports.js';
+import type { Database } from '../database.js';
+import type { UsersTable } from '../schema.js';
+import { isUniqueViolation } from './errors.js';
+
+function toUser(row: Selectable<UsersTable>): UserRecord {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    passwordHash: row.password_hash,
+    messagingEnabled: row.messaging_enabled === 1,
+    createdAt: row.created_at,
+  };
+}
+
+export class SqlUserRepository implements UserRepository {
+  constructor(private readonly database: Database) {}
+
+  async create(user: NewUser): Promise<UserRecord | null> {
+    try {
+      const row = await this.database.db
+        .insertInto('users')
+        .values({
+          username: user.username,
+          username_key: user.username.toLowerCase(),
+          email: user.email,
+          password_hash: user.passwordHash,
+          messaging_enabled: 1,
+          created_at: user.createdAt,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toUser(row);
+    } catch (error) {
+      if (isUniqueViolation(error)) return null;
+      throw error;
+    }
+  }
+
+  async findById(id: number): Promise<UserRecord | null> {
+    const row = await this.database.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toUser(row) : null;
+  }
+
+  async findByUsername(username: string): Promise<UserRecord | null> {
+    const row = await this.database.db
+      .selectFrom('users')
+      .selectAll()
+      .where('username_key', '=', username.toLowerCase())
+      .executeTakeFirst();
+    return row ? toUser(row) : null;
+  }
+}
+
+export class SqlTokenRepository implements TokenRepository {
+  constructor(private readonly database: Database) {}
+
+  async create(tokenHash: string, userId: number, createdAt: number): Promise<void> {
+    await this.database.db.insertInto('access_tokens').values({ token_hash: tokenHash, user_id: userId, created_at: createdAt }).execute();
+  }
+
+  async findUserId(tokenHash: string): Promise<number | null> {
+    const row = await this.database.db.selectFrom('access_tokens').select('user_id').where('token_hash', '=', tokenHash).executeTakeFirst();
+    return row ? row.user_id : null;
+  }
+}

@@ -1,0 +1,336 @@
+/**
+ * Chunked attachments: create, add chunks, read status, abort, expire.
+ * The rules of SPEC 3.6 live here; HTTP, SQL and files stay behind the ports.
+ */
+import { ApiError, invalidParameter } from '../errors.js';
+import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, UploadHandle } from '../ports.js';
+import { ChunkWriter } from './chunk-writer.js';
+import { contiguousPrefix, coveredBytes, intersect, missingRanges, type ByteRange } from './ranges.js';
+import { UploadStates, type UploadState } from './upload-state.js';
+
+export interface AttachmentLimits {
+  maxSize: number;
+  maxOpenPerUser: number;
+  idleTimeoutMs: number;
+  /** Free space that must remain after an attachment of the requested size. */
+  minFreeBytes: number;
+}
+
+export interface NewAttachmentInput {
+  size: number;
+  filename: string;
+  contentType: string | null;
+}
+
+export interface ChunkInput {
+  offset: number;
+  source: AsyncIterable<Buffer>;
+  /** The chunk's length when the transport declares it (a raw body's Content-Length). */
+  length?: number | undefined;
+  sha1?: string | undefined;
+  size?: number | undefined;
+  /** Parameters that arrive after the bytes, e.g. multipart fields after the file part. */
+  trailing?: (() => Promise<TrailingChunkParams>) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface TrailingChunkParams {
+  sha1?: string | undefined;
+  size?: number | undefined;
+}
+
+/** Sniffs the content type of a complete upload from its first bytes. */
+export type ContentSniffer = (head: Buffer) => Promise<string | null>;
+
+export interface AttachmentView {
+  id: number;
+  filename: string;
+  content_type: string | null;
+  size: number;
+  received: number;
+  outstanding: number;
+  complete: boolean;
+  received_bytes: number;
+  ranges: ByteRange[];
+  missing: ByteRange[];
+  state: AttachmentRecord['state'];
+  sha1: string | null;
+  used_by: AttachmentRecord['usedBy'];
+  expires_at: string | null;
+  created_at: string;
+}
+
+export function attachmentView(record: AttachmentRecord): AttachmentView {
+  const received = coveredBytes(record.ranges);
+  return {
+    id: record.id,
+    filename: record.filename,
+    content_type: record.contentType,
+    size: record.size,
+    received: contiguousPrefix(record.ranges),
+    outstanding: record.size - received,
+    complete: received === record.size,
+    received_bytes: received,
+    ranges: record.ranges,
+    missing: missingRanges(record.ranges, record.size),
+    state: record.state,
+    sha1: record.sha1,
+    used_by: record.usedBy,
+    expires_at: record.expiresAt === null ? null : new Date(record.expiresAt).toISOString(),
+    created_at: new Date(record.createdAt).toISOString(),
+  };
+}
+
+const SHA1_HEX = /^[0-9a-f]{40}$/;
+
+export function normalizeSha1(value: string, parameter: string): string {
+  const lower = value.trim().toLowerCase();
+  if (!SHA1_HEX.test(lower)) throw invalidParameter(parameter, 'must be 40 hexadecimal digits');
+  return lower;
+}
+
+export class AttachmentService {
+  private readonly states = new UploadStates();
+
+  constructor(
+    private readonly repo: AttachmentRepository,
+    private readonly store: BlobStore,
+    private readonly clock: Clock,
+    readonly limits: AttachmentLimits,
+    private readonly sniff: ContentSniffer,
+  ) {}
+
+  async create(userId: number, input: NewAttachmentInput): Promise<AttachmentRecord> {
+    if (input.size > this.limits.maxSize) {
+      throw new ApiError('attachment_too_large', `The attachment is larger than the maximum of ${this.limits.maxSize} bytes.`, {
+        max_size: this.limits.maxSize,
+      });
+    }
+    const free = await this.store.freeBytes();
+    if (free !== null && free - input.size < this.limits.minFreeBytes) {
+      throw new ApiError('insufficient_storage', 'The server does not have room for an attachment of this size.');
+    }
+    const storageKey = await this.store.createUpload(input.size);
+    const now = this.clock.now();
+    try {
+      const record = await this.repo.createWithinLimit(
+        { userId, filename: input.filename, contentType: input.contentType, size: input.size, storageKey, createdAt: now, expiresAt: now + this.limits.idleTimeoutMs },
+        this.limits.maxOpenPerUser,
+      );
+      if (!record) {
+        throw new ApiError('too_many_open_attachments', `You already have ${this.limits.maxOpenPerUser} unfinished attachments; finish, use or delete one first.`, {
+          max_open: this.limits.maxOpenPerUser,
+        });
+      }
+      return record;
+    } catch (error) {
+      await this.store.deleteUpload(storageKey);
+      throw error;
+    }
+  }
+
+  /** The caller's attachment; anyone else's is reported as not found. */
+  async getOwned(userId: number, id: number): Promise<AttachmentRecord> {
+    const record = await this.repo.findById(id);
+    if (!record || record.userId !== userId) throw new ApiError('not_found', 'No such attachment.');
+    return record;
+  }
+
+  async delete(userId: number, id: number): Promise<void> {
+    const record = await this.getOwned(userId, id);
+    if (record.state === 'used') {
+      throw new ApiError('attachment_used', 'The attachment has been used; delete what uses it instead.', { used_by: record.usedBy });
+    }
+    await this.remove(record);
+  }
+
+  /** Creates an attachment whose first chunk comes with it; if the chunk fails, nothing remains. */
+  async createWithChunk(userId: number, input: NewAttachmentInput, chunk: ChunkInput): Promise<AttachmentRecord> {
+    if (chunk.length !== undefined && chunk.offset + chunk.length > input.size) throw outOfRange(chunk.offset, chunk.length, input.size);
+    const record = await this.create(userId, input);
+    try {
+      return await this.writeChunk(userId, record.id, chunk);
+    } catch (error) {
+      await this.remove(record).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async writeChunk(userId: number, id: number, chunk: ChunkInput): Promise<AttachmentRecord> {
+    const record = await this.getOwned(userId, id);
+    checkChunkBeforeBytes(record, chunk);
+    const now = this.clock.now();
+    await this.repo.touch(id, now, now + this.limits.idleTimeoutMs);
+
+    const state = this.states.obtain(record.id, record.size, record.ranges);
+    state.activeRequests += 1;
+    let upload: UploadHandle | null = null;
+    let writer: ChunkWriter | null = null;
+    try {
+      upload = await this.store.openUpload(record.storageKey);
+      writer = new ChunkWriter(state, upload, this.store, chunk.offset);
+      const result = await writer.consume(chunk.source, {
+        declaredLength: chunk.length,
+        hashChunk: chunk.sha1 !== undefined,
+        signal: chunk.signal,
+      });
+      if (result.outOfRange) throw outOfRange(chunk.offset, undefined, record.size);
+
+      // Parameters after the bytes can still reject the chunk; a cut-off source has none.
+      const trailing = result.sourceError === null && chunk.trailing ? await chunk.trailing() : {};
+      const expectedSha1 = chunk.sha1 ?? trailing.sha1;
+      if (trailing.size !== undefined && trailing.size !== record.size) throw sizeMismatch(record.size, trailing.size);
+
+      const end = chunk.offset + result.written;
+      if (expectedSha1 !== undefined) {
+        // An unverifiable prefix is worth nothing: a cut-off checksummed chunk records no bytes.
+        if (result.sourceError !== null) throw result.sourceError;
+        const actual = result.digest ?? (await writer.digestWritten(end));
+        if (actual !== expectedSha1) {
+          throw new ApiError('chunk_checksum_mismatch', 'The chunk does not match its chunk_sha1; nothing was recorded.', {
+            expected: expectedSha1,
+            actual,
+          });
+        }
+      }
+      if (result.sourceError === null && result.written === 0) throw invalidParameter('attachment[chunk]', 'must not be empty');
+      if (intersect(writer.replacedRanges, chunk.offset, end).length > 0 && record.state !== 'uploading') {
+        throw new ApiError('attachment_complete', 'The attachment is complete; this chunk would change bytes already received.');
+      }
+
+      let committed = record;
+      if (result.written > 0) {
+        committed = await this.commit(state, record, upload, writer, chunk.offset, end);
+        // Our bytes are recorded: let go of the region before hashing the rest of the file.
+        writer.releaseRegion();
+        if (committed.state === 'uploading' && coveredBytes(committed.ranges) === committed.size) {
+          committed = await this.finalize(state, committed);
+        }
+      }
+      if (result.sourceError !== null) throw result.sourceError;
+      return committed;
+    } finally {
+      await writer?.close();
+      await upload?.close();
+      state.activeRequests -= 1;
+    }
+  }
+
+  /** Makes a chunk's bytes durable, then records them. */
+  private async commit(
+    state: UploadState,
+    record: AttachmentRecord,
+    upload: UploadHandle,
+    writer: ChunkWriter,
+    start: number,
+    end: number,
+  ): Promise<AttachmentRecord> {
+    const replaced = intersect(writer.replacedRanges, start, end);
+    if (replaced.length === 0) await upload.sync();
+    return state.serializeCommit(async () => {
+      if (replaced.length > 0) {
+        // Changing received bytes must not race the completion of the file.
+        const current = await this.repo.findById(record.id);
+        if (current && current.state !== 'uploading') {
+          throw new ApiError('attachment_complete', 'The attachment is complete; this chunk would change bytes already received.');
+        }
+        await writer.applyReplacements(end);
+        await upload.sync();
+      }
+      const now = this.clock.now();
+      const updated = await this.repo.recordRange(record.id, start, end, now, now + this.limits.idleTimeoutMs);
+      if (!updated) throw new ApiError('not_found', 'The attachment was deleted while the chunk was arriving.');
+      state.ranges = updated.ranges;
+      if (replaced[0]) state.invalidateHashFrom(replaced[0][0]);
+      if (coveredBytes(updated.ranges) < updated.size) state.scheduleHashing(() => this.store.openUpload(record.storageKey));
+      return updated;
+    });
+  }
+
+  /**
+   * Hashes whatever of the file is not hashed yet, then marks it complete. The digest
+   * and the state change happen under the commit lock, so a chunk that changes bytes
+   * either lands before (and the hash is redone) or is refused as too late.
+   */
+  private async finalize(state: UploadState, record: AttachmentRecord): Promise<AttachmentRecord> {
+    const openHandle = () => this.store.openUpload(record.storageKey);
+    for (let attempt = 0; attempt < 8; attempt += 1) {
+      await state.hashToEnd(openHandle);
+      const done = await state.serializeCommit(async () => {
+        const sha1 = state.digestIfWhole();
+        if (sha1 === null) return null;
+        const contentType = (await this.sniffHead(record.storageKey)) ?? record.contentType;
+        const now = this.clock.now();
+        return (
+          (await this.repo.markComplete(record.id, sha1, contentType, now, now + this.limits.idleTimeoutMs)) ??
+          (await this.repo.findById(record.id))
+        );
+      });
+      if (done) {
+        this.states.forget(record.id);
+        return done;
+      }
+    }
+    throw new Error(`attachment ${record.id} kept changing while it was being completed`);
+  }
+
+  private async sniffHead(storageKey: string): Promise<string | null> {
+    const handle = await this.store.openUpload(storageKey);
+    try {
+      const head = Buffer.alloc(4100);
+      const read = await handle.read(head, 0, head.length);
+      return await this.sniff(head.subarray(0, read));
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async remove(record: AttachmentRecord): Promise<void> {
+    await this.repo.delete(record.id);
+    this.states.forget(record.id);
+    await this.store.deleteUpload(record.storageKey);
+  }
+
+  /** Deletes attachments that were left unused past their expiry; resolves how many. */
+  async sweepExpired(batch = 100): Promise<number> {
+    const now = this.clock.now();
+    let removed = 0;
+    for (const record of await this.repo.findExpired(now, batch)) {
+      if (this.states.isActive(record.id)) continue;
+      if (await this.repo.deleteIfExpired(record.id, now)) {
+        this.states.forget(record.id);
+        await this.store.deleteUpload(record.storageKey);
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+}
+
+function checkChunkBeforeBytes(record: AttachmentRecord, chunk: ChunkInput): void {
+  if (record.state === 'used') {
+    throw new ApiError('attachment_used', 'The attachment has been used and can no longer change.', { used_by: record.usedBy });
+  }
+  if (chunk.size !== undefined && chunk.size !== record.size) throw sizeMismatch(record.size, chunk.size);
+  if (chunk.length !== undefined) {
+    if (chunk.length === 0) throw invalidParameter('attachment[chunk]', 'must not be empty');
+    if (chunk.offset + chunk.length > record.size) throw outOfRange(chunk.offset, chunk.length, record.size);
+  } else if (chunk.offset >= record.size) {
+    throw outOfRange(chunk.offset, undefined, record.size);
+  }
+}
+
+function outOfRange(offset: number, length: number | undefined, size: number): ApiError {
+  return new ApiError(
+    'chunk_out_of_range',
+    `The chunk at offset ${offset} extends past the end of the ${size}-byte attachment; nothing was written.`,
+    { chunk_offset: offset, ...(length !== undefined ? { chunk_length: length } : {}), size },
+  );
+}
+
+function sizeMismatch(expected: number, given: number): ApiError {
+  return new ApiError('size_mismatch', `attachment[size] is ${given}, but the attachment was created with size ${expected}.`, {
+    size: expected,
+    given,
+  });
+}

@@ -1,0 +1,171 @@
+/**
+ * Streams one chunk's bytes to their place in an upload.
+ *
+ * Bytes bound for a region nobody has recorded yet are written in place at once.
+ * Bytes bound for a recorded region are compared with what is there: equal bytes
+ * (the usual retry) need no write at all; different bytes are parked in a scratch
+ * file and only applied if the chunk is accepted, so a chunk that fails (checksum,
+ * range, a cut connection with a checksum) never changes bytes already received.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { addRange, intersect, type ByteRange } from './ranges.js';
+import { RegionHold } from './region-locks.js';
+import type { UploadState } from './upload-state.js';
+import type { BlobStore, ScratchFile, UploadHandle } from '../ports.js';
+
+export interface ChunkWriteResult {
+  /** Bytes consumed from the source and placed (the written prefix of the chunk). */
+  written: number;
+  /** True when the source delivered more bytes than fit before the end of the file. */
+  outOfRange: boolean;
+  /** The error that cut the source off, if it did not end normally. */
+  sourceError: unknown;
+  /** SHA1 of the bytes written, when it was asked for up front. */
+  digest: string | null;
+}
+
+export class ChunkWriter {
+  readonly hold = new RegionHold();
+  private scratch: ScratchFile | null = null;
+  private replaced: ByteRange[] = [];
+  private compareBuffer: Buffer | null = null;
+
+  constructor(
+    private readonly state: UploadState,
+    private readonly upload: UploadHandle,
+    private readonly store: BlobStore,
+    private readonly offset: number,
+  ) {}
+
+  /**
+   * Consumes the source, placing its bytes from `offset` on. Never throws for a
+   * source that breaks off: that is reported in the result with what was written.
+   */
+  async consume(
+    source: AsyncIterable<Buffer>,
+    options: { declaredLength: number | undefined; hashChunk: boolean; signal: AbortSignal | undefined },
+  ): Promise<ChunkWriteResult> {
+    const { size, locks } = this.state;
+    const hash: Hash | null = options.hashChunk ? createHash('sha1') : null;
+    let position = this.offset;
+    let outOfRange = false;
+    let sourceError: unknown = null;
+
+    // A raw body's length is known: claim the whole region at once.
+    if (options.declaredLength !== undefined && options.declaredLength > 0) {
+      await locks.acquire(this.hold, position, position + options.declaredLength, options.signal);
+    }
+    try {
+      for await (const piece of source) {
+        if (piece.length === 0) continue;
+        const end = position + piece.length;
+        if (end > size) {
+          outOfRange = true;
+          break;
+        }
+        if (end > this.hold.end || this.hold.end === 0) {
+          await locks.acquire(this.hold, this.hold.end === 0 ? position : this.hold.end, end, options.signal);
+        }
+        await this.place(piece, position);
+        hash?.update(piece);
+        position = end;
+      }
+    } catch (error) {
+      sourceError = error;
+    }
+    return {
+      written: position - this.offset,
+      outOfRange,
+      sourceError,
+      digest: hash ? hash.digest('hex') : null,
+    };
+  }
+
+  /** Writes parked replacements within [offset, end) into the upload. */
+  async applyReplacements(end: number): Promise<void> {
+    if (!this.scratch) return;
+    const buffer = Buffer.allocUnsafe(1024 * 1024);
+    for (const [start, stop] of intersect(this.replaced, this.offset, end)) {
+      for (let position = start; position < stop; ) {
+        const length = Math.min(buffer.length, stop - position);
+        const read = await this.scratch.read(buffer, position - this.offset, length);
+        if (read !== length) throw new Error('scratch file shorter than expected');
+        await this.upload.write(buffer.subarray(0, length), position);
+        position += length;
+      }
+    }
+  }
+
+  /**
+   * Streams back the chunk's bytes as they will be once applied (the upload's bytes
+   * with replacements overlaid), for checking a checksum that arrived after them.
+   */
+  async digestWritten(end: number): Promise<string> {
+    const hash = createHash('sha1');
+    const buffer = Buffer.allocUnsafe(1024 * 1024);
+    let position = this.offset;
+    const parked = intersect(this.replaced, this.offset, end);
+    const pieces: Array<[number, number, boolean]> = [];
+    for (const [start, stop] of parked) {
+      if (start > position) pieces.push([position, start, false]);
+      pieces.push([start, stop, true]);
+      position = stop;
+    }
+    if (position < end) pieces.push([position, end, false]);
+    for (const [start, stop, fromScratch] of pieces) {
+      for (let at = start; at < stop; ) {
+        const length = Math.min(buffer.length, stop - at);
+        const read = fromScratch
+          ? await this.scratch!.read(buffer, at - this.offset, length)
+          : await this.upload.read(buffer, at, length);
+        if (read !== length) throw new Error('short read while checking a chunk');
+        hash.update(buffer.subarray(0, length));
+        at += length;
+      }
+    }
+    return hash.digest('hex');
+  }
+
+  /** Recorded regions whose bytes this chunk changes; parked until applyReplacements(). */
+  get replacedRanges(): ByteRange[] {
+    return this.replaced;
+  }
+
+  releaseRegion(): void {
+    this.state.locks.release(this.hold);
+  }
+
+  async close(): Promise<void> {
+    this.releaseRegion();
+    await this.scratch?.discard();
+    this.scratch = null;
+  }
+
+  private async place(piece: Buffer, position: number): Promise<void> {
+    const end = position + piece.length;
+    const recorded = intersect(this.state.ranges, position, end);
+    if (recorded.length === 0) {
+      await this.upload.write(piece, position);
+      return;
+    }
+    let cursor = position;
+    for (const [start, stop] of recorded) {
+      if (start > cursor) await this.upload.write(piece.subarray(cursor - position, start - position), cursor);
+      await this.compareOrPark(piece.subarray(start - position, stop - position), start);
+      cursor = stop;
+    }
+    if (cursor < end) await this.upload.write(piece.subarray(cursor - position), cursor);
+  }
+
+  private async compareOrPark(bytes: Buffer, position: number): Promise<void> {
+    if (!this.compareBuffer || this.compareBuffer.length < bytes.length) {
+      this.compareBuffer = Buffer.allocUnsafe(Math.max(bytes.length, 64 * 1024));
+    }
+    const existing = this.compareBuffer.subarray(0, bytes.length);
+    const read = await this.upload.read(existing, position, bytes.length);
+    if (read === bytes.length && existing.equals(bytes)) return;
+    this.scratch ??= await this.store.createScratch();
+    await this.scratch.write(bytes, position - this.offset);
+    this.replaced = addRange(this.replaced, position, position + bytes.length);
+  }
+}

@@ -1,0 +1,60 @@
+/** Registration, password sign-in and access tokens. */
+import { createHash, randomBytes } from 'node:crypto';
+import { ApiError, invalidParameter } from '../errors.js';
+import type { Clock, TokenRepository, UserRecord, UserRepository } from '../ports.js';
+import { hashPassword, verifyPassword, type PasswordHashCost } from './passwords.js';
+
+export interface RegistrationInput {
+  username: string;
+  email: string;
+  password: string;
+}
+
+const USERNAME = /^[A-Za-z0-9_]{3,32}$/;
+// Deliberately loose: one @, something on each side, a dot in the domain.
+const EMAIL = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/;
+const MAX_PASSWORD_LENGTH = 1024;
+
+/** Tokens are stored as SHA-256 digests: a leaked table grants nothing. */
+export function tokenDigest(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export class UserService {
+  constructor(
+    private readonly users: UserRepository,
+    private readonly tokens: TokenRepository,
+    private readonly clock: Clock,
+    private readonly options: { registrationEnabled: boolean; passwordCost: PasswordHashCost },
+  ) {}
+
+  async register(input: RegistrationInput): Promise<UserRecord> {
+    if (!this.options.registrationEnabled) throw new ApiError('registration_disabled');
+    if (!USERNAME.test(input.username)) throw invalidParameter('user[username]', 'must be 3 to 32 letters, digits or underscores');
+    if (input.email.length > 254 || !EMAIL.test(input.email)) throw invalidParameter('user[email]', 'must be an email address');
+    if (input.password.length < 8) throw invalidParameter('user[password]', 'must be at least 8 characters');
+    if (input.password.length > MAX_PASSWORD_LENGTH) throw invalidParameter('user[password]', `must be at most ${MAX_PASSWORD_LENGTH} characters`);
+    const passwordHash = await hashPassword(input.password, this.options.passwordCost);
+    const user = await this.users.create({ username: input.username, email: input.email, passwordHash, createdAt: this.clock.now() });
+    if (!user) throw new ApiError('username_taken', `The username ${input.username} is already taken.`);
+    return user;
+  }
+
+  /** Resolves a new access token, or null when the credentials are wrong. */
+  async issueToken(username: string, password: string): Promise<string | null> {
+    const user = await this.users.findByUsername(username);
+    if (!user || !(await verifyPassword(password, user.passwordHash))) return null;
+    const token = randomBytes(32).toString('base64url');
+    await this.tokens.create(tokenDigest(token), user.id, this.clock.now());
+    return token;
+  }
+
+  async authenticate(token: string): Promise<UserRecord | null> {
+    const userId = await this.tokens.findUserId(tokenDigest(token));
+    return userId === null ? null : this.users.findById(userId);
+  }
+
+  findById(id: number): Promise<UserRecord | null> {
+    return this.users.findById(id);
+  }
+}

@@ -1,0 +1,54 @@
+/** Maps every failure to the error envelope, once, for the whole app. */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, type ErrorName } from '../domain/errors.js';
+import { errorEnvelope } from './envelope.js';
+
+/** Fastify's and its plugins' own errors, by code. */
+const FRAMEWORK_ERRORS: Record<string, ErrorName> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'malformed_body',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_body',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_body',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'request_too_large',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'malformed_body',
+  FST_PROTO_VIOLATION: 'malformed_body',
+  FST_PARTS_LIMIT: 'request_too_large',
+  FST_FILES_LIMIT: 'request_too_large',
+  FST_FIELDS_LIMIT: 'request_too_large',
+  FST_REQ_FILE_TOO_LARGE: 'request_too_large',
+  FST_ERR_BAD_URL: 'not_found',
+  FST_ERR_ASYNC_CONSTRAINT: 'malformed_body',
+};
+
+export function toApiError(error: unknown): ApiError | null {
+  if (error instanceof ApiError) return error;
+  const e = error as Partial<FastifyError> & { message?: string };
+  const name = e.code ? FRAMEWORK_ERRORS[e.code] : undefined;
+  if (name) return new ApiError(name, undefined, undefined);
+  // Body parsers report malformed input with a 4xx status and no known code.
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    if (e.statusCode === 413) return new ApiError('request_too_large');
+    if (e.statusCode === 415) return new ApiError('unsupported_media_type');
+    return new ApiError('malformed_body', `The request body could not be parsed: ${e.message ?? 'malformed'}.`);
+  }
+  // Multipart (busboy) parse failures.
+  if (typeof e.message === 'string' && /multipart|boundary|Unexpected end of form|Malformed part header/i.test(e.message)) {
+    return new ApiError('malformed_body', `The multipart body could not be parsed: ${e.message}.`);
+  }
+  return null;
+}
+
+export function registerErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const apiError = toApiError(error);
+    if (!apiError) {
+      request.log.error({ err: error }, 'unhandled error');
+      return reply.code(500).send(errorEnvelope('internal_error'));
+    }
+    if (!request.raw.complete) {
+      // The body was not read to its end: the connection cannot carry another request.
+      reply.header('connection', 'close');
+    }
+    return reply.code(apiError.status).send(errorEnvelope(apiError.errorName, apiError.message, apiError.details));
+  });
+}

@@ -1,0 +1,109 @@
+/** SPEC 2: registration, OAuth 2 password grant, the caller's account, public profiles. */
+import { Type } from '@sinclair/typebox';
+import type {} from '@fastify/swagger';
+import type { FastifyInstance } from 'fastify';
+import type { AttachmentLimits } from '../../domain/attachments/attachment-service.js';
+import { ApiError } from '../../domain/errors.js';
+import type { UserRecord } from '../../domain/ports.js';
+import type { UserService } from '../../domain/users/user-service.js';
+import { requireUser } from '../auth.js';
+import { envelope } from '../envelope.js';
+import { decodeParams, TextParam } from '../params.js';
+import { parseId, readParams } from '../request-params.js';
+import { AccountUser, Envelope, errorResponses, PublicUser } from '../schemas.js';
+
+export interface UserRouteDeps {
+  users: UserService;
+  limits: AttachmentLimits;
+}
+
+const RegisterParams = Type.Object({
+  user: Type.Object({
+    username: TextParam({ maxLength: 64, description: '3 to 32 letters, digits or underscores' }),
+    email: TextParam({ maxLength: 254, description: 'an email address' }),
+    password: TextParam({ maxLength: 1024, description: 'a password of at least 8 characters' }),
+  }),
+});
+
+const TokenParams = Type.Object({
+  grant_type: Type.String(),
+  username: Type.String(),
+  password: Type.String(),
+});
+
+export function publicUser(user: UserRecord) {
+  return { id: user.id, username: user.username, messaging_enabled: user.messagingEnabled };
+}
+
+export async function userRoutes(app: FastifyInstance, deps: UserRouteDeps): Promise<void> {
+  const { users, limits } = deps;
+  const accountUser = (user: UserRecord) => ({
+    ...publicUser(user),
+    email: user.email,
+    created_at: new Date(user.createdAt).toISOString(),
+    limits: {
+      max_attachment_size: limits.maxSize,
+      max_open_attachments: limits.maxOpenPerUser,
+      attachment_idle_timeout: Math.round(limits.idleTimeoutMs / 1000),
+    },
+  });
+  const AccountEnvelope = Envelope(Type.Object({ user: AccountUser }));
+
+  app.post('/users', {
+    schema: { summary: 'Register a user', tags: ['users'], body: RegisterParams, response: { 201: AccountEnvelope, ...errorResponses } },
+    handler: async (request, reply) => {
+      const { user: input } = decodeParams(RegisterParams, await readParams(request));
+      const user = await users.register(input);
+      return reply.code(201).header('location', `/users/${user.id}`).send(envelope({ user: accountUser(user) }));
+    },
+  });
+
+  // RFC 6749 answers: top-level JSON, no envelope.
+  app.post('/oauth/token', {
+    schema: {
+      summary: 'OAuth 2 resource owner password grant',
+      tags: ['users'],
+      body: TokenParams,
+      response: {
+        200: Type.Object({ access_token: Type.String(), token_type: Type.Literal('Bearer') }),
+        '4xx': Type.Object({ error: Type.String(), error_description: Type.Optional(Type.String()) }),
+      },
+    },
+    handler: async (request, reply) => {
+      let params: Record<string, unknown>;
+      try {
+        params = await readParams(request);
+      } catch {
+        return reply.code(400).send({ error: 'invalid_request', error_description: 'The request body could not be parsed.' });
+      }
+      const { grant_type: grantType, username, password } = params;
+      if (typeof grantType !== 'string') return reply.code(400).send({ error: 'invalid_request', error_description: 'grant_type is required.' });
+      if (grantType !== 'password') return reply.code(400).send({ error: 'unsupported_grant_type' });
+      if (typeof username !== 'string' || typeof password !== 'string') {
+        return reply.code(400).send({ error: 'invalid_request', error_description: 'username and password are required.' });
+      }
+      const token = username.length <= 64 && password.length <= 1024 ? await users.issueToken(username, password) : null;
+      if (!token) return reply.code(400).send({ error: 'invalid_grant', error_description: 'The username or password is wrong.' });
+      return reply.header('cache-control', 'no-store').send({ access_token: token, token_type: 'Bearer' });
+    },
+  });
+
+  app.get('/account', {
+    schema: { summary: "The caller's account and limits", tags: ['users'], response: { 200: AccountEnvelope, ...errorResponses } },
+    handler: async (request) => envelope({ user: accountUser(await requireUser(request, users)) }),
+  });
+
+  app.get<{ Params: { id: string } }>('/users/:id', {
+    schema: {
+      summary: 'Public profile of a user',
+      tags: ['users'],
+      params: Type.Object({ id: Type.String() }),
+      response: { 200: Envelope(Type.Object({ user: PublicUser })), ...errorResponses },
+    },
+    handler: async (request) => {
+      const user = await users.findById(parseId(request.params.id, 'user'));
+      if (!user) throw new ApiError('not_found', 'No such user.');
+      return envelope({ user: publicUser(user) });
+    },
+  });
+}

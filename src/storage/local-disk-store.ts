@@ -1,0 +1,131 @@
+/**
+ * Blob storage on the local file system. Uploads are sparse files of their final
+ * size, written in place at their offsets; scratch files live beside them so that
+ * moving bytes between the two never crosses a file system.
+ */
+import { randomUUID } from 'node:crypto';
+import { constants, promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { BlobStore, ScratchFile, UploadHandle } from '../domain/ports.js';
+
+export interface LocalDiskOptions {
+  root: string;
+  /** fdatasync before acknowledging; off only for benchmarks. */
+  durable: boolean;
+}
+
+class FileUploadHandle implements UploadHandle {
+  constructor(
+    protected readonly file: FileHandle,
+    private readonly durable: boolean,
+  ) {}
+
+  async write(data: Buffer, position: number): Promise<void> {
+    let done = 0;
+    // A positional write may be short (signals, quotas); loop until all is written.
+    while (done < data.length) {
+      const { bytesWritten } = await this.file.write(data, done, data.length - done, position + done);
+      if (bytesWritten === 0) throw new Error('short write with no progress');
+      done += bytesWritten;
+    }
+  }
+
+  async read(buffer: Buffer, position: number, length: number): Promise<number> {
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.file.read(buffer, done, length - done, position + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return done;
+  }
+
+  async sync(): Promise<void> {
+    if (this.durable) await this.file.datasync();
+  }
+
+  async close(): Promise<void> {
+    await this.file.close();
+  }
+}
+
+class LocalScratchFile extends FileUploadHandle implements ScratchFile {
+  constructor(
+    file: FileHandle,
+    private readonly filePath: string,
+  ) {
+    super(file, false);
+  }
+
+  async discard(): Promise<void> {
+    await this.file.close().catch(() => undefined);
+    await fs.rm(this.filePath, { force: true });
+  }
+}
+
+export class LocalDiskStore implements BlobStore {
+  private readonly uploadsDir: string;
+  private readonly scratchDir: string;
+
+  private constructor(private readonly options: LocalDiskOptions) {
+    this.uploadsDir = path.join(options.root, 'uploads');
+    this.scratchDir = path.join(options.root, 'scratch');
+  }
+
+  static async open(options: LocalDiskOptions): Promise<LocalDiskStore> {
+    const store = new LocalDiskStore(options);
+    await fs.mkdir(store.uploadsDir, { recursive: true });
+    // Scratch files never outlive a request; whatever is left is from a crash.
+    await fs.rm(store.scratchDir, { recursive: true, force: true });
+    await fs.mkdir(store.scratchDir, { recursive: true });
+    return store;
+  }
+
+  private uploadPath(key: string): string {
+    // Keys are ours (UUIDs), but never let one name a path outside the folder.
+    if (!/^[0-9a-f-]{36}$/.test(key)) throw new Error(`invalid storage key ${JSON.stringify(key)}`);
+    return path.join(this.uploadsDir, key);
+  }
+
+  async createUpload(size: number): Promise<string> {
+    const key = randomUUID();
+    const file = await fs.open(this.uploadPath(key), constants.O_CREAT | constants.O_EXCL | constants.O_RDWR, 0o600);
+    try {
+      await file.truncate(size);
+      if (this.options.durable) await file.sync();
+    } finally {
+      await file.close();
+    }
+    if (this.options.durable) await syncDirectory(this.uploadsDir);
+    return key;
+  }
+
+  async openUpload(key: string): Promise<UploadHandle> {
+    return new FileUploadHandle(await fs.open(this.uploadPath(key), 'r+'), this.options.durable);
+  }
+
+  async deleteUpload(key: string): Promise<void> {
+    await fs.rm(this.uploadPath(key), { force: true });
+  }
+
+  async createScratch(): Promise<ScratchFile> {
+    const filePath = path.join(this.scratchDir, randomUUID());
+    const file = await fs.open(filePath, 'wx+', 0o600);
+    return new LocalScratchFile(file, filePath);
+  }
+
+  async freeBytes(): Promise<number | null> {
+    const stats = await fs.statfs(this.options.root);
+    return stats.bavail * stats.bsize;
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
