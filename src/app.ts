@@ -16,7 +16,7 @@ import type { BlobStore, Clock } from './domain/ports.js';
 import { UserService } from './domain/users/user-service.js';
 import { registerErrorHandler } from './http/error-handler.js';
 import { registerNotFound } from './http/method-not-allowed.js';
-import { parseQueryString } from './http/params.js';
+import { parseQueryString, parseUrlQuery, rejectMalformedQuery } from './http/params.js';
 import { attachmentRoutes } from './http/routes/attachments.js';
 import { healthRoutes } from './http/routes/health.js';
 import { userRoutes } from './http/routes/users.js';
@@ -64,12 +64,11 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
 
   const http = Fastify({
     logger: options.logger === false ? false : { level: config.logLevel, redact: ['req.headers.authorization'] },
-    querystringParser: (text) => parseQueryString(text),
+    routerOptions: { querystringParser: (text) => parseUrlQuery(text), maxParamLength: 100 },
     bodyLimit: FORM_BODY_LIMIT,
     // A stalled upload frees its socket after this long without a byte.
     connectionTimeout: config.uploadIdleTimeoutSeconds * 1000,
     requestTimeout: 0,
-    maxParamLength: 100,
     return503OnClosing: true,
   });
   // Parameters are merged from query, form, multipart and JSON before they are checked
@@ -78,6 +77,7 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
   http.setValidatorCompiler(() => () => true);
 
   registerErrorHandler(http);
+  http.addHook('onRequest', async (request) => rejectMalformedQuery(request.query));
   registerNotFound(http);
   await http.register(swagger, {
     openapi: {

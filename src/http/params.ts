@@ -17,6 +17,26 @@ export const QS_OPTIONS: qs.IParseOptions = {
   strictDepth: true,
 };
 
+const MALFORMED_QUERY = Symbol('malformed query');
+
+/**
+ * For the URL's query string: never throws (a throw there escapes the framework),
+ * but marks the result; rejectMalformedQuery() turns the mark into a 400.
+ */
+export function parseUrlQuery(text: string): Record<string | symbol, unknown> {
+  try {
+    return parseQueryString(text);
+  } catch (error) {
+    return { [MALFORMED_QUERY]: (error as Error).message };
+  }
+}
+
+export function rejectMalformedQuery(query: unknown): void {
+  if (isPlainObject(query) && MALFORMED_QUERY in query) {
+    throw new ApiError('malformed_body', String((query as Record<symbol, unknown>)[MALFORMED_QUERY]));
+  }
+}
+
 export function parseQueryString(text: string): Record<string, unknown> {
   try {
     return qs.parse(text, QS_OPTIONS) as Record<string, unknown>;

@@ -1,7 +1,7 @@
 /** SPEC 3: chunked attachments over HTTP. */
 import { Type, type StaticDecode } from '@sinclair/typebox';
 import type {} from '@fastify/swagger';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { attachmentView, type AttachmentService, type ChunkInput } from '../../domain/attachments/attachment-service.js';
 import { ApiError, missingParameter } from '../../domain/errors.js';
@@ -49,9 +49,12 @@ function contentLength(request: FastifyRequest): number | undefined {
   return header !== undefined && /^[0-9]{1,15}$/.test(header) ? Number(header) : undefined;
 }
 
-function abortOnClose(request: FastifyRequest): AbortSignal {
+/** Aborts waits of a request whose connection closes before it is answered. */
+function abortOnClose(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  request.raw.once('close', () => controller.abort(new ApiError('malformed_body', 'The connection closed.')));
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new ApiError('malformed_body', 'The connection closed before the chunk was complete.'));
+  });
   return controller.signal;
 }
 
@@ -73,14 +76,14 @@ export async function attachmentRoutes(app: FastifyInstance, deps: AttachmentRou
 
   const isRaw = (request: FastifyRequest) => (request.headers['content-type'] ?? '').toLowerCase().startsWith('application/octet-stream');
 
-  function rawChunk(request: FastifyRequest, fields: ChunkFieldValues): ChunkInput {
+  function rawChunk(request: FastifyRequest, reply: FastifyReply, fields: ChunkFieldValues): ChunkInput {
     return {
       offset: fields.chunk_offset ?? 0,
       source: request.body as Readable,
       length: contentLength(request),
       sha1: fields.chunk_sha1,
       size: fields.size,
-      signal: abortOnClose(request),
+      signal: abortOnClose(reply),
     };
   }
 
@@ -106,7 +109,7 @@ export async function attachmentRoutes(app: FastifyInstance, deps: AttachmentRou
         record = await attachments.createWithChunk(
           user.id,
           { size: fields.size, filename: cleanFilename(fields.filename) ?? 'upload', contentType: null },
-          rawChunk(request, { ...fields, size: undefined }),
+          rawChunk(request, reply, { ...fields, size: undefined }),
         );
       } else if (request.isMultipart()) {
         record = await readMultipartFile(request, store, {
@@ -125,7 +128,7 @@ export async function attachmentRoutes(app: FastifyInstance, deps: AttachmentRou
                 filename: cleanFilename(fields.filename) ?? cleanFilename(file.filename) ?? 'upload',
                 contentType: file.mimetype && file.mimetype !== 'application/octet-stream' ? file.mimetype : null,
               },
-              { offset: fields.chunk_offset ?? 0, source: file.source, sha1: fields.chunk_sha1, trailing: trailingFrom(trailing), signal: abortOnClose(request) },
+              { offset: fields.chunk_offset ?? 0, source: file.source, sha1: fields.chunk_sha1, trailing: trailingFrom(trailing), signal: abortOnClose(reply) },
             );
           },
           onNoFile: async (params) => {
@@ -152,13 +155,13 @@ export async function attachmentRoutes(app: FastifyInstance, deps: AttachmentRou
       body: ChunkParams,
       response: { 200: AttachmentEnvelope, ...errorResponses },
     },
-    handler: async (request: FastifyRequest<{ Params: { id: string } }>) => {
+    handler: async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
       const user = await requireUser(request, users);
       const id = parseId(request.params.id, 'attachment');
       if (isRaw(request)) {
         const fields = decodeParams(ChunkParams, request.query).attachment;
         if (fields.chunk_offset === undefined) throw missingParameter('attachment[chunk_offset]');
-        const record = await attachments.writeChunk(user.id, id, rawChunk(request, fields));
+        const record = await attachments.writeChunk(user.id, id, rawChunk(request, reply, fields));
         return envelope({ attachment: attachmentView(record) });
       }
       if (!request.isMultipart()) {
@@ -177,7 +180,7 @@ export async function attachmentRoutes(app: FastifyInstance, deps: AttachmentRou
             sha1: fields.chunk_sha1,
             size: fields.size,
             trailing: trailingFrom(trailing),
-            signal: abortOnClose(request),
+            signal: abortOnClose(reply),
           });
         },
         onNoFile: async (params) => {
