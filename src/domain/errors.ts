@@ -16,8 +16,6 @@ export const ERROR_TABLE = {
   // 404 / 405
   not_found: { code: 1201, status: 404, description: 'No such resource, or it is not visible to you.' },
   method_not_allowed: { code: 1202, status: 405, description: 'This method is not allowed on this resource.' },
-  // 408
-  request_timeout: { code: 1251, status: 408, description: 'The request body stopped arriving.' },
   // 409: conflicts with the current state
   username_taken: { code: 1301, status: 409, description: 'That username is already taken.' },
   size_mismatch: { code: 1302, status: 409, description: 'The size differs from the size given when the attachment was created.' },
@@ -40,7 +38,6 @@ export const ERROR_TABLE = {
   unsupported_audio: { code: 1606, status: 422, description: 'The file is not decodable audio in a supported format.' },
   unsupported_image: { code: 1607, status: 422, description: 'The image is not a JPEG or PNG file.' },
   recipient_not_found: { code: 1608, status: 422, description: 'The recipient does not exist.' },
-  invalid_credentials: { code: 1609, status: 422, description: 'The username or password is wrong.' },
   // 429 / 507
   too_many_open_attachments: { code: 1701, status: 429, description: 'You have too many unfinished attachments open.' },
   rate_limited: { code: 1702, status: 429, description: 'Too many requests; try again later.' },
