@@ -67,7 +67,7 @@ describe('range sets', () => {
         const bits = toBits(set, SIZE).map((b, i) => b && i >= ws && i < we);
         assert.deepEqual(intersect(set, ws, we), fromBits(bits));
       }),
-      { numRuns: 500 },
+      { numRuns: 2000 },
     );
   });
 
@@ -78,6 +78,7 @@ describe('range sets', () => {
     assert.deepEqual(removeRange([[0, 30]], 10, 20), [[0, 10], [20, 30]]);
     assert.deepEqual(missingRanges([], 5), [[0, 5]]);
     assert.equal(contiguousPrefix([[1, 5]]), 0);
+    assert.deepEqual(intersect([[0, 48]], 47, 47), []);
   });
 
   test('parseRangeSet rejects malformed stored values', () => {

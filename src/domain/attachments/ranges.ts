@@ -50,6 +50,7 @@ export function removeRange(set: RangeSet, start: number, end: number): ByteRang
 /** The parts of [start, end) that the set covers, in order. */
 export function intersect(set: RangeSet, start: number, end: number): ByteRange[] {
   const out: ByteRange[] = [];
+  if (end <= start) return out;
   for (const [rs, re] of set) {
     if (re <= start) continue;
     if (rs >= end) break;
