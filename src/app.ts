@@ -10,16 +10,24 @@ import { sql } from 'kysely';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { SqlAttachmentRepository } from './db/repositories/attachments-repository.js';
+import { SqlClipRepository } from './db/repositories/clips-repository.js';
+import { SqlMessageRepository } from './db/repositories/messages-repository.js';
 import { SqlTokenRepository, SqlUserRepository } from './db/repositories/users-repository.js';
 import { AttachmentService } from './domain/attachments/attachment-service.js';
+import { ClipService } from './domain/clips/clip-service.js';
+import { MediaIntake } from './domain/media/media-intake.js';
+import { MessageService } from './domain/messages/message-service.js';
 import type { BlobStore, Clock } from './domain/ports.js';
 import { UserService } from './domain/users/user-service.js';
 import { registerErrorHandler } from './http/error-handler.js';
 import { registerNotFound } from './http/method-not-allowed.js';
 import { parseQueryString, parseUrlQuery, rejectMalformedQuery } from './http/params.js';
 import { attachmentRoutes } from './http/routes/attachments.js';
+import { clipRoutes } from './http/routes/clips.js';
+import { messageRoutes } from './http/routes/messages.js';
 import { healthRoutes } from './http/routes/health.js';
 import { userRoutes } from './http/routes/users.js';
+import { mediaProber } from './media/prober.js';
 import { sniffContentType } from './media/sniff.js';
 import { LocalDiskStore } from './storage/local-disk-store.js';
 import { mkdir } from 'node:fs/promises';
@@ -29,6 +37,8 @@ export interface Services {
   store: BlobStore;
   users: UserService;
   attachments: AttachmentService;
+  clips: ClipService;
+  messages: MessageService;
 }
 
 export interface App {
@@ -52,14 +62,19 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
     idleTimeoutMs: config.attachmentIdleTimeoutSeconds * 1000,
     minFreeBytes: config.minFreeBytes,
   };
+  const userRepository = new SqlUserRepository(database);
+  const attachmentRepository = new SqlAttachmentRepository(database);
+  const intake = new MediaIntake(attachmentRepository, store, mediaProber);
   const services: Services = {
     database,
     store,
-    users: new UserService(new SqlUserRepository(database), new SqlTokenRepository(database), clock, {
+    users: new UserService(userRepository, new SqlTokenRepository(database), clock, {
       registrationEnabled: config.registrationEnabled,
       passwordCost: { log2N: config.passwordHashLog2N },
     }),
-    attachments: new AttachmentService(new SqlAttachmentRepository(database), store, clock, limits, sniffContentType),
+    attachments: new AttachmentService(attachmentRepository, store, clock, limits, sniffContentType),
+    clips: new ClipService(new SqlClipRepository(database), intake, store, clock),
+    messages: new MessageService(new SqlMessageRepository(database), userRepository, intake, store, clock),
   };
 
   const http = Fastify({
@@ -102,6 +117,8 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
   await http.register(healthRoutes, { ping: async () => void (await sql`select 1`.execute(database.db)), store });
   await http.register(userRoutes, { users: services.users, limits });
   await http.register(attachmentRoutes, { attachments: services.attachments, users: services.users, store });
+  await http.register(clipRoutes, { clips: services.clips, users: services.users, store, maxFileSize: config.maxAttachmentSize });
+  await http.register(messageRoutes, { messages: services.messages, users: services.users, store, maxFileSize: config.maxAttachmentSize });
   http.get('/openapi.json', { schema: { hide: true } }, async () => http.swagger());
 
   let sweeper: NodeJS.Timeout | null = null;

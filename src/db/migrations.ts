@@ -2,7 +2,7 @@
  * Schema migrations, in order. Each is written once and never edited after it has
  * shipped; a change to the schema is a new migration.
  */
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { ColumnDefinitionBuilder, Kysely, Migration, MigrationProvider } from 'kysely';
 import type { SqlDialectName } from './database.js';
 
 type DialectMigration = (db: Kysely<unknown>, dialect: SqlDialectName) => Promise<void>;
@@ -46,6 +46,68 @@ const migrations: Record<string, DialectMigration> = {
       .execute();
     await db.schema.createIndex('attachments_user_state').on('attachments').columns(['user_id', 'state']).execute();
     await db.schema.createIndex('attachments_expires_at').on('attachments').column('expires_at').execute();
+  },
+  '0002_media_clips_messages': async (db, dialect) => {
+    const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+    const real = dialect === 'postgres' ? 'double precision' : 'real';
+    const id = (c: ColumnDefinitionBuilder) => (dialect === 'postgres' ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement());
+    await db.schema
+      .createTable('media_files')
+      .addColumn('id', 'integer', id)
+      .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('storage_key', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('filename', 'text', (c) => c.notNull())
+      .addColumn('content_type', 'text', (c) => c.notNull())
+      .addColumn('size', bigint, (c) => c.notNull())
+      .addColumn('sha1', 'text', (c) => c.notNull())
+      .addColumn('codec', 'text')
+      .addColumn('sample_rate', 'integer')
+      .addColumn('channels', 'integer')
+      .addColumn('duration', real)
+      .addColumn('width', 'integer')
+      .addColumn('height', 'integer')
+      .addColumn('created_at', bigint, (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('audio_clips')
+      .addColumn('id', 'integer', id)
+      .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('uuid', 'text')
+      .addColumn('title', 'text', (c) => c.notNull())
+      .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('tags', 'text', (c) => c.notNull().defaultTo('[]'))
+      .addColumn('audio_file_id', 'integer', (c) => c.notNull().references('media_files.id'))
+      .addColumn('image_file_id', 'integer', (c) => c.references('media_files.id'))
+      .addColumn('recorded_at', bigint)
+      .addColumn('latitude', real)
+      .addColumn('longitude', real)
+      .addColumn('accuracy', real)
+      .addColumn('created_at', bigint, (c) => c.notNull())
+      .addColumn('updated_at', bigint, (c) => c.notNull())
+      .addUniqueConstraint('audio_clips_user_uuid', ['user_id', 'uuid'])
+      .execute();
+    await db.schema.createIndex('audio_clips_created_at').on('audio_clips').columns(['created_at', 'id']).execute();
+    await db.schema.createIndex('audio_clips_user_created_at').on('audio_clips').columns(['user_id', 'created_at']).execute();
+    await db.schema
+      .createTable('messages')
+      .addColumn('id', 'integer', id)
+      .addColumn('sender_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('recipient_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('uuid', 'text')
+      .addColumn('title', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('parent_id', 'integer')
+      .addColumn('played', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('audio_file_id', 'integer', (c) => c.notNull().references('media_files.id'))
+      .addColumn('image_file_id', 'integer', (c) => c.references('media_files.id'))
+      .addColumn('recorded_at', bigint)
+      .addColumn('sender_deleted', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('recipient_deleted', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('created_at', bigint, (c) => c.notNull())
+      .addUniqueConstraint('messages_sender_uuid', ['sender_id', 'uuid'])
+      .execute();
+    await db.schema.createIndex('messages_recipient').on('messages').columns(['recipient_id', 'created_at']).execute();
+    await db.schema.createIndex('messages_sender').on('messages').columns(['sender_id', 'created_at']).execute();
   },
 };
 

@@ -37,8 +37,64 @@ export interface AttachmentsTable {
   expires_at: number | null;
 }
 
+/** A stored audio or image file that a clip or message owns. */
+export interface MediaFilesTable {
+  id: Generated<number>;
+  user_id: number;
+  storage_key: string;
+  kind: string;
+  filename: string;
+  content_type: string;
+  size: number;
+  sha1: string;
+  codec: string | null;
+  sample_rate: number | null;
+  channels: number | null;
+  duration: number | null;
+  width: number | null;
+  height: number | null;
+  created_at: number;
+}
+
+export interface AudioClipsTable {
+  id: Generated<number>;
+  user_id: number;
+  uuid: string | null;
+  title: string;
+  description: string;
+  /** JSON array of strings. */
+  tags: string;
+  audio_file_id: number;
+  image_file_id: number | null;
+  recorded_at: number | null;
+  latitude: number | null;
+  longitude: number | null;
+  accuracy: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MessagesTable {
+  id: Generated<number>;
+  sender_id: number;
+  recipient_id: number;
+  uuid: string | null;
+  title: string;
+  parent_id: number | null;
+  played: number;
+  audio_file_id: number;
+  image_file_id: number | null;
+  recorded_at: number | null;
+  sender_deleted: number;
+  recipient_deleted: number;
+  created_at: number;
+}
+
 export interface Tables {
   users: UsersTable;
   access_tokens: AccessTokensTable;
   attachments: AttachmentsTable;
+  media_files: MediaFilesTable;
+  audio_clips: AudioClipsTable;
+  messages: MessagesTable;
 }

@@ -29,6 +29,8 @@ export const ERROR_TABLE = {
   attachment_too_large: { code: 1401, status: 413, description: 'The attachment is larger than this server accepts.' },
   request_too_large: { code: 1402, status: 413, description: 'The request is larger than this server accepts.' },
   unsupported_media_type: { code: 1501, status: 415, description: 'This content type is not supported here.' },
+  // 416
+  range_not_satisfiable: { code: 1551, status: 416, description: 'The requested byte range is outside the file.' },
   // 422: well-formed but semantically invalid
   chunk_out_of_range: { code: 1601, status: 422, description: 'The chunk extends past the end of the attachment.' },
   chunk_checksum_mismatch: { code: 1602, status: 422, description: 'The chunk does not match its chunk_sha1.' },
@@ -38,6 +40,7 @@ export const ERROR_TABLE = {
   unsupported_audio: { code: 1606, status: 422, description: 'The file is not decodable audio in a supported format.' },
   unsupported_image: { code: 1607, status: 422, description: 'The image is not a JPEG or PNG file.' },
   recipient_not_found: { code: 1608, status: 422, description: 'The recipient does not exist.' },
+  parent_not_found: { code: 1609, status: 422, description: 'The parent message does not exist or is not one you sent or received.' },
   // 429 / 507
   too_many_open_attachments: { code: 1701, status: 429, description: 'You have too many unfinished attachments open.' },
   rate_limited: { code: 1702, status: 429, description: 'Too many requests; try again later.' },

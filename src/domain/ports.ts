@@ -92,6 +92,154 @@ export interface AttachmentRepository {
   deleteIfExpired(id: number, now: number): Promise<boolean>;
 }
 
+// ---------------------------------------------------------------- media files, clips, messages
+
+export interface AudioInfo {
+  contentType: string;
+  codec: string;
+  duration: number;
+  sampleRate: number;
+  channels: number;
+}
+
+export interface ImageInfo {
+  contentType: 'image/jpeg' | 'image/png';
+  width: number;
+  height: number;
+}
+
+/** Reads what a file really is from its bytes; null when it is not a supported kind. */
+export interface MediaProber {
+  probeAudio(path: string): Promise<AudioInfo | null>;
+  probeImage(path: string): Promise<ImageInfo | null>;
+}
+
+export interface NewMediaFile {
+  userId: number;
+  storageKey: string;
+  kind: 'audio' | 'image';
+  filename: string;
+  contentType: string;
+  size: number;
+  sha1: string;
+  audio: Omit<AudioInfo, 'contentType'> | null;
+  image: Omit<ImageInfo, 'contentType'> | null;
+  createdAt: number;
+}
+
+export interface MediaFileRecord extends NewMediaFile {
+  id: number;
+}
+
+export interface UserRef {
+  id: number;
+  username: string;
+}
+
+export interface Location {
+  latitude: number | null;
+  longitude: number | null;
+  accuracy: number | null;
+}
+
+export interface NewClip {
+  userId: number;
+  uuid: string | null;
+  title: string;
+  description: string;
+  tags: string[];
+  recordedAt: number | null;
+  location: Location;
+  createdAt: number;
+}
+
+export interface ClipRecord extends NewClip {
+  id: number;
+  owner: UserRef;
+  audio: MediaFileRecord;
+  image: MediaFileRecord | null;
+  updatedAt: number;
+}
+
+export interface ClipFilter {
+  userId?: number | undefined;
+  query?: string | undefined;
+  maxTime?: number | undefined;
+  offset: number;
+  limit: number;
+}
+
+export interface ClipChanges {
+  title?: string | undefined;
+  description?: string | undefined;
+  tags?: string[] | undefined;
+  recordedAt?: number | null | undefined;
+  updatedAt: number;
+}
+
+/** Files to store with a new clip or message, and the attachments whose bytes they are. */
+export interface FilesToAttach {
+  audio: NewMediaFile;
+  image: NewMediaFile | null;
+  /** Attachment ids that become used; each must still be complete, or nothing is stored. */
+  attachmentIds: number[];
+}
+
+export type CreateOutcome<T> = { created: T } | { existing: T } | { attachmentConflict: number };
+
+export interface ClipRepository {
+  /** One transaction: files, the clip, and the attachments marked used by it. */
+  create(clip: NewClip, files: FilesToAttach): Promise<CreateOutcome<ClipRecord>>;
+  findById(id: number): Promise<ClipRecord | null>;
+  findByUuid(userId: number, uuid: string): Promise<ClipRecord | null>;
+  list(filter: ClipFilter): Promise<ClipRecord[]>;
+  update(id: number, changes: ClipChanges): Promise<ClipRecord | null>;
+  /** Deletes the clip and its file records; resolves the storage keys to delete. */
+  delete(id: number): Promise<string[]>;
+}
+
+export interface NewMessage {
+  senderId: number;
+  recipientId: number;
+  uuid: string | null;
+  title: string;
+  parentId: number | null;
+  recordedAt: number | null;
+  createdAt: number;
+}
+
+export interface MessageRecord extends NewMessage {
+  id: number;
+  sender: UserRef;
+  recipient: UserRef;
+  played: boolean;
+  senderDeleted: boolean;
+  recipientDeleted: boolean;
+  audio: MediaFileRecord;
+  image: MediaFileRecord | null;
+}
+
+export interface MessageFilter {
+  box: 'inbox' | 'outbox';
+  userId: number;
+  maxTime?: number | undefined;
+  offset: number;
+  limit: number;
+}
+
+export interface MessageRepository {
+  create(message: NewMessage, files: FilesToAttach): Promise<CreateOutcome<MessageRecord>>;
+  findById(id: number): Promise<MessageRecord | null>;
+  findByUuid(senderId: number, uuid: string): Promise<MessageRecord | null>;
+  list(filter: MessageFilter): Promise<MessageRecord[]>;
+  markPlayed(id: number, played: boolean): Promise<void>;
+  /**
+   * Hides the message from one side; when both sides have deleted it, removes it and its
+   * file records and resolves the storage keys to delete.
+   */
+  deleteFor(id: number, side: 'sender' | 'recipient'): Promise<string[]>;
+}
+
 // ---------------------------------------------------------------- blob storage
 
 /**
@@ -115,11 +263,18 @@ export interface ScratchFile extends UploadHandle {
 }
 
 export interface BlobStore {
-  /** Creates an upload of `size` bytes under a new key, durably; resolves the key. */
+  /** Creates a blob of `size` bytes (zeros) under a new key, durably; resolves the key. */
   createUpload(size: number): Promise<string>;
   openUpload(key: string): Promise<UploadHandle>;
+  /** Deletes a blob; a missing one is not an error. */
   deleteUpload(key: string): Promise<void>;
   createScratch(): Promise<ScratchFile>;
+  /** Turns a scratch file into a blob under a new key without copying; resolves the key. */
+  adoptScratch(scratch: ScratchFile): Promise<string>;
+  /** Streams bytes [start, end) of a blob (all of it by default). */
+  openRead(key: string, range?: { start: number; end: number }): NodeJS.ReadableStream;
+  /** A path for random access by tools that need one (probing), or null if the store has none. */
+  localPath(key: string): string | null;
   /** Bytes still free for new data, or null when the store cannot tell. */
   freeBytes(): Promise<number | null>;
 }

@@ -137,19 +137,93 @@ export function IntegerParam(options: { minimum?: number; maximum?: number; desc
 }
 
 /** A short text value; numbers sent for it (JSON) are accepted as their text. */
-export function TextParam(options: { maxLength?: number; description?: string } = {}) {
+export function TextParam(options: { maxLength?: number; minLength?: number; description?: string } = {}) {
   const maxLength = options.maxLength ?? 1024;
-  const description = options.description ?? `text of at most ${maxLength} characters`;
-  return Type.Transform(Type.Union([Type.String({ maxLength }), Type.Number()], { description }))
+  const minLength = options.minLength ?? 0;
+  const description = options.description ?? (minLength > 0 ? `text of ${minLength} to ${maxLength} characters` : `text of at most ${maxLength} characters`);
+  return Type.Transform(Type.Union([Type.String({ maxLength, minLength }), Type.Number()], { description }))
     .Decode((raw) => String(raw))
     .Encode((value) => value);
+}
+
+/** A decimal number (JSON number or a plain decimal string) within [minimum, maximum]. */
+export function NumberParam(options: { minimum: number; maximum: number }) {
+  const description = `a number from ${options.minimum} to ${options.maximum}`;
+  return Type.Transform(Type.Union([Type.Number(), Type.String({ pattern: '^-?[0-9]{1,12}(\\.[0-9]{1,15})?$' })], { description }))
+    .Decode((raw) => {
+      const value = typeof raw === 'number' ? raw : Number(raw);
+      if (!Number.isFinite(value) || value < options.minimum || value > options.maximum) throw new Error(`must be ${description}`);
+      return value;
+    })
+    .Encode((value) => value);
+}
+
+/** true/false, 1/0, "true"/"false", "1"/"0". */
+export const BooleanParam = Type.Transform(
+  Type.Union([Type.Boolean(), Type.Literal(0), Type.Literal(1), Type.String({ pattern: '^(?:[01]|true|false)$' })], { description: 'true or false (1 or 0)' }),
+)
+  .Decode((raw) => raw === true || raw === 1 || raw === '1' || raw === 'true')
+  .Encode((value) => value);
+
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+const LEGACY_TIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/;
+
+/**
+ * Epoch ms of an ISO 8601 time or the legacy "YYYY-MM-DD HH:MM:SS ±HHMM"; a time without
+ * a zone is UTC. Null for anything else, including impossible dates (2026-02-30).
+ */
+export function parseTimestamp(text: string): number | null {
+  const value = text.trim();
+  const legacy = LEGACY_TIME.exec(value);
+  const iso = legacy ? null : ISO_8601.exec(value);
+  const m = legacy ?? iso;
+  if (!m) return null;
+  const [year, month, day, hour = '0', minute = '0', second = '0'] = m.slice(1, 7).map((x) => x ?? '0') as string[];
+  let offsetMinutes = 0;
+  if (legacy) {
+    offsetMinutes = (m[7] === '-' ? -1 : 1) * (Number(m[8]) * 60 + Number(m[9]));
+  } else if (m[8] && m[8] !== 'Z') {
+    const zone = m[8].replace(':', '');
+    offsetMinutes = (zone.startsWith('-') ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(3, 5)));
+  }
+  const fraction = !legacy && m[7] ? Math.round(Number(m[7]) * 1000) : 0;
+  const local = Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second), fraction);
+  const check = new Date(local);
+  if (check.getUTCMonth() !== Number(month) - 1 || check.getUTCDate() !== Number(day) || Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) return null;
+  return local - offsetMinutes * 60_000;
+}
+
+/** A time, ISO 8601 or "YYYY-MM-DD HH:MM:SS ±HHMM"; decoded to epoch ms. */
+export const TimestampParam = Type.Transform(Type.String({ maxLength: 64, description: 'an ISO 8601 time or "YYYY-MM-DD HH:MM:SS ±HHMM"' }))
+  .Decode((raw) => {
+    const value = parseTimestamp(raw);
+    if (value === null) throw new Error('must be an ISO 8601 time or "YYYY-MM-DD HH:MM:SS ±HHMM"');
+    return value;
+  })
+  .Encode((value) => new Date(value).toISOString());
+
+/** Pagination shared by every list (SPEC 4): page[number] from 1, page[items] up to 150, max_time. */
+export const PageParams = Type.Object({
+  page: Type.Optional(
+    Type.Object({
+      number: Type.Optional(IntegerParam({ minimum: 1, maximum: 1_000_000 })),
+      items: Type.Optional(IntegerParam({ minimum: 1, maximum: 150 })),
+    }),
+  ),
+  max_time: Type.Optional(IntegerParam({ minimum: 0, description: 'unix seconds' })),
+});
+
+export function pageWindow(params: StaticDecode<typeof PageParams>, defaultItems = 20): { offset: number; limit: number; maxTime: number | undefined } {
+  const items = params.page?.items ?? defaultItems;
+  const number = params.page?.number ?? 1;
+  return { offset: (number - 1) * items, limit: items, maxTime: params.max_time === undefined ? undefined : params.max_time * 1000 + 999 };
 }
 
 // A text field where a file part belongs is never valid.
 FormatRegistry.Set('binary', () => false);
 
 /** A file, as a multipart part; files never reach decodeParams as values. */
-export const FilePart = Type.Unsafe<never>({ type: 'string', format: 'binary', description: 'a multipart file part' });
+export const FilePart = Type.String({ format: 'binary', description: 'a multipart file part' });
 
 /** A hex SHA1, any case; decoded to lower case. */
 export const Sha1Param = Type.Transform(Type.String({ pattern: '^[0-9a-fA-F]{40}$', description: '40 hexadecimal digits (a SHA1)' }))

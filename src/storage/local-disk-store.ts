@@ -1,10 +1,12 @@
 /**
- * Blob storage on the local file system. Uploads are sparse files of their final
- * size, written in place at their offsets; scratch files live beside them so that
- * moving bytes between the two never crosses a file system.
+ * Blob storage on the local file system, under DATA_DIR/blobs. An upload is a sparse
+ * file of its final size, written in place at its offsets, and stays where it is when
+ * it becomes a clip's or message's file. Scratch files live beside the blobs so that
+ * adopting one is a rename on the same file system.
  */
 import { randomUUID } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { constants, createReadStream, promises as fs } from 'node:fs';
+import { Readable } from 'node:stream';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { BlobStore, ScratchFile, UploadHandle } from '../domain/ports.js';
@@ -53,9 +55,14 @@ class FileUploadHandle implements UploadHandle {
 class LocalScratchFile extends FileUploadHandle implements ScratchFile {
   constructor(
     file: FileHandle,
-    private readonly filePath: string,
+    readonly filePath: string,
   ) {
     super(file, false);
+  }
+
+  /** Flushes the scratch file's bytes before it becomes a blob. */
+  async flush(): Promise<void> {
+    await this.file.sync();
   }
 
   async discard(): Promise<void> {
@@ -69,7 +76,7 @@ export class LocalDiskStore implements BlobStore {
   private readonly scratchDir: string;
 
   private constructor(private readonly options: LocalDiskOptions) {
-    this.uploadsDir = path.join(options.root, 'uploads');
+    this.uploadsDir = path.join(options.root, 'blobs');
     this.scratchDir = path.join(options.root, 'scratch');
   }
 
@@ -113,6 +120,26 @@ export class LocalDiskStore implements BlobStore {
     const filePath = path.join(this.scratchDir, randomUUID());
     const file = await fs.open(filePath, 'wx+', 0o600);
     return new LocalScratchFile(file, filePath);
+  }
+
+  async adoptScratch(scratch: ScratchFile): Promise<string> {
+    if (!(scratch instanceof LocalScratchFile)) throw new Error('not a scratch file of this store');
+    const key = randomUUID();
+    if (this.options.durable) await scratch.flush();
+    await scratch.close();
+    // Same file system: a rename, not a copy.
+    await fs.rename(scratch.filePath, this.uploadPath(key));
+    if (this.options.durable) await syncDirectory(this.uploadsDir);
+    return key;
+  }
+
+  openRead(key: string, range?: { start: number; end: number }): NodeJS.ReadableStream {
+    if (range && range.end <= range.start) return Readable.from([]);
+    return createReadStream(this.uploadPath(key), range ? { start: range.start, end: range.end - 1 } : {});
+  }
+
+  localPath(key: string): string {
+    return this.uploadPath(key);
   }
 
   async freeBytes(): Promise<number | null> {

@@ -162,7 +162,7 @@ for (const kind of databaseKinds()) {
             assert.deepEqual(missingRanges(recorded, u.file.length), current.missing);
             // Every recorded byte is the right byte.
             const row = await db.db.selectFrom('attachments').select('storage_key').where('id', '=', u.id).executeTakeFirstOrThrow();
-            const handle = await open(path.join(dataDir, 'uploads', row.storage_key), 'r');
+            const handle = await open(path.join(dataDir, 'blobs', row.storage_key), 'r');
             try {
               for (const [start, end] of recorded) {
                 const buffer = Buffer.alloc(end - start);

@@ -87,7 +87,7 @@ for (const kind of databaseKinds()) {
           assert.deepEqual(status.ranges, [[0, p.size]]);
           assert.equal(status.sha1, sha1(file));
           const record = await server.app.services.attachments.getOwned(userId, id);
-          assert.ok((await readFile(path.join(server.dataDir, 'uploads', record.storageKey))).equals(file), 'bytes on disk differ');
+          assert.ok((await readFile(path.join(server.dataDir, 'blobs', record.storageKey))).equals(file), 'bytes on disk differ');
           await request(server.url, 'DELETE', `/attachments/${id}`, { token });
         }),
         { numRuns: Number(process.env.PROPERTY_RUNS ?? 40) },

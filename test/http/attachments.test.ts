@@ -20,7 +20,7 @@ function assertError(reply: { status: number; json: any }, status: number, name:
 }
 
 async function uploadFiles(server: TestServer): Promise<string[]> {
-  return (await readdir(path.join(server.dataDir, 'uploads'))).sort();
+  return (await readdir(path.join(server.dataDir, 'blobs'))).sort();
 }
 
 for (const kind of databaseKinds()) {
@@ -194,7 +194,7 @@ for (const kind of databaseKinds()) {
         assert.equal(a.outstanding, 0);
         assert.deepEqual(a.missing, []);
         assert.equal(a.sha1, sha1(file));
-        const stored = await readFile(path.join(server.dataDir, 'uploads', (await server.app.services.attachments.getOwned(alice.id, id)).storageKey));
+        const stored = await readFile(path.join(server.dataDir, 'blobs', (await server.app.services.attachments.getOwned(alice.id, id)).storageKey));
         assert.ok(stored.equals(file));
       });
 
@@ -253,6 +253,9 @@ for (const kind of databaseKinds()) {
         assertError(await request(base, 'PUT', `/attachments/${id}`, { token: alice.token, multipart: [['attachment[chunk_offset]', '0']] }), 400, 'missing_parameter');
         assertError(await request(base, 'PUT', `/attachments/${id}`, { token: alice.token, multipart: [['attachment[chunk]', randomFile(5), 'c']] }), 400, 'missing_parameter');
         assertError(await putMultipart(base, alice.token, id, -1, randomFile(5)), 400, 'invalid_parameter');
+        // A text field where the chunk's file part belongs.
+        assertError(await request(base, 'PUT', `/attachments/${id}`, { token: alice.token, form: { 'attachment[chunk_offset]': '0', 'attachment[chunk]': 'text' } }), 400, 'invalid_parameter');
+        assertError(await request(base, 'POST', '/attachments', { token: alice.token, json: { attachment: { size: 5, chunk: 'text' } } }), 400, 'invalid_parameter');
         assertError(await request(base, 'PUT', `/attachments/${id}?attachment%5Bchunk_offset%5D=12abc`, { token: alice.token, raw: randomFile(5) }), 400, 'invalid_parameter');
         assertError(await putRaw(base, alice.token, id, 0, Buffer.alloc(0)), 400, 'invalid_parameter');
         assertError(await putMultipart(base, alice.token, id, 0, Buffer.alloc(0)), 400, 'invalid_parameter');
@@ -367,7 +370,7 @@ for (const kind of databaseKinds()) {
         assert.equal(Date.parse(touched.json.body.attachment.expires_at), clock.now() + 3600 * 1000);
         clock.advance(1800 * 1000);
         assert.equal(await server.app.services.attachments.sweepExpired(), 0);
-        assert.equal((await readdir(path.join(server.dataDir, 'uploads'))).length, 1);
+        assert.equal((await readdir(path.join(server.dataDir, 'blobs'))).length, 1);
       } finally {
         await server.close();
       }

@@ -54,7 +54,7 @@ for (const kind of databaseKinds()) {
 
     async function diskBytes(id: number, start: number, end: number): Promise<Buffer> {
       const record = await server.app.services.attachments.getOwned(userId, id);
-      return (await readFile(path.join(server.dataDir, 'uploads', record.storageKey))).subarray(start, end);
+      return (await readFile(path.join(server.dataDir, 'blobs', record.storageKey))).subarray(start, end);
     }
 
     test('a raw chunk cut off midway records exactly the prefix that arrived', async () => {

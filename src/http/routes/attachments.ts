@@ -12,6 +12,7 @@ import { envelope } from '../envelope.js';
 import { readMultipartFile } from '../multipart-file.js';
 import { decodeParams, FilePart, IntegerParam, Sha1Param, TextParam } from '../params.js';
 import { parseId, readParams } from '../request-params.js';
+import { cleanFilename } from '../uploaded-files.js';
 import { Attachment, Envelope, errorResponses } from '../schemas.js';
 
 export interface AttachmentRouteDeps {
@@ -56,15 +57,6 @@ function abortOnClose(reply: FastifyReply): AbortSignal {
     if (!reply.raw.writableFinished) controller.abort(new ApiError('malformed_body', 'The connection closed before the chunk was complete.'));
   });
   return controller.signal;
-}
-
-function cleanFilename(name: string | undefined): string | undefined {
-  if (name === undefined) return undefined;
-  // Keep the last path segment only, without control characters.
-  const base = name.split(/[\\/]/).pop() ?? '';
-  // eslint-disable-next-line no-control-regex
-  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 255);
-  return clean === '' ? undefined : clean;
 }
 
 type ChunkFieldValues = StaticDecode<typeof ChunkParams>['attachment'];

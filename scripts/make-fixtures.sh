@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Regenerates the small media fixtures in test/fixtures with ffmpeg (apt-get install ffmpeg).
+# Each audio file is a 1-second 440 Hz tone; the tests know their rates and channel counts.
+# The fixtures are committed, so neither CI nor the tests need ffmpeg.
+set -euo pipefail
+cd "$(dirname "$0")/../test/fixtures"
+ff() { ffmpeg -hide_banner -loglevel error -y "$@"; }
+tone() { echo "sine=frequency=440:sample_rate=$1:duration=1"; }
+
+ff -f lavfi -i "$(tone 44100)" -ac 1 -c:a flac tone.flac
+ff -f lavfi -i "$(tone 44100)" -ac 1 -c:a libmp3lame -b:a 32k tone.mp3
+ff -f lavfi -i "$(tone 22050)" -ac 1 -c:a pcm_s16le tone.wav
+ff -f lavfi -i "$(tone 22050)" -ac 2 -c:a pcm_s16be tone.aiff
+ff -f lavfi -i "$(tone 44100)" -ac 2 -c:a libvorbis -q:a 0 tone.ogg
+ff -f lavfi -i "$(tone 48000)" -ac 1 -c:a libopus -b:a 16k tone.opus
+# Stereo: music-metadata reads the channel count from the MP4 sample entry, which
+# ffmpeg writes as 2 even for mono AAC.
+ff -f lavfi -i "$(tone 44100)" -ac 2 -c:a aac -b:a 48k tone.m4a
+ff -f lavfi -i testsrc=size=64x48:rate=1 -frames:v 1 cover.jpg
+ff -f lavfi -i testsrc=size=80x60:rate=1 -frames:v 1 cover.png
+ff -f lavfi -i testsrc=size=32x24:rate=1 -frames:v 1 cover.gif
+head -c 4096 /dev/urandom > not-audio.bin
+printf 'This is a text file, not audio.\n%.0s' {1..50} > not-audio.txt
+head -c 200 tone.flac > truncated.flac
+ls -l

@@ -1,0 +1,111 @@
+/** File rows shared by clips and messages, and the hand-over of attachments to them. */
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { FilesToAttach, MediaFileRecord, NewMediaFile, UserRef } from '../../domain/ports.js';
+import type { MediaFilesTable, Tables } from '../schema.js';
+
+export function toMediaFile(row: Selectable<MediaFilesTable>): MediaFileRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    storageKey: row.storage_key,
+    kind: row.kind as 'audio' | 'image',
+    filename: row.filename,
+    contentType: row.content_type,
+    size: row.size,
+    sha1: row.sha1,
+    audio:
+      row.kind === 'audio'
+        ? { codec: row.codec ?? '', duration: row.duration ?? 0, sampleRate: row.sample_rate ?? 0, channels: row.channels ?? 0 }
+        : null,
+    image: row.kind === 'image' ? { width: row.width ?? 0, height: row.height ?? 0 } : null,
+    createdAt: row.created_at,
+  };
+}
+
+async function insertFile(trx: Transaction<Tables>, file: NewMediaFile): Promise<number> {
+  const row = await trx
+    .insertInto('media_files')
+    .values({
+      user_id: file.userId,
+      storage_key: file.storageKey,
+      kind: file.kind,
+      filename: file.filename,
+      content_type: file.contentType,
+      size: file.size,
+      sha1: file.sha1,
+      codec: file.audio?.codec ?? null,
+      sample_rate: file.audio?.sampleRate ?? null,
+      channels: file.audio?.channels ?? null,
+      duration: file.audio?.duration ?? null,
+      width: file.image?.width ?? null,
+      height: file.image?.height ?? null,
+      created_at: file.createdAt,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+export class AttachmentConflict extends Error {
+  constructor(readonly attachmentId: number) {
+    super(`attachment ${attachmentId} is no longer complete`);
+  }
+}
+
+/**
+ * Inside the caller's transaction: stores the file rows and marks the attachments used
+ * by (type, id) — only those still complete, so two requests can never both use one.
+ * Throws AttachmentConflict (rolling the transaction back) when one is not.
+ */
+export async function storeFiles(
+  trx: Transaction<Tables>,
+  files: FilesToAttach,
+): Promise<{ audioId: number; imageId: number | null; markUsed: (type: 'audio_clip' | 'message', id: number, now: number) => Promise<void> }> {
+  const audioId = await insertFile(trx, files.audio);
+  const imageId = files.image ? await insertFile(trx, files.image) : null;
+  return {
+    audioId,
+    imageId,
+    markUsed: async (type, id, now) => {
+      for (const attachmentId of files.attachmentIds) {
+        const result = await trx
+          .updateTable('attachments')
+          .set({ state: 'used', used_by_type: type, used_by_id: id, expires_at: null, updated_at: now })
+          .where('id', '=', attachmentId)
+          .where('state', '=', 'complete')
+          .executeTakeFirst();
+        if (Number(result.numUpdatedRows) !== 1) throw new AttachmentConflict(attachmentId);
+      }
+    },
+  };
+}
+
+/** Loads file rows and user names for a page of clips or messages in two queries. */
+export async function loadRefs(
+  db: Kysely<Tables>,
+  fileIds: number[],
+  userIds: number[],
+): Promise<{ files: Map<number, MediaFileRecord>; users: Map<number, UserRef> }> {
+  const files = new Map<number, MediaFileRecord>();
+  const users = new Map<number, UserRef>();
+  if (fileIds.length > 0) {
+    for (const row of await db.selectFrom('media_files').selectAll().where('id', 'in', [...new Set(fileIds)]).execute()) {
+      files.set(row.id, toMediaFile(row));
+    }
+  }
+  if (userIds.length > 0) {
+    for (const row of await db.selectFrom('users').select(['id', 'username']).where('id', 'in', [...new Set(userIds)]).execute()) {
+      users.set(row.id, { id: row.id, username: row.username });
+    }
+  }
+  return { files, users };
+}
+
+/** Deletes file rows inside a transaction; resolves their storage keys. */
+export async function deleteFiles(trx: Transaction<Tables>, ids: Array<number | null>): Promise<string[]> {
+  const present = ids.filter((id): id is number => id !== null);
+  if (present.length === 0) return [];
+  const rows = await trx.selectFrom('media_files').select('storage_key').where('id', 'in', present).execute();
+  await trx.deleteFrom('media_files').where('id', 'in', present).execute();
+  return rows.map((r) => r.storage_key);
+}

@@ -1,0 +1,79 @@
+/** Audio clips (SPEC 4): public, owned by one user, each with an audio file and maybe an image. */
+import { ApiError } from '../errors.js';
+import { prepareFiles, type MediaIntake, type PreparedFile, type UploadedFile } from '../media/media-intake.js';
+import type { BlobStore, ClipChanges, ClipFilter, ClipRecord, ClipRepository, Clock, FilesToAttach, Location } from '../ports.js';
+
+export interface ClipInput {
+  title: string;
+  description: string;
+  tags: string[];
+  recordedAt: number | null;
+  uuid: string | null;
+  location: Location;
+}
+
+export function filesToAttach(userId: number, now: number, audio: PreparedFile, image: PreparedFile | null): FilesToAttach {
+  return {
+    audio: { ...audio.file, userId, createdAt: now },
+    image: image ? { ...image.file, userId, createdAt: now } : null,
+    attachmentIds: [audio.attachmentId, image?.attachmentId ?? null].filter((id): id is number => id !== null),
+  };
+}
+
+export class ClipService {
+  constructor(
+    private readonly clips: ClipRepository,
+    private readonly intake: MediaIntake,
+    private readonly store: BlobStore,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Resolves the clip, and whether this call made it (false: a retry with a known uuid). */
+  async create(userId: number, input: ClipInput, audio: UploadedFile, image: UploadedFile | null): Promise<{ clip: ClipRecord; created: boolean }> {
+    if (input.uuid !== null) {
+      const existing = await this.clips.findByUuid(userId, input.uuid);
+      if (existing) {
+        await this.intake.discard([audio, image]);
+        return { clip: existing, created: false };
+      }
+    }
+    const prepared = await prepareFiles(this.intake, userId, audio, image);
+    const now = this.clock.now();
+    const outcome = await this.clips
+      .create({ ...input, userId, createdAt: now }, filesToAttach(userId, now, prepared.audio, prepared.image))
+      .catch(async (error: unknown) => {
+        await this.intake.discard([prepared.audio, prepared.image]);
+        throw error;
+      });
+    if ('created' in outcome) return { clip: outcome.created, created: true };
+    await this.intake.discard([prepared.audio, prepared.image]);
+    if ('existing' in outcome) return { clip: outcome.existing, created: false };
+    throw await this.intake.conflictError(outcome.attachmentConflict);
+  }
+
+  async get(id: number): Promise<ClipRecord> {
+    const clip = await this.clips.findById(id);
+    if (!clip) throw new ApiError('not_found', 'No such audio clip.');
+    return clip;
+  }
+
+  list(filter: ClipFilter): Promise<ClipRecord[]> {
+    return this.clips.list(filter);
+  }
+
+  async update(userId: number, id: number, changes: Omit<ClipChanges, 'updatedAt'>): Promise<ClipRecord> {
+    await this.owned(userId, id);
+    return (await this.clips.update(id, { ...changes, updatedAt: this.clock.now() }))!;
+  }
+
+  async delete(userId: number, id: number): Promise<void> {
+    await this.owned(userId, id);
+    for (const key of await this.clips.delete(id)) await this.store.deleteUpload(key);
+  }
+
+  private async owned(userId: number, id: number): Promise<ClipRecord> {
+    const clip = await this.get(id);
+    if (clip.userId !== userId) throw new ApiError('forbidden', 'Only the owner may change or delete this audio clip.');
+    return clip;
+  }
+}

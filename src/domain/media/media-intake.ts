@@ -1,0 +1,98 @@
+/**
+ * Turns what a client sent as a file (a chunked attachment reference, or a file part
+ * already streamed into a new blob) into a probed file ready to be stored with a clip
+ * or message (SPEC 3.7). Checks run before anything changes: an attachment that fails
+ * any of them stays exactly as it was.
+ */
+import { ApiError } from '../errors.js';
+import { missingRanges } from '../attachments/ranges.js';
+import type { AttachmentRepository, BlobStore, MediaProber, NewMediaFile } from '../ports.js';
+
+export type UploadedFile =
+  | { kind: 'attachment'; parameter: string; attachmentId: number; fingerprint: string | undefined }
+  | { kind: 'blob'; parameter: string; storageKey: string; filename: string; size: number; sha1: string };
+
+export interface PreparedFile {
+  file: Omit<NewMediaFile, 'userId' | 'createdAt'>;
+  /** The attachment that becomes used, if the file came as one. */
+  attachmentId: number | null;
+  /** A blob made for this request, to delete if the request fails. */
+  newBlob: string | null;
+}
+
+export class MediaIntake {
+  constructor(
+    private readonly attachments: AttachmentRepository,
+    private readonly store: BlobStore,
+    private readonly prober: MediaProber,
+  ) {}
+
+  async prepare(userId: number, input: UploadedFile, kind: 'audio' | 'image'): Promise<PreparedFile> {
+    const source = input.kind === 'attachment' ? await this.usableAttachment(userId, input) : { ...input, attachmentId: null, newBlob: input.storageKey };
+    const path = this.store.localPath(source.storageKey);
+    if (kind === 'audio') {
+      const info = path === null ? null : await this.prober.probeAudio(path);
+      if (!info) throw new ApiError('unsupported_audio', `${input.parameter} is not decodable audio (FLAC, MP3, WAV, AIFF, Ogg or M4A).`, { parameter: input.parameter });
+      const { contentType, ...audio } = info;
+      return { file: { kind, storageKey: source.storageKey, filename: source.filename, contentType, size: source.size, sha1: source.sha1, audio, image: null }, attachmentId: source.attachmentId, newBlob: source.newBlob };
+    }
+    const info = path === null ? null : await this.prober.probeImage(path);
+    if (!info) throw new ApiError('unsupported_image', `${input.parameter} is not a JPEG or PNG image.`, { parameter: input.parameter });
+    const { contentType, ...image } = info;
+    return { file: { kind, storageKey: source.storageKey, filename: source.filename, contentType, size: source.size, sha1: source.sha1, audio: null, image }, attachmentId: source.attachmentId, newBlob: source.newBlob };
+  }
+
+  /** Deletes blobs made for a request that did not go through. */
+  async discard(files: Array<PreparedFile | UploadedFile | null>): Promise<void> {
+    for (const file of files) {
+      const key = file === null ? null : 'newBlob' in file ? file.newBlob : file.kind === 'blob' ? file.storageKey : null;
+      if (key) await this.store.deleteUpload(key).catch(() => undefined);
+    }
+  }
+
+  private async usableAttachment(userId: number, input: Extract<UploadedFile, { kind: 'attachment' }>) {
+    const record = await this.attachments.findById(input.attachmentId);
+    const details = { parameter: input.parameter, chunked_attachment_id: input.attachmentId };
+    if (!record || record.userId !== userId) throw new ApiError('attachment_not_found', undefined, details);
+    if (record.state === 'used') throw new ApiError('attachment_used', 'The attachment has already been used.', { ...details, used_by: record.usedBy });
+    if (record.state !== 'complete' || record.sha1 === null) {
+      throw new ApiError('attachment_incomplete', undefined, { ...details, missing: missingRanges(record.ranges, record.size) });
+    }
+    if (input.fingerprint !== undefined && input.fingerprint !== record.sha1) {
+      throw new ApiError('fingerprint_mismatch', 'The fingerprint differs from the SHA1 of the assembled file; the attachment is unchanged.', {
+        ...details,
+        fingerprint: input.fingerprint,
+        sha1: record.sha1,
+      });
+    }
+    return { storageKey: record.storageKey, filename: record.filename, size: record.size, sha1: record.sha1, attachmentId: record.id, newBlob: null };
+  }
+
+  /** The error for an attachment that stopped being usable between the checks and the commit. */
+  async conflictError(attachmentId: number): Promise<ApiError> {
+    const record = await this.attachments.findById(attachmentId);
+    if (record?.state === 'used') return new ApiError('attachment_used', 'The attachment has already been used.', { chunked_attachment_id: attachmentId, used_by: record.usedBy });
+    return new ApiError('attachment_not_found', undefined, { chunked_attachment_id: attachmentId });
+  }
+}
+
+/** Prepares the audio and optional image of one request; nothing is left behind on failure. */
+export async function prepareFiles(
+  intake: MediaIntake,
+  userId: number,
+  audio: UploadedFile,
+  image: UploadedFile | null,
+): Promise<{ audio: PreparedFile; image: PreparedFile | null }> {
+  let preparedAudio: PreparedFile | null = null;
+  try {
+    preparedAudio = await intake.prepare(userId, audio, 'audio');
+    const preparedImage = image ? await intake.prepare(userId, image, 'image') : null;
+    if (preparedImage && preparedImage.attachmentId !== null && preparedImage.attachmentId === preparedAudio.attachmentId) {
+      throw new ApiError('attachment_used', 'One attachment cannot be both the audio and the image.', { chunked_attachment_id: preparedImage.attachmentId });
+    }
+    return { audio: preparedAudio, image: preparedImage };
+  } catch (error) {
+    await intake.discard([preparedAudio ?? audio, image]);
+    throw error;
+  }
+}

@@ -1,0 +1,91 @@
+/** Private voice messages (SPEC 5): visible to their sender and recipient only. */
+import { filesToAttach } from '../clips/clip-service.js';
+import { ApiError } from '../errors.js';
+import { prepareFiles, type MediaIntake, type UploadedFile } from '../media/media-intake.js';
+import type { BlobStore, Clock, MessageFilter, MessageRecord, MessageRepository, UserRepository } from '../ports.js';
+
+export interface MessageInput {
+  recipientId: number;
+  title: string;
+  parentId: number | null;
+  uuid: string | null;
+  recordedAt: number | null;
+}
+
+function visibleTo(message: MessageRecord, userId: number): boolean {
+  return (message.senderId === userId && !message.senderDeleted) || (message.recipientId === userId && !message.recipientDeleted);
+}
+
+export class MessageService {
+  constructor(
+    private readonly messages: MessageRepository,
+    private readonly users: UserRepository,
+    private readonly intake: MediaIntake,
+    private readonly store: BlobStore,
+    private readonly clock: Clock,
+  ) {}
+
+  async send(senderId: number, input: MessageInput, audio: UploadedFile, image: UploadedFile | null): Promise<{ message: MessageRecord; created: boolean }> {
+    try {
+      if (input.uuid !== null) {
+        const existing = await this.messages.findByUuid(senderId, input.uuid);
+        if (existing) {
+          await this.intake.discard([audio, image]);
+          return { message: existing, created: false };
+        }
+      }
+      const recipient = await this.users.findById(input.recipientId);
+      if (!recipient) throw new ApiError('recipient_not_found', undefined, { recipient_id: input.recipientId });
+      if (input.parentId !== null) {
+        const parent = await this.messages.findById(input.parentId);
+        if (!parent || (parent.senderId !== senderId && parent.recipientId !== senderId)) {
+          throw new ApiError('parent_not_found', undefined, { parent_id: input.parentId });
+        }
+      }
+    } catch (error) {
+      await this.intake.discard([audio, image]);
+      throw error;
+    }
+    const prepared = await prepareFiles(this.intake, senderId, audio, image);
+    const now = this.clock.now();
+    const outcome = await this.messages
+      .create({ ...input, senderId, createdAt: now }, filesToAttach(senderId, now, prepared.audio, prepared.image))
+      .catch(async (error: unknown) => {
+        await this.intake.discard([prepared.audio, prepared.image]);
+        throw error;
+      });
+    if ('created' in outcome) return { message: outcome.created, created: true };
+    await this.intake.discard([prepared.audio, prepared.image]);
+    if ('existing' in outcome) return { message: outcome.existing, created: false };
+    throw await this.intake.conflictError(outcome.attachmentConflict);
+  }
+
+  /** The message if the caller sent or received it (and has not deleted it); else 404. */
+  async get(userId: number, id: number): Promise<MessageRecord> {
+    const message = await this.messages.findById(id);
+    if (!message || !visibleTo(message, userId)) throw new ApiError('not_found', 'No such message.');
+    return message;
+  }
+
+  list(filter: MessageFilter): Promise<MessageRecord[]> {
+    return this.messages.list(filter);
+  }
+
+  async markPlayed(userId: number, id: number, played: boolean): Promise<MessageRecord> {
+    const message = await this.get(userId, id);
+    if (message.recipientId !== userId) throw new ApiError('forbidden', 'Only the recipient marks a message played.');
+    await this.messages.markPlayed(id, played);
+    return this.get(userId, id);
+  }
+
+  async delete(userId: number, id: number): Promise<void> {
+    const message = await this.get(userId, id);
+    // A message to oneself is deleted from both sides at once.
+    const sides: Array<'sender' | 'recipient'> = [];
+    if (message.senderId === userId) sides.push('sender');
+    if (message.recipientId === userId) sides.push('recipient');
+    for (const side of sides) {
+      for (const key of await this.messages.deleteFor(id, side)) await this.store.deleteUpload(key);
+    }
+  }
+}

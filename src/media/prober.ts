@@ -1,0 +1,65 @@
+/**
+ * What a stored file really is, from its bytes: music-metadata for audio (headers only,
+ * so the time does not grow with the file), image-size for images. Anything that is not
+ * clearly one of the supported kinds is refused.
+ */
+import { open } from 'node:fs/promises';
+import { imageSize } from 'image-size';
+import { parseFile } from 'music-metadata';
+import type { AudioInfo, ImageInfo, MediaProber } from '../domain/ports.js';
+
+/** Container names as music-metadata reports them → the content type served. */
+function audioContentType(container: string, codec: string): string | null {
+  if (container === 'FLAC') return 'audio/flac';
+  if (container === 'MPEG') return /layer 3/i.test(codec) ? 'audio/mpeg' : null;
+  if (container === 'WAVE') return 'audio/wav';
+  if (container === 'AIFF' || container === 'AIFF-C') return 'audio/aiff';
+  if (container === 'Ogg') return /vorbis|opus|flac/i.test(codec) ? 'audio/ogg' : null;
+  if (/^M4A\b/.test(container) || /^(mp4|isom|mp42|M4A)/i.test(container)) return /aac|alac|mp4a/i.test(codec) ? 'audio/mp4' : null;
+  return null;
+}
+
+export async function probeAudio(path: string): Promise<AudioInfo | null> {
+  let metadata;
+  try {
+    metadata = await parseFile(path, { duration: false, skipCovers: true, skipPostHeaders: true });
+  } catch {
+    return null;
+  }
+  const { container, codec, sampleRate, numberOfChannels, duration, bitrate } = metadata.format;
+  if (!container || !codec || !sampleRate || !numberOfChannels || !duration) return null;
+  // Headers alone (a file cut off after them) declare a duration but carry no audio.
+  if (bitrate !== undefined && !(bitrate > 0)) return null;
+  if (!Number.isFinite(duration) || duration <= 0 || sampleRate < 1000 || sampleRate > 768_000 || numberOfChannels > 32) return null;
+  const contentType = audioContentType(container, codec);
+  if (!contentType) return null;
+  return { contentType, codec, duration, sampleRate, channels: numberOfChannels };
+}
+
+/** Enough of a file to find JPEG dimensions behind large EXIF blocks. */
+const IMAGE_HEAD = 512 * 1024;
+const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+export async function probeImage(path: string): Promise<ImageInfo | null> {
+  const handle = await open(path, 'r');
+  let head: Buffer;
+  try {
+    const buffer = Buffer.alloc(IMAGE_HEAD);
+    const { bytesRead } = await handle.read(buffer, 0, IMAGE_HEAD, 0);
+    head = buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+  const isPng = head.subarray(0, 8).equals(PNG_MAGIC);
+  const isJpeg = head.length > 3 && head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff;
+  if (!isPng && !isJpeg) return null;
+  try {
+    const size = imageSize(head);
+    if (!size.width || !size.height || (size.type !== 'png' && size.type !== 'jpg')) return null;
+    return { contentType: size.type === 'png' ? 'image/png' : 'image/jpeg', width: size.width, height: size.height };
+  } catch {
+    return null;
+  }
+}
+
+export const mediaProber: MediaProber = { probeAudio, probeImage };
