@@ -4,21 +4,25 @@
  */
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { SqlAttachmentRepository } from './db/repositories/attachments-repository.js';
+import { SqlBlobReferences } from './db/repositories/blob-references.js';
 import { SqlClipRepository } from './db/repositories/clips-repository.js';
 import { SqlMessageRepository } from './db/repositories/messages-repository.js';
 import { SqlTokenRepository, SqlUserRepository } from './db/repositories/users-repository.js';
 import { AttachmentService } from './domain/attachments/attachment-service.js';
 import { ClipService } from './domain/clips/clip-service.js';
+import { OrphanSweeper } from './domain/maintenance/orphan-sweeper.js';
 import { MediaIntake } from './domain/media/media-intake.js';
 import { MessageService } from './domain/messages/message-service.js';
 import type { BlobStore, Clock } from './domain/ports.js';
 import { UserService } from './domain/users/user-service.js';
+import { ApiError } from './domain/errors.js';
 import { registerErrorHandler } from './http/error-handler.js';
 import { registerNotFound } from './http/method-not-allowed.js';
 import { parseQueryString, parseUrlQuery, rejectMalformedQuery } from './http/params.js';
@@ -39,6 +43,7 @@ export interface Services {
   attachments: AttachmentService;
   clips: ClipService;
   messages: MessageService;
+  orphans: OrphanSweeper;
 }
 
 export interface App {
@@ -75,6 +80,7 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
     attachments: new AttachmentService(attachmentRepository, store, clock, limits, sniffContentType),
     clips: new ClipService(new SqlClipRepository(database), intake, store, clock),
     messages: new MessageService(new SqlMessageRepository(database), userRepository, intake, store, clock),
+    orphans: new OrphanSweeper(store, new SqlBlobReferences(database), clock, config.orphanGraceSeconds * 1000),
   };
 
   const http = Fastify({
@@ -100,6 +106,11 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
   });
+  await http.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      new ApiError('rate_limited', `Too many requests; try again in ${Math.ceil(context.ttl / 1000)} s.`, { retry_after: Math.ceil(context.ttl / 1000) }),
+  });
   await http.register(formbody, { parser: (text) => parseQueryString(text), bodyLimit: FORM_BODY_LIMIT });
   await http.register(multipart, {
     limits: {
@@ -115,7 +126,11 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
   });
 
   await http.register(healthRoutes, { ping: async () => void (await sql`select 1`.execute(database.db)), store });
-  await http.register(userRoutes, { users: services.users, limits });
+  await http.register(userRoutes, {
+    users: services.users,
+    limits,
+    rateLimits: { registration: config.registrationRateLimit, token: config.tokenRateLimit },
+  });
   await http.register(attachmentRoutes, { attachments: services.attachments, users: services.users, store });
   await http.register(clipRoutes, { clips: services.clips, users: services.users, store, maxFileSize: config.maxAttachmentSize });
   await http.register(messageRoutes, { messages: services.messages, users: services.users, store, maxFileSize: config.maxAttachmentSize });
@@ -123,8 +138,15 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
 
   let sweeper: NodeJS.Timeout | null = null;
   http.addHook('onReady', async () => {
+    let sweeping = false; // a slow sweep must not overlap the next one
     sweeper = setInterval(() => {
-      services.attachments.sweepExpired().catch((error: unknown) => http.log.error({ err: error }, 'expiry sweep failed'));
+      if (sweeping) return;
+      sweeping = true;
+      services.attachments
+        .sweepExpired()
+        .then(() => services.orphans.sweep())
+        .catch((error: unknown) => http.log.error({ err: error }, 'sweep failed'))
+        .finally(() => (sweeping = false));
     }, config.sweepIntervalSeconds * 1000);
     sweeper.unref();
   });

@@ -277,6 +277,13 @@ export interface BlobStore {
   localPath(key: string): string | null;
   /** Bytes still free for new data, or null when the store cannot tell. */
   freeBytes(): Promise<number | null>;
+  /** Every blob, with when it was last written (epoch ms). */
+  listBlobs(): AsyncIterable<{ key: string; modifiedAt: number }>;
+}
+
+export interface BlobReferences {
+  /** Which of these storage keys a record (attachment or media file) still names. */
+  referenced(keys: string[]): Promise<Set<string>>;
 }
 
 export interface Clock {

@@ -142,6 +142,15 @@ export class LocalDiskStore implements BlobStore {
     return this.uploadPath(key);
   }
 
+  async *listBlobs(): AsyncIterable<{ key: string; modifiedAt: number }> {
+    const dir = await fs.opendir(this.uploadsDir);
+    for await (const entry of dir) {
+      if (!entry.isFile() || !/^[0-9a-f-]{36}$/.test(entry.name)) continue;
+      const stats = await fs.stat(path.join(this.uploadsDir, entry.name)).catch(() => null);
+      if (stats) yield { key: entry.name, modifiedAt: stats.mtimeMs };
+    }
+  }
+
   async freeBytes(): Promise<number | null> {
     const stats = await fs.statfs(this.options.root);
     return stats.bavail * stats.bsize;

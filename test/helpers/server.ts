@@ -38,6 +38,8 @@ export async function startServer(kind: DatabaseKind, overrides: Partial<Config>
     passwordHashLog2N: 10, // fast hashing for tests; production default is 15
     minFreeBytes: 0,
     logLevel: 'silent',
+    registrationRateLimit: 0,
+    tokenRateLimit: 0,
     ...overrides,
   };
   const app = await buildApp(config, clock ? { clock } : {});

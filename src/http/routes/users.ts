@@ -1,7 +1,8 @@
 /** SPEC 2: registration, OAuth 2 password grant, the caller's account, public profiles. */
 import { Type } from '@sinclair/typebox';
 import type {} from '@fastify/swagger';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyContextConfig, FastifyInstance } from 'fastify';
+import type {} from '@fastify/rate-limit';
 import type { AttachmentLimits } from '../../domain/attachments/attachment-service.js';
 import { ApiError } from '../../domain/errors.js';
 import type { UserRecord } from '../../domain/ports.js';
@@ -15,6 +16,13 @@ import { AccountUser, Envelope, errorResponses, PublicUser } from '../schemas.js
 export interface UserRouteDeps {
   users: UserService;
   limits: AttachmentLimits;
+  /** Requests per minute per address; 0 means no limit. */
+  rateLimits: { registration: number; token: number };
+}
+
+/** Route config for @fastify/rate-limit: `max` per minute per address, or none. */
+function perMinute(max: number): FastifyContextConfig {
+  return { rateLimit: max > 0 ? { max, timeWindow: 60_000 } : false };
 }
 
 const RegisterParams = Type.Object({
@@ -50,6 +58,7 @@ export async function userRoutes(app: FastifyInstance, deps: UserRouteDeps): Pro
   const AccountEnvelope = Envelope(Type.Object({ user: AccountUser }));
 
   app.post('/users', {
+    config: perMinute(deps.rateLimits.registration),
     schema: { summary: 'Register a user', tags: ['users'], body: RegisterParams, response: { 201: AccountEnvelope, ...errorResponses } },
     handler: async (request, reply) => {
       const { user: input } = decodeParams(RegisterParams, await readParams(request));
@@ -60,6 +69,7 @@ export async function userRoutes(app: FastifyInstance, deps: UserRouteDeps): Pro
 
   // RFC 6749 answers: top-level JSON, no envelope.
   app.post('/oauth/token', {
+    config: perMinute(deps.rateLimits.token),
     schema: {
       summary: 'OAuth 2 resource owner password grant',
       tags: ['users'],

@@ -1,0 +1,18 @@
+import type { BlobReferences } from '../../domain/ports.js';
+import type { Database } from '../database.js';
+
+export class SqlBlobReferences implements BlobReferences {
+  constructor(private readonly database: Database) {}
+
+  async referenced(keys: string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const { db } = this.database;
+    const rows = await db
+      .selectFrom('attachments')
+      .select('storage_key')
+      .where('storage_key', 'in', keys)
+      .union(db.selectFrom('media_files').select('storage_key').where('storage_key', 'in', keys))
+      .execute();
+    return new Set(rows.map((r) => r.storage_key));
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Deletes blobs that no record names: left behind when the server stopped between
+ * creating a blob and committing the row that owns it. Young blobs are spared, since
+ * their row may be committing right now.
+ */
+import type { BlobReferences, BlobStore, Clock } from '../ports.js';
+
+const BATCH = 500;
+
+export class OrphanSweeper {
+  constructor(
+    private readonly store: BlobStore,
+    private readonly references: BlobReferences,
+    private readonly clock: Clock,
+    private readonly graceMs: number,
+  ) {}
+
+  /** Resolves how many blobs were deleted. */
+  async sweep(): Promise<number> {
+    const cutoff = this.clock.now() - this.graceMs;
+    let removed = 0;
+    let batch: string[] = [];
+    const flush = async () => {
+      const named = await this.references.referenced(batch);
+      for (const key of batch) {
+        if (!named.has(key)) {
+          await this.store.deleteUpload(key);
+          removed += 1;
+        }
+      }
+      batch = [];
+    };
+    for await (const blob of this.store.listBlobs()) {
+      if (blob.modifiedAt > cutoff) continue;
+      batch.push(blob.key);
+      if (batch.length >= BATCH) await flush();
+    }
+    if (batch.length > 0) await flush();
+    return removed;
+  }
+}
