@@ -20,9 +20,20 @@ const FRAMEWORK_ERRORS: Record<string, ErrorName> = {
   FST_ERR_ASYNC_CONSTRAINT: 'malformed_body',
 };
 
+/** System errors that mean the disk (or the user's quota) is full. */
+const OUT_OF_SPACE = new Set(['ENOSPC', 'EDQUOT']);
+/** System errors that mean the client went away mid-request. */
+const CONNECTION_LOST = new Set(['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNABORTED', 'EPIPE']);
+
 export function toApiError(error: unknown): ApiError | null {
   if (error instanceof ApiError) return error;
   const e = error as Partial<FastifyError> & { message?: string };
+  if (e.code && OUT_OF_SPACE.has(e.code)) {
+    return new ApiError('insufficient_storage', 'The server ran out of storage space; the bytes written before it did are kept.');
+  }
+  if ((e.code && CONNECTION_LOST.has(e.code)) || e.message === 'aborted') {
+    return new ApiError('malformed_body', 'The request body ended before it was complete.');
+  }
   const name = e.code ? FRAMEWORK_ERRORS[e.code] : undefined;
   if (name) return new ApiError(name, undefined, undefined);
   // Body parsers report malformed input with a 4xx status and no known code.
