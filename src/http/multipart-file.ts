@@ -69,7 +69,7 @@ export async function readMultipartFile<T>(request: FastifyRequest, store: BlobS
   try {
     for await (const part of request.parts()) {
       if (part.type === 'field') {
-        fields.add(part.fieldname, String(part.value));
+        fields.add(part);
         continue;
       }
       if (part.fieldname !== handlers.fileField || streaming || staged) {

@@ -65,9 +65,11 @@ export class FieldCollector {
 
   constructor(private readonly query: unknown) {}
 
-  add(name: string, value: string): void {
+  /** Adds a multipart field; one cut short by the parser's size limit is refused, never kept truncated. */
+  add(field: { fieldname: string; value: unknown; valueTruncated?: boolean; fieldnameTruncated?: boolean }): void {
+    if (field.valueTruncated || field.fieldnameTruncated) throw new ApiError('request_too_large', `The form field ${field.fieldname} is too large.`);
     if (this.pairs.length >= QS_OPTIONS.parameterLimit!) throw new ApiError('request_too_large', 'Too many form fields.');
-    this.pairs.push(`${encodeURIComponent(name)}=${encodeURIComponent(value)}`);
+    this.pairs.push(`${encodeURIComponent(field.fieldname)}=${encodeURIComponent(String(field.value))}`);
   }
 
   params(): Record<string, unknown> {

@@ -10,7 +10,7 @@ export async function readParams(request: FastifyRequest): Promise<Record<string
   const fields = new FieldCollector(request.query);
   for await (const part of request.parts()) {
     if (part.type === 'field') {
-      fields.add(part.fieldname, String(part.value));
+      fields.add(part);
     } else {
       part.file.resume();
       await finished(part.file);

@@ -62,7 +62,7 @@ export async function readParamsAndFiles(
   try {
     for await (const part of request.parts()) {
       if (part.type === 'field') {
-        fields.add(part.fieldname, String(part.value));
+        fields.add(part);
       } else if (fileFields.includes(part.fieldname) && !files.has(part.fieldname)) {
         files.set(part.fieldname, await receiveFile(store, part.file, cleanFilename(part.filename) ?? 'upload', maxSize));
       } else {
