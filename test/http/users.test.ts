@@ -104,7 +104,7 @@ for (const kind of databaseKinds()) {
       assert.ok(rows.length > 0);
       assert.ok(rows.every((r) => r.token_hash !== token && /^[0-9a-f]{64}$/.test(r.token_hash)));
       const user = await db.selectFrom('users').select('password_hash').where('username_key', '=', 'grace').executeTakeFirstOrThrow();
-      assert.match(user.password_hash, /^scrypt\$\d+\$8\$1\$/);
+      assert.match(user.password_hash, /^scrypt\$\d+\$8\$3\$/);
       assert.ok(!user.password_hash.includes('password1'));
     });
   });

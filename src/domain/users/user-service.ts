@@ -21,6 +21,8 @@ export function tokenDigest(token: string): string {
 }
 
 export class UserService {
+  private dummyHash: Promise<string> | null = null;
+
   constructor(
     private readonly users: UserRepository,
     private readonly tokens: TokenRepository,
@@ -43,7 +45,10 @@ export class UserService {
   /** Resolves a new access token, or null when the credentials are wrong. */
   async issueToken(username: string, password: string): Promise<string | null> {
     const user = await this.users.findByUsername(username);
-    if (!user || !(await verifyPassword(password, user.passwordHash))) return null;
+    // An unknown user costs a hash too, so timing does not tell which usernames exist.
+    this.dummyHash ??= hashPassword('not a password', this.options.passwordCost);
+    const valid = await verifyPassword(password, user ? user.passwordHash : await this.dummyHash);
+    if (!user || !valid) return null;
     const token = randomBytes(32).toString('base64url');
     await this.tokens.create(tokenDigest(token), user.id, this.clock.now());
     return token;
