@@ -1,0 +1,83 @@
+/**
+ * The baseline: the least a Node server can do to receive a chunked upload.
+ * No framework, no database, no hashing: each chunk's body goes straight to its
+ * offset in a preallocated file. It runs as its own process (bare-server.ts) and
+ * is compiled on its own (build.ts), so it imports node: modules only.
+ *
+ *   GET  /healthz               200
+ *   POST /upload?size=N         (re)creates the upload file, N bytes long
+ *   PUT  /upload?offset=N       writes the body at offset N, then fdatasync if DURABLE=true
+ */
+import { open } from 'node:fs/promises';
+import http from 'node:http';
+import path from 'node:path';
+
+const port = Number(process.env.PORT ?? 0);
+const host = process.env.HOST ?? '127.0.0.1';
+const durable = process.env.DURABLE === 'true';
+const uploadPath = path.join(process.env.DATA_DIR ?? '.', 'upload.bin');
+
+function reply(response: http.ServerResponse, status: number, body: object): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+function integerParam(url: URL, name: string): number | null {
+  const raw = url.searchParams.get(name);
+  return raw !== null && /^[0-9]{1,15}$/.test(raw) ? Number(raw) : null;
+}
+
+async function create(size: number): Promise<void> {
+  const file = await open(uploadPath, 'w');
+  try {
+    await file.truncate(size);
+  } finally {
+    await file.close();
+  }
+}
+
+/** Positional writes, one per piece the socket delivers: what Trickle does too, minus everything else. */
+async function writeChunk(request: http.IncomingMessage, offset: number): Promise<number> {
+  const file = await open(uploadPath, 'r+');
+  try {
+    let position = offset;
+    for await (const piece of request as AsyncIterable<Buffer>) {
+      let done = 0;
+      while (done < piece.length) done += (await file.write(piece, done, piece.length - done, position + done)).bytesWritten;
+      position += piece.length;
+    }
+    if (durable) await file.datasync();
+    return position - offset;
+  } finally {
+    await file.close();
+  }
+}
+
+async function handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  if (request.method === 'GET' && url.pathname === '/healthz') return reply(response, 200, { status: 'ok' });
+  if (url.pathname !== '/upload') return reply(response, 404, { error: 'not found' });
+  if (request.method === 'POST') {
+    const size = integerParam(url, 'size');
+    if (size === null) return reply(response, 400, { error: 'size required' });
+    request.resume();
+    await create(size);
+    return reply(response, 201, { size });
+  }
+  if (request.method === 'PUT') {
+    const offset = integerParam(url, 'offset');
+    if (offset === null) return reply(response, 400, { error: 'offset required' });
+    return reply(response, 200, { written: await writeChunk(request, offset) });
+  }
+  reply(response, 405, { error: 'method not allowed' });
+}
+
+const server = http.createServer((request, response) => {
+  handle(request, response).catch((error: unknown) => {
+    if (!response.headersSent) reply(response, 500, { error: String(error) });
+    else response.destroy();
+  });
+});
+server.listen(port, host);
+process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -1,0 +1,42 @@
+/**
+ * Compiles both servers under test to plain JavaScript in .bench/, each in a child
+ * tsc process, so that both run on bare `node` (no TypeScript loader adding memory
+ * and start-up to their figures) and the compiler's memory stays out of the client's.
+ */
+import { spawnSync } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+function tsc(args: string[], cwd: string): { ok: boolean; output: string } {
+  const compiler = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const result = spawnSync(process.execPath, [compiler, ...args], { cwd, encoding: 'utf8' });
+  return { ok: result.status === 0, output: `${result.stdout ?? ''}${result.stderr ?? ''}`.trim() };
+}
+
+/**
+ * Builds src/ into `outDir` rather than dist/: someone else may rebuild dist/ while a
+ * long benchmark runs, and every run must measure the same code. Retried because
+ * src/ may be mid-edit and not compile for a moment. Resolves the server.js path.
+ */
+export async function buildTrickle(projectRoot: string, outDir: string): Promise<string> {
+  for (let attempt = 1; ; attempt += 1) {
+    await rm(outDir, { recursive: true, force: true });
+    const { ok, output } = tsc(['-p', 'tsconfig.build.json', '--outDir', outDir, '--sourceMap', 'false'], projectRoot);
+    if (ok) return path.join(outDir, 'server.js');
+    if (attempt >= 3) throw new Error(`Trickle does not build:\n${output}`);
+    process.stderr.write(`Trickle does not build (attempt ${attempt}); retrying in 60 s:\n${output.slice(0, 2000)}\n`);
+    await sleep(60_000);
+  }
+}
+
+/** Builds bench/bare-server-program.ts into `outDir`; resolves the .js path. */
+export async function buildBareServer(projectRoot: string, outDir: string): Promise<string> {
+  await rm(outDir, { recursive: true, force: true });
+  const program = path.join(projectRoot, 'bench', 'bare-server-program.ts');
+  const options = ['--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--types', 'node', '--strict', '--skipLibCheck'];
+  const { ok, output } = tsc([...options, '--outDir', outDir, program], projectRoot);
+  if (!ok) throw new Error(`the bare server does not build:\n${output}`);
+  return path.join(outDir, 'bare-server-program.js');
+}

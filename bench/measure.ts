@@ -1,0 +1,91 @@
+/** One measured run: a fresh server process, one timed upload, its peak RSS, then clean up. */
+import { startBare } from './bare-server.js';
+import type { Scenario, Variant } from './scenarios.js';
+import type { ManagedServer } from './server-process.js';
+import type { SourceFile } from './source-file.js';
+import { bareTarget, trickleLogin, trickleTarget, type UploadTarget } from './targets.js';
+import { startTrickle } from './trickle-server.js';
+import { runUpload, uploadAgent } from './upload-client.js';
+
+export interface BenchContext {
+  trickleJs: string;
+  bareJs: string;
+  /** Where servers' data folders are made (and deleted). */
+  tempRoot: string;
+  cpuProfDir: string | null;
+  /** Source files by size. */
+  sources: Map<number, SourceFile>;
+}
+
+export interface RunRecord {
+  scenario: string;
+  server: Variant['server'];
+  durable: boolean;
+  run: number;
+  size: number;
+  chunkSize: number;
+  concurrency: number;
+  requests: number;
+  seconds: number;
+  mibPerSecond: number;
+  /** Peak RSS (VmHWM) of the server process, which served only this upload. */
+  peakRssBytes: number;
+  error: string | null;
+}
+
+function start(variant: Variant, scenario: Scenario, run: number, context: BenchContext): Promise<ManagedServer> {
+  if (variant.server === 'bare') return startBare({ programJs: context.bareJs, durable: variant.durable, tempRoot: context.tempRoot });
+  return startTrickle({
+    serverJs: context.trickleJs,
+    durable: variant.durable,
+    // Comfortably above the file, so the limit never decides anything.
+    maxAttachmentSize: scenario.size * 2,
+    tempRoot: context.tempRoot,
+    cpuProfile: context.cpuProfDir
+      ? { dir: context.cpuProfDir, name: `${scenario.name}-${variant.server}-${variant.durable ? 'fdatasync' : 'nosync'}-run${run}.cpuprofile` }
+      : null,
+  });
+}
+
+export async function measureRun(scenario: Scenario, variant: Variant, run: number, context: BenchContext): Promise<RunRecord> {
+  const record: RunRecord = {
+    scenario: scenario.name,
+    server: variant.server,
+    durable: variant.durable,
+    run,
+    size: scenario.size,
+    chunkSize: scenario.chunkSize,
+    concurrency: scenario.concurrency,
+    requests: 0,
+    seconds: 0,
+    mibPerSecond: 0,
+    peakRssBytes: 0,
+    error: null,
+  };
+  const source = context.sources.get(scenario.size);
+  if (!source) throw new Error(`no source file of ${scenario.size} bytes`);
+  let server: ManagedServer | null = null;
+  const agent = uploadAgent(scenario.concurrency);
+  try {
+    server = await start(variant, scenario, run, context);
+    let target: UploadTarget;
+    if (variant.server === 'bare') {
+      target = bareTarget(agent, server.baseUrl, server.dataDir, source);
+    } else {
+      const token = await trickleLogin(agent, server.baseUrl);
+      target = trickleTarget(agent, server.baseUrl, token, variant.server === 'trickle-raw' ? 'raw' : 'multipart', source);
+    }
+    const timing = await runUpload(target, source, { size: scenario.size, chunkSize: scenario.chunkSize, concurrency: scenario.concurrency });
+    record.requests = timing.requests;
+    record.seconds = timing.seconds;
+    record.mibPerSecond = timing.bytes / (1024 * 1024) / timing.seconds;
+    record.peakRssBytes = await server.peakRssBytes();
+  } catch (error) {
+    // A failed run is reported, not fatal: a long benchmark should still deliver the rest.
+    record.error = error instanceof Error ? error.message : String(error);
+  } finally {
+    agent.destroy();
+    await server?.stop();
+  }
+  return record;
+}

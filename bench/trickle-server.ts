@@ -1,0 +1,35 @@
+/** Runs the real Trickle server (node <build>/server.js, built by build.ts) as a child process. */
+import { spawnWithDataDir, type ManagedServer } from './server-process.js';
+
+export interface TrickleOptions {
+  serverJs: string;
+  durable: boolean;
+  maxAttachmentSize: number;
+  /** Folder under which the fresh DATA_DIR is made. */
+  tempRoot: string;
+  /** Where to write a V8 CPU profile of this process, or null for none. */
+  cpuProfile: { dir: string; name: string } | null;
+}
+
+/** A fresh Trickle process with an empty DATA_DIR; stop() also deletes that folder. */
+export function startTrickle(options: TrickleOptions): Promise<ManagedServer> {
+  const { cpuProfile } = options;
+  const profArgs = cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfile.dir}`, `--cpu-prof-name=${cpuProfile.name}`] : [];
+  return spawnWithDataDir(options.tempRoot, 'trickle', (dataDir, port) => ({
+    name: 'Trickle',
+    args: [...profArgs, options.serverJs],
+    port,
+    healthPath: '/healthz',
+    env: {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      DURABLE_WRITES: String(options.durable),
+      // The cheapest scrypt allowed: logging in is not what is measured.
+      PASSWORD_HASH_LOG2N: '10',
+      LOG_LEVEL: 'warn',
+      MAX_ATTACHMENT_SIZE: String(options.maxAttachmentSize),
+      MIN_FREE_BYTES: '0',
+    },
+  }));
+}
