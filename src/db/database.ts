@@ -38,8 +38,30 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   return database;
 }
 
+/**
+ * better-sqlite3 with prepared statements reused by SQL text: Kysely prepares every query
+ * afresh, which costs more than running it. Parameters are bound per call, so a statement
+ * is safe to reuse; the cache is bounded (queries with IN lists of many sizes vary).
+ */
+function withStatementCache(sqlite: SQLite.Database, capacity = 256): SQLite.Database {
+  const cache = new Map<string, SQLite.Statement>();
+  const prepare = sqlite.prepare.bind(sqlite);
+  sqlite.prepare = ((source: string) => {
+    let statement = cache.get(source);
+    if (statement) {
+      cache.delete(source);
+    } else {
+      statement = prepare(source);
+      if (cache.size >= capacity) cache.delete(cache.keys().next().value!);
+    }
+    cache.set(source, statement);
+    return statement;
+  }) as typeof sqlite.prepare;
+  return sqlite;
+}
+
 function openSqlite(file: string, durable: boolean): Database {
-  const sqlite = new SQLite(file);
+  const sqlite = withStatementCache(new SQLite(file));
   sqlite.pragma('journal_mode = WAL');
   // WAL with FULL survives power loss for every commit; NORMAL only process crashes.
   sqlite.pragma(`synchronous = ${durable ? 'FULL' : 'NORMAL'}`);

@@ -31,7 +31,8 @@ export interface UserRepository {
 
 export interface TokenRepository {
   create(tokenHash: string, userId: number, createdAt: number): Promise<void>;
-  findUserId(tokenHash: string): Promise<number | null>;
+  /** The user a token digest belongs to, in one look-up. */
+  findUser(tokenHash: string): Promise<UserRecord | null>;
 }
 
 // ---------------------------------------------------------------- attachments
@@ -81,8 +82,6 @@ export interface AttachmentRepository {
    * callers never lose each other's ranges. Resolves null if the row is gone.
    */
   recordRange(id: number, start: number, end: number, now: number, expiresAt: number): Promise<AttachmentRecord | null>;
-  /** Pushes the expiry forward (an upload is active). */
-  touch(id: number, now: number, expiresAt: number): Promise<void>;
   /** uploading → complete, with the file's SHA1 and sniffed type; null if not uploading. */
   markComplete(id: number, sha1: string, contentType: string | null, now: number, expiresAt: number): Promise<AttachmentRecord | null>;
   delete(id: number): Promise<boolean>;

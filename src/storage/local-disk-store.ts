@@ -17,10 +17,74 @@ export interface LocalDiskOptions {
   durable: boolean;
 }
 
+/**
+ * Open descriptors of recently used blobs, shared by every request on that blob: a chunk,
+ * the hasher and the sniffer would otherwise each open and close the file. Positional
+ * reads and writes need no per-user state. Idle descriptors beyond `capacity` are closed,
+ * least recently used first; a deleted blob's descriptor closes with its last lease.
+ */
+class DescriptorCache {
+  private readonly entries = new Map<string, { file: Promise<FileHandle>; leases: number; retired: boolean }>();
+
+  constructor(private readonly capacity: number) {}
+
+  async lease(filePath: string): Promise<{ file: FileHandle; release: () => Promise<void> }> {
+    let entry = this.entries.get(filePath);
+    if (entry) {
+      this.entries.delete(filePath); // re-inserted below: most recently used
+    } else {
+      entry = { file: fs.open(filePath, 'r+'), leases: 0, retired: false };
+      entry.file.catch(() => this.entries.get(filePath) === entry && this.entries.delete(filePath));
+    }
+    this.entries.set(filePath, entry);
+    entry.leases += 1;
+    const current = entry;
+    let file: FileHandle;
+    try {
+      file = await current.file;
+    } catch (error) {
+      current.leases -= 1;
+      throw error;
+    }
+    await this.closeIdle();
+    let released = false;
+    return {
+      file,
+      release: async () => {
+        if (released) return;
+        released = true;
+        current.leases -= 1;
+        if (current.retired && current.leases === 0) await file.close();
+        else await this.closeIdle();
+      },
+    };
+  }
+
+  /** The blob is going away: close its descriptor once nobody uses it. */
+  async retire(filePath: string): Promise<void> {
+    const entry = this.entries.get(filePath);
+    if (!entry) return;
+    this.entries.delete(filePath);
+    entry.retired = true;
+    if (entry.leases === 0) await (await entry.file.catch(() => null))?.close();
+  }
+
+  private async closeIdle(): Promise<void> {
+    if (this.entries.size <= this.capacity) return;
+    for (const [filePath, entry] of this.entries) {
+      if (this.entries.size <= this.capacity) break;
+      if (entry.leases > 0) continue;
+      this.entries.delete(filePath);
+      await (await entry.file.catch(() => null))?.close();
+    }
+  }
+}
+
 class FileUploadHandle implements UploadHandle {
   constructor(
     protected readonly file: FileHandle,
     private readonly durable: boolean,
+    private readonly release: () => Promise<void> = () => file.close(),
   ) {}
 
   async write(data: Buffer, position: number): Promise<void> {
@@ -48,7 +112,7 @@ class FileUploadHandle implements UploadHandle {
   }
 
   async close(): Promise<void> {
-    await this.file.close();
+    await this.release();
   }
 }
 
@@ -74,6 +138,7 @@ class LocalScratchFile extends FileUploadHandle implements ScratchFile {
 export class LocalDiskStore implements BlobStore {
   private readonly uploadsDir: string;
   private readonly scratchDir: string;
+  private readonly descriptors = new DescriptorCache(64);
 
   private constructor(private readonly options: LocalDiskOptions) {
     this.uploadsDir = path.join(options.root, 'blobs');
@@ -109,11 +174,14 @@ export class LocalDiskStore implements BlobStore {
   }
 
   async openUpload(key: string): Promise<UploadHandle> {
-    return new FileUploadHandle(await fs.open(this.uploadPath(key), 'r+'), this.options.durable);
+    const { file, release } = await this.descriptors.lease(this.uploadPath(key));
+    return new FileUploadHandle(file, this.options.durable, release);
   }
 
   async deleteUpload(key: string): Promise<void> {
-    await fs.rm(this.uploadPath(key), { force: true });
+    const filePath = this.uploadPath(key);
+    await this.descriptors.retire(filePath);
+    await fs.rm(filePath, { force: true });
   }
 
   async createScratch(): Promise<ScratchFile> {

@@ -88,15 +88,6 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     });
   }
 
-  async touch(id: number, now: number, expiresAt: number): Promise<void> {
-    await this.database.db
-      .updateTable('attachments')
-      .set({ updated_at: now, expires_at: expiresAt })
-      .where('id', '=', id)
-      .where('state', '!=', 'used')
-      .execute();
-  }
-
   async markComplete(id: number, sha1: string, contentType: string | null, now: number, expiresAt: number): Promise<AttachmentRecord | null> {
     const row = await this.database.db
       .updateTable('attachments')

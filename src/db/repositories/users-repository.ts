@@ -61,8 +61,13 @@ export class SqlTokenRepository implements TokenRepository {
     await this.database.db.insertInto('access_tokens').values({ token_hash: tokenHash, user_id: userId, created_at: createdAt }).execute();
   }
 
-  async findUserId(tokenHash: string): Promise<number | null> {
-    const row = await this.database.db.selectFrom('access_tokens').select('user_id').where('token_hash', '=', tokenHash).executeTakeFirst();
-    return row ? row.user_id : null;
+  async findUser(tokenHash: string): Promise<UserRecord | null> {
+    const row = await this.database.db
+      .selectFrom('access_tokens')
+      .innerJoin('users', 'users.id', 'access_tokens.user_id')
+      .selectAll('users')
+      .where('access_tokens.token_hash', '=', tokenHash)
+      .executeTakeFirst();
+    return row ? toUser(row) : null;
   }
 }

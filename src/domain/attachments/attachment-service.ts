@@ -159,15 +159,17 @@ export class AttachmentService {
   async writeChunk(userId: number, id: number, chunk: ChunkInput): Promise<AttachmentRecord> {
     const record = await this.getOwned(userId, id);
     checkChunkBeforeBytes(record, chunk);
-    const now = this.clock.now();
-    await this.repo.touch(id, now, now + this.limits.idleTimeoutMs);
+    // No expiry update here: the commit pushes it forward, and the sweep skips uploads in flight.
 
     const state = this.states.obtain(record.id, record.size, record.ranges);
     state.activeRequests += 1;
     let upload: UploadHandle | null = null;
     let writer: ChunkWriter | null = null;
     try {
-      upload = await this.store.openUpload(record.storageKey);
+      upload = await this.store.openUpload(record.storageKey).catch((error: NodeJS.ErrnoException) => {
+        // Deleted (or expired) between the look-up and now.
+        throw error.code === 'ENOENT' ? new ApiError('not_found', 'No such attachment.') : error;
+      });
       writer = new ChunkWriter(state, upload, this.store, chunk.offset);
       const result = await writer.consume(chunk.source, {
         declaredLength: chunk.length,

@@ -54,9 +54,8 @@ export class UserService {
     return token;
   }
 
-  async authenticate(token: string): Promise<UserRecord | null> {
-    const userId = await this.tokens.findUserId(tokenDigest(token));
-    return userId === null ? null : this.users.findById(userId);
+  authenticate(token: string): Promise<UserRecord | null> {
+    return this.tokens.findUser(tokenDigest(token));
   }
 
   findById(id: number): Promise<UserRecord | null> {
