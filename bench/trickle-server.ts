@@ -17,7 +17,8 @@ export function startTrickle(options: TrickleOptions): Promise<ManagedServer> {
   const profArgs = cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfile.dir}`, `--cpu-prof-name=${cpuProfile.name}`] : [];
   return spawnWithDataDir(options.tempRoot, 'trickle', (dataDir, port) => ({
     name: 'Trickle',
-    args: [...profArgs, options.serverJs],
+    // The same V8 flag as `npm start`: a small young generation keeps peak RSS flat.
+    args: ["--max-semi-space-size=1", ...profArgs, options.serverJs],
     port,
     healthPath: '/healthz',
     env: {

@@ -4,7 +4,6 @@
  */
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
 import { migrationProvider } from './migrations.js';
 import type { Tables } from './schema.js';
 
@@ -22,13 +21,11 @@ export interface DatabaseOptions {
   durable: boolean;
 }
 
-// int8 (bigint) columns hold byte counts and epoch milliseconds: all safe integers.
-pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
-
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  const database = options.url.startsWith('postgres://') || options.url.startsWith('postgresql://')
-    ? openPostgres(options.url)
-    : openSqlite(options.url.replace(/^sqlite:/, ''), options.durable);
+  const database =
+    options.url.startsWith('postgres://') || options.url.startsWith('postgresql://')
+      ? await openPostgres(options.url)
+      : openSqlite(options.url.replace(/^sqlite:/, ''), options.durable);
   const migrator = new Migrator({ db: database.db, provider: migrationProvider(database.dialect) });
   const { error } = await migrator.migrateToLatest();
   if (error) {
@@ -71,7 +68,11 @@ function openSqlite(file: string, durable: boolean): Database {
   return { db, dialect: 'sqlite', close: () => db.destroy() };
 }
 
-function openPostgres(url: string): Database {
+/** The pg driver is loaded only when PostgreSQL is used: SQLite servers need not carry it. */
+async function openPostgres(url: string): Promise<Database> {
+  const { default: pg } = await import('pg');
+  // int8 (bigint) columns hold byte counts and epoch milliseconds: all safe integers.
+  pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', close: () => db.destroy() };

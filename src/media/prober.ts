@@ -4,8 +4,6 @@
  * clearly one of the supported kinds is refused.
  */
 import { open } from 'node:fs/promises';
-import { imageSize } from 'image-size';
-import { parseFile } from 'music-metadata';
 import type { AudioInfo, ImageInfo, MediaProber } from '../domain/ports.js';
 
 /** Container names as music-metadata reports them → the content type served. */
@@ -20,6 +18,8 @@ function audioContentType(container: string, codec: string): string | null {
 }
 
 export async function probeAudio(path: string): Promise<AudioInfo | null> {
+  // Loaded on first use: a server that only receives chunks never needs it.
+  const { parseFile } = await import('music-metadata');
   let metadata;
   try {
     metadata = await parseFile(path, { duration: false, skipCovers: true, skipPostHeaders: true });
@@ -53,6 +53,7 @@ export async function probeImage(path: string): Promise<ImageInfo | null> {
   const isPng = head.subarray(0, 8).equals(PNG_MAGIC);
   const isJpeg = head.length > 3 && head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff;
   if (!isPng && !isJpeg) return null;
+  const { imageSize } = await import('image-size');
   try {
     const size = imageSize(head);
     if (!size.width || !size.height || (size.type !== 'png' && size.type !== 'jpg')) return null;

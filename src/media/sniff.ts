@@ -1,7 +1,6 @@
 /** The content type of a file, from its first bytes (never from its name). */
-import { fileTypeFromBuffer } from 'file-type';
-
 export async function sniffContentType(head: Buffer): Promise<string | null> {
+  const { fileTypeFromBuffer } = await import('file-type'); // loaded on first use
   const type = await fileTypeFromBuffer(head);
   return type?.mime ?? null;
 }
