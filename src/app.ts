@@ -34,6 +34,7 @@ import { userRoutes } from './http/routes/users.js';
 import { mediaProber } from './media/prober.js';
 import { sniffContentType } from './media/sniff.js';
 import { LocalDiskStore } from './storage/local-disk-store.js';
+import { WorkerPrefixHasher } from './storage/prefix-hashers.js';
 import { mkdir } from 'node:fs/promises';
 
 export interface Services {
@@ -69,7 +70,10 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
   };
   const userRepository = new SqlUserRepository(database);
   const attachmentRepository = new SqlAttachmentRepository(database);
-  const intake = new MediaIntake(attachmentRepository, store, mediaProber);
+  // SHA1s of growing uploads are read and computed on a worker thread, off the request thread.
+  const hasher = new WorkerPrefixHasher((key) => store.localPath(key));
+  const attachments = new AttachmentService(attachmentRepository, store, clock, limits, sniffContentType, hasher);
+  const intake = new MediaIntake(attachments, store, mediaProber);
   const services: Services = {
     database,
     store,
@@ -77,7 +81,7 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
       registrationEnabled: config.registrationEnabled,
       passwordCost: { log2N: config.passwordHashLog2N },
     }),
-    attachments: new AttachmentService(attachmentRepository, store, clock, limits, sniffContentType),
+    attachments,
     clips: new ClipService(new SqlClipRepository(database), intake, store, clock),
     messages: new MessageService(new SqlMessageRepository(database), userRepository, intake, store, clock),
     orphans: new OrphanSweeper(store, new SqlBlobReferences(database), clock, config.orphanGraceSeconds * 1000),
@@ -143,7 +147,8 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
       if (sweeping) return;
       sweeping = true;
       services.attachments
-        .sweepExpired()
+        .completeStragglers()
+        .then(() => services.attachments.sweepExpired())
         .then(() => services.orphans.sweep())
         .catch((error: unknown) => http.log.error({ err: error }, 'sweep failed'))
         .finally(() => (sweeping = false));
@@ -152,6 +157,8 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
   });
   http.addHook('onClose', async () => {
     if (sweeper) clearInterval(sweeper);
+    await hasher.close();
+    await store.close();
     await database.close();
   });
   return { http, services };

@@ -85,6 +85,8 @@ export interface AttachmentRepository {
   /** uploading → complete, with the file's SHA1 and sniffed type; null if not uploading. */
   markComplete(id: number, sha1: string, contentType: string | null, now: number, expiresAt: number): Promise<AttachmentRecord | null>;
   delete(id: number): Promise<boolean>;
+  /** Attachments whose every byte is recorded but that were never marked complete (a crash in between). */
+  findWholeUploading(limit: number): Promise<AttachmentRecord[]>;
   /** Attachments not used whose expiry has passed, oldest first. */
   findExpired(now: number, limit: number): Promise<AttachmentRecord[]>;
   /** Deletes the row only if it is still expired and unused; true if it did. */
@@ -278,11 +280,26 @@ export interface BlobStore {
   freeBytes(): Promise<number | null>;
   /** Every blob, with when it was last written (epoch ms). */
   listBlobs(): AsyncIterable<{ key: string; modifiedAt: number }>;
+  /** Releases what the store holds open; called once requests have finished. */
+  close(): Promise<void>;
 }
 
 export interface BlobReferences {
   /** Which of these storage keys a record (attachment or media file) still names. */
   referenced(keys: string[]): Promise<Set<string>>;
+}
+
+/**
+ * Running SHA1s of blob prefixes, each named by the caller. An implementation may read
+ * and hash off the main thread; the caller keeps the bytes it names stable meanwhile.
+ */
+export interface PrefixHasher {
+  /** Feeds bytes [from, to) of the blob into hash `name`, which stands at `from` (0 starts it). */
+  extend(name: string, storageKey: string, from: number, to: number): Promise<void>;
+  /** Hex SHA1 of what was fed so far; the hash can go on. */
+  digest(name: string): Promise<string>;
+  discard(name: string): void;
+  close(): Promise<void>;
 }
 
 export interface Clock {

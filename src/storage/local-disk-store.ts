@@ -69,6 +69,12 @@ class DescriptorCache {
     if (entry.leases === 0) await (await entry.file.catch(() => null))?.close();
   }
 
+  async closeAll(): Promise<void> {
+    const entries = [...this.entries.values()];
+    this.entries.clear();
+    for (const entry of entries) await (await entry.file.catch(() => null))?.close().catch(() => undefined);
+  }
+
   private async closeIdle(): Promise<void> {
     if (this.entries.size <= this.capacity) return;
     for (const [filePath, entry] of this.entries) {
@@ -208,6 +214,10 @@ export class LocalDiskStore implements BlobStore {
 
   localPath(key: string): string {
     return this.uploadPath(key);
+  }
+
+  async close(): Promise<void> {
+    await this.descriptors.closeAll();
   }
 
   async *listBlobs(): AsyncIterable<{ key: string; modifiedAt: number }> {

@@ -2,7 +2,7 @@
  * SPEC 3.1-3.6 over real HTTP, on every database kind.
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { databaseKinds } from '../helpers/databases.js';
@@ -307,6 +307,31 @@ for (const kind of databaseKinds()) {
         assert.deepEqual(status.json.body.attachment.ranges, [[0, file.length]]);
         assert.equal(status.json.body.attachment.sha1, sha1(file));
         assert.equal(status.json.body.attachment.state, 'complete');
+      });
+
+      test('an attachment recorded whole but never completed (a crash in between) completes when seen', async () => {
+        const file = randomFile(50_000);
+        const { db } = server.app.services.database;
+        const stuck = async () => {
+          const id = await createAttachment(base, alice.token, file.length);
+          await putRaw(base, alice.token, id, 0, file.subarray(0, 40_000));
+          // What a kill right after the last range's commit leaves: bytes and ranges, no completion.
+          const record = await server.app.services.attachments.getOwned(alice.id, id);
+          const handle = await open(path.join(server.dataDir, 'blobs', record.storageKey), 'r+');
+          await handle.write(file.subarray(40_000), 0, 10_000, 40_000);
+          await handle.close();
+          await db.updateTable('attachments').set({ ranges: JSON.stringify([[0, file.length]]), received_bytes: file.length }).where('id', '=', id).execute();
+          return id;
+        };
+        const seen = await stuck();
+        const status = (await request(base, 'GET', `/attachments/${seen}`, { token: alice.token })).json.body.attachment;
+        assert.equal(status.state, 'complete');
+        assert.equal(status.sha1, sha1(file));
+        const swept = await stuck();
+        assert.ok((await server.app.services.attachments.completeStragglers()) >= 1);
+        const record = await server.app.services.attachments.getOwned(alice.id, swept);
+        assert.equal(record.state, 'complete');
+        assert.equal(record.sha1, sha1(file));
       });
 
       test('405 for other methods on known paths, 404 envelope for unknown ones', async () => {

@@ -27,7 +27,16 @@ async function mountSmallDisk(): Promise<{ dir: string; unmount: () => Promise<v
   return {
     dir,
     unmount: async () => {
-      execFileSync('umount', [dir], { stdio: 'ignore' });
+      // A descriptor closing a moment late makes the file system busy: retry, then detach it.
+      for (let attempt = 0; ; attempt += 1) {
+        try {
+          execFileSync('umount', [attempt < 10 ? dir : '-l', ...(attempt < 10 ? [] : [dir])], { stdio: 'ignore' });
+          break;
+        } catch (error) {
+          if (attempt >= 10) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -104,6 +104,17 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     return Number(result.numDeletedRows) > 0;
   }
 
+  async findWholeUploading(limit: number): Promise<AttachmentRecord[]> {
+    const rows = await this.database.db
+      .selectFrom('attachments')
+      .selectAll()
+      .where('state', '=', 'uploading')
+      .whereRef('received_bytes', '=', 'size')
+      .limit(limit)
+      .execute();
+    return rows.map(toAttachment);
+  }
+
   async findExpired(now: number, limit: number): Promise<AttachmentRecord[]> {
     const rows = await this.database.db
       .selectFrom('attachments')

@@ -3,7 +3,7 @@
  * The rules of SPEC 3.6 live here; HTTP, SQL and files stay behind the ports.
  */
 import { ApiError, invalidParameter } from '../errors.js';
-import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, UploadHandle } from '../ports.js';
+import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, PrefixHasher, UploadHandle } from '../ports.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { contiguousPrefix, coveredBytes, intersect, missingRanges, type ByteRange } from './ranges.js';
 import { UploadStates, type UploadState } from './upload-state.js';
@@ -90,7 +90,7 @@ export function normalizeSha1(value: string, parameter: string): string {
 }
 
 export class AttachmentService {
-  private readonly states = new UploadStates();
+  private readonly states: UploadStates;
 
   constructor(
     private readonly repo: AttachmentRepository,
@@ -98,7 +98,10 @@ export class AttachmentService {
     private readonly clock: Clock,
     readonly limits: AttachmentLimits,
     private readonly sniff: ContentSniffer,
-  ) {}
+    hasher: PrefixHasher,
+  ) {
+    this.states = new UploadStates(hasher);
+  }
 
   async create(userId: number, input: NewAttachmentInput): Promise<AttachmentRecord> {
     if (input.size > this.limits.maxSize) {
@@ -136,6 +139,35 @@ export class AttachmentService {
     return record;
   }
 
+  /** The caller's attachment as a client should see it: completed if every byte is there. */
+  async status(userId: number, id: number): Promise<AttachmentRecord> {
+    return this.completeIfWhole(await this.getOwned(userId, id));
+  }
+
+  /** An attachment by id (anyone's), completed if every byte is there; for using it. */
+  async findForUse(id: number): Promise<AttachmentRecord | null> {
+    const record = await this.repo.findById(id);
+    return record ? this.completeIfWhole(record) : null;
+  }
+
+  /**
+   * A crash between recording the last range and marking the attachment complete leaves
+   * it whole but "uploading"; finish the job (hashing it from disk) whenever it is seen.
+   */
+  private async completeIfWhole(record: AttachmentRecord): Promise<AttachmentRecord> {
+    if (record.state !== 'uploading' || coveredBytes(record.ranges) !== record.size) return record;
+    return this.finalize(this.states.obtain(record.id, record.size, record.ranges, record.storageKey), record);
+  }
+
+  /** Completes whole attachments left uploading by a crash; resolves how many. */
+  async completeStragglers(batch = 20): Promise<number> {
+    let completed = 0;
+    for (const record of await this.repo.findWholeUploading(batch)) {
+      if ((await this.completeIfWhole(record)).state === 'complete') completed += 1;
+    }
+    return completed;
+  }
+
   async delete(userId: number, id: number): Promise<void> {
     const record = await this.getOwned(userId, id);
     if (record.state === 'used') {
@@ -161,7 +193,7 @@ export class AttachmentService {
     checkChunkBeforeBytes(record, chunk);
     // No expiry update here: the commit pushes it forward, and the sweep skips uploads in flight.
 
-    const state = this.states.obtain(record.id, record.size, record.ranges);
+    const state = this.states.obtain(record.id, record.size, record.ranges, record.storageKey);
     state.activeRequests += 1;
     let upload: UploadHandle | null = null;
     let writer: ChunkWriter | null = null;
@@ -244,7 +276,7 @@ export class AttachmentService {
       if (!updated) throw new ApiError('not_found', 'The attachment was deleted while the chunk was arriving.');
       state.ranges = updated.ranges;
       if (replaced[0]) state.invalidateHashFrom(replaced[0][0]);
-      if (coveredBytes(updated.ranges) < updated.size) state.scheduleHashing(() => this.store.openUpload(record.storageKey));
+      if (coveredBytes(updated.ranges) < updated.size) state.scheduleHashing();
       return updated;
     });
   }
@@ -255,11 +287,12 @@ export class AttachmentService {
    * either lands before (and the hash is redone) or is refused as too late.
    */
   private async finalize(state: UploadState, record: AttachmentRecord): Promise<AttachmentRecord> {
-    const openHandle = () => this.store.openUpload(record.storageKey);
+    let lastError: unknown = null;
     for (let attempt = 0; attempt < 8; attempt += 1) {
-      await state.hashToEnd(openHandle);
+      // A failed pass (the hash was lost) starts over on the next attempt.
+      await state.hashToEnd().catch((error: unknown) => (lastError = error));
       const done = await state.serializeCommit(async () => {
-        const sha1 = state.digestIfWhole();
+        const sha1 = await state.digestIfWhole();
         if (sha1 === null) return null;
         const contentType = (await this.sniffHead(record.storageKey)) ?? record.contentType;
         const now = this.clock.now();
@@ -273,7 +306,7 @@ export class AttachmentService {
         return done;
       }
     }
-    throw new Error(`attachment ${record.id} kept changing while it was being completed`);
+    throw new Error(`attachment ${record.id} could not be hashed to completion`, { cause: lastError });
   }
 
   private async sniffHead(storageKey: string): Promise<string | null> {

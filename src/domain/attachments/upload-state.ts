@@ -8,13 +8,12 @@
  * with its SHA1 without another pass, and an out-of-order one is hashed once, as its
  * gaps close. The hash lives only in memory: after a restart it starts again from 0.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { contiguousPrefix, type ByteRange } from './ranges.js';
+import { addRange, contiguousPrefix, type ByteRange } from './ranges.js';
 import { RegionHold, RegionLocks } from './region-locks.js';
-import type { UploadHandle } from '../ports.js';
+import type { PrefixHasher } from '../ports.js';
 
+/** Bytes hashed per step; the region is locked against writers only for one step. */
 const HASH_STEP = 4 * 1024 * 1024;
-const READ_BUFFER = 1024 * 1024;
 
 export class UploadState {
   readonly locks = new RegionLocks();
@@ -22,9 +21,8 @@ export class UploadState {
   activeRequests = 0;
   lastUsed = Date.now();
 
-  private hash: Hash = createHash('sha1');
   private hashedUpTo = 0;
-  /** Bumped whenever the hash is thrown away, so a read in flight knows it is stale. */
+  /** Bumped whenever the hash is thrown away; each generation is a hash of its own. */
   private hashGeneration = 0;
   /** Serialises hashing work; each step waits for the one before. */
   private hashing: Promise<void> = Promise.resolve();
@@ -35,12 +33,14 @@ export class UploadState {
     readonly attachmentId: number,
     readonly size: number,
     ranges: ByteRange[],
+    private readonly storageKey: string,
+    private readonly hasher: PrefixHasher,
   ) {
     this.ranges = ranges;
   }
 
-  get hashedBytes(): number {
-    return this.hashedUpTo;
+  private get hashName(): string {
+    return `${this.attachmentId}:${this.hashGeneration}`;
   }
 
   /** Runs fn after every earlier commit of this attachment has finished. */
@@ -50,59 +50,52 @@ export class UploadState {
     return run;
   }
 
-  /** Bytes below hashedUpTo changed: the running hash no longer describes the file. */
+  /** Bytes below what is hashed changed (or the hash was lost): start the hash again. */
   invalidateHashFrom(position: number): void {
-    if (position >= this.hashedUpTo) return;
-    this.hash = createHash('sha1');
-    this.hashedUpTo = 0;
+    if (position >= this.hashedUpTo && position !== 0) return;
+    this.hasher.discard(this.hashName);
     this.hashGeneration += 1;
+    this.hashedUpTo = 0;
   }
 
-  /** Hashes newly contiguous bytes in the background; errors surface at finish(). */
-  scheduleHashing(openHandle: () => Promise<UploadHandle>): void {
-    this.hashing = this.hashing.then(() => this.catchUp(openHandle)).catch(() => undefined);
+  /** Hashes newly contiguous bytes in the background; errors surface at finish. */
+  scheduleHashing(): void {
+    this.hashing = this.hashing.then(() => this.catchUp()).catch(() => undefined);
   }
 
   /** Waits for background hashing, then hashes whatever is still missing. */
-  async hashToEnd(openHandle: () => Promise<UploadHandle>): Promise<void> {
-    const run = this.hashing.then(() => this.catchUp(openHandle));
+  async hashToEnd(): Promise<void> {
+    const run = this.hashing.then(() => this.catchUp());
     this.hashing = run.catch(() => undefined);
     await run;
   }
 
-  /** The file's SHA1 if every byte is hashed, else null. Leaves the running hash intact. */
-  digestIfWhole(): string | null {
-    return this.hashedUpTo === this.size ? this.hash.copy().digest('hex') : null;
+  /** The file's SHA1 if every byte is hashed, else null. */
+  async digestIfWhole(): Promise<string | null> {
+    return this.hashedUpTo === this.size ? this.hasher.digest(this.hashName) : null;
   }
 
-  private async catchUp(openHandle: () => Promise<UploadHandle>): Promise<void> {
-    if (contiguousPrefix(this.ranges) <= this.hashedUpTo) return;
-    const handle = await openHandle();
+  dispose(): void {
+    this.hasher.discard(this.hashName);
+  }
+
+  private async catchUp(): Promise<void> {
     const hold = new RegionHold();
-    const buffer = Buffer.allocUnsafe(READ_BUFFER);
-    try {
-      for (let target = contiguousPrefix(this.ranges); this.hashedUpTo < target; target = contiguousPrefix(this.ranges)) {
-        const from = this.hashedUpTo;
-        const to = Math.min(target, from + HASH_STEP);
-        const generation = this.hashGeneration;
-        const hash = this.hash;
-        // Hold the region so no writer changes it while it is read.
-        await this.locks.acquire(hold, from, to);
-        try {
-          for (let position = from; position < to; ) {
-            const length = Math.min(READ_BUFFER, to - position);
-            const read = await handle.read(buffer, position, length);
-            if (read !== length) throw new Error(`short read at ${position} of attachment ${this.attachmentId}`);
-            hash.update(buffer.subarray(0, read));
-            position += read;
-          }
-        } finally {
-          this.locks.release(hold);
-        }
-        if (generation === this.hashGeneration) this.hashedUpTo = to;
+    for (let target = contiguousPrefix(this.ranges); this.hashedUpTo < target; target = contiguousPrefix(this.ranges)) {
+      const from = this.hashedUpTo;
+      const to = Math.min(target, from + HASH_STEP);
+      const generation = this.hashGeneration;
+      // Hold the region so no writer changes it while it is read.
+      await this.locks.acquire(hold, from, to);
+      try {
+        await this.hasher.extend(this.hashName, this.storageKey, from, to);
+      } catch (error) {
+        if (generation === this.hashGeneration) this.invalidateHashFrom(0);
+        throw error;
+      } finally {
+        this.locks.release(hold);
       }
-    } finally {
-      await handle.close();
+      if (generation === this.hashGeneration) this.hashedUpTo = to;
     }
   }
 }
@@ -115,41 +108,47 @@ export class UploadState {
 export class UploadStates {
   private readonly states = new Map<number, UploadState>();
 
-  constructor(private readonly capacity = 10_000) {}
+  constructor(
+    private readonly hasher: PrefixHasher,
+    private readonly capacity = 10_000,
+  ) {}
 
   get(attachmentId: number): UploadState | undefined {
     return this.states.get(attachmentId);
   }
 
-  obtain(attachmentId: number, size: number, ranges: ByteRange[]): UploadState {
+  obtain(attachmentId: number, size: number, ranges: ByteRange[], storageKey: string): UploadState {
     let state = this.states.get(attachmentId);
     if (!state) {
-      state = new UploadState(attachmentId, size, ranges);
+      state = new UploadState(attachmentId, size, ranges, storageKey, this.hasher);
       this.states.set(attachmentId, state);
       this.evictIdle();
     } else {
       // Refresh the LRU order.
       this.states.delete(attachmentId);
       this.states.set(attachmentId, state);
+      // Recorded ranges only grow: what the database says (another instance, a restart) joins the mirror.
+      for (const [start, end] of ranges) state.ranges = addRange(state.ranges, start, end);
     }
     state.lastUsed = Date.now();
     return state;
   }
 
   forget(attachmentId: number): void {
+    this.states.get(attachmentId)?.dispose();
     this.states.delete(attachmentId);
   }
 
+  /** True while a request is writing to the attachment (background hashing does not count). */
   isActive(attachmentId: number): boolean {
-    const state = this.states.get(attachmentId);
-    return state !== undefined && (state.activeRequests > 0 || !state.locks.idle);
+    return (this.states.get(attachmentId)?.activeRequests ?? 0) > 0;
   }
 
   private evictIdle(): void {
     if (this.states.size <= this.capacity) return;
     for (const [id, state] of this.states) {
       if (this.states.size <= this.capacity) break;
-      if (state.activeRequests === 0 && state.locks.idle) this.states.delete(id);
+      if (state.activeRequests === 0 && state.locks.idle) this.forget(id);
     }
   }
 }

@@ -6,7 +6,12 @@
  */
 import { ApiError } from '../errors.js';
 import { missingRanges } from '../attachments/ranges.js';
-import type { AttachmentRepository, BlobStore, MediaProber, NewMediaFile } from '../ports.js';
+import type { AttachmentRecord, BlobStore, MediaProber, NewMediaFile } from '../ports.js';
+
+/** Finds an attachment to use, completing it first if every byte is there. */
+export interface AttachmentLookup {
+  findForUse(id: number): Promise<AttachmentRecord | null>;
+}
 
 export type UploadedFile =
   | { kind: 'attachment'; parameter: string; attachmentId: number; fingerprint: string | undefined }
@@ -22,7 +27,7 @@ export interface PreparedFile {
 
 export class MediaIntake {
   constructor(
-    private readonly attachments: AttachmentRepository,
+    private readonly attachments: AttachmentLookup,
     private readonly store: BlobStore,
     private readonly prober: MediaProber,
   ) {}
@@ -51,7 +56,7 @@ export class MediaIntake {
   }
 
   private async usableAttachment(userId: number, input: Extract<UploadedFile, { kind: 'attachment' }>) {
-    const record = await this.attachments.findById(input.attachmentId);
+    const record = await this.attachments.findForUse(input.attachmentId);
     const details = { parameter: input.parameter, chunked_attachment_id: input.attachmentId };
     if (!record || record.userId !== userId) throw new ApiError('attachment_not_found', undefined, details);
     if (record.state === 'used') throw new ApiError('attachment_used', 'The attachment has already been used.', { ...details, used_by: record.usedBy });
@@ -70,7 +75,7 @@ export class MediaIntake {
 
   /** The error for an attachment that stopped being usable between the checks and the commit. */
   async conflictError(attachmentId: number): Promise<ApiError> {
-    const record = await this.attachments.findById(attachmentId);
+    const record = await this.attachments.findForUse(attachmentId);
     if (record?.state === 'used') return new ApiError('attachment_used', 'The attachment has already been used.', { chunked_attachment_id: attachmentId, used_by: record.usedBy });
     return new ApiError('attachment_not_found', undefined, { chunked_attachment_id: attachmentId });
   }

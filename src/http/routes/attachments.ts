@@ -190,7 +190,7 @@ export async function attachmentRoutes(app: FastifyInstance, deps: AttachmentRou
     schema: { summary: 'Status of an attachment', tags: ['attachments'], params: IdParams, response: { 200: AttachmentEnvelope, ...errorResponses } },
     handler: async (request) => {
       const user = await requireUser(request, users);
-      const record = await attachments.getOwned(user.id, parseId(request.params.id, 'attachment'));
+      const record = await attachments.status(user.id, parseId(request.params.id, 'attachment'));
       return envelope({ attachment: attachmentView(record) });
     },
   });
