@@ -31,9 +31,10 @@ async function freePort(): Promise<number> {
 
 async function startProcess(env: Record<string, string>, base: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 200; i += 1) {
+  for (let i = 0; i < 200 && !exited(child); i += 1) {
     try {
-      if ((await fetch(`${base}/healthz`)).ok) return child;
+      // Answered, and by this child (not another process that took the port meanwhile).
+      if ((await fetch(`${base}/healthz`)).ok && !exited(child)) return child;
     } catch {
       // not listening yet
     }
@@ -43,9 +44,13 @@ async function startProcess(env: Record<string, string>, base: string): Promise<
   throw new Error('server did not start');
 }
 
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
 function kill9(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
+    if (exited(child)) return resolve();
     child.once('exit', () => resolve());
     child.kill('SIGKILL');
   });
@@ -130,6 +135,7 @@ for (const kind of databaseKinds()) {
           // Requests cut off by the kill fail; that is expected, so nothing may go unhandled.
           const settled = Promise.allSettled(sending);
           await delay(30 + Math.random() * 300);
+          assert.ok(!exited(child), `the server died on its own (exit ${child.exitCode}, signal ${child.signalCode})`);
           await kill9(child);
           await settled;
           child = await startProcess(env, base);
