@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { finished } from 'node:stream/promises';
-import { Type } from '@sinclair/typebox';
+import { Type, type StaticDecode, type TSchema } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type {} from '@fastify/multipart';
 import { ApiError, missingParameter } from '../domain/errors.js';
@@ -103,4 +103,29 @@ export function cleanFilename(name: string | undefined): string | undefined {
   // eslint-disable-next-line no-control-regex
   const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 255);
   return clean === '' || clean === '.' || clean === '..' ? undefined : clean;
+}
+
+/**
+ * A create request with an audio file and an optional image under `scope` (audio_clip,
+ * message): its decoded params and both files. Blobs made for a request that fails here
+ * are deleted.
+ */
+export async function readMediaRequest<S extends TSchema>(
+  request: FastifyRequest,
+  store: BlobStore,
+  scope: string,
+  schema: S,
+  maxSize: number,
+): Promise<{ params: StaticDecode<S>; audio: UploadedFile; image: UploadedFile | null }> {
+  const { params, files } = await readParamsAndFiles(request, store, [`${scope}[uploaded_data]`, `${scope}[uploaded_image]`], maxSize);
+  try {
+    return {
+      params: decodeParams(schema, params),
+      audio: requireFile(uploadedFile(params, files, scope, 'uploaded_data'), `${scope}[uploaded_data]`),
+      image: uploadedFile(params, files, scope, 'uploaded_image'),
+    };
+  } catch (error) {
+    for (const file of files.values()) await store.deleteUpload(file.storageKey).catch(() => undefined);
+    throw error;
+  }
 }

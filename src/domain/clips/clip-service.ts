@@ -1,7 +1,7 @@
 /** Audio clips (SPEC 4): public, owned by one user, each with an audio file and maybe an image. */
 import { ApiError } from '../errors.js';
-import { prepareFiles, type MediaIntake, type PreparedFile, type UploadedFile } from '../media/media-intake.js';
-import type { BlobStore, ClipChanges, ClipFilter, ClipRecord, ClipRepository, Clock, FilesToAttach, Location } from '../ports.js';
+import { createWithFiles, type MediaIntake, type UploadedFile } from '../media/media-intake.js';
+import type { BlobStore, ClipChanges, ClipFilter, ClipRecord, ClipRepository, Clock, Location } from '../ports.js';
 
 export interface ClipInput {
   title: string;
@@ -10,14 +10,6 @@ export interface ClipInput {
   recordedAt: number | null;
   uuid: string | null;
   location: Location;
-}
-
-export function filesToAttach(userId: number, now: number, audio: PreparedFile, image: PreparedFile | null): FilesToAttach {
-  return {
-    audio: { ...audio.file, userId, createdAt: now },
-    image: image ? { ...image.file, userId, createdAt: now } : null,
-    attachmentIds: [audio.attachmentId, image?.attachmentId ?? null].filter((id): id is number => id !== null),
-  };
 }
 
 export class ClipService {
@@ -37,18 +29,11 @@ export class ClipService {
         return { clip: existing, created: false };
       }
     }
-    const prepared = await prepareFiles(this.intake, userId, audio, image);
     const now = this.clock.now();
-    const outcome = await this.clips
-      .create({ ...input, userId, createdAt: now }, filesToAttach(userId, now, prepared.audio, prepared.image))
-      .catch(async (error: unknown) => {
-        await this.intake.discard([prepared.audio, prepared.image]);
-        throw error;
-      });
-    if ('created' in outcome) return { clip: outcome.created, created: true };
-    await this.intake.discard([prepared.audio, prepared.image]);
-    if ('existing' in outcome) return { clip: outcome.existing, created: false };
-    throw await this.intake.conflictError(outcome.attachmentConflict);
+    const { record, created } = await createWithFiles(this.intake, userId, now, audio, image, (files) =>
+      this.clips.create({ ...input, userId, createdAt: now }, files),
+    );
+    return { clip: record, created };
   }
 
   async get(id: number): Promise<ClipRecord> {

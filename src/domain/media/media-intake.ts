@@ -6,7 +6,7 @@
  */
 import { ApiError } from '../errors.js';
 import { missingRanges } from '../attachments/ranges.js';
-import type { AttachmentRecord, BlobStore, MediaProber, NewMediaFile } from '../ports.js';
+import type { AttachmentRecord, BlobStore, CreateOutcome, FilesToAttach, MediaProber, NewMediaFile } from '../ports.js';
 
 /** Finds an attachment to use, completing it first if every byte is there. */
 export interface AttachmentLookup {
@@ -100,4 +100,37 @@ export async function prepareFiles(
     await intake.discard([preparedAudio ?? audio, image]);
     throw error;
   }
+}
+
+export function filesToAttach(userId: number, now: number, audio: PreparedFile, image: PreparedFile | null): FilesToAttach {
+  return {
+    audio: { ...audio.file, userId, createdAt: now },
+    image: image ? { ...image.file, userId, createdAt: now } : null,
+    attachmentIds: [audio.attachmentId, image?.attachmentId ?? null].filter((id): id is number => id !== null),
+  };
+}
+
+/**
+ * Prepares the files of a clip or message and stores the record with them in one
+ * transaction (`store`). New blobs are deleted unless the record that owns them is made;
+ * a retry with a known uuid answers the existing record.
+ */
+export async function createWithFiles<T>(
+  intake: MediaIntake,
+  userId: number,
+  now: number,
+  audio: UploadedFile,
+  image: UploadedFile | null,
+  store: (files: FilesToAttach) => Promise<CreateOutcome<T>>,
+): Promise<{ record: T; created: boolean }> {
+  const prepared = await prepareFiles(intake, userId, audio, image);
+  const discard = () => intake.discard([prepared.audio, prepared.image]);
+  const outcome = await store(filesToAttach(userId, now, prepared.audio, prepared.image)).catch(async (error: unknown) => {
+    await discard();
+    throw error;
+  });
+  if ('created' in outcome) return { record: outcome.created, created: true };
+  await discard();
+  if ('existing' in outcome) return { record: outcome.existing, created: false };
+  throw await intake.conflictError(outcome.attachmentConflict);
 }

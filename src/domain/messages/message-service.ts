@@ -1,7 +1,6 @@
 /** Private voice messages (SPEC 5): visible to their sender and recipient only. */
-import { filesToAttach } from '../clips/clip-service.js';
 import { ApiError } from '../errors.js';
-import { prepareFiles, type MediaIntake, type UploadedFile } from '../media/media-intake.js';
+import { createWithFiles, type MediaIntake, type UploadedFile } from '../media/media-intake.js';
 import type { BlobStore, Clock, MessageFilter, MessageRecord, MessageRepository, UserRepository } from '../ports.js';
 
 export interface MessageInput {
@@ -46,18 +45,11 @@ export class MessageService {
       await this.intake.discard([audio, image]);
       throw error;
     }
-    const prepared = await prepareFiles(this.intake, senderId, audio, image);
     const now = this.clock.now();
-    const outcome = await this.messages
-      .create({ ...input, senderId, createdAt: now }, filesToAttach(senderId, now, prepared.audio, prepared.image))
-      .catch(async (error: unknown) => {
-        await this.intake.discard([prepared.audio, prepared.image]);
-        throw error;
-      });
-    if ('created' in outcome) return { message: outcome.created, created: true };
-    await this.intake.discard([prepared.audio, prepared.image]);
-    if ('existing' in outcome) return { message: outcome.existing, created: false };
-    throw await this.intake.conflictError(outcome.attachmentConflict);
+    const { record, created } = await createWithFiles(this.intake, senderId, now, audio, image, (files) =>
+      this.messages.create({ ...input, senderId, createdAt: now }, files),
+    );
+    return { message: record, created };
   }
 
   /** The message if the caller sent or received it (and has not deleted it); else 404. */

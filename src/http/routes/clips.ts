@@ -12,7 +12,7 @@ import { sendStoredFile } from '../file-response.js';
 import { decodeParams, NumberParam, PageParams, pageWindow, parseTimestamp, TextParam, TimestampParam } from '../params.js';
 import { parseId, readParams } from '../request-params.js';
 import { errorResponses } from '../schemas.js';
-import { FileParam, readParamsAndFiles, requireFile, uploadedFile } from '../uploaded-files.js';
+import { FileParam, readMediaRequest } from '../uploaded-files.js';
 import { clipView } from '../views.js';
 
 export interface ClipRouteDeps {
@@ -63,22 +63,11 @@ function recordedAtOf(fields: StaticDecode<typeof ClipFields>): number | null {
 
 export async function clipRoutes(app: FastifyInstance, deps: ClipRouteDeps): Promise<void> {
   const { clips, users, store } = deps;
-  const fileFields = ['audio_clip[uploaded_data]', 'audio_clip[uploaded_image]'];
 
   const create = async (request: FastifyRequest, reply: FastifyReply) => {
     const user = await requireUser(request, users);
-    const { params, files } = await readParamsAndFiles(request, store, fileFields, deps.maxFileSize);
-    let audio;
-    let image;
-    let fields;
-    try {
-      fields = decodeParams(CreateParams, params).audio_clip;
-      audio = requireFile(uploadedFile(params, files, 'audio_clip', 'uploaded_data'), 'audio_clip[uploaded_data]');
-      image = uploadedFile(params, files, 'audio_clip', 'uploaded_image');
-    } catch (error) {
-      for (const file of files.values()) await store.deleteUpload(file.storageKey).catch(() => undefined);
-      throw error;
-    }
+    const { params, audio, image } = await readMediaRequest(request, store, 'audio_clip', CreateParams, deps.maxFileSize);
+    const fields = params.audio_clip;
     const { clip, created } = await clips.create(
       user.id,
       {

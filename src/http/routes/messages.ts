@@ -12,7 +12,7 @@ import { sendStoredFile } from '../file-response.js';
 import { BooleanParam, decodeParams, IntegerParam, PageParams, pageWindow, TextParam, TimestampParam } from '../params.js';
 import { parseId, readParams } from '../request-params.js';
 import { errorResponses } from '../schemas.js';
-import { FileParam, readParamsAndFiles, requireFile, uploadedFile } from '../uploaded-files.js';
+import { FileParam, readMediaRequest } from '../uploaded-files.js';
 import { messageView } from '../views.js';
 
 export interface MessageRouteDeps {
@@ -37,25 +37,14 @@ const UpdateParams = Type.Object({ message: Type.Object({ played: BooleanParam }
 
 export async function messageRoutes(app: FastifyInstance, deps: MessageRouteDeps): Promise<void> {
   const { messages, users, store } = deps;
-  const fileFields = ['message[uploaded_data]', 'message[uploaded_image]'];
   const idOf = (request: FastifyRequest<{ Params: { id: string } }>) => parseId(request.params.id, 'message');
 
   app.post('/account/outbox', {
     schema: { summary: 'Send a voice message', tags: ['messages'], body: SendParams, response: errorResponses },
     handler: async (request, reply) => {
       const user = await requireUser(request, users);
-      const { params, files } = await readParamsAndFiles(request, store, fileFields, deps.maxFileSize);
-      let fields;
-      let audio;
-      let image;
-      try {
-        fields = decodeParams(SendParams, params).message;
-        audio = requireFile(uploadedFile(params, files, 'message', 'uploaded_data'), 'message[uploaded_data]');
-        image = uploadedFile(params, files, 'message', 'uploaded_image');
-      } catch (error) {
-        for (const file of files.values()) await store.deleteUpload(file.storageKey).catch(() => undefined);
-        throw error;
-      }
+      const { params, audio, image } = await readMediaRequest(request, store, 'message', SendParams, deps.maxFileSize);
+      const fields = params.message;
       const { message, created } = await messages.send(
         user.id,
         { recipientId: fields.recipient_id, title: fields.title ?? '', parentId: fields.parent_id ?? null, uuid: fields.uuid ?? null, recordedAt: fields.recorded_at ?? null },
