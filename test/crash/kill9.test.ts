@@ -29,18 +29,26 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startProcess(env: Record<string, string>, base: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 200 && !exited(child); i += 1) {
-    try {
-      // Answered, and by this child (not another process that took the port meanwhile).
-      if ((await fetch(`${base}/healthz`)).ok && !exited(child)) return child;
-    } catch {
-      // not listening yet
+/**
+ * Starts the server on a free port. The port is chosen afresh each time: while a killed
+ * server is down, its old port may be taken (it is from the ephemeral range).
+ */
+async function startProcess(env: Record<string, string>): Promise<{ child: ChildProcess; base: string }> {
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
+    for (let i = 0; i < 200 && !exited(child); i += 1) {
+      try {
+        // Answered, and by this child (not another process that took the port meanwhile).
+        if ((await fetch(`${base}/healthz`)).ok && !exited(child)) return { child, base };
+      } catch {
+        // not listening yet
+      }
+      await delay(50);
     }
-    await delay(50);
+    await kill9(child);
   }
-  child.kill('SIGKILL');
   throw new Error('server did not start');
 }
 
@@ -113,10 +121,8 @@ for (const kind of databaseKinds()) {
     test(`${CYCLES} crashes lose no acknowledged byte`, { timeout: 120_000 + CYCLES * 15_000 }, async () => {
       const dataDir = await mkdtemp(path.join(os.tmpdir(), 'trickle-crash-'));
       const database = await kind.create(dataDir);
-      const port = await freePort();
-      const base = `http://127.0.0.1:${port}`;
-      const env = { PORT: String(port), HOST: "127.0.0.1", DATA_DIR: dataDir, DATABASE_URL: database.url, PASSWORD_HASH_LOG2N: "10", LOG_LEVEL: "silent", MIN_FREE_BYTES: "0", REGISTRATION_RATE_LIMIT: "0", TOKEN_RATE_LIMIT: "0" };
-      let child = await startProcess(env, base);
+      const env = { HOST: "127.0.0.1", DATA_DIR: dataDir, DATABASE_URL: database.url, PASSWORD_HASH_LOG2N: "10", LOG_LEVEL: "silent", MIN_FREE_BYTES: "0", REGISTRATION_RATE_LIMIT: "0", TOKEN_RATE_LIMIT: "0" };
+      let { child, base } = await startProcess(env);
       try {
         const { token } = await newUser(base, 'crash');
         const uploads: Upload[] = [];
@@ -138,7 +144,7 @@ for (const kind of databaseKinds()) {
           assert.ok(!exited(child), `the server died on its own (exit ${child.exitCode}, signal ${child.signalCode})`);
           await kill9(child);
           await settled;
-          child = await startProcess(env, base);
+          ({ child, base } = await startProcess(env));
           await verifyRecorded(uploads, token);
           for (const u of uploads) if ((await status(base, token, u.id)).missing.length > 0) interrupted += 1;
         }
@@ -156,7 +162,7 @@ for (const kind of databaseKinds()) {
 
         // After the sweeps, exactly the files that records name remain: no orphans, nothing lost.
         await kill9(child);
-        child = await startProcess({ ...env, SWEEP_INTERVAL: '1', ORPHAN_GRACE: '0' }, base);
+        ({ child, base } = await startProcess({ ...env, SWEEP_INTERVAL: '1', ORPHAN_GRACE: '0' }));
         const db = await openDatabase({ url: database.url, durable: false });
         try {
           const named = (await db.db.selectFrom('attachments').select('storage_key').execute()).map((r) => r.storage_key).sort();
