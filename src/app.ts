@@ -32,7 +32,7 @@ import { messageRoutes } from './http/routes/messages.js';
 import { healthRoutes } from './http/routes/health.js';
 import { userRoutes } from './http/routes/users.js';
 import { mediaProber } from './media/prober.js';
-import { sniffContentType } from './media/sniff.js';
+import { sniffContentType, warmUpSniffer } from './media/sniff.js';
 import { LocalDiskStore } from './storage/local-disk-store.js';
 import { WorkerPrefixHasher } from './storage/prefix-hashers.js';
 import { mkdir } from 'node:fs/promises';
@@ -142,6 +142,7 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
 
   let sweeper: NodeJS.Timeout | null = null;
   http.addHook('onReady', async () => {
+    await Promise.all([hasher.warmUp(), warmUpSniffer()]);
     let sweeping = false; // a slow sweep must not overlap the next one
     sweeper = setInterval(() => {
       if (sweeping) return;

@@ -4,3 +4,8 @@ export async function sniffContentType(head: Buffer): Promise<string | null> {
   const type = await fileTypeFromBuffer(head);
   return type?.mime ?? null;
 }
+
+/** Loads the sniffer ahead of the first completed upload. */
+export async function warmUpSniffer(): Promise<void> {
+  await import('file-type');
+}
