@@ -96,6 +96,15 @@ for (const kind of databaseKinds()) {
       assert.equal((await request(base, 'GET', '/users/abc')).status, 404);
     });
 
+    test('a user is found by username, in any case', async () => {
+      const created = await register({ username: 'Lookup_Me', email: 'lm@example.com', password: 'password1' });
+      const found = await request(base, 'GET', '/users?username=lookup_ME');
+      assert.equal(found.status, 200);
+      assert.deepEqual(found.json.body.user, { id: created.json.body.user.id, username: 'Lookup_Me', messaging_enabled: true });
+      assert.equal((await request(base, 'GET', '/users?username=nobody_here')).json.body.error.name, 'not_found');
+      assert.equal((await request(base, 'GET', '/users')).json.body.error.name, 'missing_parameter');
+    });
+
     test('tokens and passwords are stored hashed', async () => {
       await register({ username: 'grace', email: 'g@example.com', password: 'password1' });
       const token = (await request(base, 'POST', '/oauth/token', { form: { grant_type: 'password', username: 'grace', password: 'password1' } })).json.access_token;

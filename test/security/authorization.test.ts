@@ -15,6 +15,7 @@ interface Ctx {
   clip: number;
   message: number;
   ownerId: number;
+  ownerName: string;
   recipientId: number;
 }
 interface Row {
@@ -32,6 +33,7 @@ const clipBody = (): RequestOptions => ({ multipart: [['audio_clip[title]', 't']
 const TABLE: Row[] = [
   { method: 'GET', path: () => '/healthz', expect: { anonymous: 200, stranger: 200, owner: 200 } },
   { method: 'GET', path: () => '/account', expect: { anonymous: 401, stranger: 200, owner: 200 } },
+  { method: 'GET', path: (c) => `/users?username=${c.ownerName}`, expect: { anonymous: 200, stranger: 200, owner: 200 } },
   { method: 'GET', path: (c) => `/users/${c.ownerId}`, expect: { anonymous: 200, stranger: 200, owner: 200 } },
   { method: 'POST', path: () => '/attachments', options: () => ({ json: { attachment: { size: 10 } } }), expect: { anonymous: 401, stranger: 201, owner: 201 } },
   { method: 'GET', path: (c) => `/attachments/${c.attachment}`, expect: { anonymous: 401, stranger: 404, owner: 200 } },
@@ -67,7 +69,7 @@ for (const kind of databaseKinds()) {
   describe(`authorization matrix on ${kind.name}`, { skip: kind.skip }, () => {
     let server: TestServer;
     let tokens: Record<Role, string | undefined>;
-    let owner: { token: string; id: number };
+    let owner: { token: string; id: number; username: string };
     let recipient: { token: string; id: number };
     let shared: Ctx;
 
@@ -81,7 +83,7 @@ for (const kind of databaseKinds()) {
       });
       assert.equal(clip.status, 201);
       assert.equal(message.status, 201);
-      return { attachment, clip: clip.json.body.audio_clip.id, message: message.json.body.message.id, ownerId: owner.id, recipientId: recipient.id };
+      return { attachment, clip: clip.json.body.audio_clip.id, message: message.json.body.message.id, ownerId: owner.id, ownerName: owner.username, recipientId: recipient.id };
     }
 
     before(async () => {
@@ -96,7 +98,7 @@ for (const kind of databaseKinds()) {
 
     for (const row of TABLE) {
       for (const role of ['anonymous', 'stranger', 'owner'] as const) {
-        const label = `${row.method} ${row.path({ attachment: 1, clip: 1, message: 1, ownerId: 1, recipientId: 2 }).replace(/\/1\b/g, '/:id')} as ${role}`;
+        const label = `${row.method} ${row.path({ attachment: 1, clip: 1, message: 1, ownerId: 1, ownerName: ':name', recipientId: 2 }).replace(/\/1\b/g, '/:id')} as ${role}`;
         test(`${label} → ${row.expect[role]}`, async () => {
           const ctx = row.fresh ? await resources() : shared;
           const token = tokens[role];

@@ -24,7 +24,7 @@ interface FuzzRequest {
 const TEMPLATES = [
   '/attachments', '/attachments/:id', '/audio_clips', '/audio_clips/:id', '/audio_clips/:id/audio', '/audio_clips/:id/image',
   '/account', '/account/audio_clips', '/account/inbox', '/account/outbox', '/account/messages/:id', '/account/messages/:id/audio',
-  '/users', '/users/:id', '/users/:id/audio_clips', '/oauth/token', '/healthz', '/openapi.json',
+  '/users', '/users?username=:id', '/users/:id', '/users/:id/audio_clips', '/oauth/token', '/healthz', '/openapi.json',
 ];
 const NAMES = [
   'attachment[size]', 'attachment[chunk_offset]', 'attachment[chunk_sha1]', 'attachment[filename]', 'attachment[chunk]',

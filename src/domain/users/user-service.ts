@@ -61,4 +61,9 @@ export class UserService {
   findById(id: number): Promise<UserRecord | null> {
     return this.users.findById(id);
   }
+
+  /** Case-insensitive, as usernames are unique regardless of case. */
+  findByUsername(username: string): Promise<UserRecord | null> {
+    return this.users.findByUsername(username);
+  }
 }

@@ -103,6 +103,23 @@ export async function userRoutes(app: FastifyInstance, deps: UserRouteDeps): Pro
     handler: async (request) => envelope({ user: accountUser(await requireUser(request, users)) }),
   });
 
+  // Not in the original API: lets clients address a message to a username.
+  const LookupParams = Type.Object({ username: TextParam({ maxLength: 64, description: 'a username, any case' }) });
+  app.get('/users', {
+    schema: {
+      summary: 'Find a user by username',
+      tags: ['users'],
+      querystring: LookupParams,
+      response: { 200: Envelope(Type.Object({ user: PublicUser })), ...errorResponses },
+    },
+    handler: async (request) => {
+      const { username } = decodeParams(LookupParams, await readParams(request));
+      const user = await users.findByUsername(username);
+      if (!user) throw new ApiError('not_found', 'No such user.');
+      return envelope({ user: publicUser(user) });
+    },
+  });
+
   app.get<{ Params: { id: string } }>('/users/:id', {
     schema: {
       summary: 'Public profile of a user',
