@@ -1,6 +1,6 @@
 /**
- * Compiles both servers under test to plain JavaScript in .bench/, each in a child
- * tsc process, so that both run on bare `node` (no TypeScript loader adding memory
+ * Compiles the servers under test to plain JavaScript in .bench/, each in a child
+ * tsc process, so that all run on bare `node` (no TypeScript loader adding memory
  * and start-up to their figures) and the compiler's memory stays out of the client's.
  */
 import { spawnSync } from 'node:child_process';
@@ -31,12 +31,26 @@ export async function buildTrickle(projectRoot: string, outDir: string): Promise
   }
 }
 
-/** Builds bench/bare-server-program.ts into `outDir`; resolves the .js path. */
-export async function buildBareServer(projectRoot: string, outDir: string): Promise<string> {
+/**
+ * Builds one self-contained program in bench/ (a peer server) into `outDir`; resolves
+ * the .js path. Its imports resolve from the project's node_modules at run time, since
+ * .bench/ lies inside the project.
+ */
+async function buildBenchProgram(projectRoot: string, outDir: string, programName: string, what: string): Promise<string> {
   await rm(outDir, { recursive: true, force: true });
-  const program = path.join(projectRoot, 'bench', 'bare-server-program.ts');
+  const program = path.join(projectRoot, 'bench', `${programName}.ts`);
   const options = ['--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--types', 'node', '--strict', '--skipLibCheck'];
   const { ok, output } = tsc([...options, '--outDir', outDir, program], projectRoot);
-  if (!ok) throw new Error(`the bare server does not build:\n${output}`);
-  return path.join(outDir, 'bare-server-program.js');
+  if (!ok) throw new Error(`${what} does not build:\n${output}`);
+  return path.join(outDir, `${programName}.js`);
+}
+
+/** Builds bench/bare-server-program.ts into `outDir`; resolves the .js path. */
+export function buildBareServer(projectRoot: string, outDir: string): Promise<string> {
+  return buildBenchProgram(projectRoot, outDir, 'bare-server-program', 'the bare server');
+}
+
+/** Builds bench/tus-server-program.ts into `outDir`; resolves the .js path. */
+export function buildTusServer(projectRoot: string, outDir: string): Promise<string> {
+  return buildBenchProgram(projectRoot, outDir, 'tus-server-program', 'the @tus/server peer');
 }

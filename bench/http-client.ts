@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 
 export interface HttpReply {
   status: number;
+  headers: http.IncomingHttpHeaders;
   body: string;
 }
 
@@ -44,7 +45,7 @@ export function send(
       const parts: Buffer[] = [];
       response.on('data', (part: Buffer) => parts.push(part));
       response.on('error', reject);
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8') }));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(parts).toString('utf8') }));
     });
     writeBody(request).catch((error: unknown) => request.destroy(error instanceof Error ? error : new Error(String(error))));
   });

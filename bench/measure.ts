@@ -3,13 +3,15 @@ import { startBare } from './bare-server.js';
 import type { Scenario, Variant } from './scenarios.js';
 import type { ManagedServer } from './server-process.js';
 import type { SourceFile } from './source-file.js';
-import { bareTarget, trickleLogin, trickleTarget, type UploadTarget } from './targets.js';
+import { bareTarget, trickleLogin, trickleTarget, tusTarget, type UploadTarget } from './targets.js';
 import { startTrickle } from './trickle-server.js';
+import { startTus } from './tus-server.js';
 import { runUpload, uploadAgent } from './upload-client.js';
 
 export interface BenchContext {
   trickleJs: string;
   bareJs: string;
+  tusJs: string;
   /** Where servers' data folders are made (and deleted). */
   tempRoot: string;
   cpuProfDir: string | null;
@@ -35,6 +37,7 @@ export interface RunRecord {
 
 function start(variant: Variant, scenario: Scenario, run: number, context: BenchContext): Promise<ManagedServer> {
   if (variant.server === 'bare') return startBare({ programJs: context.bareJs, durable: variant.durable, tempRoot: context.tempRoot });
+  if (variant.server === 'tus') return startTus({ programJs: context.tusJs, tempRoot: context.tempRoot });
   return startTrickle({
     serverJs: context.trickleJs,
     durable: variant.durable,
@@ -71,6 +74,8 @@ export async function measureRun(scenario: Scenario, variant: Variant, run: numb
     let target: UploadTarget;
     if (variant.server === 'bare') {
       target = bareTarget(agent, server.baseUrl, server.dataDir, source);
+    } else if (variant.server === 'tus') {
+      target = tusTarget(agent, server.baseUrl, server.dataDir, source);
     } else {
       const token = await trickleLogin(agent, server.baseUrl);
       target = trickleTarget(agent, server.baseUrl, token, variant.server === 'trickle-raw' ? 'raw' : 'multipart', source);

@@ -21,11 +21,12 @@ export function formatBytes(bytes: number): string {
 const SERVER_LABEL: Record<Summary['server'], string> = {
   'trickle-raw': 'trickle raw',
   'trickle-multipart': 'trickle multipart',
+  tus: '@tus/server',
   bare: 'bare node:http',
 };
 
 export function formatTable(rows: readonly Summary[]): string {
-  const header = ['scenario', 'server', 'durability', 'size', 'chunk', 'conc', 'MiB/s (median)', 'min-max', 'vs bare', 'peak RSS', 'runs'];
+  const header = ['scenario', 'server', 'durability', 'size', 'chunk', 'conc', 'MiB/s (median)', 'min-max', 'vs bare', 'vs tus', 'peak RSS', 'runs'];
   const body = rows.map((row) => [
     row.scenario,
     SERVER_LABEL[row.server],
@@ -36,10 +37,11 @@ export function formatTable(rows: readonly Summary[]): string {
     row.mibPerSecond ? row.mibPerSecond.median.toFixed(1) : 'FAILED',
     row.mibPerSecond ? `${row.mibPerSecond.min.toFixed(0)}-${row.mibPerSecond.max.toFixed(0)}` : '',
     row.ratioVsBare === null ? (row.server === 'bare' ? '1.00' : '-') : row.ratioVsBare.toFixed(2),
+    row.ratioVsTus === null ? '' : row.ratioVsTus.toFixed(2),
     row.peakRssBytes === null ? '-' : formatBytes(row.peakRssBytes),
     row.failures > 0 ? `${row.runs - row.failures}/${row.runs}` : String(row.runs),
   ]);
-  const numeric = new Set([5, 6, 7, 8, 9, 10]);
+  const numeric = new Set([5, 6, 7, 8, 9, 10, 11]);
   const widths = header.map((title, column) => Math.max(title.length, ...body.map((cells) => cells[column]!.length)));
   const line = (cells: string[]) =>
     cells.map((cell, column) => (numeric.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join('  ').trimEnd();

@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: upload throughput of Trickle against a bare node:http baseline.
+ * `npm run bench`: upload throughput of Trickle against a bare node:http baseline
+ * and against @tus/server.
  *
  * Builds both servers, makes the source files, then runs every scenario: in each
  * run the variants take turns (Trickle, baseline, Trickle, ...), each on a fresh
@@ -10,7 +11,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBareServer, buildTrickle } from './build.js';
+import { buildBareServer, buildTrickle, buildTusServer } from './build.js';
 import { measureRun, type BenchContext, type RunRecord } from './measure.js';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { formatBytes, formatTable, writeJson } from './report.js';
@@ -45,6 +46,7 @@ async function prepare(options: BenchOptions, scenarios: Scenario[]): Promise<Be
   log(options.serverJs ? `Using Trickle build ${options.serverJs}` : 'Building Trickle into .bench/dist ...');
   const trickleJs = options.serverJs ? path.resolve(options.serverJs) : await buildTrickle(projectRoot, path.join(outputDir, 'dist'));
   const bareJs = await buildBareServer(projectRoot, path.join(outputDir, 'bare'));
+  const tusJs = await buildTusServer(projectRoot, path.join(outputDir, 'tus'));
   const sources = new Map<number, SourceFile>();
   for (const size of new Set(scenarios.map((s) => s.size))) {
     log(`Preparing a ${formatBytes(size)} source file in ${tempRoot} ...`);
@@ -55,7 +57,7 @@ async function prepare(options: BenchOptions, scenarios: Scenario[]): Promise<Be
     cpuProfDir = path.join(outputDir, 'profiles');
     await mkdir(cpuProfDir, { recursive: true });
   }
-  return { trickleJs, bareJs, tempRoot, cpuProfDir, sources };
+  return { trickleJs, bareJs, tusJs, tempRoot, cpuProfDir, sources };
 }
 
 function describe(record: RunRecord): string {
@@ -112,7 +114,7 @@ async function main(): Promise<number> {
   const jsonPath = path.join(outputDir, 'results.json');
   await writeJson(jsonPath, results);
 
-  log(`\nUpload throughput in MiB/s, median of ${options.runs} run(s); "vs bare" = median of per-run Trickle/bare ratios.`);
+  log(`\nUpload throughput in MiB/s, median of ${options.runs} run(s); "vs bare", "vs tus" = medians of per-run ratios to the bare server / @tus/server.`);
   log(`${results.machine.cpuModel} x${results.machine.cpuCount}, Node ${process.version}, ${startedAt.toISOString()}\n`);
   log(formatTable(rows));
   log(`\nClient RSS ${formatBytes(clientRssBeforeRuns)} before the runs, peak ${formatBytes(results.clientPeakRssBytes)}.`);

@@ -1,11 +1,11 @@
 /** What is measured: each scenario is one upload shape, run against several server variants. */
 import { MiB } from './options.js';
 
-export type ServerName = 'trickle-raw' | 'trickle-multipart' | 'bare';
+export type ServerName = 'trickle-raw' | 'trickle-multipart' | 'tus' | 'bare';
 
 export interface Variant {
   server: ServerName;
-  /** Trickle DURABLE_WRITES; for the baseline, fdatasync before every reply. */
+  /** Trickle DURABLE_WRITES; for the baseline, fdatasync before every reply; never for tus, which has no such setting. */
   durable: boolean;
 }
 
@@ -25,12 +25,20 @@ function pair(durable: boolean, ...trickle: Array<'trickle-raw' | 'trickle-multi
   return [...trickle, 'bare' as const].map((server) => ({ server, durable }));
 }
 
+/**
+ * Trickle, @tus/server and the baseline, all without fdatasync (the FileStore never
+ * syncs). Only for sequential scenarios: tus takes one PATCH at a time per upload.
+ */
+function withTus(...trickle: Array<'trickle-raw' | 'trickle-multipart'>): Variant[] {
+  return [...trickle, 'tus' as const, 'bare' as const].map((server) => ({ server, durable: false }));
+}
+
 export function allScenarios(size: number): Scenario[] {
   const eight = 8 * MiB;
   return [
-    { name: 'seq-8m', group: 'seq-8m', size, chunkSize: eight, concurrency: 1, variants: [...pair(true, 'trickle-raw', 'trickle-multipart'), ...pair(false, 'trickle-raw', 'trickle-multipart')] },
+    { name: 'seq-8m', group: 'seq-8m', size, chunkSize: eight, concurrency: 1, variants: [...pair(true, 'trickle-raw', 'trickle-multipart'), ...withTus('trickle-raw', 'trickle-multipart')] },
     { name: 'conc4-8m', group: 'conc4-8m', size, chunkSize: eight, concurrency: 4, variants: [...pair(true, 'trickle-raw'), ...pair(false, 'trickle-raw')] },
-    { name: 'seq-256k', group: 'seq-256k', size, chunkSize: 256 * 1024, concurrency: 1, variants: pair(false, 'trickle-raw') },
+    { name: 'seq-256k', group: 'seq-256k', size, chunkSize: 256 * 1024, concurrency: 1, variants: withTus('trickle-raw') },
     { name: 'rss-10m', group: 'rss', size: 10 * MiB, chunkSize: eight, concurrency: 1, variants: pair(false, 'trickle-raw') },
     { name: 'rss-big', group: 'rss', size, chunkSize: eight, concurrency: 1, variants: pair(false, 'trickle-raw') },
   ];

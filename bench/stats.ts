@@ -27,10 +27,26 @@ export interface Summary {
    * dividing two medians would.
    */
   ratioVsBare: number | null;
+  /** The same, against @tus/server (no sync) in the same run; for Trickle rows of scenarios that have a tus variant. */
+  ratioVsTus: number | null;
   peakRssBytes: number | null;
 }
 
 const ok = (r: RunRecord) => r.error === null;
+
+/**
+ * Median over runs of record/peer, each record paired with the peer's successful
+ * record of the same scenario, durability and run.
+ */
+function pairedRatio(records: readonly RunRecord[], mine: readonly RunRecord[], peer: Variant['server']): number | null {
+  const ratios = mine.flatMap((r) => {
+    const base = records.find((b) => ok(b) && b.scenario === r.scenario && b.server === peer && b.durable === r.durable && b.run === r.run);
+    return base ? [r.mibPerSecond / base.mibPerSecond] : [];
+  });
+  return median(ratios);
+}
+
+const isTrickle = (server: Variant['server']) => server === 'trickle-raw' || server === 'trickle-multipart';
 
 export function summarise(scenarios: readonly Scenario[], records: readonly RunRecord[]): Summary[] {
   return scenarios.flatMap((scenario) =>
@@ -38,13 +54,6 @@ export function summarise(scenarios: readonly Scenario[], records: readonly RunR
       const mine = records.filter((r) => r.scenario === scenario.name && r.server === variant.server && r.durable === variant.durable);
       const good = mine.filter(ok);
       const speeds = good.map((r) => r.mibPerSecond);
-      const ratios =
-        variant.server === 'bare'
-          ? []
-          : good.flatMap((r) => {
-              const base = records.find((b) => ok(b) && b.scenario === r.scenario && b.server === 'bare' && b.durable === r.durable && b.run === r.run);
-              return base ? [r.mibPerSecond / base.mibPerSecond] : [];
-            });
       return {
         scenario: scenario.name,
         server: variant.server,
@@ -55,7 +64,8 @@ export function summarise(scenarios: readonly Scenario[], records: readonly RunR
         runs: mine.length,
         failures: mine.length - good.length,
         mibPerSecond: speeds.length > 0 ? { median: median(speeds)!, min: Math.min(...speeds), max: Math.max(...speeds) } : null,
-        ratioVsBare: median(ratios),
+        ratioVsBare: variant.server === 'bare' ? null : pairedRatio(records, good, 'bare'),
+        ratioVsTus: isTrickle(variant.server) ? pairedRatio(records, good, 'tus') : null,
         peakRssBytes: median(good.map((r) => r.peakRssBytes)),
       };
     }),
