@@ -1,0 +1,198 @@
+/**
+ * Typed wrappers for the whole API (SPEC 2-5): one method per endpoint, replies typed by the
+ * server's own schemas, failures thrown as TrickleApiError with the SPEC's error name.
+ */
+import { Transport, type TransportOptions } from './transport.js';
+import type { AccountUser, Attachment, AttachmentRef, AudioClip, ByteRange, ClipChanges, Message, NewClip, NewMessage, PageQuery, PublicUser } from './types.js';
+
+export interface ChunkRequest {
+  offset: number;
+  bytes: Uint8Array;
+  /** Hex SHA1 of `bytes`; the server refuses the chunk (and records nothing) if it differs. */
+  sha1?: string;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface ClipQuery extends PageQuery {
+  /** Searches title and description. */
+  query?: string;
+}
+
+/** Per-call options of reads that may be cancelled. */
+export interface Cancellable {
+  signal?: AbortSignal;
+}
+
+const iso = (date: Date | undefined) => date?.toISOString();
+
+function pageQuery(page: PageQuery = {}): Record<string, string | number | undefined> {
+  return {
+    'page[number]': page.page,
+    'page[items]': page.items,
+    max_time: page.maxTime === undefined ? undefined : Math.floor(page.maxTime.getTime() / 1000),
+  };
+}
+
+function fileRef(ref: AttachmentRef | undefined) {
+  return ref === undefined ? undefined : { chunked_attachment_id: ref.chunked_attachment_id, fingerprint: ref.fingerprint };
+}
+
+export class TrickleClient {
+  readonly transport: Transport;
+
+  constructor(options: TransportOptions) {
+    this.transport = new Transport(options);
+  }
+
+  get server(): string {
+    return this.transport.server;
+  }
+
+  get token(): string | undefined {
+    return this.transport.token;
+  }
+
+  set token(token: string | undefined) {
+    this.transport.token = token;
+  }
+
+  // --- users and tokens (SPEC 2)
+
+  async register(user: { username: string; email: string; password: string }): Promise<AccountUser> {
+    return (await this.transport.call<{ user: AccountUser }>('POST', '/users', { json: { user } })).user;
+  }
+
+  /** The OAuth 2 password grant; the token is kept for the calls that follow, and returned. */
+  async login(username: string, password: string): Promise<string> {
+    const reply = await this.transport.call<{ access_token: string }>('POST', '/oauth/token', { json: { grant_type: 'password', username, password } });
+    this.transport.token = reply.access_token;
+    return reply.access_token;
+  }
+
+  async account(): Promise<AccountUser> {
+    return (await this.transport.call<{ user: AccountUser }>('GET', '/account')).user;
+  }
+
+  async user(id: number): Promise<PublicUser> {
+    return (await this.transport.call<{ user: PublicUser }>('GET', `/users/${id}`)).user;
+  }
+
+  async userByName(username: string): Promise<PublicUser> {
+    return (await this.transport.call<{ user: PublicUser }>('GET', '/users', { query: { username } })).user;
+  }
+
+  // --- chunked attachments (SPEC 3)
+
+  async createAttachment(size: number, filename?: string, options: Cancellable = {}): Promise<Attachment> {
+    const reply = await this.transport.call<{ attachment: Attachment }>('POST', '/attachments', { json: { attachment: { size, filename } }, signal: options.signal });
+    return reply.attachment;
+  }
+
+  /** Sends one chunk as a raw body (SPEC 3.3), the leanest way there is. */
+  async putChunk(id: number, chunk: ChunkRequest): Promise<Attachment> {
+    const query = { 'attachment[chunk_offset]': chunk.offset, 'attachment[chunk_sha1]': chunk.sha1 };
+    const options = { query, bytes: chunk.bytes, signal: chunk.signal, timeoutMs: chunk.timeoutMs };
+    return (await this.transport.call<{ attachment: Attachment }>('PUT', `/attachments/${id}`, options)).attachment;
+  }
+
+  async attachment(id: number, options: Cancellable & { timeoutMs?: number } = {}): Promise<Attachment> {
+    return (await this.transport.call<{ attachment: Attachment }>('GET', `/attachments/${id}`, options)).attachment;
+  }
+
+  async deleteAttachment(id: number): Promise<void> {
+    await this.transport.call('DELETE', `/attachments/${id}`);
+  }
+
+  // --- audio clips (SPEC 4)
+
+  /** Resolves the clip, and whether this call made it (false: the uuid was known, nothing new was made). */
+  async createClip(clip: NewClip): Promise<{ clip: AudioClip; created: boolean }> {
+    const response = await this.transport.send('POST', '/audio_clips', {
+      json: {
+        audio_clip: {
+          title: clip.title,
+          uploaded_data: fileRef(clip.audio),
+          uploaded_image: fileRef(clip.image),
+          description: clip.description,
+          recorded_at: iso(clip.recordedAt),
+          uuid: clip.uuid,
+          tags: clip.tags,
+        },
+      },
+    });
+    const reply = (await response.json()) as { body: { audio_clip: AudioClip } };
+    return { clip: reply.body.audio_clip, created: response.status === 201 };
+  }
+
+  async clips(query: ClipQuery & { userId?: number; mine?: boolean } = {}): Promise<AudioClip[]> {
+    const path = query.mine ? '/account/audio_clips' : query.userId !== undefined ? `/users/${query.userId}/audio_clips` : '/audio_clips';
+    const reply = await this.transport.call<{ audio_clips: AudioClip[] }>('GET', path, { query: { ...pageQuery(query), 'find[query]': query.query } });
+    return reply.audio_clips;
+  }
+
+  async clip(id: number): Promise<AudioClip> {
+    return (await this.transport.call<{ audio_clip: AudioClip }>('GET', `/audio_clips/${id}`)).audio_clip;
+  }
+
+  async updateClip(id: number, changes: ClipChanges): Promise<AudioClip> {
+    const audio_clip = { title: changes.title, description: changes.description, tags: changes.tags, recorded_at: iso(changes.recordedAt) };
+    return (await this.transport.call<{ audio_clip: AudioClip }>('PUT', `/audio_clips/${id}`, { json: { audio_clip } })).audio_clip;
+  }
+
+  async deleteClip(id: number): Promise<void> {
+    await this.transport.call('DELETE', `/audio_clips/${id}`);
+  }
+
+  // --- private messages (SPEC 5)
+
+  async sendMessage(message: NewMessage): Promise<{ message: Message; created: boolean }> {
+    const response = await this.transport.send('POST', '/account/outbox', {
+      json: {
+        message: {
+          recipient_id: message.recipientId,
+          uploaded_data: fileRef(message.audio),
+          uploaded_image: fileRef(message.image),
+          title: message.title,
+          parent_id: message.parentId,
+          uuid: message.uuid,
+          recorded_at: iso(message.recordedAt),
+        },
+      },
+    });
+    const reply = (await response.json()) as { body: { message: Message } };
+    return { message: reply.body.message, created: response.status === 201 };
+  }
+
+  async inbox(page: PageQuery = {}): Promise<Message[]> {
+    return (await this.transport.call<{ messages: Message[] }>('GET', '/account/inbox', { query: pageQuery(page) })).messages;
+  }
+
+  async outbox(page: PageQuery = {}): Promise<Message[]> {
+    return (await this.transport.call<{ messages: Message[] }>('GET', '/account/outbox', { query: pageQuery(page) })).messages;
+  }
+
+  async message(id: number): Promise<Message> {
+    return (await this.transport.call<{ message: Message }>('GET', `/account/messages/${id}`)).message;
+  }
+
+  async markPlayed(id: number): Promise<Message> {
+    return (await this.transport.call<{ message: Message }>('PUT', `/account/messages/${id}`, { json: { message: { played: 1 } } })).message;
+  }
+
+  async deleteMessage(id: number): Promise<void> {
+    await this.transport.call('DELETE', `/account/messages/${id}`);
+  }
+
+  // --- files
+
+  /**
+   * Streams a file the API serves (a clip's or message's `urls.audio` or `urls.image`).
+   * `range` asks for the bytes [start, end) only, e.g. to continue a broken download.
+   */
+  async download(path: string, options: Cancellable & { range?: ByteRange | [start: number] } = {}): Promise<Response> {
+    const headers: Record<string, string> = { accept: '*/*' };
+    if (options.range) headers.range = `bytes=${options.range[0]}-${options.range[1] === undefined ? '' : options.range[1] - 1}`;
+    return this.transport.send('GET', path, { headers, signal: options.signal });
+  }
+}

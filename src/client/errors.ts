@@ -1,0 +1,54 @@
+/** What the client throws: every failure names what went wrong in the SPEC's own words. */
+import type { ErrorName } from './types.js';
+
+/** OAuth 2 error codes of POST /oauth/token (RFC 6749 5.2), which has no envelope. */
+export type OAuthErrorName = 'invalid_request' | 'invalid_grant' | 'unsupported_grant_type';
+
+/** The server answered with an error. */
+export class TrickleApiError extends Error {
+  override readonly name = 'TrickleApiError';
+
+  constructor(
+    readonly status: number,
+    /** The SPEC's error name, e.g. `chunk_out_of_range`; `unexpected_response` for a reply that is not the API's. */
+    readonly errorName: ErrorName | OAuthErrorName | 'unexpected_response',
+    message: string,
+    /** The API's integer code; null for OAuth errors and unexpected replies. */
+    readonly code: number | null = null,
+    readonly details: Record<string, unknown> | undefined = undefined,
+    /** Milliseconds the server asked the client to wait (Retry-After), if it did. */
+    readonly retryAfterMs: number | null = null,
+  ) {
+    super(message);
+  }
+
+  /** 5xx and 429 are worth another try; any other 4xx will fail the same way again. */
+  get retriable(): boolean {
+    return this.status >= 500 || this.status === 429 || this.status === 408;
+  }
+}
+
+/** The request did not get an answer: connection refused, reset or cut off. */
+export class TrickleNetworkError extends Error {
+  override readonly name = 'TrickleNetworkError';
+  readonly retriable = true;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The request got no answer in time; the connection may be stalled. */
+export class TrickleTimeoutError extends Error {
+  override readonly name = 'TrickleTimeoutError';
+  readonly retriable = true;
+}
+
+/** The upload could not be finished: the file changed, or the server holds other bytes. */
+export class TrickleUploadError extends Error {
+  override readonly name = 'TrickleUploadError';
+}
+
+export function isRetriable(error: unknown): boolean {
+  return (error instanceof TrickleApiError || error instanceof TrickleNetworkError || error instanceof TrickleTimeoutError) && error.retriable;
+}

@@ -1,0 +1,50 @@
+/** Upload progress: bytes the server acknowledged, the recent rate, and the time left at that rate. */
+export interface UploadProgress {
+  /** Bytes the server holds (acknowledged), including those it had before a resume. */
+  acknowledgedBytes: number;
+  totalBytes: number;
+  /** Over the last few seconds; 0 until there is something to measure. */
+  bytesPerSecond: number;
+  /** Seconds left at the current rate; null while unknown. */
+  etaSeconds: number | null;
+}
+
+/** A sliding window keeps the rate current on networks whose speed changes. */
+export class ProgressMeter {
+  private readonly samples: Array<{ at: number; bytes: number }> = [];
+  private acknowledged: number;
+
+  constructor(
+    private readonly total: number,
+    alreadyAcknowledged: number,
+    private readonly windowMs = 5000,
+    private readonly now: () => number = () => Date.now(),
+  ) {
+    this.acknowledged = alreadyAcknowledged;
+    this.samples.push({ at: this.now(), bytes: alreadyAcknowledged });
+  }
+
+  /** The server now holds `acknowledged` bytes; it never goes back. */
+  update(acknowledged: number): UploadProgress {
+    this.acknowledged = Math.min(this.total, Math.max(this.acknowledged, acknowledged));
+    const at = this.now();
+    this.samples.push({ at, bytes: this.acknowledged });
+    // Keep one sample older than the window, so the window is always covered.
+    while (this.samples.length > 2 && (this.samples[1]?.at ?? at) < at - this.windowMs) this.samples.shift();
+    return this.snapshot();
+  }
+
+  snapshot(): UploadProgress {
+    const first = this.samples[0];
+    const last = this.samples[this.samples.length - 1];
+    const elapsed = first && last ? (last.at - first.at) / 1000 : 0;
+    const rate = first && last && elapsed > 0 ? (last.bytes - first.bytes) / elapsed : 0;
+    const left = this.total - this.acknowledged;
+    return {
+      acknowledgedBytes: this.acknowledged,
+      totalBytes: this.total,
+      bytesPerSecond: rate,
+      etaSeconds: left === 0 ? 0 : rate > 0 ? left / rate : null,
+    };
+  }
+}
