@@ -1,9 +1,10 @@
-/** One measured run: a fresh server process, one timed upload, its peak RSS, then clean up. */
+/** One measured throughput run: a fresh server process, one timed upload, its peak RSS, then clean up. */
 import { startBare } from './bare-server.js';
-import type { Scenario, Variant } from './scenarios.js';
+import type { ThroughputScenario, Variant } from './scenarios.js';
 import type { ManagedServer } from './server-process.js';
 import type { SourceFile } from './source-file.js';
-import { bareTarget, trickleLogin, trickleTarget, tusTarget, type UploadTarget } from './targets.js';
+import { bareTarget, trickleTarget, tusTarget, type UploadTarget } from './targets.js';
+import { trickleLogin } from './trickle-api.js';
 import { startTrickle } from './trickle-server.js';
 import { startTus } from './tus-server.js';
 import { runUpload, uploadAgent } from './upload-client.js';
@@ -19,7 +20,12 @@ export interface BenchContext {
   sources: Map<number, SourceFile>;
 }
 
-export interface RunRecord {
+/** Where to write a V8 CPU profile of one Trickle process, if profiling. */
+export function cpuProfileFor(context: BenchContext, name: string): { dir: string; name: string } | null {
+  return context.cpuProfDir ? { dir: context.cpuProfDir, name: `${name}.cpuprofile` } : null;
+}
+
+export interface ThroughputRecord {
   scenario: string;
   server: Variant['server'];
   durable: boolean;
@@ -35,7 +41,7 @@ export interface RunRecord {
   error: string | null;
 }
 
-function start(variant: Variant, scenario: Scenario, run: number, context: BenchContext): Promise<ManagedServer> {
+function start(variant: Variant, scenario: ThroughputScenario, run: number, context: BenchContext): Promise<ManagedServer> {
   if (variant.server === 'bare') return startBare({ programJs: context.bareJs, durable: variant.durable, tempRoot: context.tempRoot });
   if (variant.server === 'tus') return startTus({ programJs: context.tusJs, tempRoot: context.tempRoot });
   return startTrickle({
@@ -44,14 +50,12 @@ function start(variant: Variant, scenario: Scenario, run: number, context: Bench
     // Comfortably above the file, so the limit never decides anything.
     maxAttachmentSize: scenario.size * 2,
     tempRoot: context.tempRoot,
-    cpuProfile: context.cpuProfDir
-      ? { dir: context.cpuProfDir, name: `${scenario.name}-${variant.server}-${variant.durable ? 'fdatasync' : 'nosync'}-run${run}.cpuprofile` }
-      : null,
+    cpuProfile: cpuProfileFor(context, `${scenario.name}-${variant.server}-${variant.durable ? 'fdatasync' : 'nosync'}-run${run}`),
   });
 }
 
-export async function measureRun(scenario: Scenario, variant: Variant, run: number, context: BenchContext): Promise<RunRecord> {
-  const record: RunRecord = {
+export async function measureThroughputRun(scenario: ThroughputScenario, variant: Variant, run: number, context: BenchContext): Promise<ThroughputRecord> {
+  const record: ThroughputRecord = {
     scenario: scenario.name,
     server: variant.server,
     durable: variant.durable,
@@ -77,8 +81,8 @@ export async function measureRun(scenario: Scenario, variant: Variant, run: numb
     } else if (variant.server === 'tus') {
       target = tusTarget(agent, server.baseUrl, server.dataDir, source);
     } else {
-      const token = await trickleLogin(agent, server.baseUrl);
-      target = trickleTarget(agent, server.baseUrl, token, variant.server === 'trickle-raw' ? 'raw' : 'multipart', source);
+      const client = { agent, baseUrl: server.baseUrl, token: await trickleLogin(agent, server.baseUrl) };
+      target = trickleTarget(client, variant.server === 'trickle-raw' ? 'raw' : 'multipart', source);
     }
     const timing = await runUpload(target, source, { size: scenario.size, chunkSize: scenario.chunkSize, concurrency: scenario.concurrency });
     record.requests = timing.requests;

@@ -1,7 +1,8 @@
 /** Presents the results: a plain-text table for people, a JSON file for later comparison. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Summary } from './stats.js';
+import type { GoalResult } from './goals.js';
+import type { ClipSummary, ConcurrentUploadsSummary, ThroughputSummary } from './stats.js';
 
 export function formatBytes(bytes: number): string {
   const units: Array<[number, string]> = [
@@ -18,14 +19,27 @@ export function formatBytes(bytes: number): string {
   return `${bytes} B`;
 }
 
-const SERVER_LABEL: Record<Summary['server'], string> = {
+/** Columns padded to their widest cell; the numeric ones right-aligned. */
+function formatColumns(header: string[], body: string[][], numeric: ReadonlySet<number>): string {
+  const widths = header.map((title, column) => Math.max(title.length, ...body.map((cells) => cells[column]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((cell, column) => (numeric.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join('  ').trimEnd();
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  return [line(header), rule, ...body.map(line)].join('\n');
+}
+
+const ms = (value: number | null) => (value === null ? '-' : value.toFixed(1));
+
+const runsCell = (runs: number, failures: number) => (failures > 0 ? `${runs - failures}/${runs}` : String(runs));
+
+const SERVER_LABEL: Record<ThroughputSummary['server'], string> = {
   'trickle-raw': 'trickle raw',
   'trickle-multipart': 'trickle multipart',
   tus: '@tus/server',
   bare: 'bare node:http',
 };
 
-export function formatTable(rows: readonly Summary[]): string {
+export function formatThroughputTable(rows: readonly ThroughputSummary[]): string {
   const header = ['scenario', 'server', 'durability', 'size', 'chunk', 'conc', 'MiB/s (median)', 'min-max', 'vs bare', 'vs tus', 'peak RSS', 'runs'];
   const body = rows.map((row) => [
     row.scenario,
@@ -39,14 +53,61 @@ export function formatTable(rows: readonly Summary[]): string {
     row.ratioVsBare === null ? (row.server === 'bare' ? '1.00' : '-') : row.ratioVsBare.toFixed(2),
     row.ratioVsTus === null ? '' : row.ratioVsTus.toFixed(2),
     row.peakRssBytes === null ? '-' : formatBytes(row.peakRssBytes),
-    row.failures > 0 ? `${row.runs - row.failures}/${row.runs}` : String(row.runs),
+    runsCell(row.runs, row.failures),
   ]);
-  const numeric = new Set([5, 6, 7, 8, 9, 10, 11]);
-  const widths = header.map((title, column) => Math.max(title.length, ...body.map((cells) => cells[column]!.length)));
-  const line = (cells: string[]) =>
-    cells.map((cell, column) => (numeric.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join('  ').trimEnd();
-  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
-  return [line(header), rule, ...body.map(line)].join('\n');
+  return formatColumns(header, body, new Set([5, 6, 7, 8, 9, 10, 11]));
+}
+
+export function formatClipTable(rows: readonly ClipSummary[]): string {
+  const header = ['scenario', 'chunk order', 'size', 'chunk', 'upload MiB/s', 'chunk ms', 'last chunk ms', 'complete after', 'first clip ms', 'clip ms', 'runs'];
+  const body = rows.map((row) => {
+    const good = row.runs - row.failures;
+    const completeAfter =
+      good === 0 ? '-' : row.completeInLastReply === good ? 'in last reply' : `${ms(row.completeAfterMs)} ms (${good - row.completeInLastReply}/${good} runs)`;
+    return [
+      row.scenario,
+      row.order,
+      formatBytes(row.size),
+      formatBytes(row.chunkSize),
+      row.uploadMibPerSecond === null ? 'FAILED' : row.uploadMibPerSecond.toFixed(1),
+      ms(row.medianChunkMs),
+      ms(row.lastChunkMs),
+      completeAfter,
+      ms(row.firstClipMs),
+      ms(row.clipMs),
+      runsCell(row.runs, row.failures),
+    ];
+  });
+  return formatColumns(header, body, new Set([4, 5, 6, 7, 8, 9, 10]));
+}
+
+export function formatConcurrentUploadsTable(rows: readonly ConcurrentUploadsSummary[]): string {
+  const header = ['scenario', 'uploads', 'file', 'chunk', 'chunk requests', 'errors', 'p50 ms', 'p99 ms', 'max ms', 'MiB/s', 'peak RSS', 'runs'];
+  const body = rows.map((row) => [
+    row.scenario,
+    String(row.uploads),
+    formatBytes(row.size),
+    formatBytes(row.chunkSize),
+    String(row.chunkRequests),
+    String(row.errors),
+    ms(row.p50Ms),
+    ms(row.p99Ms),
+    ms(row.maxMs),
+    row.mibPerSecond === null ? 'FAILED' : row.mibPerSecond.toFixed(1),
+    row.peakRssBytes === null ? '-' : formatBytes(row.peakRssBytes),
+    runsCell(row.runs, row.failures),
+  ]);
+  const table = formatColumns(header, body, new Set([1, 4, 5, 6, 7, 8, 9, 10, 11]));
+  const samples = rows.flatMap((row) => row.errorSamples.map((message) => `  ${row.scenario}: ${message}`));
+  return samples.length > 0 ? `${table}\nErrors seen:\n${samples.join('\n')}` : table;
+}
+
+export function formatGoals(results: readonly GoalResult[]): string {
+  return formatColumns(
+    ['target', 'measured', 'verdict'],
+    results.map((r) => [r.goal, r.measured, r.verdict]),
+    new Set(),
+  );
 }
 
 export async function writeJson(filePath: string, data: unknown): Promise<void> {

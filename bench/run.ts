@@ -1,10 +1,12 @@
 /**
  * `npm run bench`: upload throughput of Trickle against a bare node:http baseline
- * and against @tus/server.
+ * and against @tus/server, the time to make a clip of a big upload, and latency with
+ * many uploads at once.
  *
- * Builds both servers, makes the source files, then runs every scenario: in each
- * run the variants take turns (Trickle, baseline, Trickle, ...), each on a fresh
- * server process. Prints a table of medians and writes every run to .bench/results.json.
+ * Builds the servers, makes the source files, then runs every scenario: in each
+ * throughput run the variants take turns (Trickle, peers, Trickle, ...), each on a
+ * fresh server process. Prints tables of medians and the targets with PASS/FAIL,
+ * and writes every run to .bench/results.json.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, rm } from 'node:fs/promises';
@@ -12,12 +14,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBareServer, buildTrickle, buildTusServer } from './build.js';
-import { measureRun, type BenchContext, type RunRecord } from './measure.js';
+import { measureClipRun, type ClipRecord } from './clip-run.js';
+import { measureConcurrentUploadsRun, type ConcurrentUploadsRecord } from './concurrent-uploads-run.js';
+import { evaluateGoals } from './goals.js';
+import { measureThroughputRun, type BenchContext, type ThroughputRecord } from './measure.js';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
-import { formatBytes, formatTable, writeJson } from './report.js';
+import { describeClipRun, describeConcurrentUploadsRun, describeThroughputRun } from './progress.js';
+import { formatBytes, formatClipTable, formatConcurrentUploadsTable, formatGoals, formatThroughputTable, writeJson } from './report.js';
 import { allScenarios, selectScenarios, type Scenario } from './scenarios.js';
 import { ensureSourceFile, type SourceFile } from './source-file.js';
-import { summarise } from './stats.js';
+import { summariseClips, summariseConcurrentUploads, summariseThroughput } from './stats.js';
 
 const projectRoot = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const outputDir = path.join(projectRoot, '.bench');
@@ -60,12 +66,6 @@ async function prepare(options: BenchOptions, scenarios: Scenario[]): Promise<Be
   return { trickleJs, bareJs, tusJs, tempRoot, cpuProfDir, sources };
 }
 
-function describe(record: RunRecord): string {
-  const what = `${record.scenario} run ${record.run} ${record.server} ${record.durable ? 'fdatasync' : 'no sync'}`;
-  if (record.error !== null) return `${what}: FAILED: ${record.error}`;
-  return `${what}: ${record.mibPerSecond.toFixed(1)} MiB/s (${record.seconds.toFixed(2)} s, ${record.requests} requests), server peak RSS ${formatBytes(record.peakRssBytes)}`;
-}
-
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   if (options.help) {
@@ -78,23 +78,42 @@ async function main(): Promise<number> {
   const clientRssBeforeRuns = process.memoryUsage().rss;
   const startedAt = new Date();
 
-  const records: RunRecord[] = [];
+  const records = { throughput: [] as ThroughputRecord[], clips: [] as ClipRecord[], concurrentUploads: [] as ConcurrentUploadsRecord[] };
   for (const scenario of scenarios) {
     for (let run = 1; run <= options.runs; run += 1) {
-      for (const variant of scenario.variants) {
-        const record = await measureRun(scenario, variant, run, context);
-        records.push(record);
-        log(describe(record));
+      if (scenario.kind === 'throughput') {
+        for (const variant of scenario.variants) {
+          const record = await measureThroughputRun(scenario, variant, run, context);
+          records.throughput.push(record);
+          log(describeThroughputRun(record));
+        }
+      } else if (scenario.kind === 'clip') {
+        const record = await measureClipRun(scenario, run, context);
+        records.clips.push(record);
+        log(describeClipRun(record));
+      } else {
+        const record = await measureConcurrentUploadsRun(scenario, run, context);
+        records.concurrentUploads.push(record);
+        log(describeConcurrentUploadsRun(record));
       }
     }
   }
 
-  const rows = summarise(scenarios, records);
+  const summary = {
+    throughput: summariseThroughput(scenarios.flatMap((s) => (s.kind === 'throughput' ? [s] : [])), records.throughput),
+    clips: summariseClips(scenarios.flatMap((s) => (s.kind === 'clip' ? [s] : [])), records.clips),
+    concurrentUploads: summariseConcurrentUploads(scenarios.flatMap((s) => (s.kind === 'concurrent-uploads' ? [s] : [])), records.concurrentUploads),
+  };
+  const goals = evaluateGoals(summary);
   const cpus = os.cpus();
   const results = {
     date: startedAt.toISOString(),
     durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
-    unit: 'MiB/s (1 MiB = 1048576 bytes), from creating the upload to the reply to its last chunk',
+    units: {
+      throughput: 'MiB/s (1 MiB = 1048576 bytes), from creating the upload to the reply to its last chunk',
+      clips: 'ms from sending POST /audio_clips to its 201 reply; chunk latencies in ms',
+      concurrentUploads: 'ms per chunk request, from sending it to its reply',
+    },
     machine: {
       node: process.version,
       cpuModel: cpus[0]?.model ?? 'unknown',
@@ -108,18 +127,31 @@ async function main(): Promise<number> {
     // The client streams every chunk from disk: its peak must not grow with the file size.
     clientRssBeforeRunsBytes: clientRssBeforeRuns,
     clientPeakRssBytes: process.resourceUsage().maxRSS * 1024,
-    summary: rows,
+    summary,
+    goals,
     runs: records,
   };
   const jsonPath = path.join(outputDir, 'results.json');
   await writeJson(jsonPath, results);
 
-  log(`\nUpload throughput in MiB/s, median of ${options.runs} run(s); "vs bare", "vs tus" = medians of per-run ratios to the bare server / @tus/server.`);
-  log(`${results.machine.cpuModel} x${results.machine.cpuCount}, Node ${process.version}, ${startedAt.toISOString()}\n`);
-  log(formatTable(rows));
+  log(`\n${results.machine.cpuModel} x${results.machine.cpuCount}, Node ${process.version}, ${startedAt.toISOString()}; medians of ${options.runs} run(s).`);
+  if (summary.throughput.length > 0) {
+    log('\nUpload throughput in MiB/s; "vs bare", "vs tus" = medians of per-run ratios to the bare server / @tus/server.\n');
+    log(formatThroughputTable(summary.throughput));
+  }
+  if (summary.clips.length > 0) {
+    log('\nClip from a complete attachment (Trickle, fdatasync): POST /audio_clips in ms; "first clip" is a 64 KiB file on the fresh server, before the timed one.\n');
+    log(formatClipTable(summary.clips));
+  }
+  if (summary.concurrentUploads.length > 0) {
+    log('\nConcurrent uploads (Trickle, fdatasync): latency of every chunk request; errors are failed requests over all runs.\n');
+    log(formatConcurrentUploadsTable(summary.concurrentUploads));
+  }
+  log('\nTargets (issue #5):\n');
+  log(formatGoals(goals));
   log(`\nClient RSS ${formatBytes(clientRssBeforeRuns)} before the runs, peak ${formatBytes(results.clientPeakRssBytes)}.`);
   log(`Every run: ${path.relative(process.cwd(), jsonPath)}`);
-  const failures = records.filter((r) => r.error !== null).length;
+  const failures = [...records.throughput, ...records.clips, ...records.concurrentUploads].filter((r) => r.error !== null).length;
   if (failures > 0) log(`${failures} run(s) FAILED; see above.`);
   return failures > 0 ? 1 : 0;
 }

@@ -1,5 +1,10 @@
-/** What is measured: each scenario is one upload shape, run against several server variants. */
+/**
+ * What is measured. A throughput scenario is one upload shape, run against several
+ * server variants; a clip scenario times making a clip of a big uploaded file; the
+ * concurrent-uploads scenario times every chunk of many small uploads at once.
+ */
 import { MiB } from './options.js';
+import type { ChunkOrder } from './upload-client.js';
 
 export type ServerName = 'trickle-raw' | 'trickle-multipart' | 'tus' | 'bare';
 
@@ -9,7 +14,8 @@ export interface Variant {
   durable: boolean;
 }
 
-export interface Scenario {
+export interface ThroughputScenario {
+  kind: 'throughput';
   name: string;
   /** What --only matches besides the name (e.g. "rss" selects both rss scenarios). */
   group: string;
@@ -19,6 +25,28 @@ export interface Scenario {
   /** In the order they take turns within a run. */
   variants: Variant[];
 }
+
+/** Upload a WAV file to Trickle (fdatasync on, as deployed), then time POST /audio_clips from it. */
+export interface ClipScenario {
+  kind: 'clip';
+  name: string;
+  group: string;
+  size: number;
+  chunkSize: number;
+  order: ChunkOrder;
+}
+
+/** `uploads` files of `size` bytes to one Trickle server at once, each in sequential chunks; every chunk's latency counts. */
+export interface ConcurrentUploadsScenario {
+  kind: 'concurrent-uploads';
+  name: string;
+  group: string;
+  uploads: number;
+  size: number;
+  chunkSize: number;
+}
+
+export type Scenario = ThroughputScenario | ClipScenario | ConcurrentUploadsScenario;
 
 /** Trickle first, then its baseline: runs take turns so that machine noise hits both alike. */
 function pair(durable: boolean, ...trickle: Array<'trickle-raw' | 'trickle-multipart'>): Variant[] {
@@ -35,12 +63,25 @@ function withTus(...trickle: Array<'trickle-raw' | 'trickle-multipart'>): Varian
 
 export function allScenarios(size: number): Scenario[] {
   const eight = 8 * MiB;
+  const throughput = (name: string, group: string, size: number, chunkSize: number, concurrency: number, variants: Variant[]): ThroughputScenario => ({
+    kind: 'throughput',
+    name,
+    group,
+    size,
+    chunkSize,
+    concurrency,
+    variants,
+  });
   return [
-    { name: 'seq-8m', group: 'seq-8m', size, chunkSize: eight, concurrency: 1, variants: [...pair(true, 'trickle-raw', 'trickle-multipart'), ...withTus('trickle-raw', 'trickle-multipart')] },
-    { name: 'conc4-8m', group: 'conc4-8m', size, chunkSize: eight, concurrency: 4, variants: [...pair(true, 'trickle-raw'), ...pair(false, 'trickle-raw')] },
-    { name: 'seq-256k', group: 'seq-256k', size, chunkSize: 256 * 1024, concurrency: 1, variants: withTus('trickle-raw') },
-    { name: 'rss-10m', group: 'rss', size: 10 * MiB, chunkSize: eight, concurrency: 1, variants: pair(false, 'trickle-raw') },
-    { name: 'rss-big', group: 'rss', size, chunkSize: eight, concurrency: 1, variants: pair(false, 'trickle-raw') },
+    throughput('seq-8m', 'seq-8m', size, eight, 1, [...pair(true, 'trickle-raw', 'trickle-multipart'), ...withTus('trickle-raw', 'trickle-multipart')]),
+    throughput('conc4-8m', 'conc4-8m', size, eight, 4, [...pair(true, 'trickle-raw'), ...pair(false, 'trickle-raw')]),
+    throughput('seq-256k', 'seq-256k', size, 256 * 1024, 1, withTus('trickle-raw')),
+    throughput('rss-10m', 'rss', 10 * MiB, eight, 1, pair(false, 'trickle-raw')),
+    throughput('rss-big', 'rss', size, eight, 1, pair(false, 'trickle-raw')),
+    { kind: 'clip', name: 'clip-in-order', group: 'clip', size, chunkSize: eight, order: 'in-order' },
+    { kind: 'clip', name: 'clip-shuffled', group: 'clip', size, chunkSize: eight, order: 'shuffled' },
+    // Not shrunk by --quick: the count is what is being tested, and 200 MiB is quick anyway.
+    { kind: 'concurrent-uploads', name: 'conc200-1m', group: 'conc200-1m', uploads: 200, size: MiB, chunkSize: 256 * 1024 },
   ];
 }
 

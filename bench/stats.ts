@@ -1,6 +1,8 @@
 /** Turns individual runs into the reported figures. */
-import type { RunRecord } from './measure.js';
-import type { Scenario, Variant } from './scenarios.js';
+import type { ClipRecord } from './clip-run.js';
+import type { ConcurrentUploadsRecord } from './concurrent-uploads-run.js';
+import type { ThroughputRecord } from './measure.js';
+import type { ClipScenario, ConcurrentUploadsScenario, ThroughputScenario, Variant } from './scenarios.js';
 
 export function median(values: readonly number[]): number | null {
   if (values.length === 0) return null;
@@ -9,7 +11,14 @@ export function median(values: readonly number[]): number | null {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-export interface Summary {
+/** The nearest-rank percentile (p in 0..100): a value that was actually measured. */
+export function percentile(values: readonly number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export interface ThroughputSummary {
   scenario: string;
   server: Variant['server'];
   durable: boolean;
@@ -32,13 +41,13 @@ export interface Summary {
   peakRssBytes: number | null;
 }
 
-const ok = (r: RunRecord) => r.error === null;
+const ok = (r: { error: string | null }) => r.error === null;
 
 /**
  * Median over runs of record/peer, each record paired with the peer's successful
  * record of the same scenario, durability and run.
  */
-function pairedRatio(records: readonly RunRecord[], mine: readonly RunRecord[], peer: Variant['server']): number | null {
+function pairedRatio(records: readonly ThroughputRecord[], mine: readonly ThroughputRecord[], peer: Variant['server']): number | null {
   const ratios = mine.flatMap((r) => {
     const base = records.find((b) => ok(b) && b.scenario === r.scenario && b.server === peer && b.durable === r.durable && b.run === r.run);
     return base ? [r.mibPerSecond / base.mibPerSecond] : [];
@@ -48,9 +57,9 @@ function pairedRatio(records: readonly RunRecord[], mine: readonly RunRecord[], 
 
 const isTrickle = (server: Variant['server']) => server === 'trickle-raw' || server === 'trickle-multipart';
 
-export function summarise(scenarios: readonly Scenario[], records: readonly RunRecord[]): Summary[] {
+export function summariseThroughput(scenarios: readonly ThroughputScenario[], records: readonly ThroughputRecord[]): ThroughputSummary[] {
   return scenarios.flatMap((scenario) =>
-    scenario.variants.map((variant): Summary => {
+    scenario.variants.map((variant): ThroughputSummary => {
       const mine = records.filter((r) => r.scenario === scenario.name && r.server === variant.server && r.durable === variant.durable);
       const good = mine.filter(ok);
       const speeds = good.map((r) => r.mibPerSecond);
@@ -70,4 +79,90 @@ export function summarise(scenarios: readonly Scenario[], records: readonly RunR
       };
     }),
   );
+}
+
+export interface ClipSummary {
+  scenario: string;
+  order: ClipRecord['order'];
+  size: number;
+  chunkSize: number;
+  runs: number;
+  failures: number;
+  /** Medians over the successful runs, in ms (upload in MiB/s). */
+  uploadMibPerSecond: number | null;
+  medianChunkMs: number | null;
+  lastChunkMs: number | null;
+  /** How many successful runs had the attachment complete, with its SHA1, in the last chunk's reply. */
+  completeInLastReply: number;
+  completeAfterMs: number | null;
+  firstClipMs: number | null;
+  clipMs: number | null;
+}
+
+export function summariseClips(scenarios: readonly ClipScenario[], records: readonly ClipRecord[]): ClipSummary[] {
+  return scenarios.map((scenario) => {
+    const mine = records.filter((r) => r.scenario === scenario.name);
+    const good = mine.filter(ok);
+    const of = (pick: (r: ClipRecord) => number) => median(good.map(pick));
+    return {
+      scenario: scenario.name,
+      order: scenario.order,
+      size: scenario.size,
+      chunkSize: scenario.chunkSize,
+      runs: mine.length,
+      failures: mine.length - good.length,
+      uploadMibPerSecond: of((r) => r.size / (1024 * 1024) / r.uploadSeconds),
+      medianChunkMs: of((r) => r.medianChunkMs),
+      lastChunkMs: of((r) => r.lastChunkMs),
+      completeInLastReply: good.filter((r) => r.completeInLastReply).length,
+      completeAfterMs: of((r) => r.completeAfterMs),
+      firstClipMs: of((r) => r.firstClipMs),
+      clipMs: of((r) => r.clipMs),
+    };
+  });
+}
+
+export interface ConcurrentUploadsSummary {
+  scenario: string;
+  uploads: number;
+  size: number;
+  chunkSize: number;
+  runs: number;
+  /** Runs that could not be carried out at all (not the same as requests that failed). */
+  failures: number;
+  /** Over all runs. */
+  chunkRequests: number;
+  errors: number;
+  errorSamples: string[];
+  /** Medians over runs of each run's percentiles. */
+  p50Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+  /** All the uploads' bytes over the time from the first create to the last reply. */
+  mibPerSecond: number | null;
+  peakRssBytes: number | null;
+}
+
+export function summariseConcurrentUploads(scenarios: readonly ConcurrentUploadsScenario[], records: readonly ConcurrentUploadsRecord[]): ConcurrentUploadsSummary[] {
+  return scenarios.map((scenario) => {
+    const mine = records.filter((r) => r.scenario === scenario.name);
+    const good = mine.filter(ok);
+    const of = (pick: (r: ConcurrentUploadsRecord) => number | null) => median(good.flatMap((r) => pick(r) ?? []));
+    return {
+      scenario: scenario.name,
+      uploads: scenario.uploads,
+      size: scenario.size,
+      chunkSize: scenario.chunkSize,
+      runs: mine.length,
+      failures: mine.length - good.length,
+      chunkRequests: good.reduce((sum, r) => sum + r.chunkRequests, 0),
+      errors: good.reduce((sum, r) => sum + r.errors, 0),
+      errorSamples: [...new Set(good.flatMap((r) => r.errorSamples))].slice(0, 5),
+      p50Ms: of((r) => r.p50Ms),
+      p99Ms: of((r) => r.p99Ms),
+      maxMs: of((r) => r.maxMs),
+      mibPerSecond: of((r) => (r.uploads * r.size) / (1024 * 1024) / r.seconds),
+      peakRssBytes: of((r) => r.peakRssBytes),
+    };
+  });
 }

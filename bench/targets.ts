@@ -4,9 +4,10 @@
  */
 import type http from 'node:http';
 import path from 'node:path';
-import { bufferBody, expectStatus, fileBody, send } from './http-client.js';
+import { expectStatus, fileBody, send } from './http-client.js';
 import { multipartFrame } from './multipart.js';
 import { sha1OfFile, type SourceFile } from './source-file.js';
+import { attachmentOf, authHeader, createAttachment, waitUntilComplete, type TrickleClient } from './trickle-api.js';
 
 export interface UploadSession {
   /** Sends bytes [offset, offset + length) of the source file. */
@@ -15,48 +16,31 @@ export interface UploadSession {
   storedSha1(): Promise<string>;
 }
 
-export interface UploadTarget {
+export interface UploadTarget<Session extends UploadSession = UploadSession> {
   /** Starts a new upload of the first `size` bytes of the source. */
-  begin(size: number): Promise<UploadSession>;
+  begin(size: number): Promise<Session>;
 }
 
 export type TrickleMode = 'raw' | 'multipart';
 
-const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
-
-/** Registers a user and logs in; resolves the bearer token. Done before timing starts. */
-export async function trickleLogin(agent: http.Agent, baseUrl: string): Promise<string> {
-  const credentials = 'user[username]=bench1&user[email]=b@example.com&user[password]=benchpass1';
-  expectStatus(await send(agent, `${baseUrl}/users`, 'POST', FORM, bufferBody(credentials)), 201, 'POST /users');
-  const grant = 'grant_type=password&username=bench1&password=benchpass1';
-  const reply = expectStatus(await send(agent, `${baseUrl}/oauth/token`, 'POST', FORM, bufferBody(grant)), 200, 'POST /oauth/token');
-  const token = (JSON.parse(reply.body) as { access_token?: unknown }).access_token;
-  if (typeof token !== 'string') throw new Error(`POST /oauth/token gave no access_token: ${reply.body}`);
-  return token;
+export interface TrickleSession extends UploadSession {
+  readonly attachmentId: number;
+  /** Whether a chunk's reply said the attachment is complete, with its SHA1. */
+  completedInReply(): boolean;
 }
 
-interface AttachmentReply {
-  body?: { attachment?: { id?: number; complete?: boolean; sha1?: string | null } };
-}
-
-function attachmentOf(body: string, what: string): NonNullable<NonNullable<AttachmentReply['body']>['attachment']> {
-  const attachment = (JSON.parse(body) as AttachmentReply).body?.attachment;
-  if (!attachment) throw new Error(`${what}: no body.attachment in ${body.slice(0, 500)}`);
-  return attachment;
-}
-
-export function trickleTarget(agent: http.Agent, baseUrl: string, token: string, mode: TrickleMode, source: SourceFile): UploadTarget {
-  const auth = { authorization: `Bearer ${token}` };
+export function trickleTarget(client: TrickleClient, mode: TrickleMode, source: SourceFile): UploadTarget<TrickleSession> {
+  const { agent, baseUrl } = client;
+  const auth = authHeader(client.token);
   return {
     async begin(size) {
-      const create = JSON.stringify({ attachment: { size, filename: 'bench.bin' } });
-      const created = await send(agent, `${baseUrl}/attachments`, 'POST', { ...auth, 'content-type': 'application/json' }, bufferBody(create));
-      const id = attachmentOf(expectStatus(created, 201, 'POST /attachments').body, 'POST /attachments').id;
-      if (typeof id !== 'number') throw new Error(`POST /attachments gave no id: ${created.body}`);
+      const { id } = await createAttachment(client, size);
       // The server reports the SHA1 of the whole file in the reply that completes it.
       let completeSha1: string | null = null;
 
       return {
+        attachmentId: id,
+        completedInReply: () => completeSha1 !== null,
         async sendChunk(offset, length) {
           let reply;
           if (mode === 'raw') {
@@ -69,15 +53,10 @@ export function trickleTarget(agent: http.Agent, baseUrl: string, token: string,
             reply = await send(agent, `${baseUrl}/attachments/${id}`, 'PUT', headers, fileBody(source.path, offset, length, frame.head, frame.tail));
           }
           const attachment = attachmentOf(expectStatus(reply, 200, `PUT chunk at ${offset}`).body, `PUT chunk at ${offset}`);
-          if (attachment.complete === true) {
-            if (typeof attachment.sha1 !== 'string') throw new Error(`complete attachment without sha1: ${reply.body.slice(0, 500)}`);
-            completeSha1 = attachment.sha1;
-          }
+          if (attachment.complete === true && typeof attachment.sha1 === 'string') completeSha1 = attachment.sha1;
         },
-        async storedSha1() {
-          if (completeSha1 === null) throw new Error('every chunk was sent, yet no reply said the attachment is complete');
-          return completeSha1;
-        },
+        // Normally known from the last reply; otherwise the server is still hashing, so ask.
+        storedSha1: async () => completeSha1 ?? waitUntilComplete(client, id),
       };
     },
   };

@@ -9,6 +9,8 @@ export interface TrickleOptions {
   tempRoot: string;
   /** Where to write a V8 CPU profile of this process, or null for none. */
   cpuProfile: { dir: string; name: string } | null;
+  /** MAX_OPEN_ATTACHMENTS, when the server's default (100) is too few for the scenario. */
+  maxOpenAttachments?: number;
 }
 
 /** A fresh Trickle process with an empty DATA_DIR; stop() also deletes that folder. */
@@ -18,7 +20,7 @@ export function startTrickle(options: TrickleOptions): Promise<ManagedServer> {
   return spawnWithDataDir(options.tempRoot, 'trickle', (dataDir, port) => ({
     name: 'Trickle',
     // The same V8 flag as `npm start`: a small young generation keeps peak RSS flat.
-    args: ["--max-semi-space-size=1", ...profArgs, options.serverJs],
+    args: ['--max-semi-space-size=1', ...profArgs, options.serverJs],
     port,
     healthPath: '/healthz',
     env: {
@@ -31,6 +33,7 @@ export function startTrickle(options: TrickleOptions): Promise<ManagedServer> {
       LOG_LEVEL: 'warn',
       MAX_ATTACHMENT_SIZE: String(options.maxAttachmentSize),
       MIN_FREE_BYTES: '0',
+      ...(options.maxOpenAttachments !== undefined ? { MAX_OPEN_ATTACHMENTS: String(options.maxOpenAttachments) } : {}),
     },
   }));
 }
