@@ -9,7 +9,7 @@ import { blobSource, bytesSource, isUploadSource, type UploadSource } from './so
 export { TrickleClient, type ChunkRequest, type ClipQuery } from './api.js';
 export { TrickleApiError, TrickleNetworkError, TrickleTimeoutError, TrickleUploadError, isRetriable, type OAuthErrorName } from './errors.js';
 export type { UploadProgress } from './progress.js';
-export type { RetryPolicy } from './retry.js';
+export { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
 export type { ChunkSizing } from './chunk-sizer.js';
 export { blobSource, bytesSource, type UploadSource } from './source.js';
 export type { Sha1, Sha1Factory } from './sha1.js';

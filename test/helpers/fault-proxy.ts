@@ -122,7 +122,9 @@ export class FaultProxy {
       client.destroy();
       upstream.destroy();
     };
-    client.on('close', () => upstream.destroy());
+    // A client that goes away (even killed) leaves what it sent in flight to arrive, as on a
+    // real network; only the faults above lose bytes on purpose.
+    client.on('close', () => upstream.end());
     upstream.on('close', () => client.destroy());
 
     // Where the fault strikes: after this many bytes, in one direction.

@@ -1,0 +1,67 @@
+/**
+ * `trickle download ID`: a clip's audio (or a message's, with --message) to a file. The bytes go
+ * to FILE.part first and are checked against the server's SHA1 before the rename; an
+ * interrupted download continues from the end of FILE.part with a Range request.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { TrickleClient } from '../../client/node.js';
+import { positiveInteger, type Command } from '../command.js';
+import { formatBytes, UsageError } from '../output.js';
+import { requireToken, resolveConnection } from '../settings.js';
+
+async function sizeOf(file: string): Promise<number> {
+  try {
+    return (await stat(file)).size;
+  } catch {
+    return 0;
+  }
+}
+
+async function sha1OfFile(file: string): Promise<string> {
+  const hash = createHash('sha1');
+  await pipeline(createReadStream(file), hash);
+  return hash.digest('hex');
+}
+
+export const downloadCommand: Command = {
+  name: 'download',
+  summary: "save a clip's audio (or a message's, with --message) to a file",
+  help: ['Usage: trickle download ID [--message] [--output FILE]', '', '  --message            ID is a message of yours, not a clip', '  -o, --output FILE    where to save it (default: the uploaded filename, in this folder)'].join('\n'),
+  options: { message: { type: 'boolean' }, output: { type: 'string', short: 'o' } },
+  async run({ values, positionals }, { output, server, token, signal }) {
+    if (positionals.length !== 1) throw new UsageError('download needs exactly one ID');
+    const id = positiveInteger(positionals[0], 'ID');
+    const connection = await resolveConnection({ server, token });
+    const client = new TrickleClient({ server: connection.server, token: values.message ? requireToken(connection) : connection.token });
+    const item = values.message ? await client.message(id) : await client.clip(id);
+    // The server already stripped path parts from the name; basename keeps it in this folder regardless.
+    const target = (values.output as string | undefined) ?? (path.basename(item.audio.filename) || `audio-${id}`);
+    const partial = `${target}.part`;
+
+    let have = await sizeOf(partial);
+    if (have > item.audio.size) {
+      await rm(partial, { force: true });
+      have = 0;
+    }
+    if (have < item.audio.size) {
+      const response = await client.download(item.urls.audio, { signal, ...(have > 0 ? { range: [have] as [number] } : {}) });
+      // A server that ignores the Range sends everything: start the file over.
+      const append = have > 0 && response.status === 206;
+      if (!response.body) throw new Error('the server sent no audio');
+      await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), createWriteStream(partial, { flags: append ? 'a' : 'w' }), { signal });
+    }
+    const sha1 = await sha1OfFile(partial);
+    if (sha1 !== item.audio.sha1) {
+      await rm(partial, { force: true });
+      throw new Error(`the downloaded file has SHA1 ${sha1}, the server says ${item.audio.sha1}; removed it, try again`);
+    }
+    await rename(partial, target);
+    output.result(`Saved ${formatBytes(item.audio.size)} to ${target}`, { file: path.resolve(target), size: item.audio.size, sha1, content_type: item.audio.content_type });
+  },
+};

@@ -1,0 +1,50 @@
+/** `trickle login` and `trickle register`: get a token and keep it in the user's config directory. */
+import { TrickleClient } from '../../client/node.js';
+import type { Command } from '../command.js';
+import { UsageError } from '../output.js';
+import { readPassword } from '../prompt.js';
+import { resolveConnection, saveLogin } from '../settings.js';
+
+async function logIn(client: TrickleClient, username: string, password: string): Promise<string> {
+  const token = await client.login(username, password);
+  return saveLogin({ server: client.server, token, username });
+}
+
+export const loginCommand: Command = {
+  name: 'login',
+  summary: 'log in and remember the token',
+  help: [
+    'Usage: trickle login USERNAME',
+    '',
+    'Asks for the password (from the first line of stdin when it is not a terminal),',
+    "and saves the access token for the server in the user's config directory.",
+  ].join('\n'),
+  options: {},
+  async run({ positionals }, { output, server }) {
+    const [username] = positionals;
+    if (!username) throw new UsageError('login needs a USERNAME');
+    const connection = await resolveConnection({ server, token: undefined });
+    const client = new TrickleClient({ server: connection.server });
+    const file = await logIn(client, username, await readPassword(`Password for ${username} on ${connection.server}: `));
+    output.result(`Logged in to ${client.server} as ${username}; token saved in ${file}`, { server: client.server, username, config: file });
+  },
+};
+
+export const registerCommand: Command = {
+  name: 'register',
+  summary: 'create an account, then log in',
+  help: 'Usage: trickle register USERNAME --email EMAIL\n\nAsks for a password (8 or more characters), as `trickle login` does.',
+  options: { email: { type: 'string' } },
+  async run({ positionals, values }, { output, server }) {
+    const [username] = positionals;
+    const email = values.email;
+    if (!username) throw new UsageError('register needs a USERNAME');
+    if (typeof email !== 'string') throw new UsageError('register needs --email');
+    const connection = await resolveConnection({ server, token: undefined });
+    const client = new TrickleClient({ server: connection.server });
+    const password = await readPassword(`New password for ${username}: `);
+    const user = await client.register({ username, email, password });
+    const file = await logIn(client, username, password);
+    output.result(`Registered ${user.username} (id ${user.id}) on ${client.server}; token saved in ${file}`, { user, config: file });
+  },
+};

@@ -1,0 +1,23 @@
+/** Reading a password: hidden when typed at a terminal, else the first line of stdin (for scripts). */
+import readline from 'node:readline';
+
+export async function readPassword(question: string): Promise<string> {
+  if (!process.stdin.isTTY) {
+    const lines = readline.createInterface({ input: process.stdin, terminal: false });
+    for await (const line of lines) {
+      lines.close();
+      return line;
+    }
+    return '';
+  }
+  process.stderr.write(question);
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  // Echo nothing while the password is typed.
+  (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => undefined;
+  try {
+    return await new Promise<string>((resolve) => rl.question('', resolve));
+  } finally {
+    rl.close();
+    process.stderr.write('\n');
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * The `trickle` command line as a user runs it: a real process against a real server, through
+ * the fault proxy where the network matters. The kill test stops the CLI with SIGKILL midway
+ * through a 100 MiB upload and checks that running it again re-sends only a small part.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { databaseKinds } from '../helpers/databases.js';
+import { newUser, request, sha1 } from '../helpers/client.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
+import { fixture, FIXTURES, wavHeader } from '../helpers/media.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+const CLI = path.join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+const MiB = 1024 * 1024;
+// Resolved here, as the CLI runs in a scratch folder where `tsx` alone would not be found.
+const TSX = import.meta.resolve('tsx');
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function startCli(args: string[], env: Record<string, string>, stdin = ''): { child: ChildProcess; done: Promise<Run> } {
+  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], { env: { ...process.env, ...env }, cwd: env.CWD ?? process.cwd() });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (data: Buffer) => (stdout += data.toString()));
+  child.stderr?.on('data', (data: Buffer) => (stderr += data.toString()));
+  child.stdin?.end(stdin);
+  const done = new Promise<Run>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, done };
+}
+
+const cli = (args: string[], env: Record<string, string>, stdin = '') => startCli(args, env, stdin).done;
+
+function audioFile(size: number): Buffer {
+  return Buffer.concat([wavHeader(size - 44), randomBytes(size - 44)]);
+}
+
+/** The attachment id the CLI's job record holds, once it has one. */
+async function jobAttachment(configDir: string): Promise<number | null> {
+  const dir = path.join(configDir, 'uploads');
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.endsWith('.json')) continue;
+    const record = JSON.parse(await readFile(path.join(dir, name), 'utf8').catch(() => '{}')) as { value?: { audioAttachmentId?: number } };
+    if (record.value?.audioAttachmentId !== undefined) return record.value.audioAttachmentId;
+  }
+  return null;
+}
+
+const [sqlite] = databaseKinds();
+
+describe('the trickle CLI', () => {
+  let server: TestServer;
+  let workDir: string;
+  let env: Record<string, string>;
+
+  before(async () => {
+    server = await startServer(sqlite!, { maxOpenAttachments: 1000 });
+    workDir = await mkdtemp(path.join(os.tmpdir(), 'trickle-cli-'));
+    env = { TRICKLE_CONFIG_DIR: path.join(workDir, 'config'), TRICKLE_SERVER: server.url, TRICKLE_TOKEN: '', CWD: workDir };
+  });
+  after(async () => {
+    await server.close();
+    await rm(workDir, { recursive: true, force: true });
+  });
+
+  test('register, log in, upload a clip and a message, list them, download', async () => {
+    const bob = await newUser(server.url, 'cli_bob');
+    const registered = await cli(['register', 'cli_alice', '--email', 'alice@example.com'], env, 'alice-password\n');
+    assert.equal(registered.code, 0, registered.stderr);
+    const config = JSON.parse(await readFile(path.join(env.TRICKLE_CONFIG_DIR!, 'config.json'), 'utf8')) as { token: string; server: string };
+    assert.equal(config.server, server.url);
+
+    const wrong = await cli(['login', 'cli_alice'], env, 'not-the-password\n');
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr.trim(), /^trickle: .*invalid_grant/);
+    assert.equal(wrong.stderr.trim().split('\n').length, 1, 'one line');
+    assert.equal((await cli(['login', 'cli_alice'], env, 'alice-password\n')).code, 0);
+
+    const clipRun = await cli(['upload', path.join(FIXTURES, 'tone.flac'), '--title', 'From the CLI', '--tag', 'cli', '--image', path.join(FIXTURES, 'cover.png'), '--json'], env);
+    assert.equal(clipRun.code, 0, clipRun.stderr);
+    const clip = (JSON.parse(clipRun.stdout) as { audio_clip: { id: number; title: string; tags: string[]; audio: { sha1: string }; image: unknown } }).audio_clip;
+    assert.equal(clip.title, 'From the CLI');
+    assert.deepEqual(clip.tags, ['cli']);
+    assert.equal(clip.audio.sha1, sha1(fixture('tone.flac')));
+    assert.notEqual(clip.image, null);
+
+    const messageRun = await cli(['upload', path.join(FIXTURES, 'tone.mp3'), '--to', bob.username, '--title', 'hi bob', '--json'], env);
+    assert.equal(messageRun.code, 0, messageRun.stderr);
+    const message = (JSON.parse(messageRun.stdout) as { message: { id: number; recipient: { id: number } } }).message;
+    assert.equal(message.recipient.id, bob.id);
+
+    const mine = JSON.parse((await cli(['clips', '--mine', '--json'], env)).stdout) as { audio_clips: Array<{ id: number }> };
+    assert.deepEqual(mine.audio_clips.map((c) => c.id), [clip.id]);
+    const listing = await cli(['clips'], env);
+    assert.match(listing.stdout, /From the CLI/);
+
+    const bobEnv = { ...env, TRICKLE_TOKEN: bob.token };
+    const inbox = JSON.parse((await cli(['inbox', '--json'], bobEnv)).stdout) as { messages: Array<{ id: number; title: string }> };
+    assert.deepEqual(inbox.messages.map((m) => [m.id, m.title]), [[message.id, 'hi bob']]);
+
+    const saved = await cli(['download', String(message.id), '--message', '-o', 'heard.mp3', '--json'], bobEnv);
+    assert.equal(saved.code, 0, saved.stderr);
+    assert.deepEqual(await readFile(path.join(workDir, 'heard.mp3')), fixture('tone.mp3'));
+    const clipDownload = await cli(['download', String(clip.id)], env);
+    assert.equal(clipDownload.code, 0, clipDownload.stderr);
+    assert.deepEqual(await readFile(path.join(workDir, 'tone.flac')), fixture('tone.flac'));
+  });
+
+  test('bad command lines exit 2, failures exit 1, each with one line', async () => {
+    const cases: Array<[string[], number, RegExp]> = [
+      [['frobnicate'], 2, /unknown command/],
+      [['clips', '--frob'], 2, /Unknown option/],
+      [['upload'], 2, /needs a FILE/],
+      [['upload', 'x.wav'], 2, /needs --title/],
+      [['clips', '--page', '0'], 2, /--page must be a positive integer/],
+      [['download', '999999'], 1, /not_found/],
+      [['download', '999999', '--message'], 1, /invalid_token/],
+      [['upload', path.join(workDir, 'missing.wav'), '--title', 't', '--token', 'x'], 1, /ENOENT|no such file/],
+      [['inbox', '--server', 'ftp://example.com'], 2, /--server must be/],
+      [['inbox', '--server', 'http://127.0.0.1:9'], 1, /cannot reach the server/],
+    ];
+    for (const [args, code, message] of cases) {
+      const run = await cli(args, { ...env, TRICKLE_TOKEN: 'x'.repeat(43) });
+      assert.equal(run.code, code, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, message, args.join(' '));
+      assert.equal(run.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${run.stderr}`);
+    }
+    const anonymous = await cli(['download', '999999'], { ...env, TRICKLE_TOKEN: '' });
+    assert.equal(anonymous.code, 1);
+    assert.match(anonymous.stderr, /^trickle: .*\[not_found, HTTP 404\]\n$/);
+    const help = await cli(['--help'], env);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /upload +upload an audio file/);
+  });
+
+  test('killed midway through a 100 MiB upload, the same command finishes it and re-sends little', async (t) => {
+    const user = await newUser(server.url, 'cli_kill');
+    const data = audioFile(100 * MiB);
+    const file = path.join(workDir, 'long-recording.wav');
+    await writeFile(file, data);
+    // A 40 MiB/s link: the first run takes long enough to be killed midway.
+    const proxy = await FaultProxy.start(server.url, { throttleBytesPerSecond: 40 * MiB });
+    const killEnv = { ...env, TRICKLE_CONFIG_DIR: path.join(workDir, 'kill-config'), TRICKLE_SERVER: proxy.url, TRICKLE_TOKEN: user.token };
+    const args = ['upload', file, '--title', 'Long recording', '--json'];
+    try {
+      const first = startCli(args, killEnv);
+      let receivedAtKill = 0;
+      for (let poll = 0; poll < 600 && receivedAtKill < 40 * MiB; poll += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const id = await jobAttachment(killEnv.TRICKLE_CONFIG_DIR);
+        if (id === null) continue;
+        const status = await request(server.url, 'GET', `/attachments/${id}`, { token: user.token });
+        receivedAtKill = status.json?.body?.attachment?.received_bytes ?? 0;
+      }
+      assert.ok(receivedAtKill >= 40 * MiB, `the first run got to ${receivedAtKill} bytes`);
+      first.child.kill('SIGKILL');
+      const killed = await first.done;
+      assert.equal(killed.signal, 'SIGKILL');
+      const upAtKill = proxy.stats.bytesUp;
+      const id = await jobAttachment(killEnv.TRICKLE_CONFIG_DIR);
+      // The server records the cut-off chunks' prefixes as it notices the connections end.
+      let held = (await request(server.url, 'GET', `/attachments/${id}`, { token: user.token })).json.body.attachment;
+      for (let poll = 0; poll < 40; poll += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const now = (await request(server.url, 'GET', `/attachments/${id}`, { token: user.token })).json.body.attachment;
+        if (now.received_bytes === held.received_bytes && poll >= 3) break;
+        held = now;
+      }
+      assert.ok(held.received_bytes < data.length, 'the kill came before the end');
+
+      const second = await cli(args, killEnv);
+      assert.equal(second.code, 0, second.stderr);
+      const result = JSON.parse(second.stdout) as { audio_clip: { audio: { sha1: string; size: number } }; upload: { bytes: number; resumed: boolean } };
+      assert.equal(result.audio_clip.audio.sha1, sha1(data));
+      assert.equal(result.upload.resumed, true);
+      const missing = data.length - held.received_bytes;
+      // Chunk bytes of the second run: what was missing, and nothing of what the server held.
+      assert.ok(result.upload.bytes <= missing, `second run sent ${result.upload.bytes} bytes for ${missing} missing`);
+      const resent = proxy.stats.bytesUp - data.length;
+      t.diagnostic(
+        `100 MiB upload killed at ${(held.received_bytes / MiB).toFixed(1)} MiB held by the server (${(upAtKill / MiB).toFixed(1)} MiB sent); ` +
+          `second run sent ${(result.upload.bytes / MiB).toFixed(2)} MiB of chunks; ` +
+          `all bytes on the wire over both runs minus the file: ${(resent / 1024).toFixed(0)} KiB (${((resent / data.length) * 100).toFixed(2)}%, HTTP framing included)`,
+      );
+      assert.ok(resent < data.length * 0.05, `re-sent ${resent} bytes`);
+      assert.equal(await jobAttachment(killEnv.TRICKLE_CONFIG_DIR), null, 'the job record is gone once done');
+    } finally {
+      await proxy.close();
+      await rm(file, { force: true });
+    }
+  });
+
+  test('Ctrl-C stops an upload with status 130; running it again resumes', async () => {
+    const user = await newUser(server.url, 'cli_sigint');
+    const data = audioFile(24 * MiB);
+    const file = path.join(workDir, 'interrupted.wav');
+    await writeFile(file, data);
+    const proxy = await FaultProxy.start(server.url, { throttleBytesPerSecond: 8 * MiB });
+    const intEnv = { ...env, TRICKLE_CONFIG_DIR: path.join(workDir, 'int-config'), TRICKLE_SERVER: proxy.url, TRICKLE_TOKEN: user.token };
+    try {
+      const first = startCli(['upload', file, '--title', 'Interrupted'], intEnv);
+      for (let poll = 0; poll < 400 && (await jobAttachment(intEnv.TRICKLE_CONFIG_DIR)) === null; poll += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      first.child.kill('SIGINT');
+      const stopped = await first.done;
+      assert.equal(stopped.code, 130, stopped.stderr);
+      assert.match(stopped.stderr, /run the same command again/);
+      proxy.replan({});
+      const second = await cli(['upload', file, '--title', 'Interrupted'], intEnv);
+      assert.equal(second.code, 0, second.stderr);
+      assert.match(second.stderr, /Resuming the upload/);
+      assert.match(second.stdout, /Created clip \d+ "Interrupted"/);
+    } finally {
+      await proxy.close();
+      await rm(file, { force: true });
+    }
+  });
+});
