@@ -35,6 +35,8 @@ export interface UploadOptions {
   /** Called once the attachment is known, before any chunk is sent (e.g. to remember its id). */
   onAttachment?: (attachment: Attachment) => void | Promise<void>;
   onRetry?: (error: unknown, delayMs: number) => void;
+  /** Called for every chunk the server acknowledged: those bytes are durable there. */
+  onChunkAcknowledged?: (range: ByteRange) => void;
   /** The SHA1 implementation; Node's entry point passes node:crypto. */
   sha1?: Sha1Factory;
 }
@@ -228,6 +230,7 @@ class UploadRun {
         throw error;
       }
     });
+    this.options.onChunkAcknowledged?.([offset, offset + bytes.byteLength]);
     this.observe(reply);
   }
 

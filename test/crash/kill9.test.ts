@@ -1,7 +1,9 @@
 /**
  * kill -9 at random moments while attachments upload in parallel; after a restart on
  * the same data, every acknowledged range is still recorded, every recorded byte is
- * the right byte, and resuming completes every file byte-exact.
+ * the right byte, and resuming completes every file byte-exact. Some files are sent by the
+ * SDK (which resumes each cycle from the server's missing ranges), the others by a plain
+ * client that sends pieces in random order; after the last kill the SDK resumes them all.
  * CRASH_CYCLES sets the number of kills (default 30; `npm run soak` runs 500).
  */
 import assert from 'node:assert/strict';
@@ -15,6 +17,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { openDatabase } from '../../src/db/database.js';
 import { addRange, intersect, missingRanges, type ByteRange } from '../../src/domain/attachments/ranges.js';
 import { databaseKinds } from '../helpers/databases.js';
+import { upload, type UploadOptions } from '../../src/client/node.js';
 import { createAttachment, newUser, putRaw, randomFile, request, sha1 } from '../helpers/client.js';
 
 const CYCLES = Number(process.env.CRASH_CYCLES ?? 30);
@@ -68,6 +71,19 @@ interface Upload {
   id: number;
   file: Buffer;
   acknowledged: ByteRange[];
+  viaSdk: boolean;
+}
+
+/** The SDK, told to give up quickly: the server it talks to is about to be killed. */
+function sdkOptions(base: string, token: string, u: Upload): UploadOptions {
+  return {
+    server: base,
+    token,
+    attachmentId: u.id,
+    retry: { retries: 2, baseDelayMs: 5, maxDelayMs: 20 },
+    chunkSizing: { initial: 64 * 1024, min: 32 * 1024, max: 256 * 1024, targetMs: 200 },
+    onChunkAcknowledged: ([start, end]) => void (u.acknowledged = addRange(u.acknowledged, start, end)),
+  };
 }
 
 /** Sends missing pieces in random order, a few at a time, until done or the server dies. */
@@ -118,7 +134,7 @@ async function status(base: string, token: string, id: number) {
 
 for (const kind of databaseKinds()) {
   describe(`kill -9 while uploading on ${kind.name}`, { skip: kind.skip }, () => {
-    test(`${CYCLES} crashes lose no acknowledged byte`, { timeout: 120_000 + CYCLES * 15_000 }, async () => {
+    test(`${CYCLES} crashes lose no acknowledged byte`, { timeout: 120_000 + CYCLES * 15_000 }, async (t) => {
       const dataDir = await mkdtemp(path.join(os.tmpdir(), 'trickle-crash-'));
       const database = await kind.create(dataDir);
       const env = { HOST: "127.0.0.1", DATA_DIR: dataDir, DATABASE_URL: database.url, PASSWORD_HASH_LOG2N: "10", LOG_LEVEL: "silent", MIN_FREE_BYTES: "0", REGISTRATION_RATE_LIMIT: "0", TOKEN_RATE_LIMIT: "0" };
@@ -128,13 +144,15 @@ for (const kind of databaseKinds()) {
         const uploads: Upload[] = [];
         for (let i = 0; i < FILES; i += 1) {
           const file = randomFile(512 * 1024 + Math.floor(Math.random() * 3 * 1024 * 1024));
-          uploads.push({ id: await createAttachment(base, token, file.length), file, acknowledged: [] });
+          uploads.push({ id: await createAttachment(base, token, file.length), file, acknowledged: [], viaSdk: i < 2 });
         }
 
         let interrupted = 0;
+        let interruptedSdk = 0;
         for (let cycle = 0; cycle < CYCLES; cycle += 1) {
           const sending: Array<Promise<unknown>> = uploads.map(async (u) => {
-            await sendMissing(base, token, u, (await status(base, token, u.id)).missing);
+            if (u.viaSdk) await upload(u.file, sdkOptions(base, token, u));
+            else await sendMissing(base, token, u, (await status(base, token, u.id)).missing);
           });
           // Creates racing the kill: a blob may be made whose row never commits.
           for (let i = 0; i < 3; i += 1) sending.push(createAttachment(base, token, 1024 * (i + 1)));
@@ -146,15 +164,23 @@ for (const kind of databaseKinds()) {
           await settled;
           ({ child, base } = await startProcess(env));
           await verifyRecorded(uploads, token);
-          for (const u of uploads) if ((await status(base, token, u.id)).missing.length > 0) interrupted += 1;
+          for (const u of uploads) {
+            if ((await status(base, token, u.id)).missing.length === 0) continue;
+            interrupted += 1;
+            if (u.viaSdk) interruptedSdk += 1;
+          }
         }
         // The kills must have hit uploads in flight, or this test proves nothing.
         assert.ok(CYCLES === 0 || interrupted > 0, 'no kill interrupted an upload');
+        assert.ok(CYCLES < 10 || interruptedSdk > 0, 'no kill interrupted an SDK upload');
+        t.diagnostic(`${interrupted} uploads interrupted by kills, ${interruptedSdk} of them the SDK's`);
 
-        // Resume without crashes: everything completes byte-exact.
+        // Resume with the SDK, without crashes: everything completes byte-exact.
         for (const u of uploads) {
-          const { missing } = await status(base, token, u.id);
-          if (missing.length > 0) await sendMissing(base, token, u, missing);
+          const result = await upload(u.file, { ...sdkOptions(base, token, u), retry: { retries: 5 } });
+          assert.equal(result.resumed, true);
+          assert.equal(result.attachmentId, u.id);
+          assert.equal(result.fingerprint, sha1(u.file));
           const final = await status(base, token, u.id);
           assert.equal(final.state, 'complete');
           assert.equal(final.sha1, sha1(u.file));
