@@ -29,8 +29,8 @@ export class ProgressMeter {
     this.acknowledged = Math.min(this.total, Math.max(this.acknowledged, acknowledged));
     const at = this.now();
     this.samples.push({ at, bytes: this.acknowledged });
-    // Keep one sample older than the window, so the window is always covered.
-    while (this.samples.length > 2 && (this.samples[1]?.at ?? at) < at - this.windowMs) this.samples.shift();
+    // Forget what is older than the window, but keep two samples to measure between.
+    while (this.samples.length > 2 && (this.samples[0]?.at ?? at) < at - this.windowMs) this.samples.shift();
     return this.snapshot();
   }
 
