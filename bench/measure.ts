@@ -38,6 +38,8 @@ export interface ThroughputRecord {
   mibPerSecond: number;
   /** Peak RSS (VmHWM) of the server process, which served only this upload. */
   peakRssBytes: number;
+  /** CPU seconds the server process (all threads) used from creating the upload to verifying it. */
+  serverCpuSeconds: number;
   error: string | null;
 }
 
@@ -67,6 +69,7 @@ export async function measureThroughputRun(scenario: ThroughputScenario, variant
     seconds: 0,
     mibPerSecond: 0,
     peakRssBytes: 0,
+    serverCpuSeconds: 0,
     error: null,
   };
   const source = context.sources.get(scenario.size);
@@ -84,10 +87,12 @@ export async function measureThroughputRun(scenario: ThroughputScenario, variant
       const client = { agent, baseUrl: server.baseUrl, token: await trickleLogin(agent, server.baseUrl) };
       target = trickleTarget(client, variant.server === 'trickle-raw' ? 'raw' : 'multipart', source);
     }
+    const cpuBefore = await server.cpuSeconds();
     const timing = await runUpload(target, source, { size: scenario.size, chunkSize: scenario.chunkSize, concurrency: scenario.concurrency });
     record.requests = timing.requests;
     record.seconds = timing.seconds;
     record.mibPerSecond = timing.bytes / (1024 * 1024) / timing.seconds;
+    record.serverCpuSeconds = (await server.cpuSeconds()) - cpuBefore;
     record.peakRssBytes = await server.peakRssBytes();
   } catch (error) {
     // A failed run is reported, not fatal: a long benchmark should still deliver the rest.

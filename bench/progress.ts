@@ -7,7 +7,7 @@ import { formatBytes } from './report.js';
 export function describeThroughputRun(record: ThroughputRecord): string {
   const what = `${record.scenario} run ${record.run} ${record.server} ${record.durable ? 'fdatasync' : 'no sync'}`;
   if (record.error !== null) return `${what}: FAILED: ${record.error}`;
-  return `${what}: ${record.mibPerSecond.toFixed(1)} MiB/s (${record.seconds.toFixed(2)} s, ${record.requests} requests), server peak RSS ${formatBytes(record.peakRssBytes)}`;
+  return `${what}: ${record.mibPerSecond.toFixed(1)} MiB/s (${record.seconds.toFixed(2)} s, ${record.requests} requests), server CPU ${record.serverCpuSeconds.toFixed(2)} s, peak RSS ${formatBytes(record.peakRssBytes)}`;
 }
 
 export function describeClipRun(record: ClipRecord): string {

@@ -40,7 +40,7 @@ const SERVER_LABEL: Record<ThroughputSummary['server'], string> = {
 };
 
 export function formatThroughputTable(rows: readonly ThroughputSummary[]): string {
-  const header = ['scenario', 'server', 'durability', 'size', 'chunk', 'conc', 'MiB/s (median)', 'min-max', 'vs bare', 'vs tus', 'peak RSS', 'runs'];
+  const header = ['scenario', 'server', 'durability', 'size', 'chunk', 'conc', 'MiB/s (median)', 'min-max', 'vs bare', 'vs tus', 'server CPU s', 'peak RSS', 'runs'];
   const body = rows.map((row) => [
     row.scenario,
     SERVER_LABEL[row.server],
@@ -52,10 +52,11 @@ export function formatThroughputTable(rows: readonly ThroughputSummary[]): strin
     row.mibPerSecond ? `${row.mibPerSecond.min.toFixed(0)}-${row.mibPerSecond.max.toFixed(0)}` : '',
     row.ratioVsBare === null ? (row.server === 'bare' ? '1.00' : '-') : row.ratioVsBare.toFixed(2),
     row.ratioVsTus === null ? '' : row.ratioVsTus.toFixed(2),
+    row.serverCpuSeconds === null ? '-' : row.serverCpuSeconds.toFixed(2),
     row.peakRssBytes === null ? '-' : formatBytes(row.peakRssBytes),
     runsCell(row.runs, row.failures),
   ]);
-  return formatColumns(header, body, new Set([5, 6, 7, 8, 9, 10, 11]));
+  return formatColumns(header, body, new Set([5, 6, 7, 8, 9, 10, 11, 12]));
 }
 
 export function formatClipTable(rows: readonly ClipSummary[]): string {

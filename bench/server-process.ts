@@ -2,7 +2,7 @@
  * Runs a server under test as a child process: own event loop (so it does not
  * share a thread with the client) and own /proc entry (so its peak RSS can be read).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -14,6 +14,8 @@ export interface ServerProcess {
   readonly baseUrl: string;
   /** VmHWM: the most resident memory the process ever had. Read it before stop(). */
   peakRssBytes(): Promise<number>;
+  /** CPU time the process has used so far, user + system, all its threads (a hash worker too). */
+  cpuSeconds(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -61,6 +63,23 @@ export async function readPeakRss(pid: number): Promise<number> {
   return Number(match[1]) * 1024;
 }
 
+/** Clock ticks per second of /proc/<pid>/stat times; 100 on every common Linux, asked once in case it is not. */
+let clockTicks: number | null = null;
+function ticksPerSecond(): number {
+  if (clockTicks === null) {
+    const answer = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim();
+    clockTicks = answer && /^[0-9]+$/.test(answer) ? Number(answer) : 100;
+  }
+  return clockTicks;
+}
+
+export async function readCpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), from field 3: utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+}
+
 export async function spawnServer(options: SpawnOptions): Promise<ServerProcess> {
   const child = spawn(process.execPath, options.args, {
     env: { PATH: process.env.PATH ?? '', ...options.env },
@@ -91,6 +110,7 @@ export async function spawnServer(options: SpawnOptions): Promise<ServerProcess>
     pid,
     baseUrl,
     peakRssBytes: () => readPeakRss(pid),
+    cpuSeconds: () => readCpuSeconds(pid),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');

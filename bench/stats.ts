@@ -39,6 +39,8 @@ export interface ThroughputSummary {
   /** The same, against @tus/server (no sync) in the same run; for Trickle rows of scenarios that have a tus variant. */
   ratioVsTus: number | null;
   peakRssBytes: number | null;
+  /** Median server CPU seconds per run: on a 2-core machine shared with the client, CPU bounds throughput. */
+  serverCpuSeconds: number | null;
 }
 
 const ok = (r: { error: string | null }) => r.error === null;
@@ -76,6 +78,7 @@ export function summariseThroughput(scenarios: readonly ThroughputScenario[], re
         ratioVsBare: variant.server === 'bare' ? null : pairedRatio(records, good, 'bare'),
         ratioVsTus: isTrickle(variant.server) ? pairedRatio(records, good, 'tus') : null,
         peakRssBytes: median(good.map((r) => r.peakRssBytes)),
+        serverCpuSeconds: median(good.map((r) => r.serverCpuSeconds)),
       };
     }),
   );
