@@ -137,15 +137,17 @@ for (const kind of databaseKinds()) {
     test(`${CYCLES} crashes lose no acknowledged byte`, { timeout: 120_000 + CYCLES * 15_000 }, async (t) => {
       const dataDir = await mkdtemp(path.join(os.tmpdir(), 'trickle-crash-'));
       const database = await kind.create(dataDir);
-      const env = { HOST: "127.0.0.1", DATA_DIR: dataDir, DATABASE_URL: database.url, PASSWORD_HASH_LOG2N: "10", LOG_LEVEL: "silent", MIN_FREE_BYTES: "0", REGISTRATION_RATE_LIMIT: "0", TOKEN_RATE_LIMIT: "0" };
+      const env = { HOST: "127.0.0.1", DATA_DIR: dataDir, DATABASE_URL: database.url, PASSWORD_HASH_LOG2N: "10", LOG_LEVEL: "silent", MIN_FREE_BYTES: "0", MAX_OPEN_ATTACHMENTS: "100000", REGISTRATION_RATE_LIMIT: "0", TOKEN_RATE_LIMIT: "0" };
       let { child, base } = await startProcess(env);
       try {
         const { token } = await newUser(base, 'crash');
-        const uploads: Upload[] = [];
-        for (let i = 0; i < FILES; i += 1) {
+        const newUpload = async (slot: number): Promise<Upload> => {
           const file = randomFile(512 * 1024 + Math.floor(Math.random() * 3 * 1024 * 1024));
-          uploads.push({ id: await createAttachment(base, token, file.length), file, acknowledged: [], viaSdk: i < 2 });
-        }
+          return { id: await createAttachment(base, token, file.length), file, acknowledged: [], viaSdk: slot < 2 };
+        };
+        const uploads: Upload[] = [];
+        for (let slot = 0; slot < FILES; slot += 1) uploads.push(await newUpload(slot));
+        let finished = 0;
 
         let interrupted = 0;
         let interruptedSdk = 0;
@@ -164,16 +166,24 @@ for (const kind of databaseKinds()) {
           await settled;
           ({ child, base } = await startProcess(env));
           await verifyRecorded(uploads, token);
-          for (const u of uploads) {
-            if ((await status(base, token, u.id)).missing.length === 0) continue;
-            interrupted += 1;
-            if (u.viaSdk) interruptedSdk += 1;
+          for (const [slot, u] of uploads.entries()) {
+            const current = await status(base, token, u.id);
+            if (current.missing.length > 0) {
+              interrupted += 1;
+              if (u.viaSdk) interruptedSdk += 1;
+            } else if (current.state === 'complete') {
+              // Finished between kills: it must be exact; a fresh file takes its place, so
+              // every cycle kills uploads in flight.
+              assert.equal(current.sha1, sha1(u.file));
+              finished += 1;
+              uploads[slot] = await newUpload(slot);
+            }
           }
         }
         // The kills must have hit uploads in flight, or this test proves nothing.
         assert.ok(CYCLES === 0 || interrupted > 0, 'no kill interrupted an upload');
         assert.ok(CYCLES < 10 || interruptedSdk > 0, 'no kill interrupted an SDK upload');
-        t.diagnostic(`${interrupted} uploads interrupted by kills, ${interruptedSdk} of them the SDK's`);
+        t.diagnostic(`${interrupted} uploads interrupted by kills (${interruptedSdk} of them the SDK's), ${finished} finished between kills`);
 
         // Resume with the SDK, without crashes: everything completes byte-exact.
         for (const u of uploads) {
