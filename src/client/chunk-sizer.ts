@@ -2,7 +2,7 @@
  * Picks the size of the next chunk. Small chunks lose little when a connection drops; large
  * ones waste less time per request. Start small, grow while requests finish quickly, shrink
  * when they fail or crawl: on a good network the size soon reaches the maximum, on a bad one
- * it settles where requests still get through. The maximum is modest because a chunk cut off
+ * it settles where requests still get through. The maximum (2 MiB) is modest because a chunk cut off
  * midway is lost whole: the server cannot check a partial chunk against its chunk_sha1, so it
  * keeps none of it, and up to `concurrency` chunks are in flight when a connection drops.
  */
@@ -14,7 +14,7 @@ export interface ChunkSizing {
   targetMs: number;
 }
 
-export const DEFAULT_CHUNK_SIZING: ChunkSizing = { initial: 256 * 1024, min: 64 * 1024, max: 4 * 1024 * 1024, targetMs: 3000 };
+export const DEFAULT_CHUNK_SIZING: ChunkSizing = { initial: 256 * 1024, min: 64 * 1024, max: 2 * 1024 * 1024, targetMs: 3000 };
 
 export class ChunkSizer {
   private size: number;
