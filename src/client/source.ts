@@ -8,7 +8,7 @@ export interface UploadSource {
   close?(): Promise<void>;
 }
 
-/** A Blob or File (browsers, and Node 20): slices are read lazily, never the whole file. */
+/** A Blob or File (browsers, and Node): slices are read lazily, never the whole file. */
 export function blobSource(blob: Blob, name?: string): UploadSource {
   const fileName = name ?? ('name' in blob && typeof blob.name === 'string' && blob.name !== '' ? blob.name : 'upload');
   return {

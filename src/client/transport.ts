@@ -1,5 +1,5 @@
 /**
- * One HTTP exchange with the server over `fetch` (Node 20 and browsers alike): JSON in,
+ * One HTTP exchange with the server over `fetch` (Node and browsers alike): JSON in,
  * the envelope's body out, and every failure turned into one of the client's typed errors.
  */
 import { TrickleApiError, TrickleNetworkError, TrickleTimeoutError } from './errors.js';

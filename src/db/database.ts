@@ -3,7 +3,8 @@
  * by default, PostgreSQL for postgres:// URLs. Runs pending migrations.
  */
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Migrator } from 'kysely/migration';
 import { migrationProvider } from './migrations.js';
 import type { Tables } from './schema.js';
 

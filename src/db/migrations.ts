@@ -2,7 +2,8 @@
  * Schema migrations, in order. Each is written once and never edited after it has
  * shipped; a change to the schema is a new migration.
  */
-import type { ColumnDefinitionBuilder, Kysely, Migration, MigrationProvider } from 'kysely';
+import type { ColumnDefinitionBuilder, Kysely } from 'kysely';
+import type { Migration, MigrationProvider } from 'kysely/migration';
 import type { SqlDialectName } from './database.js';
 
 type DialectMigration = (db: Kysely<unknown>, dialect: SqlDialectName) => Promise<void>;

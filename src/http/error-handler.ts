@@ -56,10 +56,44 @@ export function registerErrorHandler(app: FastifyInstance): void {
       request.log.error({ err: error }, 'unhandled error');
       return reply.code(500).send(errorEnvelope('internal_error'));
     }
-    if (!request.raw.complete) {
-      // The body was not read to its end: the connection cannot carry another request.
-      reply.header('connection', 'close');
-    }
-    return reply.code(apiError.status).send(errorEnvelope(apiError.errorName, apiError.message, apiError.details));
+    const send = () => {
+      if (!request.raw.complete) {
+        // The body was not read to its end: the connection cannot carry another request.
+        reply.header('connection', 'close');
+      }
+      return reply.code(apiError.status).send(errorEnvelope(apiError.errorName, apiError.message, apiError.details));
+    };
+    if (request.raw.complete || request.raw.destroyed) return send();
+    // Read (and drop) a little more of the body first: a client that is still sending would
+    // otherwise see a reset instead of the answer. Bounded, so a huge body is cut off soon.
+    return drainBriefly(request.raw).then(send);
+  });
+}
+
+const DRAIN_LIMIT_BYTES = 1024 * 1024;
+const DRAIN_LIMIT_MS = 1000;
+
+function drainBriefly(stream: FastifyRequest['raw']): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    const finish = () => {
+      clearTimeout(timer);
+      stream.off('data', onData);
+      stream.off('end', finish);
+      stream.off('error', finish);
+      stream.off('close', finish);
+      stream.pause();
+      resolve();
+    };
+    const onData = (piece: Buffer) => {
+      seen += piece.length;
+      if (seen > DRAIN_LIMIT_BYTES) finish();
+    };
+    const timer = setTimeout(finish, DRAIN_LIMIT_MS);
+    stream.on('data', onData);
+    stream.once('end', finish);
+    stream.once('error', finish);
+    stream.once('close', finish);
+    stream.resume();
   });
 }

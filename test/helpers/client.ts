@@ -1,5 +1,6 @@
 /** A small HTTP client for tests: real requests over loopback, JSON answers parsed. */
 import { createHash, randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 
 export interface Reply {
   status: number;
@@ -90,4 +91,21 @@ export async function createAttachment(base: string, token: string, size: number
   const reply = await request(base, 'POST', '/attachments', { token, json: { attachment: { size, filename } } });
   if (reply.status !== 201) throw new Error(`create failed: ${reply.status} ${reply.text}`);
   return reply.json.body.attachment.id;
+}
+
+/**
+ * Sends a body and returns the status the server answered with, even when the server answers
+ * early and stops reading (a 413 for an oversized body): fetch reports that as a failed write.
+ */
+export function statusOfEarlyAnswer(base: string, method: string, path: string, headers: Record<string, string>, body: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(base + path, { method, headers: { ...headers, 'content-length': String(body.length) } });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    // A reset after the answer arrived is expected; one before it is a real failure.
+    req.on('error', reject);
+    req.end(body);
+  });
 }
