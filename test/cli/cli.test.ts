@@ -210,9 +210,11 @@ describe('the trickle CLI', () => {
     const intEnv = { ...env, TRICKLE_CONFIG_DIR: path.join(workDir, 'int-config'), TRICKLE_SERVER: proxy.url, TRICKLE_TOKEN: user.token };
     try {
       const first = startCli(['upload', file, '--title', 'Interrupted'], intEnv);
-      for (let poll = 0; poll < 400 && (await jobAttachment(intEnv.TRICKLE_CONFIG_DIR)) === null; poll += 1) {
+      let started = false;
+      for (let poll = 0; poll < 1200 && !(started = (await jobAttachment(intEnv.TRICKLE_CONFIG_DIR)) !== null); poll += 1) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
+      assert.ok(started, 'the CLI never started the upload within 60 s');
       await new Promise((resolve) => setTimeout(resolve, 800));
       first.child.kill('SIGINT');
       const stopped = await first.done;

@@ -7,9 +7,8 @@
  * CRASH_CYCLES sets the number of kills (default 30; `npm run soak` runs 500).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -19,40 +18,15 @@ import { addRange, intersect, missingRanges, type ByteRange } from '../../src/do
 import { databaseKinds } from '../helpers/databases.js';
 import { upload, type UploadOptions } from '../../src/client/node.js';
 import { createAttachment, newUser, putRaw, randomFile, request, sha1 } from '../helpers/client.js';
+import { startServerProcess } from '../helpers/server-process.js';
 
 const CYCLES = Number(process.env.CRASH_CYCLES ?? 30);
 const FILES = 5;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * Starts the server on a free port. The port is chosen afresh each time: while a killed
- * server is down, its old port may be taken (it is from the ephemeral range).
- */
+/** The server as its own process on a free port; fails with its output when it does not come up. */
 async function startProcess(env: Record<string, string>): Promise<{ child: ChildProcess; base: string }> {
-  for (let attempt = 0; attempt < 5; attempt += 1) {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
-    for (let i = 0; i < 200 && !exited(child); i += 1) {
-      try {
-        // Answered, and by this child (not another process that took the port meanwhile).
-        if ((await fetch(`${base}/healthz`)).ok && !exited(child)) return { child, base };
-      } catch {
-        // not listening yet
-      }
-      await delay(50);
-    }
-    await kill9(child);
-  }
-  throw new Error('server did not start');
+  const { child, base } = await startServerProcess(env);
+  return { child, base };
 }
 
 function exited(child: ChildProcess): boolean {

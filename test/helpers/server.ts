@@ -7,6 +7,7 @@ import { buildApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Clock } from '../../src/domain/ports.js';
 import type { DatabaseKind } from './databases.js';
+import { READY_TIMEOUT_MS } from './server-process.js';
 
 export interface TestServer {
   url: string;
@@ -27,6 +28,19 @@ export class TestClock implements Clock {
   }
 }
 
+/** Fails loudly, naming what did not come up, instead of hanging until the test's own timeout. */
+async function withinReadyTime<T>(starting: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not start within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([starting, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function startServer(kind: DatabaseKind, overrides: Partial<Config> = {}, clock?: Clock): Promise<TestServer> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'trickle-test-'));
   const database = await kind.create(dataDir);
@@ -42,8 +56,14 @@ export async function startServer(kind: DatabaseKind, overrides: Partial<Config>
     tokenRateLimit: 0,
     ...overrides,
   };
-  const app = await buildApp(config, clock ? { clock } : {});
-  await app.http.listen({ port: 0, host: '127.0.0.1' });
+  const app = await withinReadyTime(
+    (async () => {
+      const built = await buildApp(config, clock ? { clock } : {});
+      await built.http.listen({ port: 0, host: '127.0.0.1' });
+      return built;
+    })(),
+    `the ${kind.name} test server (data in ${dataDir})`,
+  );
   const { port } = app.http.server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,

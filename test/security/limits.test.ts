@@ -1,6 +1,5 @@
 /** Hostile request shapes are refused with a 4xx, cheaply; secrets never reach the logs. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -10,6 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { databaseKinds } from '../helpers/databases.js';
 import { createAttachment, newUser, putRaw, request, statusOfEarlyAnswer, type MultipartEntry } from '../helpers/client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { startServerProcess } from '../helpers/server-process.js';
 
 describe('request limits', () => {
   let server: TestServer;
@@ -82,32 +82,22 @@ describe('request limits', () => {
 describe('logs', () => {
   test('passwords and access tokens never appear in the logs', async () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'trickle-logs-'));
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-      env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'trace', PASSWORD_HASH_LOG2N: '10', MIN_FREE_BYTES: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const base = `http://127.0.0.1:${port}`;
+    const server = await startServerProcess({ DATA_DIR: dataDir, LOG_LEVEL: 'trace', PASSWORD_HASH_LOG2N: '10', MIN_FREE_BYTES: '0' });
+    const base = server.base;
     try {
-      for (let i = 0; i < 100; i += 1) {
-        if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
-        await delay(50);
-      }
       const password = 'S3cret-Passw0rd-xyz';
       await request(base, 'POST', '/users', { form: { 'user[username]': 'logcheck', 'user[email]': 'l@example.com', 'user[password]': password } });
       const token = (await request(base, 'POST', '/oauth/token', { form: { grant_type: 'password', username: 'logcheck', password } })).json.access_token as string;
       await request(base, 'GET', '/account', { token });
       await request(base, 'POST', '/oauth/token', { form: { grant_type: 'password', username: 'logcheck', password: 'wrong-' + password } });
       await delay(200);
+      const output = server.output();
       assert.ok(output.includes('/oauth/token'), 'the server logged nothing; the check would prove nothing');
       assert.ok(!output.includes(password), 'a password reached the logs');
       assert.ok(!output.includes(token), 'an access token reached the logs');
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
+      server.child.kill('SIGTERM');
+      await server.exited;
       await rm(dataDir, { recursive: true, force: true });
     }
   });
