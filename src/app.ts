@@ -80,6 +80,7 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
     users: new UserService(userRepository, new SqlTokenRepository(database), clock, {
       registrationEnabled: config.registrationEnabled,
       passwordCost: { log2N: config.passwordHashLog2N },
+      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     }),
     attachments,
     clips: new ClipService(new SqlClipRepository(database), intake, store, clock),
@@ -151,6 +152,7 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
         .completeStragglers()
         .then(() => services.attachments.sweepExpired())
         .then(() => services.orphans.sweep())
+        .then(() => services.users.sweepExpiredTokens())
         .catch((error: unknown) => http.log.error({ err: error }, 'sweep failed'))
         .finally(() => (sweeping = false));
     }, config.sweepIntervalSeconds * 1000);

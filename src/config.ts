@@ -23,6 +23,8 @@ export interface Config {
   registrationRateLimit: number;
   /** Token requests per minute from one address; 0 switches the limit off. */
   tokenRateLimit: number;
+  /** Seconds an access token lives; 0: no expiry. */
+  accessTokenTtlSeconds: number;
   /** Blobs that no record names are deleted once they are this old. */
   orphanGraceSeconds: number;
   passwordHashLog2N: number;
@@ -78,6 +80,7 @@ const SETTINGS: { [K in keyof Config]: Setting } = {
   registrationEnabled: { env: 'REGISTRATION_ENABLED', parse: boolean('REGISTRATION_ENABLED'), fallback: () => true, help: 'allow POST /users' },
   registrationRateLimit: { env: 'REGISTRATION_RATE_LIMIT', parse: integer('REGISTRATION_RATE_LIMIT', 0), fallback: () => 10, help: 'registrations per minute per address (0: no limit)' },
   tokenRateLimit: { env: 'TOKEN_RATE_LIMIT', parse: integer('TOKEN_RATE_LIMIT', 0), fallback: () => 30, help: 'token requests per minute per address (0: no limit)' },
+  accessTokenTtlSeconds: { env: 'ACCESS_TOKEN_TTL', parse: integer('ACCESS_TOKEN_TTL', 0), fallback: () => 0, help: 'seconds an access token lives (0: no expiry)' },
   orphanGraceSeconds: { env: 'ORPHAN_GRACE', parse: integer('ORPHAN_GRACE', 0), fallback: () => 3600, help: 'seconds before an unreferenced file is deleted' },
   passwordHashLog2N: { env: 'PASSWORD_HASH_LOG2N', parse: integer('PASSWORD_HASH_LOG2N', 10), fallback: () => 15, help: 'scrypt cost (log2 N)' },
   logLevel: { env: 'LOG_LEVEL', parse: (raw) => raw, fallback: () => 'info', help: 'fatal, error, warn, info, debug or silent' },

@@ -5,12 +5,12 @@ import { parseArgs } from 'node:util';
 import type { Command, OptionSpec } from './command.js';
 import { downloadCommand } from './commands/download.js';
 import { clipsCommand, inboxCommand } from './commands/listings.js';
-import { loginCommand, registerCommand } from './commands/login.js';
+import { loginCommand, logoutCommand, registerCommand } from './commands/login.js';
 import { serveCommand } from './commands/serve.js';
 import { uploadCommand } from './commands/upload.js';
 import { EXIT, Output, UsageError } from './output.js';
 
-const COMMANDS: Command[] = [serveCommand, registerCommand, loginCommand, uploadCommand, clipsCommand, inboxCommand, downloadCommand];
+const COMMANDS: Command[] = [serveCommand, registerCommand, loginCommand, logoutCommand, uploadCommand, clipsCommand, inboxCommand, downloadCommand];
 
 const GLOBAL_OPTIONS: OptionSpec = {
   server: { type: 'string' },

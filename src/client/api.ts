@@ -70,6 +70,23 @@ export class TrickleClient {
     return reply.access_token;
   }
 
+  /**
+   * Revokes the token in use (RFC 7009) and forgets it. Revoking an unknown or already
+   * revoked token succeeds, so logging out twice is harmless.
+   */
+  async logout(): Promise<void> {
+    const token = this.transport.token;
+    if (token === undefined) return;
+    await this.transport.call('POST', '/oauth/revoke', { json: { token } });
+    this.transport.token = undefined;
+  }
+
+  /** Revokes every token of the signed-in user, on every device, and forgets this one. */
+  async logoutEverywhere(): Promise<void> {
+    await this.transport.call('DELETE', '/account/tokens');
+    this.transport.token = undefined;
+  }
+
   async account(): Promise<AccountUser> {
     return (await this.transport.call<{ user: AccountUser }>('GET', '/account')).user;
   }

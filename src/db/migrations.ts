@@ -110,6 +110,13 @@ const migrations: Record<string, DialectMigration> = {
     await db.schema.createIndex('messages_recipient').on('messages').columns(['recipient_id', 'created_at']).execute();
     await db.schema.createIndex('messages_sender').on('messages').columns(['sender_id', 'created_at']).execute();
   },
+  '2026_11_25_integration_token_expiry': async (db, dialect) => {
+    const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+    // Null: the token never expires (ACCESS_TOKEN_TTL unset when it was issued).
+    await db.schema.alterTable('access_tokens').addColumn('expires_at', bigint).execute();
+    // Signing out everywhere deletes a user's tokens by user.
+    await db.schema.createIndex('access_tokens_user_id').on('access_tokens').column('user_id').execute();
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

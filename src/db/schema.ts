@@ -16,6 +16,8 @@ export interface AccessTokensTable {
   token_hash: string;
   user_id: number;
   created_at: number;
+  /** Null: never expires. */
+  expires_at: number | null;
 }
 
 export interface AttachmentsTable {

@@ -10,7 +10,7 @@ export const ERROR_TABLE = {
   malformed_body: { code: 1003, status: 400, description: 'The request body could not be parsed.' },
   // 401 / 403: who you are and what you may do
   authentication_required: { code: 1101, status: 401, description: 'This call needs an access token.' },
-  invalid_token: { code: 1102, status: 401, description: 'The access token is unknown or has been revoked.' },
+  invalid_token: { code: 1102, status: 401, description: 'The access token is unknown, expired, revoked, or fails a check.' },
   forbidden: { code: 1103, status: 403, description: 'You are not allowed to do this.' },
   registration_disabled: { code: 1104, status: 403, description: 'Registration is switched off on this server.' },
   // 404 / 405

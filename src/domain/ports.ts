@@ -30,9 +30,16 @@ export interface UserRepository {
 }
 
 export interface TokenRepository {
-  create(tokenHash: string, userId: number, createdAt: number): Promise<void>;
-  /** The user a token digest belongs to, in one look-up. */
-  findUser(tokenHash: string): Promise<UserRecord | null>;
+  /** `expiresAt` null: the token never expires. */
+  create(tokenHash: string, userId: number, createdAt: number, expiresAt: number | null): Promise<void>;
+  /** The user a token digest belongs to while it has not expired at `now`, in one look-up. */
+  findUser(tokenHash: string, now: number): Promise<UserRecord | null>;
+  /** Forgets one token; false when it was not known. */
+  delete(tokenHash: string): Promise<boolean>;
+  /** Forgets every token of a user; resolves how many there were. */
+  deleteAllForUser(userId: number): Promise<number>;
+  /** Forgets tokens that expired before `now`; resolves how many. */
+  deleteExpired(now: number): Promise<number>;
 }
 
 // ---------------------------------------------------------------- attachments

@@ -3,7 +3,7 @@ import { TrickleClient } from '../../client/node.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../output.js';
 import { readPassword } from '../prompt.js';
-import { resolveConnection, saveLogin } from '../settings.js';
+import { readSaved, resolveConnection, saveLogin } from '../settings.js';
 
 async function logIn(client: TrickleClient, username: string, password: string): Promise<string> {
   const token = await client.login(username, password);
@@ -46,5 +46,32 @@ export const registerCommand: Command = {
     const user = await client.register({ username, email, password });
     const file = await logIn(client, username, password);
     output.result(`Registered ${user.username} (id ${user.id}) on ${client.server}; token saved in ${file}`, { user, config: file });
+  },
+};
+
+export const logoutCommand: Command = {
+  name: 'logout',
+  summary: 'revoke the token and forget it',
+  help: [
+    'Usage: trickle logout [--everywhere]',
+    '',
+    'Revokes the access token on the server and removes it from the config directory.',
+    '--everywhere revokes every token of the account, on every device.',
+  ].join('\n'),
+  options: { everywhere: { type: 'boolean' } },
+  async run({ values }, { output, server, token }) {
+    const connection = await resolveConnection({ server, token });
+    if (!connection.token) throw new Error(`not logged in to ${connection.server}`);
+    const client = new TrickleClient({ server: connection.server, token: connection.token });
+    if (values.everywhere) await client.logoutEverywhere();
+    else await client.logout();
+    // Forget the saved token if it is the one just revoked (or any token, after --everywhere).
+    const saved = await readSaved();
+    let file: string | null = null;
+    if (saved.token !== undefined && saved.server === connection.server && (values.everywhere || saved.token === connection.token)) {
+      file = await saveLogin({ server: saved.server });
+    }
+    const where = values.everywhere ? 'everywhere' : 'this token';
+    output.result(`Logged out of ${connection.server} (${where})`, { server: connection.server, everywhere: Boolean(values.everywhere), config: file });
   },
 };

@@ -57,17 +57,36 @@ export class SqlUserRepository implements UserRepository {
 export class SqlTokenRepository implements TokenRepository {
   constructor(private readonly database: Database) {}
 
-  async create(tokenHash: string, userId: number, createdAt: number): Promise<void> {
-    await this.database.db.insertInto('access_tokens').values({ token_hash: tokenHash, user_id: userId, created_at: createdAt }).execute();
+  async create(tokenHash: string, userId: number, createdAt: number, expiresAt: number | null): Promise<void> {
+    await this.database.db
+      .insertInto('access_tokens')
+      .values({ token_hash: tokenHash, user_id: userId, created_at: createdAt, expires_at: expiresAt })
+      .execute();
   }
 
-  async findUser(tokenHash: string): Promise<UserRecord | null> {
+  async findUser(tokenHash: string, now: number): Promise<UserRecord | null> {
     const row = await this.database.db
       .selectFrom('access_tokens')
       .innerJoin('users', 'users.id', 'access_tokens.user_id')
       .selectAll('users')
       .where('access_tokens.token_hash', '=', tokenHash)
+      .where((eb) => eb.or([eb('access_tokens.expires_at', 'is', null), eb('access_tokens.expires_at', '>', now)]))
       .executeTakeFirst();
     return row ? toUser(row) : null;
+  }
+
+  async delete(tokenHash: string): Promise<boolean> {
+    const result = await this.database.db.deleteFrom('access_tokens').where('token_hash', '=', tokenHash).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async deleteAllForUser(userId: number): Promise<number> {
+    const result = await this.database.db.deleteFrom('access_tokens').where('user_id', '=', userId).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async deleteExpired(now: number): Promise<number> {
+    const result = await this.database.db.deleteFrom('access_tokens').where('expires_at', '<=', now).executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 }

@@ -10,6 +10,12 @@ export interface RegistrationInput {
   password: string;
 }
 
+export interface IssuedToken {
+  token: string;
+  /** Seconds until it expires; null: never. */
+  expiresIn: number | null;
+}
+
 const USERNAME = /^[A-Za-z0-9_]{3,32}$/;
 // Deliberately loose: one @, something on each side, a dot in the domain.
 const EMAIL = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/;
@@ -27,7 +33,12 @@ export class UserService {
     private readonly users: UserRepository,
     private readonly tokens: TokenRepository,
     private readonly clock: Clock,
-    private readonly options: { registrationEnabled: boolean; passwordCost: PasswordHashCost },
+    private readonly options: {
+      registrationEnabled: boolean;
+      passwordCost: PasswordHashCost;
+      /** Lifetime of a new access token in seconds; 0: tokens never expire. */
+      accessTokenTtlSeconds: number;
+    },
   ) {}
 
   async register(input: RegistrationInput): Promise<UserRecord> {
@@ -43,19 +54,37 @@ export class UserService {
   }
 
   /** Resolves a new access token, or null when the credentials are wrong. */
-  async issueToken(username: string, password: string): Promise<string | null> {
+  async issueToken(username: string, password: string): Promise<IssuedToken | null> {
     const user = await this.users.findByUsername(username);
     // An unknown user costs a hash too, so timing does not tell which usernames exist.
     this.dummyHash ??= hashPassword('not a password', this.options.passwordCost);
     const valid = await verifyPassword(password, user ? user.passwordHash : await this.dummyHash);
     if (!user || !valid) return null;
     const token = randomBytes(32).toString('base64url');
-    await this.tokens.create(tokenDigest(token), user.id, this.clock.now());
-    return token;
+    const now = this.clock.now();
+    const ttl = this.options.accessTokenTtlSeconds;
+    await this.tokens.create(tokenDigest(token), user.id, now, ttl > 0 ? now + ttl * 1000 : null);
+    return { token, expiresIn: ttl > 0 ? ttl : null };
   }
 
+  /** The token's user; tokens live in the database alone, so a revoke holds on every node at once. */
   authenticate(token: string): Promise<UserRecord | null> {
-    return this.tokens.findUser(tokenDigest(token));
+    return this.tokens.findUser(tokenDigest(token), this.clock.now());
+  }
+
+  /** RFC 7009: revoking an unknown or already revoked token is not an error. */
+  async revoke(token: string): Promise<void> {
+    await this.tokens.delete(tokenDigest(token));
+  }
+
+  /** Signs a user out everywhere: every access token it holds stops working. */
+  signOutEverywhere(userId: number): Promise<number> {
+    return this.tokens.deleteAllForUser(userId);
+  }
+
+  /** Drops expired tokens; they already grant nothing, this only keeps the table small. */
+  sweepExpiredTokens(): Promise<number> {
+    return this.tokens.deleteExpired(this.clock.now());
   }
 
   findById(id: number): Promise<UserRecord | null> {

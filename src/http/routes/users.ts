@@ -39,6 +39,12 @@ const TokenParams = Type.Object({
   password: Type.String(),
 });
 
+/** RFC 6749 5.2's form of a body that cannot be read. */
+const UNPARSEABLE = { error: 'invalid_request', error_description: 'The request body could not be parsed.' };
+
+/** RFC 6749 / 7009 error answers: top-level JSON, no envelope. */
+const OAuthError = Type.Object({ error: Type.String(), error_description: Type.Optional(Type.String()) });
+
 export function publicUser(user: UserRecord) {
   return { id: user.id, username: user.username, messaging_enabled: user.messagingEnabled };
 }
@@ -75,26 +81,59 @@ export async function userRoutes(app: FastifyInstance, deps: UserRouteDeps): Pro
       tags: ['users'],
       body: TokenParams,
       response: {
-        200: Type.Object({ access_token: Type.String(), token_type: Type.Literal('Bearer') }),
-        '4xx': Type.Object({ error: Type.String(), error_description: Type.Optional(Type.String()) }),
+        200: Type.Object({
+          access_token: Type.String(),
+          token_type: Type.Literal('Bearer'),
+          expires_in: Type.Optional(Type.Integer({ description: 'seconds until the token expires; absent when it never does' })),
+        }),
+        '4xx': OAuthError,
       },
     },
     handler: async (request, reply) => {
-      let params: Record<string, unknown>;
-      try {
-        params = await readParams(request);
-      } catch {
-        return reply.code(400).send({ error: 'invalid_request', error_description: 'The request body could not be parsed.' });
-      }
+      const params = await readParams(request).catch(() => null);
+      if (!params) return reply.code(400).send(UNPARSEABLE);
       const { grant_type: grantType, username, password } = params;
       if (typeof grantType !== 'string') return reply.code(400).send({ error: 'invalid_request', error_description: 'grant_type is required.' });
       if (grantType !== 'password') return reply.code(400).send({ error: 'unsupported_grant_type' });
       if (typeof username !== 'string' || typeof password !== 'string') {
         return reply.code(400).send({ error: 'invalid_request', error_description: 'username and password are required.' });
       }
-      const token = username.length <= 64 && password.length <= 1024 ? await users.issueToken(username, password) : null;
-      if (!token) return reply.code(400).send({ error: 'invalid_grant', error_description: 'The username or password is wrong.' });
-      return reply.header('cache-control', 'no-store').send({ access_token: token, token_type: 'Bearer' });
+      const issued = username.length <= 64 && password.length <= 1024 ? await users.issueToken(username, password) : null;
+      if (!issued) return reply.code(400).send({ error: 'invalid_grant', error_description: 'The username or password is wrong.' });
+      const expiry = issued.expiresIn === null ? {} : { expires_in: issued.expiresIn };
+      return reply.header('cache-control', 'no-store').send({ access_token: issued.token, token_type: 'Bearer', ...expiry });
+    },
+  });
+
+  // RFC 7009. The token itself is the credential: whoever holds it may end it. Unknown
+  // tokens answer 200 too, so the answer tells nothing about which tokens exist.
+  app.post('/oauth/revoke', {
+    config: perMinute(deps.rateLimits.token),
+    schema: {
+      summary: 'Revoke an access token (RFC 7009)',
+      tags: ['users'],
+      body: Type.Object({ token: Type.String(), token_type_hint: Type.Optional(Type.String()) }),
+      response: {
+        200: Type.Object({}),
+        '4xx': OAuthError,
+      },
+    },
+    handler: async (request, reply) => {
+      const params = await readParams(request).catch(() => null);
+      if (!params) return reply.code(400).send(UNPARSEABLE);
+      const { token } = params;
+      if (typeof token !== 'string' || token === '') return reply.code(400).send({ error: 'invalid_request', error_description: 'token is required.' });
+      if (token.length <= 4096) await users.revoke(token);
+      return reply.header('cache-control', 'no-store').send({});
+    },
+  });
+
+  app.delete('/account/tokens', {
+    schema: { summary: 'Sign out everywhere: revoke every access token of the caller', tags: ['users'], response: { 204: Type.Null(), ...errorResponses } },
+    handler: async (request, reply) => {
+      const user = await requireUser(request, users);
+      await users.signOutEverywhere(user.id);
+      return reply.code(204).send();
     },
   });
 
