@@ -16,6 +16,11 @@ ff -f lavfi -i "$(tone 48000)" -ac 1 -c:a libopus -b:a 16k tone.opus
 # Stereo: music-metadata reads the channel count from the MP4 sample entry, which
 # ffmpeg writes as 2 even for mono AAC.
 ff -f lavfi -i "$(tone 44100)" -ac 2 -c:a aac -b:a 48k tone.m4a
+# As browsers record: WebM/Opus written as a live stream (no duration, no cues), as Chromium's
+# and Firefox's MediaRecorder do; fragmented MP4/AAC (an empty moov, then moof+mdat pairs), as
+# Safari's does.
+ff -f lavfi -i "$(tone 48000)" -ac 1 -c:a libopus -b:a 16k -live 1 -cluster_time_limit 250 -f webm pipe:1 > recorded.webm
+ff -f lavfi -i "$(tone 48000)" -ac 2 -c:a aac -b:a 48k -movflags frag_keyframe+empty_moov+default_base_moof -frag_duration 250000 -f mp4 pipe:1 > recorded.mp4
 ff -f lavfi -i testsrc=size=64x48:rate=1 -frames:v 1 cover.jpg
 ff -f lavfi -i testsrc=size=80x60:rate=1 -frames:v 1 cover.png
 ff -f lavfi -i testsrc=size=32x24:rate=1 -frames:v 1 cover.gif

@@ -5,6 +5,7 @@
  */
 import { open } from 'node:fs/promises';
 import type { AudioInfo, ImageInfo, MediaProber } from '../domain/ports.js';
+import { looksLikeEbml, probeWebm } from './webm-probe.js';
 
 /** Container names as music-metadata reports them → the content type served. */
 function audioContentType(container: string, codec: string): string | null {
@@ -13,11 +14,31 @@ function audioContentType(container: string, codec: string): string | null {
   if (container === 'WAVE') return 'audio/wav';
   if (container === 'AIFF' || container === 'AIFF-C') return 'audio/aiff';
   if (container === 'Ogg') return /vorbis|opus|flac/i.test(codec) ? 'audio/ogg' : null;
-  if (/^M4A\b/.test(container) || /^(mp4|isom|mp42|M4A)/i.test(container)) return /aac|alac|mp4a/i.test(codec) ? 'audio/mp4' : null;
+  // Any ISO base media brand: Safari's MediaRecorder writes fragmented MP4 (iso5, iso6, mp41...).
+  if (/^M4A\b/.test(container) || /^(mp4|isom|iso\d|M4A|dash)/i.test(container)) return /aac|alac|mp4a/i.test(codec) ? 'audio/mp4' : null;
   return null;
 }
 
+async function readHead(path: string, length: number): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Recorded WebM declares no duration, and its clusters may be of unknown size: it has its own reader. */
+async function probeWebmAudio(path: string): Promise<AudioInfo | null> {
+  const webm = await probeWebm(path).catch(() => null);
+  if (!webm || webm.sampleRate < 1000 || webm.sampleRate > 768_000 || webm.channels < 1 || webm.channels > 32) return null;
+  return { contentType: 'audio/webm', ...webm };
+}
+
 export async function probeAudio(path: string): Promise<AudioInfo | null> {
+  if (looksLikeEbml(await readHead(path, 4))) return probeWebmAudio(path);
   // Loaded on first use: a server that only receives chunks never needs it.
   const { parseFile } = await import('music-metadata');
   let metadata;

@@ -17,6 +17,9 @@ export const AUDIO_FIXTURES = [
   { file: 'tone.ogg', contentType: 'audio/ogg', sampleRate: 44100, channels: 2 },
   { file: 'tone.opus', contentType: 'audio/ogg', sampleRate: 48000, channels: 1 },
   { file: 'tone.m4a', contentType: 'audio/mp4', sampleRate: 44100, channels: 2 },
+  // As browsers' MediaRecorder writes them: no declared duration.
+  { file: 'recorded.webm', contentType: 'audio/webm', sampleRate: 48000, channels: 1 },
+  { file: 'recorded.mp4', contentType: 'audio/mp4', sampleRate: 48000, channels: 2 },
 ] as const;
 
 /** A valid PCM WAV header for `dataBytes` of 16-bit mono audio at 8 kHz; the samples follow. */

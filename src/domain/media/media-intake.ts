@@ -37,7 +37,7 @@ export class MediaIntake {
     const path = this.store.localPath(source.storageKey);
     if (kind === 'audio') {
       const info = path === null ? null : await this.prober.probeAudio(path);
-      if (!info) throw new ApiError('unsupported_audio', `${input.parameter} is not decodable audio (FLAC, MP3, WAV, AIFF, Ogg or M4A).`, { parameter: input.parameter });
+      if (!info) throw new ApiError('unsupported_audio', `${input.parameter} is not decodable audio (FLAC, MP3, WAV, AIFF, Ogg, MP4/M4A or WebM).`, { parameter: input.parameter });
       const { contentType, ...audio } = info;
       return { file: { kind, storageKey: source.storageKey, filename: source.filename, contentType, size: source.size, sha1: source.sha1, audio, image: null }, attachmentId: source.attachmentId, newBlob: source.newBlob };
     }
