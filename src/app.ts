@@ -6,7 +6,7 @@ import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { sql } from 'kysely';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
@@ -24,6 +24,7 @@ import type { BlobStore, Clock } from './domain/ports.js';
 import { UserService } from './domain/users/user-service.js';
 import { ApiError } from './domain/errors.js';
 import { registerErrorHandler } from './http/error-handler.js';
+import { PrometheusMetrics, registerRequestMetrics } from './http/metrics.js';
 import { registerNotFound } from './http/method-not-allowed.js';
 import { parseQueryString, parseUrlQuery, rejectMalformedQuery } from './http/params.js';
 import { attachmentRoutes } from './http/routes/attachments.js';
@@ -45,6 +46,7 @@ export interface Services {
   clips: ClipService;
   messages: MessageService;
   orphans: OrphanSweeper;
+  metrics: PrometheusMetrics;
 }
 
 export interface App {
@@ -56,6 +58,12 @@ export const systemClock: Clock = { now: () => Date.now() };
 
 /** Largest non-file request body (JSON, urlencoded) and multipart field. */
 const FORM_BODY_LIMIT = 1024 * 1024;
+
+function logger(config: Config): FastifyServerOptions['logger'] {
+  const options = { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] };
+  if (config.logFormat === 'pretty') return { ...options, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true } } };
+  return options;
+}
 
 export async function buildApp(config: Config, options: { clock?: Clock; logger?: boolean } = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
@@ -73,6 +81,8 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
   // SHA1s of growing uploads are read and computed on a worker thread, off the request thread.
   const hasher = new WorkerPrefixHasher((key) => store.localPath(key));
   const attachments = new AttachmentService(attachmentRepository, store, clock, limits, sniffContentType, hasher);
+  const metrics = new PrometheusMetrics();
+  attachments.metrics = metrics;
   const intake = new MediaIntake(attachments, store, mediaProber);
   const services: Services = {
     database,
@@ -85,11 +95,14 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
     attachments,
     clips: new ClipService(new SqlClipRepository(database), intake, store, clock),
     messages: new MessageService(new SqlMessageRepository(database), userRepository, intake, store, clock),
+    metrics,
     orphans: new OrphanSweeper(store, new SqlBlobReferences(database), clock, config.orphanGraceSeconds * 1000),
   };
 
   const http = Fastify({
-    logger: options.logger === false ? false : { level: config.logLevel, redact: ['req.headers.authorization'] },
+    logger: options.logger === false ? false : logger(config),
+    // One line per request, written by the metrics hook when the answer is done.
+    logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { querystringParser: (text) => parseUrlQuery(text), maxParamLength: 100 },
     bodyLimit: FORM_BODY_LIMIT,
     // A stalled upload frees its socket after this long without a byte.
@@ -103,6 +116,7 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
   http.setValidatorCompiler(() => () => true);
 
   registerErrorHandler(http);
+  registerRequestMetrics(http, metrics);
   http.addHook('onRequest', async (request) => rejectMalformedQuery(request.query));
   registerNotFound(http);
   await http.register(swagger, {

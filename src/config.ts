@@ -29,6 +29,8 @@ export interface Config {
   orphanGraceSeconds: number;
   passwordHashLog2N: number;
   logLevel: string;
+  /** `json` (one object per line, for machines) or `pretty` (for people). */
+  logFormat: 'json' | 'pretty';
 }
 
 interface Setting {
@@ -84,6 +86,15 @@ const SETTINGS: { [K in keyof Config]: Setting } = {
   orphanGraceSeconds: { env: 'ORPHAN_GRACE', parse: integer('ORPHAN_GRACE', 0), fallback: () => 3600, help: 'seconds before an unreferenced file is deleted' },
   passwordHashLog2N: { env: 'PASSWORD_HASH_LOG2N', parse: integer('PASSWORD_HASH_LOG2N', 10), fallback: () => 15, help: 'scrypt cost (log2 N)' },
   logLevel: { env: 'LOG_LEVEL', parse: (raw) => raw, fallback: () => 'info', help: 'fatal, error, warn, info, debug or silent' },
+  logFormat: {
+    env: 'LOG_FORMAT',
+    parse: (raw) => {
+      if (raw !== 'json' && raw !== 'pretty') throw new Error(`LOG_FORMAT must be json or pretty, got ${JSON.stringify(raw)}`);
+      return raw;
+    },
+    fallback: () => 'json',
+    help: 'json (one object per line) or pretty (for people)',
+  },
 };
 
 function flagName(env: string): string {

@@ -95,6 +95,12 @@ describe('logs', () => {
       assert.ok(output.includes('/oauth/token'), 'the server logged nothing; the check would prove nothing');
       assert.ok(!output.includes(password), 'a password reached the logs');
       assert.ok(!output.includes(token), 'an access token reached the logs');
+      // One line per request, with the route, status, bytes and duration.
+      const lines = output.split('\n').filter((l) => l.includes('"route":"/account"'));
+      assert.equal(lines.length, 1, `one log line for GET /account:\n${lines.join('\n')}`);
+      const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+      assert.equal(line.status, 200);
+      assert.ok(typeof line.bytes_in === 'number' && line.bytes_in > 0 && typeof line.duration_ms === 'number', lines[0]);
     } finally {
       server.child.kill('SIGTERM');
       await server.exited;

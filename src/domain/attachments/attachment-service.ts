@@ -3,6 +3,7 @@
  * The rules of SPEC 3.6 live here; HTTP, SQL and files stay behind the ports.
  */
 import { ApiError, invalidParameter } from '../errors.js';
+import { noMetrics, type Metrics } from '../metrics.js';
 import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, PrefixHasher, UploadHandle } from '../ports.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { contiguousPrefix, coveredBytes, intersect, missingRanges, type ByteRange } from './ranges.js';
@@ -91,6 +92,8 @@ export function normalizeSha1(value: string, parameter: string): string {
 
 export class AttachmentService {
   private readonly states: UploadStates;
+  /** Set by the composition root when the server exports metrics. */
+  metrics: Metrics = noMetrics;
 
   constructor(
     private readonly repo: AttachmentRepository,
@@ -189,6 +192,20 @@ export class AttachmentService {
   }
 
   async writeChunk(userId: number, id: number, chunk: ChunkInput): Promise<AttachmentRecord> {
+    const finished = this.metrics.uploadStarted();
+    try {
+      const record = await this.receiveChunk(userId, id, chunk);
+      this.metrics.chunkAccepted();
+      return record;
+    } catch (error) {
+      this.metrics.chunkRejected(error instanceof ApiError ? error.errorName : 'internal_error');
+      throw error;
+    } finally {
+      finished();
+    }
+  }
+
+  private async receiveChunk(userId: number, id: number, chunk: ChunkInput): Promise<AttachmentRecord> {
     const record = await this.getOwned(userId, id);
     checkChunkBeforeBytes(record, chunk);
     // No expiry update here: the commit pushes it forward, and the sweep skips uploads in flight.
@@ -296,10 +313,9 @@ export class AttachmentService {
         if (sha1 === null) return null;
         const contentType = (await this.sniffHead(record.storageKey)) ?? record.contentType;
         const now = this.clock.now();
-        return (
-          (await this.repo.markComplete(record.id, sha1, contentType, now, now + this.limits.idleTimeoutMs)) ??
-          (await this.repo.findById(record.id))
-        );
+        const completed = await this.repo.markComplete(record.id, sha1, contentType, now, now + this.limits.idleTimeoutMs);
+        if (completed) this.metrics.attachmentCompleted();
+        return completed ?? (await this.repo.findById(record.id));
       });
       if (done) {
         this.states.forget(record.id);

@@ -1,0 +1,159 @@
+/**
+ * GET /metrics in Prometheus text format (SPEC 6), and one log line per request.
+ * Application metrics live in a registry per app (tests run several apps in one process);
+ * process metrics (CPU, memory, event loop, GC) are collected once per process.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Metrics } from '../domain/metrics.js';
+
+let processRegistry: Registry | null = null;
+
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+/** The Prometheus side of the domain's Metrics port, plus the HTTP request metrics. */
+export class PrometheusMetrics implements Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'trickle_http_requests_total',
+    help: 'HTTP requests answered, by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: 'trickle_http_request_duration_seconds',
+    help: 'Time from the request to the end of the answer, by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly receivedBytes = new Counter({
+    name: 'trickle_http_received_bytes_total',
+    help: 'Bytes read from clients (request lines, headers and bodies)',
+    registers: [this.registry],
+  });
+  private readonly chunksAccepted = new Counter({
+    name: 'trickle_chunks_accepted_total',
+    help: 'Chunks recorded',
+    registers: [this.registry],
+  });
+  private readonly chunksRejected = new Counter({
+    name: 'trickle_chunks_rejected_total',
+    help: 'Chunks refused, by the error name of the answer',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  private readonly attachmentsCompleted = new Counter({
+    name: 'trickle_attachments_completed_total',
+    help: 'Attachments that received their last byte',
+    registers: [this.registry],
+  });
+  private readonly uploadsInFlight = new Gauge({
+    name: 'trickle_uploads_in_flight',
+    help: 'Chunks being received right now',
+    registers: [this.registry],
+  });
+  private readonly mediaJobs = new Gauge({
+    name: 'trickle_media_jobs',
+    help: 'Media processing jobs, by state',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  chunkAccepted(): void {
+    this.chunksAccepted.inc();
+  }
+
+  chunkRejected(reason: string): void {
+    this.chunksRejected.inc({ reason });
+  }
+
+  attachmentCompleted(): void {
+    this.attachmentsCompleted.inc();
+  }
+
+  uploadStarted(): () => void {
+    this.uploadsInFlight.inc();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.uploadsInFlight.dec();
+    };
+  }
+
+  setMediaJobs(state: string, count: number): void {
+    this.mediaJobs.set({ state }, count);
+  }
+
+  async exposition(): Promise<string> {
+    return (await this.registry.metrics()) + (await processMetrics().metrics());
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+const startedAt = new WeakMap<FastifyRequest, bigint>();
+/** Socket byte counts already attributed to earlier requests on the same connection. */
+const counted = new WeakMap<Socket, { read: number; written: number }>();
+
+/** Bytes read and written on the request's connection since the previous request ended there. */
+function bytesSinceLastRequest(socket: Socket | undefined): { bytesIn: number; bytesOut: number } {
+  if (!socket) return { bytesIn: 0, bytesOut: 0 };
+  const before = counted.get(socket) ?? { read: 0, written: 0 };
+  const now = { read: socket.bytesRead, written: socket.bytesWritten };
+  counted.set(socket, now);
+  return { bytesIn: Math.max(0, now.read - before.read), bytesOut: Math.max(0, now.written - before.written) };
+}
+
+/** The route pattern, not the URL: ids would make a label per attachment. */
+function routeOf(request: FastifyRequest): string {
+  return request.routeOptions.url ?? 'unmatched';
+}
+
+/**
+ * Counts and times every request and logs it once, when its answer is done, with the route,
+ * status, bytes and duration. Only the path is logged: headers (Authorization) and query
+ * strings stay out of the logs.
+ */
+export function registerRequestMetrics(http: FastifyInstance, metrics: PrometheusMetrics): void {
+  http.addHook('onRequest', async (request) => {
+    startedAt.set(request, process.hrtime.bigint());
+  });
+  http.addHook('onResponse', async (request, reply) => {
+    const started = startedAt.get(request);
+    if (started === undefined) return;
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const { bytesIn, bytesOut } = bytesSinceLastRequest(request.raw.socket);
+    const labels = { method: request.method, route: routeOf(request), status: String(reply.statusCode) };
+    metrics.requests.inc(labels);
+    metrics.requestDuration.observe(labels, seconds);
+    metrics.receivedBytes.inc(bytesIn);
+    request.log.info(
+      {
+        method: request.method,
+        route: labels.route,
+        path: request.url.split('?', 1)[0],
+        status: reply.statusCode,
+        bytes_in: bytesIn,
+        bytes_out: bytesOut,
+        duration_ms: Math.round(seconds * 10_000) / 10,
+        ip: request.ip,
+      },
+      'request',
+    );
+  });
+  http.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    reply.header('content-type', metrics.contentType);
+    return metrics.exposition();
+  });
+}
