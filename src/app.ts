@@ -23,6 +23,7 @@ import { MessageService } from './domain/messages/message-service.js';
 import type { BlobStore, Clock } from './domain/ports.js';
 import { UserService } from './domain/users/user-service.js';
 import { ApiError } from './domain/errors.js';
+import { Drain } from './http/drain.js';
 import { registerErrorHandler } from './http/error-handler.js';
 import { PrometheusMetrics, registerRequestMetrics } from './http/metrics.js';
 import { registerNotFound } from './http/method-not-allowed.js';
@@ -52,6 +53,7 @@ export interface Services {
 export interface App {
   http: FastifyInstance;
   services: Services;
+  drain: Drain;
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
@@ -115,6 +117,8 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
   // schemas still document the API and shape the replies.
   http.setValidatorCompiler(() => () => true);
 
+  const drain = new Drain();
+  drain.register(http);
   registerErrorHandler(http);
   registerRequestMetrics(http, metrics);
   http.addHook('onRequest', async (request) => rejectMalformedQuery(request.query));
@@ -174,9 +178,11 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
   });
   http.addHook('onClose', async () => {
     if (sweeper) clearInterval(sweeper);
+    // Handlers of cut connections still record what they wrote; they need the adapters.
+    await drain.idle();
     await hasher.close();
     await store.close();
     await database.close();
   });
-  return { http, services };
+  return { http, services, drain };
 }

@@ -28,6 +28,8 @@ export interface Config {
   /** Blobs that no record names are deleted once they are this old. */
   orphanGraceSeconds: number;
   passwordHashLog2N: number;
+  /** Seconds that requests in flight may take to finish after SIGTERM before they are cut. */
+  shutdownGraceSeconds: number;
   logLevel: string;
   /** `json` (one object per line, for machines) or `pretty` (for people). */
   logFormat: 'json' | 'pretty';
@@ -85,6 +87,12 @@ const SETTINGS: { [K in keyof Config]: Setting } = {
   accessTokenTtlSeconds: { env: 'ACCESS_TOKEN_TTL', parse: integer('ACCESS_TOKEN_TTL', 0), fallback: () => 0, help: 'seconds an access token lives (0: no expiry)' },
   orphanGraceSeconds: { env: 'ORPHAN_GRACE', parse: integer('ORPHAN_GRACE', 0), fallback: () => 3600, help: 'seconds before an unreferenced file is deleted' },
   passwordHashLog2N: { env: 'PASSWORD_HASH_LOG2N', parse: integer('PASSWORD_HASH_LOG2N', 10), fallback: () => 15, help: 'scrypt cost (log2 N)' },
+  shutdownGraceSeconds: {
+    env: 'SHUTDOWN_GRACE',
+    parse: integer('SHUTDOWN_GRACE', 0),
+    fallback: () => 30,
+    help: 'seconds requests in flight may take to finish after SIGTERM before they are cut',
+  },
   logLevel: { env: 'LOG_LEVEL', parse: (raw) => raw, fallback: () => 'info', help: 'fatal, error, warn, info, debug or silent' },
   logFormat: {
     env: 'LOG_FORMAT',

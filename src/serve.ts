@@ -6,22 +6,47 @@ export function serverUsage(command: string): string {
   return `Usage: ${command} [options]\n\nEvery option is also an environment variable:\n${configHelp()}\n`;
 }
 
+/** After the grace, cut requests get this long to record what they wrote before the process exits anyway. */
+const AFTER_CUT_MS = 15_000;
+
 export async function serve(argv: readonly string[], command = 'npm start --'): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(serverUsage(command));
     return;
   }
   const config = loadConfig(argv);
-  const { http } = await buildApp(config);
+  const { http, drain } = await buildApp(config);
   await http.listen({ port: config.port, host: config.host });
 
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
+  const stop = (signal: NodeJS.Signals) => {
+    const exitCode = 128 + (signal === 'SIGINT' ? 2 : 15);
+    if (stopping) {
+      http.log.warn({ signal }, 'second signal: stopping at once');
+      process.exit(exitCode);
+    }
     stopping = true;
-    http.log.info({ signal }, 'stopping: finishing requests in flight');
-    http.close().then(
-      () => process.exit(0),
+    drain.draining = true;
+    const graceMs = config.shutdownGraceSeconds * 1000;
+    http.log.info({ signal, grace_seconds: config.shutdownGraceSeconds }, 'stopping: finishing requests in flight');
+    // Stops accepting now; waits for requests in flight (http.close() runs the onClose hooks,
+    // which wait for running handlers before closing the database and storage).
+    const closing = http.close();
+    const cut = setTimeout(() => {
+      http.log.warn({ handlers_running: drain.handlersRunning }, 'grace period over: cutting the connections still open');
+      http.server.closeAllConnections();
+    }, graceMs);
+    const giveUp = setTimeout(() => {
+      http.log.error({ handlers_running: drain.handlersRunning }, 'requests did not end after they were cut: exiting');
+      process.exit(1);
+    }, graceMs + AFTER_CUT_MS);
+    closing.then(
+      () => {
+        clearTimeout(cut);
+        clearTimeout(giveUp);
+        http.log.info('stopped');
+        process.exit(0);
+      },
       (error: unknown) => {
         http.log.error({ err: error }, 'error while stopping');
         process.exit(1);
