@@ -35,10 +35,10 @@ export class Drain {
   register(http: FastifyInstance): void {
     http.addHook('onRoute', (route) => {
       const handler = route.handler as RouteHandlerMethod;
-      const drain = this;
+      const track = <T>(work: Promise<T>) => this.track(work);
       route.handler = function (this: FastifyInstance, request, reply) {
         const result = handler.call(this, request, reply) as unknown;
-        return result instanceof Promise ? drain.track(result) : result;
+        return result instanceof Promise ? track(result) : result;
       } as RouteHandlerMethod;
     });
     http.addHook('onSend', async (_request, reply) => {
