@@ -15,6 +15,9 @@ import { SqlBlobReferences } from './db/repositories/blob-references.js';
 import { SqlClipRepository } from './db/repositories/clips-repository.js';
 import { SqlMessageRepository } from './db/repositories/messages-repository.js';
 import { SqlTokenRepository, SqlUserRepository } from './db/repositories/users-repository.js';
+import { SqlExternalIdentityRepository } from './db/repositories/external-identities-repository.js';
+import { JwtVerifier } from './auth/jwt-verifier.js';
+import { ExternalSignIn } from './domain/users/external-sign-in.js';
 import { AttachmentService } from './domain/attachments/attachment-service.js';
 import { ClipService } from './domain/clips/clip-service.js';
 import { OrphanSweeper } from './domain/maintenance/orphan-sweeper.js';
@@ -67,8 +70,25 @@ function logger(config: Config): FastifyServerOptions['logger'] {
   return options;
 }
 
+function jwtVerifier(config: Config, clock: Clock): JwtVerifier {
+  return new JwtVerifier(
+    {
+      jwksUrl: config.authJwksUrl,
+      secret: config.authJwtSecret,
+      issuer: config.authIssuer ?? '',
+      audience: config.authAudience ?? '',
+      usernameClaim: config.authUsernameClaim,
+      clockSkewSeconds: config.authClockSkewSeconds,
+      jwksCooldownMs: config.authJwksCooldownSeconds * 1000,
+    },
+    clock,
+  );
+}
+
 export async function buildApp(config: Config, options: { clock?: Clock; logger?: boolean } = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
+  // Built first: a bad identity setting fails the start before anything is opened.
+  const verifier = config.authJwksUrl || config.authJwtSecret ? jwtVerifier(config, clock) : null;
   await mkdir(config.dataDir, { recursive: true });
   const database = await openDatabase({ url: config.databaseUrl, durable: config.durableWrites });
   const store = await LocalDiskStore.open({ root: config.dataDir, durable: config.durableWrites });
@@ -86,6 +106,7 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
   const metrics = new PrometheusMetrics();
   attachments.metrics = metrics;
   const intake = new MediaIntake(attachments, store, mediaProber);
+  const external = verifier ? new ExternalSignIn(verifier, new SqlExternalIdentityRepository(database), clock) : null;
   const services: Services = {
     database,
     store,
@@ -93,7 +114,7 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
       registrationEnabled: config.registrationEnabled,
       passwordCost: { log2N: config.passwordHashLog2N },
       accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-    }),
+    }, external),
     attachments,
     clips: new ClipService(new SqlClipRepository(database), intake, store, clock),
     messages: new MessageService(new SqlMessageRepository(database), userRepository, intake, store, clock),

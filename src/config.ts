@@ -25,6 +25,14 @@ export interface Config {
   tokenRateLimit: number;
   /** Seconds an access token lives; 0: no expiry. */
   accessTokenTtlSeconds: number;
+  /** Sign-in with the app's identity provider: its JWKS URL, or a shared HS256 secret. */
+  authJwksUrl: string | null;
+  authJwtSecret: string | null;
+  authIssuer: string | null;
+  authAudience: string | null;
+  authUsernameClaim: string;
+  authClockSkewSeconds: number;
+  authJwksCooldownSeconds: number;
   /** Blobs that no record names are deleted once they are this old. */
   orphanGraceSeconds: number;
   passwordHashLog2N: number;
@@ -59,6 +67,13 @@ function boolean(name: string): (raw: string) => boolean {
   };
 }
 
+function url(name: string): (raw: string) => string {
+  return (raw) => {
+    if (!URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol)) throw new Error(`${name} must be an http:// or https:// URL, got ${JSON.stringify(raw)}`);
+    return raw;
+  };
+}
+
 const SETTINGS: { [K in keyof Config]: Setting } = {
   port: { env: 'PORT', parse: integer('PORT', 0), fallback: () => 8080, help: 'TCP port to listen on' },
   host: { env: 'HOST', parse: (raw) => raw, fallback: () => '127.0.0.1', help: 'address to listen on' },
@@ -85,6 +100,23 @@ const SETTINGS: { [K in keyof Config]: Setting } = {
   registrationRateLimit: { env: 'REGISTRATION_RATE_LIMIT', parse: integer('REGISTRATION_RATE_LIMIT', 0), fallback: () => 10, help: 'registrations per minute per address (0: no limit)' },
   tokenRateLimit: { env: 'TOKEN_RATE_LIMIT', parse: integer('TOKEN_RATE_LIMIT', 0), fallback: () => 30, help: 'token requests per minute per address (0: no limit)' },
   accessTokenTtlSeconds: { env: 'ACCESS_TOKEN_TTL', parse: integer('ACCESS_TOKEN_TTL', 0), fallback: () => 0, help: 'seconds an access token lives (0: no expiry)' },
+  authJwksUrl: { env: 'AUTH_JWKS_URL', parse: url('AUTH_JWKS_URL'), fallback: () => null, help: "JWKS URL of the app's identity provider: its JWTs sign users in" },
+  authJwtSecret: { env: 'AUTH_JWT_SECRET', parse: (raw) => raw, fallback: () => null, help: 'shared secret (32+ bytes) for HS256 JWTs from the app' },
+  authIssuer: { env: 'AUTH_ISSUER', parse: (raw) => raw, fallback: () => null, help: 'the iss a JWT must have (required with JWTs)' },
+  authAudience: { env: 'AUTH_AUDIENCE', parse: (raw) => raw, fallback: () => null, help: 'the aud a JWT must have (required with JWTs)' },
+  authUsernameClaim: {
+    env: 'AUTH_USERNAME_CLAIM',
+    parse: (raw) => raw,
+    fallback: () => 'preferred_username',
+    help: "JWT claim naming a new user's username",
+  },
+  authClockSkewSeconds: { env: 'AUTH_CLOCK_SKEW', parse: integer('AUTH_CLOCK_SKEW', 0), fallback: () => 30, help: 'seconds of clock difference allowed on JWT exp/nbf' },
+  authJwksCooldownSeconds: {
+    env: 'AUTH_JWKS_COOLDOWN',
+    parse: integer('AUTH_JWKS_COOLDOWN', 0),
+    fallback: () => 30,
+    help: 'least seconds between JWKS fetches for unknown key ids',
+  },
   orphanGraceSeconds: { env: 'ORPHAN_GRACE', parse: integer('ORPHAN_GRACE', 0), fallback: () => 3600, help: 'seconds before an unreferenced file is deleted' },
   passwordHashLog2N: { env: 'PASSWORD_HASH_LOG2N', parse: integer('PASSWORD_HASH_LOG2N', 10), fallback: () => 15, help: 'scrypt cost (log2 N)' },
   shutdownGraceSeconds: {

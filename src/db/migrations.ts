@@ -117,6 +117,18 @@ const migrations: Record<string, DialectMigration> = {
     // Signing out everywhere deletes a user's tokens by user.
     await db.schema.createIndex('access_tokens_user_id').on('access_tokens').column('user_id').execute();
   },
+  '2026_11_25_integration_external_identities': async (db, dialect) => {
+    const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+    // A user signed in by the app's identity provider: the JWT's (iss, sub) names one user.
+    await db.schema
+      .createTable('external_identities')
+      .addColumn('issuer', 'text', (c) => c.notNull())
+      .addColumn('subject', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'integer', (c) => c.notNull().unique().references('users.id').onDelete('cascade'))
+      .addColumn('created_at', bigint, (c) => c.notNull())
+      .addPrimaryKeyConstraint('external_identities_pkey', ['issuer', 'subject'])
+      .execute();
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

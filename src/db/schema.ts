@@ -20,6 +20,14 @@ export interface AccessTokensTable {
   expires_at: number | null;
 }
 
+/** Links an identity provider's (issuer, subject) to the Trickle user it signs in as. */
+export interface ExternalIdentitiesTable {
+  issuer: string;
+  subject: string;
+  user_id: number;
+  created_at: number;
+}
+
 export interface AttachmentsTable {
   id: Generated<number>;
   user_id: number;
@@ -95,6 +103,7 @@ export interface MessagesTable {
 export interface Tables {
   users: UsersTable;
   access_tokens: AccessTokensTable;
+  external_identities: ExternalIdentitiesTable;
   attachments: AttachmentsTable;
   media_files: MediaFilesTable;
   audio_clips: AudioClipsTable;

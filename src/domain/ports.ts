@@ -42,6 +42,32 @@ export interface TokenRepository {
   deleteExpired(now: number): Promise<number>;
 }
 
+/** Who a verified token from the app's identity provider says the caller is. */
+export interface ExternalIdentity {
+  issuer: string;
+  subject: string;
+  /** The username claim, as the provider sent it (not yet fit to Trickle's rules). */
+  preferredUsername: string | null;
+  email: string | null;
+}
+
+/** Checks tokens issued by the app's identity provider (JWTs); an adapter owns the crypto. */
+export interface IdentityVerifier {
+  /** Whether the bearer token is one for this verifier rather than a Trickle access token. */
+  recognizes(token: string): boolean;
+  /** The identity the token proves; throws ApiError('invalid_token') when any check fails. */
+  verify(token: string): Promise<ExternalIdentity>;
+}
+
+export interface ExternalIdentityRepository {
+  findUser(issuer: string, subject: string): Promise<UserRecord | null>;
+  /**
+   * Creates a user linked to (issuer, subject) in one transaction. Resolves null when the
+   * username is taken or the identity was linked meanwhile (another node signed it in first).
+   */
+  createLinkedUser(user: NewUser, issuer: string, subject: string): Promise<UserRecord | null>;
+}
+
 // ---------------------------------------------------------------- attachments
 
 export type AttachmentState = 'uploading' | 'complete' | 'used';

@@ -1,10 +1,10 @@
-import type { Selectable } from 'kysely';
+import type { Insertable, Selectable } from 'kysely';
 import type { NewUser, TokenRepository, UserRecord, UserRepository } from '../../domain/ports.js';
 import type { Database } from '../database.js';
 import type { UsersTable } from '../schema.js';
 import { isUniqueViolation } from './errors.js';
 
-function toUser(row: Selectable<UsersTable>): UserRecord {
+export function toUser(row: Selectable<UsersTable>): UserRecord {
   return {
     id: row.id,
     username: row.username,
@@ -15,6 +15,18 @@ function toUser(row: Selectable<UsersTable>): UserRecord {
   };
 }
 
+/** The row a new user is inserted as. */
+export function userRow(user: NewUser): Insertable<UsersTable> {
+  return {
+    username: user.username,
+    username_key: user.username.toLowerCase(),
+    email: user.email,
+    password_hash: user.passwordHash,
+    messaging_enabled: 1,
+    created_at: user.createdAt,
+  };
+}
+
 export class SqlUserRepository implements UserRepository {
   constructor(private readonly database: Database) {}
 
@@ -22,14 +34,7 @@ export class SqlUserRepository implements UserRepository {
     try {
       const row = await this.database.db
         .insertInto('users')
-        .values({
-          username: user.username,
-          username_key: user.username.toLowerCase(),
-          email: user.email,
-          password_hash: user.passwordHash,
-          messaging_enabled: 1,
-          created_at: user.createdAt,
-        })
+        .values(userRow(user))
         .returningAll()
         .executeTakeFirstOrThrow();
       return toUser(row);

@@ -2,7 +2,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ApiError, invalidParameter } from '../errors.js';
 import type { Clock, TokenRepository, UserRecord, UserRepository } from '../ports.js';
+import type { ExternalSignIn } from './external-sign-in.js';
 import { hashPassword, verifyPassword, type PasswordHashCost } from './passwords.js';
+import { USERNAME } from './usernames.js';
 
 export interface RegistrationInput {
   username: string;
@@ -16,7 +18,6 @@ export interface IssuedToken {
   expiresIn: number | null;
 }
 
-const USERNAME = /^[A-Za-z0-9_]{3,32}$/;
 // Deliberately loose: one @, something on each side, a dot in the domain.
 const EMAIL = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/;
 const MAX_PASSWORD_LENGTH = 1024;
@@ -39,6 +40,8 @@ export class UserService {
       /** Lifetime of a new access token in seconds; 0: tokens never expire. */
       accessTokenTtlSeconds: number;
     },
+    /** Sign-in with the app's identity provider (JWTs), when configured. */
+    private readonly external: ExternalSignIn | null = null,
   ) {}
 
   async register(input: RegistrationInput): Promise<UserRecord> {
@@ -67,8 +70,13 @@ export class UserService {
     return { token, expiresIn: ttl > 0 ? ttl : null };
   }
 
-  /** The token's user; tokens live in the database alone, so a revoke holds on every node at once. */
+  /**
+   * The token's user, or null for an unknown Trickle token. Trickle tokens live in the database
+   * alone, so a revoke holds on every node at once; a JWT from the app's identity provider
+   * that fails a check throws ApiError('invalid_token') with the reason.
+   */
   authenticate(token: string): Promise<UserRecord | null> {
+    if (this.external?.recognizes(token)) return this.external.authenticate(token);
     return this.tokens.findUser(tokenDigest(token), this.clock.now());
   }
 
