@@ -115,6 +115,8 @@ export interface AttachmentRepository {
    * callers never lose each other's ranges. Resolves null if the row is gone.
    */
   recordRange(id: number, start: number, end: number, now: number, expiresAt: number): Promise<AttachmentRecord | null>;
+  /** Records the type sniffed from the file's first bytes; null if the row is gone or no longer uploading. */
+  setContentType(id: number, contentType: string): Promise<AttachmentRecord | null>;
   /** uploading → complete, with the file's SHA1 and sniffed type; null if not uploading. */
   markComplete(id: number, sha1: string, contentType: string | null, now: number, expiresAt: number): Promise<AttachmentRecord | null>;
   delete(id: number): Promise<boolean>;

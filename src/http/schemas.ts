@@ -47,7 +47,7 @@ const RangeList = Type.Array(Type.Tuple([Type.Integer(), Type.Integer()]), { des
 export const Attachment = Type.Object({
   id: Type.Integer(),
   filename: Type.String(),
-  content_type: Type.Union([Type.String(), Type.Null()]),
+  content_type: Type.String({ description: 'sniffed from the first bytes once they are there; before that the declared type or application/octet-stream' }),
   size: Type.Integer(),
   received: Type.Integer({ description: 'bytes received contiguously from offset 0' }),
   outstanding: Type.Integer({ description: 'bytes not received yet' }),

@@ -88,6 +88,17 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     });
   }
 
+  async setContentType(id: number, contentType: string): Promise<AttachmentRecord | null> {
+    const row = await this.database.db
+      .updateTable('attachments')
+      .set({ content_type: contentType })
+      .where('id', '=', id)
+      .where('state', '=', 'uploading')
+      .returningAll()
+      .executeTakeFirst();
+    return row ? toAttachment(row) : null;
+  }
+
   async markComplete(id: number, sha1: string, contentType: string | null, now: number, expiresAt: number): Promise<AttachmentRecord | null> {
     const row = await this.database.db
       .updateTable('attachments')

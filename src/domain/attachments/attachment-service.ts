@@ -46,7 +46,7 @@ export type ContentSniffer = (head: Buffer) => Promise<string | null>;
 export interface AttachmentView {
   id: number;
   filename: string;
-  content_type: string | null;
+  content_type: string;
   size: number;
   received: number;
   outstanding: number;
@@ -66,7 +66,7 @@ export function attachmentView(record: AttachmentRecord): AttachmentView {
   return {
     id: record.id,
     filename: record.filename,
-    content_type: record.contentType,
+    content_type: record.contentType ?? 'application/octet-stream',
     size: record.size,
     received: contiguousPrefix(record.ranges),
     outstanding: record.size - received,
@@ -89,6 +89,9 @@ export function normalizeSha1(value: string, parameter: string): string {
   if (!SHA1_HEX.test(lower)) throw invalidParameter(parameter, 'must be 40 hexadecimal digits');
   return lower;
 }
+
+/** What content sniffing reads of a file's head (file-type's own need). */
+const SNIFF_BYTES = 4100;
 
 export class AttachmentService {
   private readonly states: UploadStates;
@@ -254,6 +257,7 @@ export class AttachmentService {
         committed = await this.commit(state, record, upload, writer, chunk.offset, end);
         // Our bytes are recorded: let go of the region before hashing the rest of the file.
         writer.releaseRegion();
+        if (chunk.offset < SNIFF_BYTES && committed.state === 'uploading') committed = await this.sniffEarly(committed, upload);
         if (committed.state === 'uploading' && coveredBytes(committed.ranges) === committed.size) {
           committed = await this.finalize(state, committed);
         }
@@ -325,10 +329,21 @@ export class AttachmentService {
     throw new Error(`attachment ${record.id} could not be hashed to completion`, { cause: lastError });
   }
 
+  /** SPEC 3.4: the type is sniffed as soon as the file's first bytes are there, not only at completion. */
+  private async sniffEarly(record: AttachmentRecord, upload: UploadHandle): Promise<AttachmentRecord> {
+    const prefix = Math.min(contiguousPrefix(record.ranges), SNIFF_BYTES);
+    if (prefix === 0) return record;
+    const head = Buffer.alloc(prefix);
+    const read = await upload.read(head, 0, prefix);
+    const sniffed = await this.sniff(head.subarray(0, read));
+    if (sniffed === null || sniffed === record.contentType) return record;
+    return (await this.repo.setContentType(record.id, sniffed)) ?? record;
+  }
+
   private async sniffHead(storageKey: string): Promise<string | null> {
     const handle = await this.store.openUpload(storageKey);
     try {
-      const head = Buffer.alloc(4100);
+      const head = Buffer.alloc(SNIFF_BYTES);
       const read = await handle.read(head, 0, head.length);
       return await this.sniff(head.subarray(0, read));
     } finally {
