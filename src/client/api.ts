@@ -101,7 +101,8 @@ export class TrickleClient {
 
   // --- chunked attachments (SPEC 3)
 
-  async createAttachment(size: number, filename?: string, options: Cancellable = {}): Promise<Attachment> {
+  /** `size` undefined: the size is not known yet (a recording still going on); fix it later with setAttachmentSize. */
+  async createAttachment(size: number | undefined, filename?: string, options: Cancellable = {}): Promise<Attachment> {
     const reply = await this.transport.call<{ attachment: Attachment }>('POST', '/attachments', { json: { attachment: { size, filename } }, signal: options.signal });
     return reply.attachment;
   }
@@ -111,6 +112,11 @@ export class TrickleClient {
     const query = { 'attachment[chunk_offset]': chunk.offset, 'attachment[chunk_sha1]': chunk.sha1 };
     const options = { query, bytes: chunk.bytes, signal: chunk.signal, timeoutMs: chunk.timeoutMs };
     return (await this.transport.call<{ attachment: Attachment }>('PUT', `/attachments/${id}`, options)).attachment;
+  }
+
+  /** Fixes the size of an attachment created without one (SPEC 3.8); it must cover every byte received. */
+  async setAttachmentSize(id: number, size: number, options: Cancellable = {}): Promise<Attachment> {
+    return (await this.transport.call<{ attachment: Attachment }>('PUT', `/attachments/${id}`, { json: { attachment: { size } }, signal: options.signal })).attachment;
   }
 
   async attachment(id: number, options: Cancellable & { timeoutMs?: number } = {}): Promise<Attachment> {

@@ -5,6 +5,7 @@
  */
 import { uploadSource, type UploadOptions, type UploadResult } from './upload.js';
 import { blobSource, bytesSource, isUploadSource, type UploadSource } from './source.js';
+import { isGrowingSource, uploadGrowing, type GrowingSource } from './growing-upload.js';
 
 export { TrickleClient, type ChunkRequest, type ClipQuery } from './api.js';
 export { TrickleApiError, TrickleNetworkError, TrickleTimeoutError, TrickleUploadError, isRetriable, type OAuthErrorName } from './errors.js';
@@ -15,10 +16,16 @@ export { blobSource, bytesSource, type UploadSource } from './source.js';
 export type { Sha1, Sha1Factory } from './sha1.js';
 export type * from './types.js';
 export { uploadSource, type UploadOptions, type UploadResult };
+export { isGrowingSource, uploadGrowing, type GrowingSource, type SourcePiece } from './growing-upload.js';
 
-/** Uploads a Blob/File, bytes, or any UploadSource; see UploadOptions. */
-export function upload(source: Blob | Uint8Array | UploadSource, options: UploadOptions): Promise<UploadResult> {
-  return uploadSource(toSource(source), options);
+/**
+ * Uploads a Blob/File, bytes, or any UploadSource; or a growing source of unknown length (a
+ * ReadableStream or async iterable of Blobs/bytes, such as a recording's pieces), sent piece by
+ * piece as it arrives, its size fixed when it ends. See UploadOptions.
+ */
+export function upload(source: Blob | Uint8Array | UploadSource | GrowingSource, options: UploadOptions): Promise<UploadResult> {
+  if (isGrowingSource(source) && !isUploadSource(source)) return uploadGrowing(source, options);
+  return uploadSource(toSource(source as Blob | Uint8Array | UploadSource), options);
 }
 
 export function toSource(source: Blob | Uint8Array | UploadSource): UploadSource {

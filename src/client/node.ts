@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { open, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { toSource } from './index.js';
+import { upload as portableUpload, type GrowingSource } from './index.js';
 import type { Sha1Factory } from './sha1.js';
 import type { UploadSource } from './source.js';
 import { StateStore } from './state-store.js';
@@ -66,10 +66,10 @@ export function uploadKey(server: string, file: { path: string; size: number; mt
   return JSON.stringify(['upload', server, file.path, file.size, file.mtimeMs]);
 }
 
-/** Uploads a file path, Blob, bytes or UploadSource; see UploadOptions. */
-export async function upload(source: string | Blob | Uint8Array | UploadSource, options: NodeUploadOptions): Promise<UploadResult> {
+/** Uploads a file path, Blob, bytes, UploadSource or growing source (e.g. process.stdin); see UploadOptions. */
+export async function upload(source: string | Blob | Uint8Array | UploadSource | GrowingSource, options: NodeUploadOptions): Promise<UploadResult> {
   const withNodeHash = { sha1: nodeSha1, ...options, client: clientFor(options) };
-  if (typeof source !== 'string') return uploadSource(toSource(source), withNodeHash);
+  if (typeof source !== 'string') return portableUpload(source, withNodeHash);
 
   const file = await fileSource(source);
   try {

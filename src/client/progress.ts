@@ -2,6 +2,7 @@
 export interface UploadProgress {
   /** Bytes the server holds (acknowledged), including those it had before a resume. */
   acknowledgedBytes: number;
+  /** The file's size; for a growing source, the bytes read from it so far (final once it has ended). */
   totalBytes: number;
   /** Over the last few seconds; 0 until there is something to measure. */
   bytesPerSecond: number;
@@ -13,9 +14,11 @@ export interface UploadProgress {
 export class ProgressMeter {
   private readonly samples: Array<{ at: number; bytes: number }> = [];
   private acknowledged: number;
+  /** False while a growing source may still deliver more: no ETA then. */
+  private totalKnown = true;
 
   constructor(
-    private readonly total: number,
+    private total: number,
     alreadyAcknowledged: number,
     private readonly windowMs = 5000,
     private readonly now: () => number = () => Date.now(),
@@ -34,6 +37,13 @@ export class ProgressMeter {
     return this.snapshot();
   }
 
+  /** A growing source has delivered `total` bytes so far; `ended` once it has no more. */
+  grow(total: number, ended: boolean): UploadProgress {
+    this.total = Math.max(this.total, total);
+    this.totalKnown = ended;
+    return this.snapshot();
+  }
+
   snapshot(): UploadProgress {
     const first = this.samples[0];
     const last = this.samples[this.samples.length - 1];
@@ -44,7 +54,7 @@ export class ProgressMeter {
       acknowledgedBytes: this.acknowledged,
       totalBytes: this.total,
       bytesPerSecond: rate,
-      etaSeconds: left === 0 ? 0 : rate > 0 ? left / rate : null,
+      etaSeconds: !this.totalKnown ? null : left === 0 ? 0 : rate > 0 ? left / rate : null,
     };
   }
 }

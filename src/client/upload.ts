@@ -5,11 +5,13 @@
  * its SHA1 equals ours.
  */
 import { TrickleClient } from './api.js';
-import { ChunkSizer, DEFAULT_CHUNK_SIZING, type ChunkSizing } from './chunk-sizer.js';
+import type { ChunkSizing } from './chunk-sizer.js';
+import { ChunkSender } from './chunk-sender.js';
 import { TrickleApiError, TrickleUploadError } from './errors.js';
+import { InFlight } from './in-flight.js';
 import { ProgressMeter, type UploadProgress } from './progress.js';
-import { DEFAULT_RETRY, sleep, withRetries, type RetryPolicy } from './retry.js';
-import { portableSha1, type Sha1, type Sha1Factory } from './sha1.js';
+import { sleep, type RetryPolicy } from './retry.js';
+import type { Sha1, Sha1Factory } from './sha1.js';
 import type { UploadSource } from './source.js';
 import type { Attachment, ByteRange } from './types.js';
 
@@ -72,77 +74,55 @@ export async function uploadSource(source: UploadSource, options: UploadOptions 
   return new UploadRun(source, options).run();
 }
 
-/** At most `limit` chunks in flight; the first to fail for good stops the rest. */
-class InFlight {
-  private readonly running = new Set<Promise<void>>();
-  private failure: { error: unknown } | null = null;
-
-  constructor(
-    private readonly limit: number,
-    private readonly stop: AbortController,
-  ) {}
-
-  /** Resolves when another chunk may start; throws the first failure. */
-  async slot(): Promise<void> {
-    while (this.failure === null && this.running.size >= this.limit) await Promise.race(this.running);
-    if (this.failure) throw this.failure.error;
+/**
+ * Polls the attachment until it is complete (the server may still be hashing an out-of-order
+ * file) or lacks ranges; throws if it holds every byte but never completes.
+ */
+export async function settle(fetchAttachment: () => Promise<Attachment>, signal: AbortSignal, observe: (attachment: Attachment) => void): Promise<Attachment> {
+  for (let poll = 0; poll < SETTLE_POLLS; poll += 1) {
+    if (poll > 0) await sleep(SETTLE_POLL_MS, signal);
+    const attachment = await fetchAttachment();
+    observe(attachment);
+    if (attachment.complete || attachment.missing.length > 0) return attachment;
   }
+  throw new TrickleUploadError('the attachment holds every byte but did not complete in time');
+}
 
-  start(work: Promise<void>): void {
-    const tracked = work.then(
-      () => void this.running.delete(tracked),
-      (error: unknown) => {
-        this.running.delete(tracked);
-        if (this.failure === null) {
-          this.failure = { error };
-          this.stop.abort(error);
-        }
-      },
-    );
-    this.running.add(tracked);
-  }
-
-  /** Waits for every chunk; throws the first failure. */
-  async drain(): Promise<void> {
-    while (this.running.size > 0) await Promise.race(this.running);
-    if (this.failure) throw this.failure.error;
+/** Runs `work` with a signal aborted by the caller's signal or by `stop`. */
+export async function stoppable<T>(stop: AbortController, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+  if (signal?.aborted) throw signal.reason;
+  const onAbort = () => stop.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await work();
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
 }
 
 class UploadRun {
   private readonly client: TrickleClient;
-  private readonly sizer: ChunkSizer;
-  private readonly retry: RetryPolicy;
+  private readonly chunks: ChunkSender;
   private readonly concurrency: number;
   private readonly sha1: Sha1Factory;
   /** Aborted by the caller's signal, or by the first chunk that fails for good. */
   private readonly stop = new AbortController();
   private meter: ProgressMeter | null = null;
   private latest: Attachment | null = null;
-  private bytesSent = 0;
 
   constructor(
     private readonly source: UploadSource,
     private readonly options: UploadOptions,
   ) {
     this.client = clientFor(options);
-    this.sizer = new ChunkSizer({ ...DEFAULT_CHUNK_SIZING, ...options.chunkSizing });
-    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.chunks = new ChunkSender(this.client, options, this.stop.signal);
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
-    this.sha1 = options.sha1 ?? portableSha1;
+    this.sha1 = this.chunks.sha1;
     if (source.size < 1) throw new TrickleUploadError('cannot upload an empty file');
   }
 
-  async run(): Promise<UploadResult> {
-    const { signal } = this.options;
-    if (signal?.aborted) throw signal.reason;
-    const onAbort = () => this.stop.abort(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      return await this.upload();
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-    }
+  run(): Promise<UploadResult> {
+    return stoppable(this.stop, this.options.signal, () => this.upload());
   }
 
   private async upload(): Promise<UploadResult> {
@@ -167,7 +147,7 @@ class UploadRun {
     if (attachment.sha1 !== sha1) {
       throw new TrickleUploadError(`the server's copy has SHA1 ${attachment.sha1}, the file has ${sha1}: the file changed during the upload, or attachment ${attachment.id} holds another file`);
     }
-    return { attachmentId: attachment.id, fingerprint: sha1, size: this.source.size, attachment, bytesSent: this.bytesSent, resumed };
+    return { attachmentId: attachment.id, fingerprint: sha1, size: this.source.size, attachment, bytesSent: this.chunks.bytesSent, resumed };
   }
 
   /** The attachment to continue, or a new one. */
@@ -196,7 +176,7 @@ class UploadRun {
         if (fingerprint) await this.hashRange(fingerprint, cursor, start);
         for (let offset = start; offset < end; ) {
           await inFlight.slot();
-          const length = Math.min(this.sizer.current, end - offset);
+          const length = Math.min(this.chunks.sizer.current, end - offset);
           const bytes = await this.source.read(offset, length);
           fingerprint?.update(bytes);
           inFlight.start(this.sendChunk(offset, bytes));
@@ -214,24 +194,7 @@ class UploadRun {
   }
 
   private async sendChunk(offset: number, bytes: Uint8Array): Promise<void> {
-    const chunkSha1 = this.sha1();
-    chunkSha1.update(bytes);
-    const sha1 = chunkSha1.digest();
-    const timeoutMs = (this.options.timeoutMs ?? 30_000) + (bytes.byteLength / (this.options.minBytesPerSecond ?? 16 * 1024)) * 1000;
-    const reply = await this.retrying(async () => {
-      const started = Date.now();
-      this.bytesSent += bytes.byteLength;
-      try {
-        const attachment = await this.client.putChunk(this.attachmentId(), { offset, bytes, sha1, signal: this.stop.signal, timeoutMs });
-        this.sizer.succeeded(bytes.byteLength, Date.now() - started);
-        return attachment;
-      } catch (error) {
-        this.sizer.failed();
-        throw error;
-      }
-    });
-    this.options.onChunkAcknowledged?.([offset, offset + bytes.byteLength]);
-    this.observe(reply);
+    this.observe(await this.chunks.send(this.attachmentId(), offset, bytes));
   }
 
   /** Present bytes are read only to be fingerprinted. */
@@ -245,13 +208,7 @@ class UploadRun {
   /** The server's view once every chunk of a round is acknowledged; waits while it hashes. */
   private async settle(): Promise<Attachment> {
     if (this.latest?.complete) return this.latest;
-    for (let poll = 0; poll < SETTLE_POLLS; poll += 1) {
-      if (poll > 0) await sleep(SETTLE_POLL_MS, this.stop.signal);
-      const attachment = await this.retrying(() => this.client.attachment(this.attachmentId(), { signal: this.stop.signal }));
-      this.observe(attachment);
-      if (attachment.complete || attachment.missing.length > 0) return attachment;
-    }
-    throw new TrickleUploadError(`attachment ${this.attachmentId()} holds every byte but did not complete in time`);
+    return settle(() => this.retrying(() => this.client.attachment(this.attachmentId(), { signal: this.stop.signal })), this.stop.signal, (a) => this.observe(a));
   }
 
   private observe(attachment: Attachment): void {
@@ -266,6 +223,6 @@ class UploadRun {
   }
 
   private retrying<T>(attempt: () => Promise<T>): Promise<T> {
-    return withRetries(attempt, this.retry, this.stop.signal, this.options.onRetry);
+    return this.chunks.retrying(attempt);
   }
 }
