@@ -129,6 +129,10 @@ const migrations: Record<string, DialectMigration> = {
       .addPrimaryKeyConstraint('external_identities_pkey', ['issuer', 'subject'])
       .execute();
   },
+  // SPEC 3.8: an attachment may be created before its size is known; `size` is 0 until it is.
+  '2026_11_25_protocols_attachment_size_known': async (db) => {
+    await db.schema.alterTable('attachments').addColumn('size_known', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

@@ -33,7 +33,9 @@ export interface AttachmentsTable {
   user_id: number;
   filename: string;
   content_type: string | null;
+  /** The total size; 0 while size_known is 0 (SPEC 3.8). */
   size: number;
+  size_known: Generated<number>;
   /** JSON: the recorded byte ranges, sorted and merged. */
   ranges: string;
   received_bytes: number;

@@ -82,7 +82,8 @@ export interface AttachmentRecord {
   userId: number;
   filename: string;
   contentType: string | null;
-  size: number;
+  /** Null while the size is not known yet (SPEC 3.8). */
+  size: number | null;
   ranges: ByteRange[];
   state: AttachmentState;
   sha1: string | null;
@@ -97,7 +98,7 @@ export interface NewAttachment {
   userId: number;
   filename: string;
   contentType: string | null;
-  size: number;
+  size: number | null;
   storageKey: string;
   createdAt: number;
   expiresAt: number;
@@ -117,6 +118,13 @@ export interface AttachmentRepository {
   recordRange(id: number, start: number, end: number, now: number, expiresAt: number): Promise<AttachmentRecord | null>;
   /** Records the type sniffed from the file's first bytes; null if the row is gone or no longer uploading. */
   setContentType(id: number, contentType: string): Promise<AttachmentRecord | null>;
+  /**
+   * Fixes an unknown size, under the row lock, if every recorded byte lies below it.
+   * Resolves the row as it is afterwards (its size still null if the ranges reach past
+   * `size`, or the earlier size if one was fixed before); null if the row is gone.
+   * recordRange records nothing past a fixed size and resolves the row unchanged then.
+   */
+  fixSize(id: number, size: number, now: number): Promise<AttachmentRecord | null>;
   /** uploading → complete, with the file's SHA1 and sniffed type; null if not uploading. */
   markComplete(id: number, sha1: string, contentType: string | null, now: number, expiresAt: number): Promise<AttachmentRecord | null>;
   delete(id: number): Promise<boolean>;
@@ -290,6 +298,8 @@ export interface UploadHandle {
   read(buffer: Buffer, position: number, length: number): Promise<number>;
   /** Makes every write so far durable (survives a crash of the process and the OS). */
   sync(): Promise<void>;
+  /** Sets the length: drops bytes from `length` on, or extends with zeros. */
+  truncate(length: number): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -29,6 +29,8 @@ const Limits = Type.Object({
   max_attachment_size: Type.Integer(),
   max_open_attachments: Type.Integer(),
   attachment_idle_timeout: Type.Integer({ description: 'seconds' }),
+  trickle: Type.Boolean({ description: 'uploads may start before the size is known (SPEC 3.8)' }),
+  parallel: Type.Boolean({ description: 'chunks of one attachment may be sent in parallel' }),
 });
 
 export const PublicUser = Type.Object({
@@ -48,9 +50,9 @@ export const Attachment = Type.Object({
   id: Type.Integer(),
   filename: Type.String(),
   content_type: Type.String({ description: 'sniffed from the first bytes once they are there; before that the declared type or application/octet-stream' }),
-  size: Type.Integer(),
+  size: Type.Union([Type.Integer(), Type.Null()], { description: 'null while the size is not known yet' }),
   received: Type.Integer({ description: 'bytes received contiguously from offset 0' }),
-  outstanding: Type.Integer({ description: 'bytes not received yet' }),
+  outstanding: Type.Union([Type.Integer(), Type.Null()], { description: 'bytes not received yet; null while the size is not known' }),
   complete: Type.Boolean(),
   received_bytes: Type.Integer(),
   ranges: RangeList,

@@ -117,6 +117,10 @@ class FileUploadHandle implements UploadHandle {
     if (this.durable) await this.file.datasync();
   }
 
+  async truncate(length: number): Promise<void> {
+    await this.file.truncate(length);
+  }
+
   async close(): Promise<void> {
     await this.release();
   }

@@ -68,7 +68,8 @@ for (const kind of databaseKinds()) {
               const useMultipart = p.multipart[index % p.multipart.length]!;
               if (poison) {
                 // Different bytes, announced with the real bytes' checksum: must be refused.
-                const garbage = randomFile(end - start);
+                // Every byte flipped: random garbage of one byte equals the real one 1 time in 256.
+                const garbage = Buffer.from(file.subarray(start, end).map((byte) => byte ^ 0xff));
                 const reply = useMultipart
                   ? await putMultipart(server.url, token, id, start, garbage, [['attachment[chunk_sha1]', sha1(file.subarray(start, end))]])
                   : await putRaw(server.url, token, id, start, garbage, `&attachment%5Bchunk_sha1%5D=${sha1(file.subarray(start, end))}`);

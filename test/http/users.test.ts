@@ -40,6 +40,8 @@ for (const kind of databaseKinds()) {
         max_attachment_size: server.config.maxAttachmentSize,
         max_open_attachments: server.config.maxOpenAttachments,
         attachment_idle_timeout: server.config.attachmentIdleTimeoutSeconds,
+        trickle: true,
+        parallel: true,
       });
 
       const profile = await request(base, 'GET', `/users/${user.id}`);

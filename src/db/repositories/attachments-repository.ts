@@ -10,7 +10,7 @@ function toAttachment(row: Selectable<AttachmentsTable>): AttachmentRecord {
     userId: row.user_id,
     filename: row.filename,
     contentType: row.content_type,
-    size: row.size,
+    size: row.size_known ? row.size : null,
     ranges: parseRangeSet(JSON.parse(row.ranges)),
     state: row.state as AttachmentState,
     sha1: row.sha1,
@@ -48,7 +48,8 @@ export class SqlAttachmentRepository implements AttachmentRepository {
           user_id: attachment.userId,
           filename: attachment.filename,
           content_type: attachment.contentType,
-          size: attachment.size,
+          size: attachment.size ?? 0,
+          size_known: attachment.size === null ? 0 : 1,
           ranges: '[]',
           received_bytes: 0,
           state: 'uploading',
@@ -72,6 +73,8 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     return this.database.db.transaction().execute(async (trx) => {
       const row = await this.lockRow(trx, 'attachments', id).executeTakeFirst();
       if (!row) return null;
+      // A size fixed meanwhile (SPEC 3.8) bounds what may be recorded: the caller sees the row unchanged.
+      if (row.size_known && end > row.size) return toAttachment(row);
       const ranges = addRange(parseRangeSet(JSON.parse(row.ranges)), start, end);
       const updated = await trx
         .updateTable('attachments')
@@ -99,6 +102,22 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     return row ? toAttachment(row) : null;
   }
 
+  async fixSize(id: number, size: number, now: number): Promise<AttachmentRecord | null> {
+    return this.database.db.transaction().execute(async (trx) => {
+      const row = await this.lockRow(trx, 'attachments', id).executeTakeFirst();
+      if (!row) return null;
+      const highest = parseRangeSet(JSON.parse(row.ranges)).at(-1)?.[1] ?? 0;
+      if (row.size_known || highest > size) return toAttachment(row);
+      const updated = await trx
+        .updateTable('attachments')
+        .set({ size, size_known: 1, updated_at: now })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toAttachment(updated);
+    });
+  }
+
   async markComplete(id: number, sha1: string, contentType: string | null, now: number, expiresAt: number): Promise<AttachmentRecord | null> {
     const row = await this.database.db
       .updateTable('attachments')
@@ -120,6 +139,7 @@ export class SqlAttachmentRepository implements AttachmentRepository {
       .selectFrom('attachments')
       .selectAll()
       .where('state', '=', 'uploading')
+      .where('size_known', '=', 1)
       .whereRef('received_bytes', '=', 'size')
       .limit(limit)
       .execute();

@@ -6,6 +6,7 @@ import { ApiError, invalidParameter } from '../errors.js';
 import { noMetrics, type Metrics } from '../metrics.js';
 import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, PrefixHasher, UploadHandle } from '../ports.js';
 import { ChunkWriter } from './chunk-writer.js';
+import { RegionHold } from './region-locks.js';
 import { contiguousPrefix, coveredBytes, intersect, missingRanges, type ByteRange } from './ranges.js';
 import { UploadStates, type UploadState } from './upload-state.js';
 
@@ -18,7 +19,8 @@ export interface AttachmentLimits {
 }
 
 export interface NewAttachmentInput {
-  size: number;
+  /** Null when the size is not known yet (SPEC 3.8); fixed later with setSize or a chunk's size. */
+  size: number | null;
   filename: string;
   contentType: string | null;
 }
@@ -47,9 +49,9 @@ export interface AttachmentView {
   id: number;
   filename: string;
   content_type: string;
-  size: number;
+  size: number | null;
   received: number;
-  outstanding: number;
+  outstanding: number | null;
   complete: boolean;
   received_bytes: number;
   ranges: ByteRange[];
@@ -69,11 +71,12 @@ export function attachmentView(record: AttachmentRecord): AttachmentView {
     content_type: record.contentType ?? 'application/octet-stream',
     size: record.size,
     received: contiguousPrefix(record.ranges),
-    outstanding: record.size - received,
+    outstanding: record.size === null ? null : record.size - received,
     complete: received === record.size,
     received_bytes: received,
     ranges: record.ranges,
-    missing: missingRanges(record.ranges, record.size),
+    // While the size is unknown, the gaps below the highest byte received.
+    missing: missingRanges(record.ranges, record.size ?? highestByte(record.ranges)),
     state: record.state,
     sha1: record.sha1,
     used_by: record.usedBy,
@@ -110,16 +113,12 @@ export class AttachmentService {
   }
 
   async create(userId: number, input: NewAttachmentInput): Promise<AttachmentRecord> {
-    if (input.size > this.limits.maxSize) {
-      throw new ApiError('attachment_too_large', `The attachment is larger than the maximum of ${this.limits.maxSize} bytes.`, {
-        max_size: this.limits.maxSize,
-      });
-    }
+    if (input.size !== null && input.size > this.limits.maxSize) throw this.tooLarge();
     const free = await this.store.freeBytes();
-    if (free !== null && free - input.size < this.limits.minFreeBytes) {
+    if (free !== null && free - (input.size ?? 0) < this.limits.minFreeBytes) {
       throw new ApiError('insufficient_storage', 'The server does not have room for an attachment of this size.');
     }
-    const storageKey = await this.store.createUpload(input.size);
+    const storageKey = await this.store.createUpload(input.size ?? 0);
     const now = this.clock.now();
     try {
       const record = await this.repo.createWithinLimit(
@@ -161,7 +160,7 @@ export class AttachmentService {
    * it whole but "uploading"; finish the job (hashing it from disk) whenever it is seen.
    */
   private async completeIfWhole(record: AttachmentRecord): Promise<AttachmentRecord> {
-    if (record.state !== 'uploading' || coveredBytes(record.ranges) !== record.size) return record;
+    if (record.state !== 'uploading' || record.size === null || coveredBytes(record.ranges) !== record.size) return record;
     return this.finalize(this.states.obtain(record.id, record.size, record.ranges, record.storageKey), record);
   }
 
@@ -184,7 +183,9 @@ export class AttachmentService {
 
   /** Creates an attachment whose first chunk comes with it; if the chunk fails, nothing remains. */
   async createWithChunk(userId: number, input: NewAttachmentInput, chunk: ChunkInput): Promise<AttachmentRecord> {
-    if (chunk.length !== undefined && chunk.offset + chunk.length > input.size) throw outOfRange(chunk.offset, chunk.length, input.size);
+    if (chunk.length !== undefined && chunk.offset + chunk.length > (input.size ?? this.limits.maxSize)) {
+      throw input.size === null ? this.tooLarge() : outOfRange(chunk.offset, chunk.length, input.size);
+    }
     const record = await this.create(userId, input);
     try {
       return await this.writeChunk(userId, record.id, chunk);
@@ -192,6 +193,18 @@ export class AttachmentService {
       await this.remove(record).catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * Fixes the size of an attachment created without one (SPEC 3.8); for one whose size
+   * is known, the same size is a no-op and another is 409 size_mismatch.
+   */
+  async setSize(userId: number, id: number, size: number): Promise<AttachmentRecord> {
+    const record = await this.getOwned(userId, id);
+    if (record.state === 'used') {
+      throw new ApiError('attachment_used', 'The attachment has been used and can no longer change.', { used_by: record.usedBy });
+    }
+    return this.completeIfWhole(await this.fixSize(record, size));
   }
 
   async writeChunk(userId: number, id: number, chunk: ChunkInput): Promise<AttachmentRecord> {
@@ -209,8 +222,10 @@ export class AttachmentService {
   }
 
   private async receiveChunk(userId: number, id: number, chunk: ChunkInput): Promise<AttachmentRecord> {
-    const record = await this.getOwned(userId, id);
-    checkChunkBeforeBytes(record, chunk);
+    let record = await this.getOwned(userId, id);
+    this.checkChunkBeforeBytes(record, chunk);
+    // A size sent with the chunk is fixed before its bytes, which must then fit within it.
+    if (chunk.size !== undefined && record.size === null) record = await this.fixSize(record, chunk.size);
     // No expiry update here: the commit pushes it forward, and the sweep skips uploads in flight.
 
     const state = this.states.obtain(record.id, record.size, record.ranges, record.storageKey);
@@ -227,15 +242,24 @@ export class AttachmentService {
         declaredLength: chunk.length,
         hashChunk: chunk.sha1 !== undefined,
         signal: chunk.signal,
+        unknownSizeLimit: this.limits.maxSize,
       });
-      if (result.outOfRange) throw outOfRange(chunk.offset, undefined, record.size);
+      if (result.outOfRange) throw state.size === null ? this.tooLarge() : outOfRange(chunk.offset, undefined, state.size);
 
       // Parameters after the bytes can still reject the chunk; a cut-off source has none.
       const trailing = result.sourceError === null && chunk.trailing ? await chunk.trailing() : {};
       const expectedSha1 = chunk.sha1 ?? trailing.sha1;
-      if (trailing.size !== undefined && trailing.size !== record.size) throw sizeMismatch(record.size, trailing.size);
-
       const end = chunk.offset + result.written;
+      if (trailing.size !== undefined) {
+        if (state.size === null) {
+          // This chunk's own region lies below the size, so fixing it cannot wait on our hold.
+          if (end > trailing.size) throw outOfRange(chunk.offset, result.written, trailing.size);
+          record = await this.fixSize(record, trailing.size);
+        } else if (trailing.size !== state.size) {
+          throw sizeMismatch(state.size, trailing.size);
+        }
+      }
+
       if (expectedSha1 !== undefined) {
         // An unverifiable prefix is worth nothing: a cut-off checksummed chunk records no bytes.
         if (result.sourceError !== null) throw result.sourceError;
@@ -258,7 +282,7 @@ export class AttachmentService {
         // Our bytes are recorded: let go of the region before hashing the rest of the file.
         writer.releaseRegion();
         if (chunk.offset < SNIFF_BYTES && committed.state === 'uploading') committed = await this.sniffEarly(committed, upload);
-        if (committed.state === 'uploading' && coveredBytes(committed.ranges) === committed.size) {
+        if (committed.state === 'uploading' && committed.size !== null && coveredBytes(committed.ranges) === committed.size) {
           committed = await this.finalize(state, committed);
         }
       }
@@ -295,9 +319,12 @@ export class AttachmentService {
       const now = this.clock.now();
       const updated = await this.repo.recordRange(record.id, start, end, now, now + this.limits.idleTimeoutMs);
       if (!updated) throw new ApiError('not_found', 'The attachment was deleted while the chunk was arriving.');
+      // The size was fixed below this chunk's end meanwhile (SPEC 3.8); nothing was recorded.
+      if (updated.size !== null && end > updated.size) throw outOfRange(start, end - start, updated.size);
       state.ranges = updated.ranges;
+      if (updated.size !== null) state.size = updated.size;
       if (replaced[0]) state.invalidateHashFrom(replaced[0][0]);
-      if (coveredBytes(updated.ranges) < updated.size) state.scheduleHashing();
+      if (updated.size === null || coveredBytes(updated.ranges) < updated.size) state.scheduleHashing();
       return updated;
     });
   }
@@ -340,6 +367,71 @@ export class AttachmentService {
     return (await this.repo.setContentType(record.id, sniffed)) ?? record;
   }
 
+  /**
+   * Fixes an unknown size. Writers past the new end in this process are waited for (and
+   * then refused); the database refuses a size below a recorded byte. Bytes of failed
+   * chunks past the end are cut off so the file is exactly `size` long.
+   */
+  private async fixSize(record: AttachmentRecord, size: number): Promise<AttachmentRecord> {
+    if (record.size !== null) {
+      if (record.size !== size) throw sizeMismatch(record.size, size);
+      return record;
+    }
+    if (size > this.limits.maxSize) throw this.tooLarge();
+    const state = this.states.obtain(record.id, record.size, record.ranges, record.storageKey);
+    const hold = new RegionHold();
+    state.activeRequests += 1;
+    await state.locks.acquire(hold, size, Math.max(size, this.limits.maxSize) + 1);
+    try {
+      const fixed = await this.repo.fixSize(record.id, size, this.clock.now());
+      if (!fixed) throw new ApiError('not_found', 'No such attachment.');
+      if (fixed.size === null) {
+        const receivedUpTo = highestByte(fixed.ranges);
+        throw new ApiError('size_mismatch', `attachment[size] is ${size}, but bytes up to ${receivedUpTo} have been received.`, {
+          given: size,
+          received_up_to: receivedUpTo,
+        });
+      }
+      if (fixed.size !== size) throw sizeMismatch(fixed.size, size);
+      state.size = size;
+      const upload = await this.store.openUpload(record.storageKey);
+      try {
+        await upload.truncate(size);
+        await upload.sync();
+      } finally {
+        await upload.close();
+      }
+      return fixed;
+    } finally {
+      state.locks.release(hold);
+      state.activeRequests -= 1;
+    }
+  }
+
+  private tooLarge(): ApiError {
+    return new ApiError('attachment_too_large', `The attachment is larger than the maximum of ${this.limits.maxSize} bytes.`, {
+      max_size: this.limits.maxSize,
+    });
+  }
+
+  private checkChunkBeforeBytes(record: AttachmentRecord, chunk: ChunkInput): void {
+    if (record.state === 'used') {
+      throw new ApiError('attachment_used', 'The attachment has been used and can no longer change.', { used_by: record.usedBy });
+    }
+    if (chunk.size !== undefined && record.size !== null && chunk.size !== record.size) throw sizeMismatch(record.size, chunk.size);
+    if (chunk.size !== undefined && chunk.size > this.limits.maxSize) throw this.tooLarge();
+    // With the size coming in this request, the chunk is checked against it; else against what is known.
+    const size = record.size ?? chunk.size ?? null;
+    const bound = size ?? this.limits.maxSize;
+    const refuse = () => (size === null ? this.tooLarge() : outOfRange(chunk.offset, chunk.length, size));
+    if (chunk.length !== undefined) {
+      if (chunk.length === 0) throw invalidParameter('attachment[chunk]', 'must not be empty');
+      if (chunk.offset + chunk.length > bound) throw refuse();
+    } else if (chunk.offset >= bound) {
+      throw refuse();
+    }
+  }
+
   private async sniffHead(storageKey: string): Promise<string | null> {
     const handle = await this.store.openUpload(storageKey);
     try {
@@ -373,17 +465,9 @@ export class AttachmentService {
   }
 }
 
-function checkChunkBeforeBytes(record: AttachmentRecord, chunk: ChunkInput): void {
-  if (record.state === 'used') {
-    throw new ApiError('attachment_used', 'The attachment has been used and can no longer change.', { used_by: record.usedBy });
-  }
-  if (chunk.size !== undefined && chunk.size !== record.size) throw sizeMismatch(record.size, chunk.size);
-  if (chunk.length !== undefined) {
-    if (chunk.length === 0) throw invalidParameter('attachment[chunk]', 'must not be empty');
-    if (chunk.offset + chunk.length > record.size) throw outOfRange(chunk.offset, chunk.length, record.size);
-  } else if (chunk.offset >= record.size) {
-    throw outOfRange(chunk.offset, undefined, record.size);
-  }
+/** The end of the highest byte received (0 for none). */
+function highestByte(ranges: ByteRange[]): number {
+  return ranges.at(-1)?.[1] ?? 0;
 }
 
 function outOfRange(offset: number, length: number | undefined, size: number): ApiError {

@@ -43,9 +43,17 @@ export class ChunkWriter {
    */
   async consume(
     source: AsyncIterable<Buffer>,
-    options: { declaredLength: number | undefined; hashChunk: boolean; signal: AbortSignal | undefined },
+    options: {
+      declaredLength: number | undefined;
+      hashChunk: boolean;
+      signal: AbortSignal | undefined;
+      /** Where bytes must end while the size is unknown (the maximum size). */
+      unknownSizeLimit: number;
+    },
   ): Promise<ChunkWriteResult> {
-    const { size, locks } = this.state;
+    const { locks } = this.state;
+    // Read afresh: a size fixed while this chunk waits for its region bounds it (SPEC 3.8).
+    const bound = () => this.state.size ?? options.unknownSizeLimit;
     const hash: Hash | null = options.hashChunk ? createHash('sha1') : null;
     let position = this.offset;
     let outOfRange = false;
@@ -59,12 +67,16 @@ export class ChunkWriter {
       for await (const piece of source) {
         if (piece.length === 0) continue;
         const end = position + piece.length;
-        if (end > size) {
+        if (end > bound()) {
           outOfRange = true;
           break;
         }
         if (end > this.hold.end || this.hold.end === 0) {
           await locks.acquire(this.hold, this.hold.end === 0 ? position : this.hold.end, end, options.signal);
+          if (end > bound()) {
+            outOfRange = true;
+            break;
+          }
         }
         await this.place(piece, position);
         hash?.update(piece);

@@ -31,7 +31,8 @@ export class UploadState {
 
   constructor(
     readonly attachmentId: number,
-    readonly size: number,
+    /** Null while unknown (SPEC 3.8); fixed at most once, under a hold past the new end. */
+    public size: number | null,
     ranges: ByteRange[],
     private readonly storageKey: string,
     private readonly hasher: PrefixHasher,
@@ -72,7 +73,7 @@ export class UploadState {
 
   /** The file's SHA1 if every byte is hashed, else null. */
   async digestIfWhole(): Promise<string | null> {
-    return this.hashedUpTo === this.size ? this.hasher.digest(this.hashName) : null;
+    return this.size !== null && this.hashedUpTo === this.size ? this.hasher.digest(this.hashName) : null;
   }
 
   dispose(): void {
@@ -117,7 +118,7 @@ export class UploadStates {
     return this.states.get(attachmentId);
   }
 
-  obtain(attachmentId: number, size: number, ranges: ByteRange[], storageKey: string): UploadState {
+  obtain(attachmentId: number, size: number | null, ranges: ByteRange[], storageKey: string): UploadState {
     let state = this.states.get(attachmentId);
     if (!state) {
       state = new UploadState(attachmentId, size, ranges, storageKey, this.hasher);
@@ -129,6 +130,7 @@ export class UploadStates {
       this.states.set(attachmentId, state);
       // Recorded ranges only grow: what the database says (another instance, a restart) joins the mirror.
       for (const [start, end] of ranges) state.ranges = addRange(state.ranges, start, end);
+      if (size !== null) state.size = size;
     }
     state.lastUsed = Date.now();
     return state;

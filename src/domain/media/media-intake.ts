@@ -60,8 +60,10 @@ export class MediaIntake {
     const details = { parameter: input.parameter, chunked_attachment_id: input.attachmentId };
     if (!record || record.userId !== userId) throw new ApiError('attachment_not_found', undefined, details);
     if (record.state === 'used') throw new ApiError('attachment_used', 'The attachment has already been used.', { ...details, used_by: record.usedBy });
-    if (record.state !== 'complete' || record.sha1 === null) {
-      throw new ApiError('attachment_incomplete', undefined, { ...details, missing: missingRanges(record.ranges, record.size) });
+    if (record.state !== 'complete' || record.sha1 === null || record.size === null) {
+      // A size not known yet (SPEC 3.8): the gaps below the highest byte received.
+      const end = record.size ?? record.ranges.at(-1)?.[1] ?? 0;
+      throw new ApiError('attachment_incomplete', undefined, { ...details, missing: missingRanges(record.ranges, end) });
     }
     if (input.fingerprint !== undefined && input.fingerprint !== record.sha1) {
       throw new ApiError('fingerprint_mismatch', 'The fingerprint differs from the SHA1 of the assembled file; the attachment is unchanged.', {

@@ -29,7 +29,9 @@ const ChunkFields = {
 
 const CreateParams = Type.Object({
   attachment: Type.Object({
-    size: IntegerParam({ minimum: 1, description: 'the total size of the file in bytes, a whole number from 1' }),
+    size: Type.Optional(
+      IntegerParam({ minimum: 1, description: 'the total size of the file in bytes, a whole number from 1; leave out while it is not known (SPEC 3.8)' }),
+    ),
     filename: Type.Optional(TextParam({ maxLength: 255 })),
     ...ChunkFields,
   }),
@@ -38,7 +40,9 @@ const CreateParams = Type.Object({
 const ChunkParams = Type.Object({
   attachment: Type.Object({
     ...ChunkFields,
-    size: Type.Optional(IntegerParam({ minimum: 1, description: 'the total size given at creation' })),
+    size: Type.Optional(
+      IntegerParam({ minimum: 1, description: 'the total size: fixes a size not known at creation (alone or with a chunk), else must equal it' }),
+    ),
   }),
 });
 
@@ -100,23 +104,20 @@ export async function attachmentRoutes(app: FastifyInstance, deps: AttachmentRou
         const fields = decodeParams(CreateParams, request.query).attachment;
         record = await attachments.createWithChunk(
           user.id,
-          { size: fields.size, filename: cleanFilename(fields.filename) ?? 'upload', contentType: null },
+          { size: fields.size ?? null, filename: cleanFilename(fields.filename) ?? 'upload', contentType: null },
           rawChunk(request, reply, { ...fields, size: undefined }),
         );
       } else if (request.isMultipart()) {
         record = await readMultipartFile(request, store, {
           fileField: 'attachment[chunk]',
-          // The attachment cannot be made before its size is known, nor the chunk placed before its offset.
-          canStream: (params) => {
-            const a = (params.attachment ?? {}) as Record<string, unknown>;
-            return a.size !== undefined && a.chunk_offset !== undefined;
-          },
+          // The chunk cannot be placed before its offset is known; a size after the file part fixes it then.
+          canStream: (params) => ((params.attachment ?? {}) as Record<string, unknown>).chunk_offset !== undefined,
           onFile: async (params, file, trailing) => {
             const fields = decodeParams(CreateParams, params).attachment;
             return attachments.createWithChunk(
               user.id,
               {
-                size: fields.size,
+                size: fields.size ?? null,
                 filename: cleanFilename(fields.filename) ?? cleanFilename(file.filename) ?? 'upload',
                 contentType: file.mimetype && file.mimetype !== 'application/octet-stream' ? file.mimetype : null,
               },
@@ -125,12 +126,12 @@ export async function attachmentRoutes(app: FastifyInstance, deps: AttachmentRou
           },
           onNoFile: async (params) => {
             const fields = decodeParams(CreateParams, params).attachment;
-            return attachments.create(user.id, { size: fields.size, filename: cleanFilename(fields.filename) ?? 'upload', contentType: null });
+            return attachments.create(user.id, { size: fields.size ?? null, filename: cleanFilename(fields.filename) ?? 'upload', contentType: null });
           },
         });
       } else {
         const fields = decodeParams(CreateParams, await readParams(request)).attachment;
-        record = await attachments.create(user.id, { size: fields.size, filename: cleanFilename(fields.filename) ?? 'upload', contentType: null });
+        record = await attachments.create(user.id, { size: fields.size ?? null, filename: cleanFilename(fields.filename) ?? 'upload', contentType: null });
       }
       return reply
         .code(201)
@@ -156,9 +157,14 @@ export async function attachmentRoutes(app: FastifyInstance, deps: AttachmentRou
         const record = await attachments.writeChunk(user.id, id, rawChunk(request, reply, fields));
         return envelope({ attachment: attachmentView(record) });
       }
+      // attachment[size] alone fixes a size not known at creation (SPEC 3.8).
+      const sizeOnly = async (params: Record<string, unknown>) => {
+        const fields = decodeParams(ChunkParams, params).attachment;
+        if (fields.size === undefined) throw missingParameter('attachment[chunk]');
+        return attachments.setSize(user.id, id, fields.size);
+      };
       if (!request.isMultipart()) {
-        decodeParams(ChunkParams, await readParams(request));
-        throw missingParameter('attachment[chunk]');
+        return envelope({ attachment: attachmentView(await sizeOnly(await readParams(request))) });
       }
       const record = await readMultipartFile(request, store, {
         fileField: 'attachment[chunk]',
@@ -175,10 +181,7 @@ export async function attachmentRoutes(app: FastifyInstance, deps: AttachmentRou
             signal: abortOnClose(reply),
           });
         },
-        onNoFile: async (params) => {
-          decodeParams(ChunkParams, params);
-          throw missingParameter('attachment[chunk]');
-        },
+        onNoFile: sizeOnly,
       });
       return envelope({ attachment: attachmentView(record) });
     },

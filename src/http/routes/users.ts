@@ -59,6 +59,8 @@ export async function userRoutes(app: FastifyInstance, deps: UserRouteDeps): Pro
       max_attachment_size: limits.maxSize,
       max_open_attachments: limits.maxOpenPerUser,
       attachment_idle_timeout: Math.round(limits.idleTimeoutMs / 1000),
+      trickle: true,
+      parallel: true,
     },
   });
   const AccountEnvelope = Envelope(Type.Object({ user: AccountUser }));
