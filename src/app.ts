@@ -26,6 +26,7 @@ import { MessageService } from './domain/messages/message-service.js';
 import type { BlobStore, Clock } from './domain/ports.js';
 import { UserService } from './domain/users/user-service.js';
 import { ApiError } from './domain/errors.js';
+import { clientErrorHandler } from './http/client-errors.js';
 import { Drain } from './http/drain.js';
 import { registerErrorHandler } from './http/error-handler.js';
 import { PrometheusMetrics, registerRequestMetrics } from './http/metrics.js';
@@ -63,6 +64,11 @@ export const systemClock: Clock = { now: () => Date.now() };
 
 /** Largest non-file request body (JSON, urlencoded) and multipart field. */
 const FORM_BODY_LIMIT = 1024 * 1024;
+
+/** A hop count means: trust that many proxies nearest to the server. */
+function trustProxy(setting: Config['trustProxy']): boolean | string | ((address: string, hop: number) => boolean) {
+  return typeof setting === 'number' ? (_address, hop) => hop < setting : setting;
+}
 
 function logger(config: Config): FastifyServerOptions['logger'] {
   const options = { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] };
@@ -132,6 +138,9 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
     connectionTimeout: config.uploadIdleTimeoutSeconds * 1000,
     requestTimeout: 0,
     return503OnClosing: true,
+    clientErrorHandler,
+    // Behind a reverse proxy, rate limits and logs see the client's address from X-Forwarded-For.
+    trustProxy: trustProxy(config.trustProxy),
   });
   // Parameters are merged from query, form, multipart and JSON before they are checked
   // (http/params.ts decodeParams), so Fastify's per-source validation is off; the route

@@ -36,6 +36,8 @@ export interface Config {
   /** Blobs that no record names are deleted once they are this old. */
   orphanGraceSeconds: number;
   passwordHashLog2N: number;
+  /** Fastify's trustProxy: false, true (trust every hop), a hop count, or addresses/CIDRs. */
+  trustProxy: boolean | number | string;
   /** Seconds that requests in flight may take to finish after SIGTERM before they are cut. */
   shutdownGraceSeconds: number;
   logLevel: string;
@@ -119,6 +121,17 @@ const SETTINGS: { [K in keyof Config]: Setting } = {
   },
   orphanGraceSeconds: { env: 'ORPHAN_GRACE', parse: integer('ORPHAN_GRACE', 0), fallback: () => 3600, help: 'seconds before an unreferenced file is deleted' },
   passwordHashLog2N: { env: 'PASSWORD_HASH_LOG2N', parse: integer('PASSWORD_HASH_LOG2N', 10), fallback: () => 15, help: 'scrypt cost (log2 N)' },
+  trustProxy: {
+    env: 'TRUST_PROXY',
+    parse: (raw) => {
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      if (/^[0-9]+$/.test(raw)) return Number(raw);
+      return raw;
+    },
+    fallback: () => false,
+    help: 'trust X-Forwarded-For from a reverse proxy: true, a number of hops, or comma-separated addresses/CIDRs',
+  },
   shutdownGraceSeconds: {
     env: 'SHUTDOWN_GRACE',
     parse: integer('SHUTDOWN_GRACE', 0),

@@ -8,6 +8,7 @@ export const ERROR_TABLE = {
   invalid_parameter: { code: 1001, status: 400, description: 'A parameter has an invalid value.' },
   missing_parameter: { code: 1002, status: 400, description: 'A required parameter is missing.' },
   malformed_body: { code: 1003, status: 400, description: 'The request body could not be parsed.' },
+  malformed_request: { code: 1004, status: 400, description: 'The request is not valid HTTP.' },
   // 401 / 403: who you are and what you may do
   authentication_required: { code: 1101, status: 401, description: 'This call needs an access token.' },
   invalid_token: { code: 1102, status: 401, description: 'The access token is unknown, expired, revoked, or fails a check.' },
@@ -28,6 +29,8 @@ export const ERROR_TABLE = {
   // 413 / 415
   attachment_too_large: { code: 1401, status: 413, description: 'The attachment is larger than this server accepts.' },
   request_too_large: { code: 1402, status: 413, description: 'The request is larger than this server accepts.' },
+  request_timeout: { code: 1403, status: 408, description: 'The request did not arrive in time.' },
+  headers_too_large: { code: 1404, status: 431, description: 'The request headers are larger than this server accepts.' },
   unsupported_media_type: { code: 1501, status: 415, description: 'This content type is not supported here.' },
   // 416
   range_not_satisfiable: { code: 1551, status: 416, description: 'The requested byte range is outside the file.' },

@@ -1,6 +1,6 @@
 /** Maps every failure to the error envelope, once, for the whole app. */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, type ErrorName } from '../domain/errors.js';
+import { ApiError, ERROR_TABLE, type ErrorName } from '../domain/errors.js';
 import { errorEnvelope } from './envelope.js';
 
 /** Fastify's and its plugins' own errors, by code. */
@@ -49,19 +49,31 @@ export function toApiError(error: unknown): ApiError | null {
   return null;
 }
 
+/** OAuth endpoints (route config `errorFormat: 'oauth'`) answer errors as RFC 6749 section 5.2 says. */
+function usesOAuthErrors(request: FastifyRequest): boolean {
+  return (request.routeOptions.config as { errorFormat?: string } | undefined)?.errorFormat === 'oauth';
+}
+
+function oauthError(error: ApiError): { error: string; error_description: string } {
+  // RFC 6749 has no code for a rate limit; `rate_limited` is the API's own name for it.
+  const code = error.status === 429 ? 'rate_limited' : error.status >= 500 ? 'server_error' : 'invalid_request';
+  return { error: code, error_description: error.message };
+}
+
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const apiError = toApiError(error);
     if (!apiError) {
       request.log.error({ err: error }, 'unhandled error');
-      return reply.code(500).send(errorEnvelope('internal_error'));
+      return reply.code(500).send(usesOAuthErrors(request) ? { error: 'server_error', error_description: ERROR_TABLE.internal_error.description } : errorEnvelope('internal_error'));
     }
     const send = () => {
       if (!request.raw.complete) {
         // The body was not read to its end: the connection cannot carry another request.
         reply.header('connection', 'close');
       }
-      return reply.code(apiError.status).send(errorEnvelope(apiError.errorName, apiError.message, apiError.details));
+      const body = usesOAuthErrors(request) ? oauthError(apiError) : errorEnvelope(apiError.errorName, apiError.message, apiError.details);
+      return reply.code(apiError.status).send(body);
     };
     if (request.raw.complete || request.raw.destroyed) return send();
     // Read (and drop) a little more of the body first: a client that is still sending would

@@ -40,6 +40,8 @@ const TokenParams = Type.Object({
 });
 
 /** RFC 6749 5.2's form of a body that cannot be read. */
+/** Route config: errors raised before or around the handler answer in RFC 6749's form too. */
+const OAUTH_ERRORS = { errorFormat: 'oauth' };
 const UNPARSEABLE = { error: 'invalid_request', error_description: 'The request body could not be parsed.' };
 
 /** RFC 6749 / 7009 error answers: top-level JSON, no envelope. */
@@ -77,7 +79,7 @@ export async function userRoutes(app: FastifyInstance, deps: UserRouteDeps): Pro
 
   // RFC 6749 answers: top-level JSON, no envelope.
   app.post('/oauth/token', {
-    config: perMinute(deps.rateLimits.token),
+    config: { ...perMinute(deps.rateLimits.token), ...OAUTH_ERRORS },
     schema: {
       summary: 'OAuth 2 resource owner password grant',
       tags: ['users'],
@@ -110,7 +112,7 @@ export async function userRoutes(app: FastifyInstance, deps: UserRouteDeps): Pro
   // RFC 7009. The token itself is the credential: whoever holds it may end it. Unknown
   // tokens answer 200 too, so the answer tells nothing about which tokens exist.
   app.post('/oauth/revoke', {
-    config: perMinute(deps.rateLimits.token),
+    config: { ...perMinute(deps.rateLimits.token), ...OAUTH_ERRORS },
     schema: {
       summary: 'Revoke an access token (RFC 7009)',
       tags: ['users'],
