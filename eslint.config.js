@@ -12,6 +12,15 @@ export default tseslint.config(
     },
   },
   {
+    // The web app: plain ES modules run by browsers.
+    files: ['web/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'navigator', 'localStorage', 'crypto', 'performance', 'console', 'URL', 'URLSearchParams', 'Blob', 'ReadableStream', 'MediaRecorder', 'setInterval', 'clearInterval', 'setTimeout'].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['**/*.mjs', 'scripts/**'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

@@ -20,5 +20,8 @@ if (stale) {
   if (!process.argv.includes('--force')) process.stderr.write('trickle: sources changed since the last build; compiling…\n');
   const result = spawnSync(process.execPath, [path.join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   if (result.status !== 0) process.exit(result.status ?? 1);
+  // The SDK bundled for the web app's browsers (dist/web/trickle-client.js).
+  const web = spawnSync(process.execPath, [path.join('scripts', 'build-web.mjs')], { stdio: 'inherit' });
+  if (web.status !== 0) process.exit(web.status ?? 1);
   writeFileSync(STAMP, new Date().toISOString() + '\n');
 }

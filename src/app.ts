@@ -37,6 +37,7 @@ import { clipRoutes } from './http/routes/clips.js';
 import { messageRoutes } from './http/routes/messages.js';
 import { healthRoutes } from './http/routes/health.js';
 import { userRoutes } from './http/routes/users.js';
+import { webRoutes } from './http/web.js';
 import { mediaProber } from './media/prober.js';
 import { sniffContentType, warmUpSniffer } from './media/sniff.js';
 import { LocalDiskStore } from './storage/local-disk-store.js';
@@ -188,6 +189,7 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
   await http.register(clipRoutes, { clips: services.clips, users: services.users, store, maxFileSize: config.maxAttachmentSize });
   await http.register(messageRoutes, { messages: services.messages, users: services.users, store, maxFileSize: config.maxAttachmentSize });
   http.get('/openapi.json', { schema: { hide: true } }, async () => http.swagger());
+  await http.register(webRoutes);
 
   let sweeper: NodeJS.Timeout | null = null;
   http.addHook('onReady', async () => {

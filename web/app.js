@@ -1,0 +1,253 @@
+// The Trickle web app: sign in, record while uploading, publish or send, listen.
+// Plain ES modules; the SDK comes bundled for browsers (dist/web/trickle-client.js).
+import { TrickleApiError, TrickleClient, upload } from './trickle-client.js';
+import { recordingSupported, startRecording } from './recorder.js';
+import { renderClips, renderInbox } from './lists.js';
+
+const TOKEN_KEY = 'trickle.session';
+/** A recording goes on while the network is away: keep retrying, at most 2 s apart. */
+const PATIENT = { retry: { retries: 1_000_000, baseDelayMs: 250, maxDelayMs: 2000 }, timeoutMs: 15_000 };
+
+const $ = (id) => document.getElementById(id);
+const client = new TrickleClient({ server: location.origin });
+/** The upload a Publish/Send will use: { result: Promise<UploadResult>, uuid, forget() }. */
+let pending = null;
+let recording = null;
+
+function describe(error) {
+  if (error instanceof TrickleApiError) return error.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function say(id, text, isError = false) {
+  const element = $(id);
+  element.textContent = text;
+  element.classList.toggle('error', isError);
+}
+
+// --- session
+
+function showSession(username) {
+  $('sign-in').hidden = username !== null;
+  $('who').hidden = username === null;
+  $('studio').hidden = username === null;
+  $('mine').hidden = username === null;
+  $('inbox-section').hidden = username === null;
+  $('who-name').textContent = username ?? '';
+}
+
+async function signIn(create) {
+  const form = $('sign-in-form');
+  const username = form.username.value.trim();
+  const password = form.password.value;
+  say('sign-in-error', '');
+  try {
+    if (create) {
+      const email = form.email.value.trim();
+      if (!email) throw new Error('An email address is needed to create an account.');
+      await client.register({ username, email, password });
+    }
+    const token = await client.login(username, password);
+    localStorage.setItem(TOKEN_KEY, JSON.stringify({ token, username }));
+    form.password.value = '';
+    showSession(username);
+    await refresh();
+  } catch (error) {
+    say('sign-in-error', error instanceof TrickleApiError && error.errorName === 'invalid_grant' ? 'Wrong username or password.' : describe(error), true);
+  }
+}
+
+function signOut() {
+  localStorage.removeItem(TOKEN_KEY);
+  client.token = undefined;
+  showSession(null);
+  void refresh();
+}
+
+// --- recording
+
+function patientOptions(statusId) {
+  return {
+    client,
+    ...PATIENT,
+    onRetry: () => say(statusId, navigator.onLine ? 'The server does not answer; retrying…' : 'Offline: the upload is paused and resumes when the connection is back.', true),
+  };
+}
+
+async function record() {
+  if (recording) return;
+  if (!recordingSupported()) return say('recording-status', 'This browser cannot record audio.', true);
+  discardPending();
+  let session;
+  try {
+    session = await startRecording(new URLSearchParams(location.search).get('format') ?? undefined);
+  } catch (error) {
+    return say('recording-status', `No microphone: ${describe(error)}`, true);
+  }
+  recording = session;
+  $('record').disabled = true;
+  $('stop').disabled = false;
+  $('server-bytes').value = '0';
+  say('recording-status', 'Recording; each second goes to the server as it is recorded.');
+  const ticker = setInterval(() => ($('recorded-seconds').value = session.elapsedSeconds().toFixed(1)), 100);
+  const options = patientOptions('recording-status');
+  const result = upload(session.stream, {
+    ...options,
+    filename: session.filename,
+    onAttachment: (attachment) => void ($('meters').dataset.attachmentId = String(attachment.id)),
+    onProgress: (progress) => {
+      $('server-bytes').value = String(progress.acknowledgedBytes);
+      if ($('recording-status').classList.contains('error')) say('recording-status', recording ? 'Back online; recording and uploading.' : 'Back online; finishing the upload.');
+    },
+  });
+  pending = { result, uuid: crypto.randomUUID(), forget: () => undefined };
+  result.then(
+    (done) => say('recording-status', `All ${done.size} bytes are on the server.`),
+    (error) => say('recording-status', `The upload failed: ${describe(error)}`, true),
+  );
+  session.stopped = () => clearInterval(ticker);
+}
+
+async function stop() {
+  const session = recording;
+  if (!session) return;
+  recording = null;
+  $('stop').disabled = true;
+  $('record').disabled = false;
+  $('meters').dataset.stoppedAt = String(Date.now());
+  await session.stop();
+  session.stopped();
+  $('recorded-seconds').value = session.elapsedSeconds().toFixed(1);
+  say('recording-status', 'Stopped; the last second is on its way.');
+  openPublishForm('');
+}
+
+// --- an existing file, resumable after a reload
+
+function fileKey(file) {
+  return `trickle.upload.${JSON.stringify([file.name, file.size, file.lastModified])}`;
+}
+
+function uploadFile() {
+  const file = $('file').files?.[0];
+  if (!file) return say('file-status', 'Choose an audio file first.', true);
+  discardPending();
+  const key = fileKey(file);
+  const saved = JSON.parse(localStorage.getItem(key) ?? 'null');
+  const uuid = saved?.uuid ?? crypto.randomUUID();
+  $('file-progress').value = 0;
+  say('file-status', saved ? 'Resuming the upload…' : 'Uploading…');
+  const result = upload(file, {
+    ...patientOptions('file-status'),
+    attachmentId: saved?.attachmentId,
+    onAttachment: (attachment) => localStorage.setItem(key, JSON.stringify({ attachmentId: attachment.id, uuid })),
+    onProgress: (progress) => {
+      $('file-progress').value = progress.totalBytes ? progress.acknowledgedBytes / progress.totalBytes : 0;
+      say('file-status', `${progress.acknowledgedBytes} of ${progress.totalBytes} bytes on the server`);
+    },
+  });
+  pending = { result, uuid, forget: () => localStorage.removeItem(key) };
+  result.then(
+    (done) => say('file-status', `Uploaded: ${done.size} bytes${done.resumed ? ' (resumed)' : ''}.`),
+    (error) => say('file-status', `The upload failed: ${describe(error)}`, true),
+  );
+  openPublishForm(file.name.replace(/\.[^.]+$/, ''));
+}
+
+// --- publish or send
+
+function openPublishForm(title) {
+  const form = $('publish-form');
+  form.hidden = false;
+  form.title.value = title;
+  form.to.value = '';
+  updatePublishLabel();
+  say('publish-status', '');
+  form.title.focus();
+}
+
+function updatePublishLabel() {
+  $('publish').textContent = $('to').value.trim() === '' ? 'Publish' : 'Send';
+}
+
+function discardPending() {
+  pending = null;
+  $('publish-form').hidden = true;
+}
+
+async function publish(event) {
+  event.preventDefault();
+  if (!pending) return;
+  const job = pending;
+  const form = $('publish-form');
+  const title = form.title.value.trim();
+  const to = form.to.value.trim();
+  if (!to && !title) return say('publish-status', 'A public clip needs a title.', true);
+  $('publish').disabled = true;
+  try {
+    say('publish-status', 'Finishing the upload…');
+    const done = await job.result;
+    const audio = { chunked_attachment_id: done.attachmentId, fingerprint: done.fingerprint };
+    if (to) {
+      const recipient = await client.userByName(to).catch((error) => {
+        throw error instanceof TrickleApiError && error.status === 404 ? new Error(`There is no user named ${to}.`) : error;
+      });
+      const { message } = await client.sendMessage({ recipientId: recipient.id, audio, title: title || undefined, uuid: job.uuid });
+      say('publish-status', `Sent “${message.title ?? 'untitled'}” to ${recipient.username}.`);
+    } else {
+      const { clip } = await client.createClip({ title, audio, uuid: job.uuid });
+      say('publish-status', `Published “${clip.title}”.`);
+    }
+    job.forget();
+    if (pending === job) discardPending();
+    await refresh();
+  } catch (error) {
+    say('publish-status', describe(error), true);
+  } finally {
+    $('publish').disabled = false;
+  }
+}
+
+// --- lists
+
+async function refresh() {
+  const signedIn = client.token !== undefined;
+  try {
+    const [publicClips, mine, inbox] = await Promise.all([
+      client.clips({ items: 20 }),
+      signedIn ? client.clips({ mine: true, items: 20 }) : [],
+      signedIn ? client.inbox({ items: 20 }) : [],
+    ]);
+    renderClips($('public-clips'), publicClips);
+    renderClips($('my-clips'), mine);
+    renderInbox($('inbox'), inbox, client);
+  } catch (error) {
+    if (error instanceof TrickleApiError && error.status === 401) signOut();
+    else console.error(error);
+  }
+}
+
+// --- start
+
+$('sign-in-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  void signIn(false);
+});
+$('create-account').addEventListener('click', () => void signIn(true));
+$('sign-out').addEventListener('click', signOut);
+$('record').addEventListener('click', () => void record());
+$('stop').addEventListener('click', () => void stop());
+$('upload-file').addEventListener('click', uploadFile);
+$('publish-form').addEventListener('submit', (event) => void publish(event));
+$('to').addEventListener('input', updatePublishLabel);
+$('discard').addEventListener('click', discardPending);
+$('refresh').addEventListener('click', () => void refresh());
+window.addEventListener('online', () => say('recording-status', recording ? 'Back online; recording and uploading.' : ''));
+
+const saved = JSON.parse(localStorage.getItem(TOKEN_KEY) ?? 'null');
+if (saved?.token) {
+  client.token = saved.token;
+  showSession(saved.username);
+} else showSession(null);
+void refresh();
+setInterval(() => void refresh(), 15_000);
