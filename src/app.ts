@@ -23,6 +23,10 @@ import { ClipService } from './domain/clips/clip-service.js';
 import { OrphanSweeper } from './domain/maintenance/orphan-sweeper.js';
 import { MediaIntake } from './domain/media/media-intake.js';
 import { MessageService } from './domain/messages/message-service.js';
+import type { JobQueue } from './domain/jobs/job-queue.js';
+import { Outbox } from './domain/jobs/outbox.js';
+import type { JobLog } from './jobs/job-log.js';
+import { openJobQueue } from './jobs/open-job-queue.js';
 import type { BlobStore, Clock } from './domain/ports.js';
 import { UserService } from './domain/users/user-service.js';
 import { ApiError } from './domain/errors.js';
@@ -53,6 +57,10 @@ export interface Services {
   messages: MessageService;
   orphans: OrphanSweeper;
   metrics: PrometheusMetrics;
+  /** The durable job queue (src/domain/jobs/job-queue.ts); register job types before the app is ready. */
+  jobs: JobQueue;
+  /** Jobs committed with every new clip or message (src/domain/jobs/outbox.ts). */
+  outbox: Outbox;
 }
 
 export interface App {
@@ -92,7 +100,14 @@ function jwtVerifier(config: Config, clock: Clock): JwtVerifier {
   );
 }
 
-export async function buildApp(config: Config, options: { clock?: Clock; logger?: boolean } = {}): Promise<App> {
+export interface BuildOptions {
+  clock?: Clock;
+  logger?: boolean;
+  /** Idle poll interval of the job queue in ms (tests shorten it). */
+  jobPollMs?: number;
+}
+
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
   // Built first: a bad identity setting fails the start before anything is opened.
   const verifier = config.authJwksUrl || config.authJwtSecret ? jwtVerifier(config, clock) : null;
@@ -114,6 +129,12 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
   attachments.metrics = metrics;
   const intake = new MediaIntake(attachments, store, mediaProber);
   const external = verifier ? new ExternalSignIn(verifier, new SqlExternalIdentityRepository(database), clock) : null;
+  const outbox = new Outbox();
+  const jobLog: JobLog = {
+    warn: (message) => http.log.warn(message),
+    error: (error, message) => http.log.error({ err: error }, message),
+  };
+  const jobs = openJobQueue(database, config.databaseUrl, jobLog, options.jobPollMs ? { pollMs: options.jobPollMs } : {});
   const services: Services = {
     database,
     store,
@@ -123,10 +144,12 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
       accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     }, external),
     attachments,
-    clips: new ClipService(new SqlClipRepository(database), intake, store, clock),
-    messages: new MessageService(new SqlMessageRepository(database), userRepository, intake, store, clock),
+    clips: new ClipService(new SqlClipRepository(database), intake, store, clock, outbox),
+    messages: new MessageService(new SqlMessageRepository(database), userRepository, intake, store, clock, outbox),
     metrics,
     orphans: new OrphanSweeper(store, new SqlBlobReferences(database), clock, config.orphanGraceSeconds * 1000),
+    jobs,
+    outbox,
   };
 
   const http = Fastify({
@@ -193,7 +216,7 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
 
   let sweeper: NodeJS.Timeout | null = null;
   http.addHook('onReady', async () => {
-    await Promise.all([hasher.warmUp(), warmUpSniffer()]);
+    await Promise.all([hasher.warmUp(), warmUpSniffer(), jobs.start()]);
     let sweeping = false; // a slow sweep must not overlap the next one
     sweeper = setInterval(() => {
       if (sweeping) return;
@@ -212,6 +235,7 @@ export async function buildApp(config: Config, options: { clock?: Clock; logger?
     if (sweeper) clearInterval(sweeper);
     // Handlers of cut connections still record what they wrote; they need the adapters.
     await drain.idle();
+    await jobs.stop();
     await hasher.close();
     await store.close();
     await database.close();

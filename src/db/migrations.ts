@@ -133,6 +133,25 @@ const migrations: Record<string, DialectMigration> = {
   '2026_11_25_protocols_attachment_size_known': async (db) => {
     await db.schema.alterTable('attachments').addColumn('size_known', 'integer', (c) => c.notNull().defaultTo(1)).execute();
   },
+  '2026_11_25_media_jobs': async (db, dialect) => {
+    // PostgreSQL's jobs live in pg-boss's schema, which pg-boss creates and migrates itself.
+    if (dialect !== 'sqlite') return;
+    await db.schema
+      .createTable('jobs')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('payload', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('max_attempts', 'integer', (c) => c.notNull())
+      .addColumn('run_at', 'integer', (c) => c.notNull())
+      .addColumn('lease_until', 'integer')
+      .addColumn('last_error', 'text')
+      .addColumn('created_at', 'integer', (c) => c.notNull())
+      .addColumn('updated_at', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('jobs_type_state_run_at').on('jobs').columns(['type', 'state', 'run_at']).execute();
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

@@ -102,6 +102,26 @@ export interface MessagesTable {
   created_at: number;
 }
 
+/** SQLite's job queue (PostgreSQL keeps its jobs in pg-boss's own schema). */
+export interface JobsTable {
+  id: Generated<number>;
+  type: string;
+  /** JSON object. */
+  payload: string;
+  /** queued | running | failed (done jobs are deleted). */
+  state: string;
+  /** Runs started so far; also fences a lapsed run's late writes. */
+  attempts: number;
+  max_attempts: number;
+  /** Not before (epoch ms). */
+  run_at: number;
+  /** A running job whose lease has passed belongs to nobody (its node died). */
+  lease_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Tables {
   users: UsersTable;
   access_tokens: AccessTokensTable;
@@ -110,4 +130,5 @@ export interface Tables {
   media_files: MediaFilesTable;
   audio_clips: AudioClipsTable;
   messages: MessagesTable;
+  jobs: JobsTable;
 }

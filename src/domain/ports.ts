@@ -3,6 +3,7 @@
  * src/db and src/storage implement them; nothing here knows about HTTP, SQL or files.
  */
 import type { ByteRange } from './attachments/ranges.js';
+import type { OutboxWriter } from './jobs/outbox.js';
 
 // ---------------------------------------------------------------- users and tokens
 
@@ -232,8 +233,8 @@ export interface FilesToAttach {
 export type CreateOutcome<T> = { created: T } | { existing: T } | { attachmentConflict: number };
 
 export interface ClipRepository {
-  /** One transaction: files, the clip, and the attachments marked used by it. */
-  create(clip: NewClip, files: FilesToAttach): Promise<CreateOutcome<ClipRecord>>;
+  /** One transaction: files, the clip, the attachments marked used by it, and the outbox's jobs. */
+  create(clip: NewClip, files: FilesToAttach, outbox?: OutboxWriter): Promise<CreateOutcome<ClipRecord>>;
   findById(id: number): Promise<ClipRecord | null>;
   findByUuid(userId: number, uuid: string): Promise<ClipRecord | null>;
   list(filter: ClipFilter): Promise<ClipRecord[]>;
@@ -272,7 +273,8 @@ export interface MessageFilter {
 }
 
 export interface MessageRepository {
-  create(message: NewMessage, files: FilesToAttach): Promise<CreateOutcome<MessageRecord>>;
+  /** One transaction, like ClipRepository.create. */
+  create(message: NewMessage, files: FilesToAttach, outbox?: OutboxWriter): Promise<CreateOutcome<MessageRecord>>;
   findById(id: number): Promise<MessageRecord | null>;
   findByUuid(senderId: number, uuid: string): Promise<MessageRecord | null>;
   list(filter: MessageFilter): Promise<MessageRecord[]>;

@@ -1,6 +1,8 @@
 import { sql, type Selectable } from 'kysely';
 import type { ClipChanges, ClipFilter, ClipRecord, ClipRepository, CreateOutcome, FilesToAttach, NewClip } from '../../domain/ports.js';
+import type { OutboxWriter } from '../../domain/jobs/outbox.js';
 import type { Database } from '../database.js';
+import { scopeOf } from '../transaction-scope.js';
 import type { AudioClipsTable } from '../schema.js';
 import { isUniqueViolation } from './errors.js';
 import { AttachmentConflict, deleteFiles, loadRefs, storeFiles } from './media-files.js';
@@ -40,7 +42,7 @@ export class SqlClipRepository implements ClipRepository {
     return row ? ((await this.hydrate([row]))[0] ?? null) : null;
   }
 
-  async create(clip: NewClip, files: FilesToAttach): Promise<CreateOutcome<ClipRecord>> {
+  async create(clip: NewClip, files: FilesToAttach, outbox?: OutboxWriter): Promise<CreateOutcome<ClipRecord>> {
     try {
       const id = await this.database.db.transaction().execute(async (trx) => {
         const stored = await storeFiles(trx, files);
@@ -63,6 +65,7 @@ export class SqlClipRepository implements ClipRepository {
           })
           .returning('id')
           .executeTakeFirstOrThrow();
+        await outbox?.(scopeOf(trx), { type: 'audio_clip', id: row.id });
         await stored.markUsed('audio_clip', row.id, clip.createdAt);
         return row.id;
       });

@@ -1,6 +1,8 @@
 import type { Selectable } from 'kysely';
 import type { CreateOutcome, FilesToAttach, MessageFilter, MessageRecord, MessageRepository, NewMessage } from '../../domain/ports.js';
+import type { OutboxWriter } from '../../domain/jobs/outbox.js';
 import type { Database } from '../database.js';
+import { scopeOf } from '../transaction-scope.js';
 import type { MessagesTable } from '../schema.js';
 import { isUniqueViolation } from './errors.js';
 import { AttachmentConflict, deleteFiles, loadRefs, storeFiles } from './media-files.js';
@@ -37,7 +39,7 @@ export class SqlMessageRepository implements MessageRepository {
     return row ? ((await this.hydrate([row]))[0] ?? null) : null;
   }
 
-  async create(message: NewMessage, files: FilesToAttach): Promise<CreateOutcome<MessageRecord>> {
+  async create(message: NewMessage, files: FilesToAttach, outbox?: OutboxWriter): Promise<CreateOutcome<MessageRecord>> {
     try {
       const id = await this.database.db.transaction().execute(async (trx) => {
         const stored = await storeFiles(trx, files);
@@ -59,6 +61,7 @@ export class SqlMessageRepository implements MessageRepository {
           })
           .returning('id')
           .executeTakeFirstOrThrow();
+        await outbox?.(scopeOf(trx), { type: 'message', id: row.id });
         await stored.markUsed('message', row.id, message.createdAt);
         return row.id;
       });

@@ -1,5 +1,6 @@
 /** Audio clips (SPEC 4): public, owned by one user, each with an audio file and maybe an image. */
 import { ApiError } from '../errors.js';
+import { Outbox } from '../jobs/outbox.js';
 import { createWithFiles, type MediaIntake, type UploadedFile } from '../media/media-intake.js';
 import type { BlobStore, ClipChanges, ClipFilter, ClipRecord, ClipRepository, Clock, Location } from '../ports.js';
 
@@ -18,6 +19,7 @@ export class ClipService {
     private readonly intake: MediaIntake,
     private readonly store: BlobStore,
     private readonly clock: Clock,
+    private readonly outbox: Outbox = new Outbox(),
   ) {}
 
   /** Resolves the clip, and whether this call made it (false: a retry with a known uuid). */
@@ -31,7 +33,7 @@ export class ClipService {
     }
     const now = this.clock.now();
     const { record, created } = await createWithFiles(this.intake, userId, now, audio, image, (files) =>
-      this.clips.create({ ...input, userId, createdAt: now }, files),
+      this.clips.create({ ...input, userId, createdAt: now }, files, (scope, created) => this.outbox.write(scope, created)),
     );
     return { clip: record, created };
   }

@@ -1,5 +1,6 @@
 /** Private voice messages (SPEC 5): visible to their sender and recipient only. */
 import { ApiError } from '../errors.js';
+import { Outbox } from '../jobs/outbox.js';
 import { createWithFiles, type MediaIntake, type UploadedFile } from '../media/media-intake.js';
 import type { BlobStore, Clock, MessageFilter, MessageRecord, MessageRepository, UserRepository } from '../ports.js';
 
@@ -22,6 +23,7 @@ export class MessageService {
     private readonly intake: MediaIntake,
     private readonly store: BlobStore,
     private readonly clock: Clock,
+    private readonly outbox: Outbox = new Outbox(),
   ) {}
 
   async send(senderId: number, input: MessageInput, audio: UploadedFile, image: UploadedFile | null): Promise<{ message: MessageRecord; created: boolean }> {
@@ -47,7 +49,7 @@ export class MessageService {
     }
     const now = this.clock.now();
     const { record, created } = await createWithFiles(this.intake, senderId, now, audio, image, (files) =>
-      this.messages.create({ ...input, senderId, createdAt: now }, files),
+      this.messages.create({ ...input, senderId, createdAt: now }, files, (scope, created) => this.outbox.write(scope, created)),
     );
     return { message: record, created };
   }
