@@ -14,8 +14,9 @@ function audioContentType(container: string, codec: string): string | null {
   if (container === 'WAVE') return 'audio/wav';
   if (container === 'AIFF' || container === 'AIFF-C') return 'audio/aiff';
   if (container === 'Ogg') return /vorbis|opus|flac/i.test(codec) ? 'audio/ogg' : null;
-  // Any ISO base media brand: Safari's MediaRecorder writes fragmented MP4 (iso5, iso6, mp41...).
-  if (/^M4A\b/.test(container) || /^(mp4|isom|iso\d|M4A|dash)/i.test(container)) return /aac|alac|mp4a/i.test(codec) ? 'audio/mp4' : null;
+  // Any ISO base media brand: MediaRecorder writes fragmented MP4 (iso5, iso6, mp41...), with
+  // AAC in Safari and Opus in Chromium.
+  if (/^M4A\b/.test(container) || /^(mp4|isom|iso\d|M4A|dash)/i.test(container)) return /aac|alac|mp4a|opus/i.test(codec) ? 'audio/mp4' : null;
   return null;
 }
 
@@ -47,7 +48,9 @@ export async function probeAudio(path: string): Promise<AudioInfo | null> {
   } catch {
     return null;
   }
-  const { container, codec, sampleRate, numberOfChannels, duration, bitrate } = metadata.format;
+  const { container, sampleRate, numberOfChannels, duration, bitrate } = metadata.format;
+  // music-metadata names no codec for Opus in MP4; its track does.
+  const codec = metadata.format.codec ?? (metadata.format.trackInfo.find((track) => track.codecId === 'Opus') ? 'Opus' : undefined);
   if (!container || !codec || !sampleRate || !numberOfChannels || !duration) return null;
   // Headers alone (a file cut off after them) declare a duration but carry no audio.
   if (bitrate !== undefined && !(bitrate > 0)) return null;

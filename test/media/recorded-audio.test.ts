@@ -97,7 +97,7 @@ describe('recorded audio', () => {
     assert.equal(opusPacketMs(0b01100000, null), 10); // hybrid 10 ms
   });
 
-  test('longer recordings made by ffmpeg into a pipe measure within 30 ms', { skip: hasFfmpeg ? false : 'ffmpeg is not installed' }, async () => {
+  test('longer recordings made by ffmpeg into a pipe (WebM/Opus, MP4/AAC, MP4/Opus) measure within 30 ms', { skip: hasFfmpeg ? false : 'ffmpeg is not installed' }, async () => {
     const seconds = 37.3;
     const tone = `sine=frequency=330:sample_rate=48000:duration=${seconds}`;
     const make = (args: string[]) => {
@@ -107,7 +107,9 @@ describe('recorded audio', () => {
     };
     const webm = await file('long.webm', withUnknownSizeClusters(make(['-ac', '1', '-c:a', 'libopus', '-b:a', '24k', '-live', '1', '-f', 'webm'])));
     const mp4 = await file('long.mp4', make(['-ac', '1', '-c:a', 'aac', '-b:a', '48k', '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '1000000', '-f', 'mp4']));
-    for (const target of [webm, mp4]) {
+    // Chromium's MediaRecorder puts Opus in fragmented MP4.
+    const mp4Opus = await file('long-opus.mp4', make(['-ac', '1', '-c:a', 'libopus', '-b:a', '24k', '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '1000000', '-f', 'mp4']));
+    for (const target of [webm, mp4, mp4Opus]) {
       const info = await probeAudio(target);
       assert.ok(info, target);
       assert.ok(Math.abs(info.duration - seconds) < 0.03, `${path.basename(target)}: ${info.duration} s for ${seconds} s`);
