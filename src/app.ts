@@ -37,6 +37,10 @@ import { PrometheusMetrics, registerRequestMetrics } from './http/metrics.js';
 import { registerNotFound } from './http/method-not-allowed.js';
 import { parseQueryString, parseUrlQuery, rejectMalformedQuery } from './http/params.js';
 import { attachmentRoutes } from './http/routes/attachments.js';
+import { registerCors } from './http/cors.js';
+import { resumableUploadRoutes } from './http/protocols/index.js';
+import { SqlUploadExtrasRepository } from './db/repositories/upload-extras-repository.js';
+import { ResumableUploads } from './domain/uploads/resumable-uploads.js';
 import { clipRoutes } from './http/routes/clips.js';
 import { messageRoutes } from './http/routes/messages.js';
 import { healthRoutes } from './http/routes/health.js';
@@ -202,6 +206,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     throwFileSizeLimit: true,
   });
 
+  if (config.corsOrigins !== null) await registerCors(http, config.corsOrigins);
   await http.register(healthRoutes, { ping: async () => void (await sql`select 1`.execute(database.db)), store });
   await http.register(userRoutes, {
     users: services.users,
@@ -209,6 +214,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     rateLimits: { registration: config.registrationRateLimit, token: config.tokenRateLimit },
   });
   await http.register(attachmentRoutes, { attachments: services.attachments, users: services.users, store });
+  await http.register(resumableUploadRoutes, {
+    uploads: new ResumableUploads(services.attachments, new SqlUploadExtrasRepository(database), store),
+    users: services.users,
+  });
   await http.register(clipRoutes, { clips: services.clips, users: services.users, store, maxFileSize: config.maxAttachmentSize });
   await http.register(messageRoutes, { messages: services.messages, users: services.users, store, maxFileSize: config.maxAttachmentSize });
   http.get('/openapi.json', { schema: { hide: true } }, async () => http.swagger());

@@ -19,6 +19,8 @@ export interface Config {
   uploadIdleTimeoutSeconds: number;
   sweepIntervalSeconds: number;
   registrationEnabled: boolean;
+  /** Origins allowed to call from a browser: a list, '*' for any, or null for none (no CORS). */
+  corsOrigins: string[] | '*' | null;
   /** Registrations per minute from one address; 0 switches the limit off. */
   registrationRateLimit: number;
   /** Token requests per minute from one address; 0 switches the limit off. */
@@ -69,6 +71,16 @@ function boolean(name: string): (raw: string) => boolean {
   };
 }
 
+function origins(raw: string): string[] | '*' | null {
+  const list = raw.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
+  if (list.length === 0) return null;
+  if (list.includes('*')) return '*';
+  for (const origin of list) {
+    if (!URL.canParse(origin) || new URL(origin).origin !== origin) throw new Error(`CORS_ORIGINS must list origins like https://app.example.com, got ${JSON.stringify(origin)}`);
+  }
+  return list;
+}
+
 function url(name: string): (raw: string) => string {
   return (raw) => {
     if (!URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol)) throw new Error(`${name} must be an http:// or https:// URL, got ${JSON.stringify(raw)}`);
@@ -98,6 +110,12 @@ const SETTINGS: { [K in keyof Config]: Setting } = {
   minFreeBytes: { env: 'MIN_FREE_BYTES', parse: integer('MIN_FREE_BYTES', 0), fallback: () => 256 * 1024 ** 2, help: 'disk space kept free; creates beyond it answer 507' },
   uploadIdleTimeoutSeconds: { env: 'UPLOAD_IDLE_TIMEOUT', parse: integer('UPLOAD_IDLE_TIMEOUT', 1), fallback: () => 60, help: 'seconds a stalled request may send nothing' },
   sweepIntervalSeconds: { env: 'SWEEP_INTERVAL', parse: integer('SWEEP_INTERVAL', 1), fallback: () => 60, help: 'seconds between expiry sweeps' },
+  corsOrigins: {
+    env: 'CORS_ORIGINS',
+    parse: origins,
+    fallback: () => null,
+    help: 'origins that may call from a browser, comma-separated, or * for any (default: none)',
+  },
   registrationEnabled: { env: 'REGISTRATION_ENABLED', parse: boolean('REGISTRATION_ENABLED'), fallback: () => true, help: 'allow POST /users' },
   registrationRateLimit: { env: 'REGISTRATION_RATE_LIMIT', parse: integer('REGISTRATION_RATE_LIMIT', 0), fallback: () => 10, help: 'registrations per minute per address (0: no limit)' },
   tokenRateLimit: { env: 'TOKEN_RATE_LIMIT', parse: integer('TOKEN_RATE_LIMIT', 0), fallback: () => 30, help: 'token requests per minute per address (0: no limit)' },

@@ -152,6 +152,15 @@ const migrations: Record<string, DialectMigration> = {
       .execute();
     await db.schema.createIndex('jobs_type_state_run_at').on('jobs').columns(['type', 'state', 'run_at']).execute();
   },
+  // tus and the IETF draft: what the client sent at creation, and tus concatenation.
+  '2026_11_25_protocols_upload_extras': async (db) => {
+    await db.schema
+      .createTable('upload_extras')
+      .addColumn('attachment_id', 'integer', (c) => c.primaryKey().references('attachments.id').onDelete('cascade'))
+      .addColumn('metadata', 'text')
+      .addColumn('concat', 'text')
+      .execute();
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

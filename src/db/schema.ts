@@ -122,7 +122,16 @@ export interface JobsTable {
   updated_at: number;
 }
 
+/** tus / IETF upload details beyond the attachment (src/domain/uploads). */
+export interface UploadExtrasTable {
+  attachment_id: number;
+  metadata: string | null;
+  /** JSON: {"kind":"partial"} or {"kind":"final","parts":[ids]}; null for a plain upload. */
+  concat: string | null;
+}
+
 export interface Tables {
+  upload_extras: UploadExtrasTable;
   users: UsersTable;
   access_tokens: AccessTokensTable;
   external_identities: ExternalIdentitiesTable;

@@ -49,13 +49,13 @@ const ChunkParams = Type.Object({
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[1-9][0-9]*$' }) });
 const AttachmentEnvelope = Envelope(Type.Object({ attachment: Attachment }));
 
-function contentLength(request: FastifyRequest): number | undefined {
+export function contentLength(request: FastifyRequest): number | undefined {
   const header = request.headers['content-length'];
   return header !== undefined && /^[0-9]{1,15}$/.test(header) ? Number(header) : undefined;
 }
 
 /** Aborts waits of a request whose connection closes before it is answered. */
-function abortOnClose(reply: FastifyReply): AbortSignal {
+export function abortOnClose(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) controller.abort(new ApiError('malformed_body', 'The connection closed before the chunk was complete.'));

@@ -1,0 +1,158 @@
+/**
+ * What the standard resumable-upload protocols (tus 1.0, the IETF draft) need beyond
+ * chunked attachments: appends checked against the offset, the client's metadata kept
+ * as sent, and tus concatenation. Every upload IS an attachment: bytes, durability,
+ * limits, expiry and SHA1 all come from the AttachmentService's public methods.
+ */
+import { contiguousPrefix } from '../attachments/ranges.js';
+import type { AttachmentService, ChunkInput } from '../attachments/attachment-service.js';
+import { ApiError } from '../errors.js';
+import type { AttachmentRecord, BlobStore } from '../ports.js';
+
+/** What a protocol remembers about an upload besides the attachment itself. */
+export interface UploadExtras {
+  /** The creation request's metadata, as the client sent it (tus Upload-Metadata). */
+  metadata: string | null;
+  /** tus concatenation: a partial upload, or a final one made of these attachment ids. */
+  concat: { kind: 'partial' } | { kind: 'final'; parts: number[] } | null;
+}
+
+export interface UploadExtrasRepository {
+  save(attachmentId: number, extras: UploadExtras): Promise<void>;
+  find(attachmentId: number): Promise<UploadExtras | null>;
+}
+
+export type UploadConflictReason = 'offset_mismatch' | 'final_upload_is_read_only' | 'not_a_partial_upload' | 'partial_upload_incomplete';
+
+/** A protocol-level refusal; each protocol maps the reason to its own status. */
+export class UploadConflict extends Error {
+  constructor(
+    readonly reason: UploadConflictReason,
+    message: string,
+    /** The upload's current offset, for offset mismatches. */
+    readonly offset?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface NewUpload {
+  size: number | null;
+  filename: string;
+  contentType: string | null;
+  metadata: string | null;
+  partial: boolean;
+}
+
+export interface Append {
+  /** The offset the client believes the upload is at; must equal the contiguous prefix. */
+  offset: number;
+  source: AsyncIterable<Buffer>;
+  length?: number | undefined;
+  sha1?: string | undefined;
+  /** Fixes a deferred length (tus Upload-Length on PATCH, IETF Upload-Length). */
+  size?: number | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface Upload {
+  record: AttachmentRecord;
+  extras: UploadExtras;
+}
+
+const NO_EXTRAS: UploadExtras = { metadata: null, concat: null };
+
+/** The offset a sequential client continues from: the bytes received contiguously from 0. */
+export function uploadOffset(record: AttachmentRecord): number {
+  return contiguousPrefix(record.ranges);
+}
+
+export class ResumableUploads {
+  constructor(
+    private readonly attachments: AttachmentService,
+    private readonly extras: UploadExtrasRepository,
+    private readonly store: BlobStore,
+  ) {}
+
+  get maxSize(): number {
+    return this.attachments.limits.maxSize;
+  }
+
+  get idleTimeoutMs(): number {
+    return this.attachments.limits.idleTimeoutMs;
+  }
+
+  async create(userId: number, input: NewUpload): Promise<Upload> {
+    const record = await this.attachments.create(userId, { size: input.size, filename: input.filename, contentType: input.contentType });
+    const extras: UploadExtras = { metadata: input.metadata, concat: input.partial ? { kind: 'partial' } : null };
+    if (extras.metadata !== null || extras.concat !== null) await this.extras.save(record.id, extras);
+    return { record, extras };
+  }
+
+  async get(userId: number, id: number): Promise<Upload> {
+    const record = await this.attachments.status(userId, id);
+    return { record, extras: (await this.extras.find(id)) ?? NO_EXTRAS };
+  }
+
+  /** Appends at the current offset; a cut-off body keeps what was written (and answers with the error). */
+  async append(userId: number, id: number, append: Append): Promise<Upload> {
+    const { record, extras } = await this.get(userId, id);
+    if (extras.concat?.kind === 'final') throw new UploadConflict('final_upload_is_read_only', 'A final upload cannot be changed.');
+    const offset = uploadOffset(record);
+    if (append.offset !== offset) {
+      throw new UploadConflict('offset_mismatch', `The upload is at offset ${offset}, not ${append.offset}.`, offset);
+    }
+    const chunk: ChunkInput = { offset, source: append.source, length: append.length, sha1: append.sha1, size: append.size, signal: append.signal };
+    // An empty body only fixes the length, or changes nothing.
+    if (append.length === 0) {
+      const updated = append.size !== undefined ? await this.attachments.setSize(userId, id, append.size) : record;
+      return { record: updated, extras };
+    }
+    const updated = await this.attachments.writeChunk(userId, id, chunk);
+    return { record: updated, extras };
+  }
+
+  /** Fixes the length once the client knows it (IETF Upload-Complete, tus deferred length). */
+  async setLength(userId: number, id: number, size: number): Promise<Upload> {
+    const record = await this.attachments.setSize(userId, id, size);
+    return { record, extras: (await this.extras.find(id)) ?? NO_EXTRAS };
+  }
+
+  async terminate(userId: number, id: number): Promise<void> {
+    await this.attachments.delete(userId, id);
+  }
+
+  /**
+   * tus concatenation: a new upload whose bytes are the complete partial uploads' bytes
+   * in order. The bytes go through the same durable, hashed write path as any chunk.
+   */
+  async concatenate(userId: number, partIds: number[], input: { filename: string; contentType: string | null; metadata: string | null }): Promise<Upload> {
+    const parts: AttachmentRecord[] = [];
+    for (const partId of partIds) {
+      const { record, extras } = await this.get(userId, partId);
+      if (extras.concat?.kind !== 'partial') throw new UploadConflict('not_a_partial_upload', `Upload ${partId} is not a partial upload.`);
+      if (record.state === 'uploading' || record.size === null) {
+        throw new UploadConflict('partial_upload_incomplete', `Partial upload ${partId} is not complete.`);
+      }
+      parts.push(record);
+    }
+    const total = parts.reduce((sum, part) => sum + (part.size ?? 0), 0);
+    if (total === 0) throw new ApiError('invalid_parameter', 'A final upload needs at least one byte.', { parameter: 'Upload-Concat' });
+    let record = await this.attachments.create(userId, { size: total, filename: input.filename, contentType: input.contentType });
+    const extras: UploadExtras = { metadata: input.metadata, concat: { kind: 'final', parts: partIds } };
+    try {
+      await this.extras.save(record.id, extras);
+      let offset = 0;
+      for (const part of parts) {
+        const size = part.size ?? 0;
+        const source = this.store.openRead(part.storageKey, { start: 0, end: size }) as AsyncIterable<Buffer>;
+        record = await this.attachments.writeChunk(userId, record.id, { offset, source, length: size });
+        offset += size;
+      }
+    } catch (error) {
+      await this.attachments.delete(userId, record.id).catch(() => undefined);
+      throw error;
+    }
+    return { record, extras };
+  }
+}

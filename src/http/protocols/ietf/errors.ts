@@ -1,0 +1,58 @@
+/**
+ * IETF Resumable Uploads answers: every failure mapped once to the draft's status codes.
+ * The two problem types the draft defines answer as application/problem+json; the rest
+ * are plain text. Offset mismatches and inconsistent lengths carry Upload-Complete: ?0.
+ */
+import type { ErrorName } from '../../../domain/errors.js';
+import type { UploadConflictReason } from '../../../domain/uploads/resumable-uploads.js';
+import type { ProtocolFailure } from '../shared.js';
+
+export interface IetfErrorAnswer {
+  status: number;
+  text: string;
+  /** An RFC 9457 problem type URI from the draft, when one applies. */
+  problem?: string;
+}
+
+const PROBLEM_BASE = 'https://iana.org/assignments/http-problem-types#';
+
+const ENGINE_STATUS: Partial<Record<ErrorName, number>> = {
+  invalid_parameter: 400,
+  missing_parameter: 400,
+  malformed_body: 400,
+  authentication_required: 401,
+  invalid_token: 401,
+  forbidden: 403,
+  not_found: 404,
+  attachment_complete: 400,
+  attachment_used: 400,
+  chunk_out_of_range: 413,
+  attachment_too_large: 413,
+  request_too_large: 413,
+  unsupported_media_type: 415,
+  chunk_checksum_mismatch: 400,
+  too_many_open_attachments: 429,
+  rate_limited: 429,
+  insufficient_storage: 507,
+};
+
+const CONFLICT_STATUS: Record<UploadConflictReason, number> = {
+  offset_mismatch: 409,
+  final_upload_is_read_only: 400,
+  not_a_partial_upload: 400,
+  partial_upload_incomplete: 400,
+};
+
+export function ietfAnswer(failure: ProtocolFailure): IetfErrorAnswer {
+  if (failure.kind === 'conflict') {
+    const { reason, message } = failure.error;
+    return { status: CONFLICT_STATUS[reason], text: message, ...(reason === 'offset_mismatch' ? { problem: `${PROBLEM_BASE}mismatching-upload-offset` } : {}) };
+  }
+  if (failure.kind === 'api') {
+    const { errorName, message } = failure.error;
+    // A length that disagrees with one given before, or with the bytes: the draft's inconsistent length.
+    if (errorName === 'size_mismatch') return { status: 400, text: message, problem: `${PROBLEM_BASE}inconsistent-upload-length` };
+    return { status: ENGINE_STATUS[errorName] ?? failure.error.status, text: message };
+  }
+  return { status: 500, text: 'Something went wrong on the server.' };
+}

@@ -1,0 +1,135 @@
+/**
+ * IETF Resumable Uploads for HTTP (draft-ietf-httpbis-resumable-upload) at /files/:
+ * creation with the 104 interim response, offset retrieval, appending, completion and
+ * cancellation, for interop versions 3 to 8 (see versions.ts for what differs).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from '../../../domain/errors.js';
+import type { AttachmentRecord } from '../../../domain/ports.js';
+import type { ResumableUploads, Upload } from '../../../domain/uploads/resumable-uploads.js';
+import { uploadOffset } from '../../../domain/uploads/resumable-uploads.js';
+import { abortOnClose, contentLength } from '../../routes/attachments.js';
+import { cleanFilename } from '../../uploaded-files.js';
+import { bodyStream, classify, hasBody, integerHeader, sendInterim, sendPlain, uploadId, uploadLocation } from '../shared.js';
+import { ietfAnswer } from './errors.js';
+import { checkAppendType, INTEROP_HEADER, requestCompletes, setComplete, type InteropVersion } from './versions.js';
+
+/** Content types that label bytes rather than say what the file is. */
+const NOT_A_FILE_TYPE = new Set(['application/partial-upload', 'application/octet-stream', 'application/offset+octet-stream']);
+
+export class IetfProtocol {
+  constructor(private readonly uploads: ResumableUploads) {}
+
+  /** `Upload-Limit`: the largest upload, and how long an idle one lives. */
+  get limits(): string {
+    return `max-size=${this.uploads.maxSize}, max-age=${Math.round(this.uploads.idleTimeoutMs / 1000)}`;
+  }
+
+  async create(request: FastifyRequest, reply: FastifyReply, userId: number, version: InteropVersion): Promise<FastifyReply> {
+    const completes = requestCompletes(request, version) ?? false;
+    const declared = integerHeader(request, 'upload-length');
+    const length = contentLength(request);
+    // With the whole representation in this request, its Content-Length is the length too.
+    if (completes && declared !== undefined && length !== undefined && declared !== length) {
+      throw new ApiError('size_mismatch', `Upload-Length is ${declared} but the complete content is ${length} bytes.`);
+    }
+    const size = declared ?? (completes ? length : undefined) ?? null;
+    if (size === 0) throw new ApiError('invalid_parameter', 'An upload needs at least one byte.', { parameter: 'Upload-Length' });
+    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    let upload = await this.uploads.create(userId, {
+      size,
+      filename: cleanFilename(dispositionFilename(request.headers['content-disposition'])) ?? 'upload',
+      contentType: type && !NOT_A_FILE_TYPE.has(type) ? type : null,
+      metadata: null,
+      partial: false,
+    });
+    const location = uploadLocation(upload.record);
+    // The client may resume from here even if this request breaks off.
+    sendInterim(reply, 104, 'Upload Resumption Supported', { location, [INTEROP_HEADER]: String(version), 'upload-limit': this.limits });
+    if (hasBody(request)) upload = await this.uploads.append(userId, upload.record.id, this.appendInput(request, reply, 0));
+    if (completes) upload = await this.complete(userId, upload);
+    this.describe(reply, upload, version);
+    return reply.code(201).header('location', location).send();
+  }
+
+  async head(reply: FastifyReply, userId: number, rawId: string, version: InteropVersion): Promise<FastifyReply> {
+    const upload = await this.uploads.get(userId, uploadId(rawId));
+    this.describe(reply, upload, version);
+    if (upload.record.size !== null) reply.header('upload-length', String(upload.record.size));
+    return reply.code(204).header('cache-control', 'no-store').send();
+  }
+
+  async patch(request: FastifyRequest, reply: FastifyReply, userId: number, rawId: string, version: InteropVersion): Promise<FastifyReply> {
+    checkAppendType(request, version);
+    const offset = integerHeader(request, 'upload-offset');
+    if (offset === undefined) throw new ApiError('missing_parameter', 'Upload-Offset is required.', { parameter: 'Upload-Offset' });
+    const id = uploadId(rawId);
+    const completes = requestCompletes(request, version) ?? false;
+    // An empty append only checks the offset (and may fix the length).
+    let upload = await this.uploads.append(userId, id, { ...this.appendInput(request, reply, offset), length: hasBody(request) ? contentLength(request) : 0 });
+    if (completes) upload = await this.complete(userId, upload);
+    this.describe(reply, upload, version);
+    return reply.code(204).send();
+  }
+
+  async cancel(reply: FastifyReply, userId: number, rawId: string): Promise<FastifyReply> {
+    await this.uploads.terminate(userId, uploadId(rawId));
+    return reply.code(204).send();
+  }
+
+  fail(request: FastifyRequest, reply: FastifyReply, error: unknown, version: InteropVersion): FastifyReply {
+    const failure = classify(error);
+    if (failure.kind === 'bug') request.log.error({ err: error }, 'unhandled error in the IETF resumable upload protocol');
+    const answer = ietfAnswer(failure);
+    reply.header(INTEROP_HEADER, String(version));
+    if (failure.kind === 'conflict' && failure.error.offset !== undefined) reply.header('upload-offset', String(failure.error.offset));
+    if (answer.status === 409 || answer.problem !== undefined) setComplete(reply, version, false);
+    if (answer.status === 413) reply.header('upload-limit', this.limits);
+    if (answer.problem !== undefined) {
+      if (!request.raw.complete) reply.header('connection', 'close');
+      return reply.code(answer.status).type('application/problem+json').send(JSON.stringify({ type: answer.problem, title: answer.text }));
+    }
+    return sendPlain(request, reply, answer.status, answer.text);
+  }
+
+  /** The client says it has sent everything: the length is what arrived, and must agree with one given before. */
+  private async complete(userId: number, upload: Upload): Promise<Upload> {
+    const offset = uploadOffset(upload.record);
+    if (upload.record.size === null) return this.uploads.setLength(userId, upload.record.id, offset);
+    if (offset !== upload.record.size) {
+      throw new ApiError('size_mismatch', `The upload was declared complete at ${offset} bytes, but its length is ${upload.record.size}.`);
+    }
+    return upload;
+  }
+
+  private appendInput(request: FastifyRequest, reply: FastifyReply, offset: number) {
+    return { offset, source: bodyStream(request), length: contentLength(request), size: integerHeader(request, 'upload-length'), signal: abortOnClose(reply) };
+  }
+
+  private describe(reply: FastifyReply, { record }: Upload, version: InteropVersion): void {
+    reply
+      .header(INTEROP_HEADER, String(version))
+      .header('upload-offset', String(uploadOffset(record)))
+      .header('upload-limit', this.limits);
+    setComplete(reply, version, isComplete(record));
+  }
+}
+
+function isComplete(record: AttachmentRecord): boolean {
+  return record.state !== 'uploading';
+}
+
+/** The filename parameter of a Content-Disposition header, if any. */
+function dispositionFilename(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const star = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(header);
+  if (star) {
+    try {
+      return decodeURIComponent(star[1]!.trim());
+    } catch {
+      return undefined;
+    }
+  }
+  const plain = /filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/.exec(header);
+  return plain ? (plain[1] ?? plain[2]) : undefined;
+}

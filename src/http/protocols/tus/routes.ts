@@ -1,0 +1,144 @@
+/**
+ * tus 1.0.0 at /files/: core, creation, creation-with-upload, creation-defer-length,
+ * termination, expiration, checksum (sha1) and concatenation. Headers in, engine calls
+ * out; every rule about bytes lives in the engine.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from '../../../domain/errors.js';
+import type { ResumableUploads, Upload } from '../../../domain/uploads/resumable-uploads.js';
+import { uploadOffset } from '../../../domain/uploads/resumable-uploads.js';
+import { abortOnClose, contentLength } from '../../routes/attachments.js';
+import { cleanFilename } from '../../uploaded-files.js';
+import { bodyStream, classify, hasBody, httpDate, integerHeader, sendPlain, stringHeader, uploadId, uploadLocation, FILES_PATH } from '../shared.js';
+import { tusStatus } from './errors.js';
+import { fileFromMetadata, parseUploadMetadata } from './metadata.js';
+
+export const TUS_VERSION = '1.0.0';
+export const TUS_EXTENSIONS = ['creation', 'creation-with-upload', 'creation-defer-length', 'termination', 'expiration', 'checksum', 'concatenation'];
+const OFFSET_STREAM = 'application/offset+octet-stream';
+
+export class TusProtocol {
+  constructor(private readonly uploads: ResumableUploads) {}
+
+  /** Discovery: versions, extensions, limits. No Tus-Resumable needed on the request. */
+  options(reply: FastifyReply): FastifyReply {
+    return reply
+      .code(204)
+      .header('tus-resumable', TUS_VERSION)
+      .header('tus-version', TUS_VERSION)
+      .header('tus-extension', TUS_EXTENSIONS.join(','))
+      .header('tus-max-size', String(this.uploads.maxSize))
+      .header('tus-checksum-algorithm', 'sha1')
+      .send();
+  }
+
+  /** Every request but OPTIONS names the protocol version; another is 412. */
+  checkVersion(request: FastifyRequest, reply: FastifyReply): boolean {
+    if (request.headers['tus-resumable'] === TUS_VERSION) return true;
+    reply.header('tus-version', TUS_VERSION);
+    sendPlain(request, reply, 412, `Tus-Resumable must be ${TUS_VERSION}.`);
+    return false;
+  }
+
+  async create(request: FastifyRequest, reply: FastifyReply, userId: number): Promise<FastifyReply> {
+    const metadataHeader = stringHeader(request, 'upload-metadata');
+    const metadata = parseUploadMetadata(metadataHeader);
+    const file = fileFromMetadata(metadata);
+    const filename = cleanFilename(file.filename) ?? 'upload';
+    const concat = stringHeader(request, 'upload-concat');
+    if (concat?.startsWith('final;')) {
+      const parts = concat
+        .slice('final;'.length)
+        .trim()
+        .split(/\s+/)
+        .map((url) => uploadId(url.replace(/\/+$/, '').split('/').pop() ?? ''));
+      if (parts.length === 0) throw new ApiError('invalid_parameter', 'Upload-Concat: final needs the partial uploads.', { parameter: 'Upload-Concat' });
+      const upload = await this.uploads.concatenate(userId, parts, { filename, contentType: file.contentType, metadata: metadataHeader ?? null });
+      return this.created(reply, upload);
+    }
+    if (concat !== undefined && concat !== 'partial') throw new ApiError('invalid_parameter', 'Upload-Concat must be "partial" or "final;<urls>".', { parameter: 'Upload-Concat' });
+
+    const length = integerHeader(request, 'upload-length');
+    const deferred = request.headers['upload-defer-length'];
+    if (deferred !== undefined && deferred !== '1') throw new ApiError('invalid_parameter', 'Upload-Defer-Length must be 1.', { parameter: 'Upload-Defer-Length' });
+    if ((length === undefined) === (deferred === undefined)) {
+      throw new ApiError('invalid_parameter', 'Send either Upload-Length or Upload-Defer-Length: 1.', { parameter: 'Upload-Length' });
+    }
+    if (length === 0) throw new ApiError('invalid_parameter', 'Upload-Length must be at least 1.', { parameter: 'Upload-Length' });
+    let upload = await this.uploads.create(userId, { size: length ?? null, filename, contentType: file.contentType, metadata: metadataHeader ?? null, partial: concat === 'partial' });
+    // creation-with-upload: the body is the first bytes.
+    if (hasBody(request) && request.headers['content-type'] === OFFSET_STREAM) {
+      upload = await this.uploads.append(userId, upload.record.id, this.appendInput(request, reply, 0));
+    }
+    return this.created(reply, upload);
+  }
+
+  async head(request: FastifyRequest, reply: FastifyReply, userId: number, rawId: string): Promise<FastifyReply> {
+    const upload = await this.uploads.get(userId, uploadId(rawId));
+    this.describe(reply, upload);
+    if (upload.record.size === null) reply.header('upload-defer-length', '1');
+    else reply.header('upload-length', String(upload.record.size));
+    if (upload.extras.metadata !== null) reply.header('upload-metadata', upload.extras.metadata);
+    const concat = upload.extras.concat;
+    if (concat?.kind === 'partial') reply.header('upload-concat', 'partial');
+    if (concat?.kind === 'final') reply.header('upload-concat', `final;${concat.parts.map((id) => `${FILES_PATH}${id}`).join(' ')}`);
+    return reply.code(200).header('cache-control', 'no-store').send();
+  }
+
+  async patch(request: FastifyRequest, reply: FastifyReply, userId: number, rawId: string): Promise<FastifyReply> {
+    if (request.headers['content-type'] !== OFFSET_STREAM) {
+      return this.fail(request, reply, new ApiError('unsupported_media_type', `PATCH needs Content-Type: ${OFFSET_STREAM}.`));
+    }
+    const offset = integerHeader(request, 'upload-offset');
+    if (offset === undefined) throw new ApiError('missing_parameter', 'Upload-Offset is required.', { parameter: 'Upload-Offset' });
+    const upload = await this.uploads.append(userId, uploadId(rawId), this.appendInput(request, reply, offset));
+    this.describe(reply, upload);
+    return reply.code(204).send();
+  }
+
+  async terminate(reply: FastifyReply, userId: number, rawId: string): Promise<FastifyReply> {
+    await this.uploads.terminate(userId, uploadId(rawId));
+    return reply.code(204).header('tus-resumable', TUS_VERSION).send();
+  }
+
+  fail(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+    const failure = classify(error);
+    if (failure.kind === 'bug') request.log.error({ err: error }, 'unhandled error in tus');
+    const { status, text } = tusStatus(failure);
+    if (failure.kind === 'conflict' && failure.error.offset !== undefined) reply.header('upload-offset', String(failure.error.offset));
+    return sendPlain(request, reply.header('tus-resumable', TUS_VERSION), status, text);
+  }
+
+  private appendInput(request: FastifyRequest, reply: FastifyReply, offset: number) {
+    return {
+      offset,
+      source: bodyStream(request),
+      length: contentLength(request),
+      sha1: checksumSha1(stringHeader(request, 'upload-checksum')),
+      size: integerHeader(request, 'upload-length'),
+      signal: abortOnClose(reply),
+    };
+  }
+
+  private created(reply: FastifyReply, upload: Upload): FastifyReply {
+    this.describe(reply, upload);
+    return reply.code(201).header('location', uploadLocation(upload.record)).send();
+  }
+
+  private describe(reply: FastifyReply, { record }: Upload): void {
+    reply.header('tus-resumable', TUS_VERSION).header('upload-offset', String(uploadOffset(record)));
+    if (record.expiresAt !== null && record.state === 'uploading') reply.header('upload-expires', httpDate(record.expiresAt));
+  }
+}
+
+/** `Upload-Checksum: sha1 <base64>` as hex; another algorithm is 400 (only sha1 is advertised). */
+function checksumSha1(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const [algorithm, value, extra] = header.trim().split(' ');
+  if (algorithm?.toLowerCase() !== 'sha1' || extra !== undefined) {
+    throw new ApiError('invalid_parameter', 'Upload-Checksum must be "sha1 <base64 digest>"; sha1 is the only algorithm supported.', { parameter: 'Upload-Checksum' });
+  }
+  const digest = Buffer.from(value ?? '', 'base64');
+  if (digest.length !== 20) throw new ApiError('invalid_parameter', 'Upload-Checksum does not hold a base64 SHA1 digest.', { parameter: 'Upload-Checksum' });
+  return digest.toString('hex');
+}
