@@ -33,6 +33,7 @@ import { ApiError } from './domain/errors.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { Drain } from './http/drain.js';
 import { registerErrorHandler } from './http/error-handler.js';
+import { completeOpenApi } from './http/openapi.js';
 import { PrometheusMetrics, registerRequestMetrics } from './http/metrics.js';
 import { registerNotFound } from './http/method-not-allowed.js';
 import { parseQueryString, parseUrlQuery, rejectMalformedQuery } from './http/params.js';
@@ -186,6 +187,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       info: { title: 'Trickle API', version: '0.1.0', description: 'Resumable, chunked audio uploads. See docs/api.md.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
+    transformObject: (document) => ('openapiObject' in document ? completeOpenApi(document.openapiObject) : document.swaggerObject),
   });
   await http.register(rateLimit, {
     global: false,
