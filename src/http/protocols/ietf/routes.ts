@@ -65,6 +65,12 @@ export class IetfProtocol {
     if (offset === undefined) throw new ApiError('missing_parameter', 'Upload-Offset is required.', { parameter: 'Upload-Offset' });
     const id = uploadId(rawId);
     const completes = requestCompletes(request, version) ?? false;
+    const declared = integerHeader(request, 'upload-length');
+    const length = contentLength(request);
+    // Completing with a known Content-Length says the length too; refuse a disagreement before any byte.
+    if (completes && declared !== undefined && length !== undefined && offset + length !== declared) {
+      throw new ApiError('size_mismatch', `Upload-Length is ${declared} but this request completes the upload at ${offset + length} bytes.`);
+    }
     // An empty append only checks the offset (and may fix the length).
     let upload = await this.uploads.append(userId, id, { ...this.appendInput(request, reply, offset), length: hasBody(request) ? contentLength(request) : 0 });
     if (completes) upload = await this.complete(userId, upload);
