@@ -25,6 +25,9 @@ import { MediaIntake } from './domain/media/media-intake.js';
 import { MessageService } from './domain/messages/message-service.js';
 import type { JobQueue } from './domain/jobs/job-queue.js';
 import { Outbox } from './domain/jobs/outbox.js';
+import { webhookRenderer } from './http/webhook-payloads.js';
+import { parseWebhookSecret } from './webhooks/signature.js';
+import { registerWebhookDelivery, WebhookOutbox } from './webhooks/webhook-dispatcher.js';
 import type { JobLog } from './jobs/job-log.js';
 import { openJobQueue } from './jobs/open-job-queue.js';
 import type { BlobStore, Clock } from './domain/ports.js';
@@ -116,6 +119,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const clock = options.clock ?? systemClock;
   // Built first: a bad identity setting fails the start before anything is opened.
   const verifier = config.authJwksUrl || config.authJwtSecret ? jwtVerifier(config, clock) : null;
+  const webhookKey = config.webhookUrl ? parseWebhookSecret(config.webhookSecret ?? '') : null;
   await mkdir(config.dataDir, { recursive: true });
   const database = await openDatabase({ url: config.databaseUrl, durable: config.durableWrites });
   const store = await LocalDiskStore.open({ root: config.dataDir, durable: config.durableWrites });
@@ -140,6 +144,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     error: (error, message) => http.log.error({ err: error }, message),
   };
   const jobs = openJobQueue(database, config.databaseUrl, jobLog, options.jobPollMs ? { pollMs: options.jobPollMs } : {});
+  const clipRepository = new SqlClipRepository(database);
+  const messageRepository = new SqlMessageRepository(database);
+  if (config.webhookUrl && webhookKey) {
+    const settings = { url: config.webhookUrl, key: webhookKey, timeoutMs: config.webhookTimeoutSeconds * 1000 };
+    const render = webhookRenderer({
+      attachment: (id) => attachmentRepository.findById(id),
+      clip: (id) => clipRepository.findById(id),
+      message: (id) => messageRepository.findById(id),
+    });
+    registerWebhookDelivery(jobs, settings, render, clock);
+    const webhooks = new WebhookOutbox(jobs);
+    attachments.events = webhooks;
+    outbox.add((scope, created) => webhooks.record({ type: `${created.type}.created`, subjectId: created.id, occurredAt: clock.now() }, scope));
+  }
   const services: Services = {
     database,
     store,
@@ -149,8 +167,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     }, external),
     attachments,
-    clips: new ClipService(new SqlClipRepository(database), intake, store, clock, outbox),
-    messages: new MessageService(new SqlMessageRepository(database), userRepository, intake, store, clock, outbox),
+    clips: new ClipService(clipRepository, intake, store, clock, outbox),
+    messages: new MessageService(messageRepository, userRepository, intake, store, clock, outbox),
     metrics,
     orphans: new OrphanSweeper(store, new SqlBlobReferences(database), clock, config.orphanGraceSeconds * 1000),
     jobs,

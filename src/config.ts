@@ -35,6 +35,10 @@ export interface Config {
   authUsernameClaim: string;
   authClockSkewSeconds: number;
   authJwksCooldownSeconds: number;
+  /** Where events are POSTed (Standard Webhooks), and the whsec_ secret they are signed with. */
+  webhookUrl: string | null;
+  webhookSecret: string | null;
+  webhookTimeoutSeconds: number;
   /** Blobs that no record names are deleted once they are this old. */
   orphanGraceSeconds: number;
   passwordHashLog2N: number;
@@ -137,6 +141,9 @@ const SETTINGS: { [K in keyof Config]: Setting } = {
     fallback: () => 30,
     help: 'least seconds between JWKS fetches for unknown key ids',
   },
+  webhookUrl: { env: 'WEBHOOK_URL', parse: url('WEBHOOK_URL'), fallback: () => null, help: 'where events are POSTed (needs WEBHOOK_SECRET)' },
+  webhookSecret: { env: 'WEBHOOK_SECRET', parse: (raw) => raw, fallback: () => null, help: 'whsec_<base64> secret that signs webhooks' },
+  webhookTimeoutSeconds: { env: 'WEBHOOK_TIMEOUT', parse: integer('WEBHOOK_TIMEOUT', 1), fallback: () => 10, help: 'seconds a webhook receiver has to answer' },
   orphanGraceSeconds: { env: 'ORPHAN_GRACE', parse: integer('ORPHAN_GRACE', 0), fallback: () => 3600, help: 'seconds before an unreferenced file is deleted' },
   passwordHashLog2N: { env: 'PASSWORD_HASH_LOG2N', parse: integer('PASSWORD_HASH_LOG2N', 10), fallback: () => 15, help: 'scrypt cost (log2 N)' },
   trustProxy: {

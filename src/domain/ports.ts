@@ -3,6 +3,7 @@
  * src/db and src/storage implement them; nothing here knows about HTTP, SQL or files.
  */
 import type { ByteRange } from './attachments/ranges.js';
+import type { TransactionScope } from './jobs/job-queue.js';
 import type { OutboxWriter } from './jobs/outbox.js';
 
 // ---------------------------------------------------------------- users and tokens
@@ -127,7 +128,15 @@ export interface AttachmentRepository {
    */
   fixSize(id: number, size: number, now: number): Promise<AttachmentRecord | null>;
   /** uploading → complete, with the file's SHA1 and sniffed type; null if not uploading. */
-  markComplete(id: number, sha1: string, contentType: string | null, now: number, expiresAt: number): Promise<AttachmentRecord | null>;
+  /** `outbox` runs in the same transaction when the attachment becomes complete (its events). */
+  markComplete(
+    id: number,
+    sha1: string,
+    contentType: string | null,
+    now: number,
+    expiresAt: number,
+    outbox?: (scope: TransactionScope) => Promise<void>,
+  ): Promise<AttachmentRecord | null>;
   delete(id: number): Promise<boolean>;
   /** Attachments whose every byte is recorded but that were never marked complete (a crash in between). */
   findWholeUploading(limit: number): Promise<AttachmentRecord[]>;

@@ -1,7 +1,9 @@
-import type { Selectable, Transaction } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import { addRange, coveredBytes, parseRangeSet } from '../../domain/attachments/ranges.js';
 import type { AttachmentRecord, AttachmentRepository, AttachmentState, NewAttachment } from '../../domain/ports.js';
+import type { TransactionScope } from '../../domain/jobs/job-queue.js';
 import type { Database } from '../database.js';
+import { scopeOf } from '../transaction-scope.js';
 import type { AttachmentsTable, Tables } from '../schema.js';
 
 function toAttachment(row: Selectable<AttachmentsTable>): AttachmentRecord {
@@ -118,15 +120,32 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     });
   }
 
-  async markComplete(id: number, sha1: string, contentType: string | null, now: number, expiresAt: number): Promise<AttachmentRecord | null> {
-    const row = await this.database.db
-      .updateTable('attachments')
-      .set({ state: 'complete', sha1, content_type: contentType, updated_at: now, expires_at: expiresAt })
-      .where('id', '=', id)
-      .where('state', '=', 'uploading')
-      .returningAll()
-      .executeTakeFirst();
-    return row ? toAttachment(row) : null;
+  async markComplete(
+    id: number,
+    sha1: string,
+    contentType: string | null,
+    now: number,
+    expiresAt: number,
+    outbox?: (scope: TransactionScope) => Promise<void>,
+  ): Promise<AttachmentRecord | null> {
+    const complete = (db: Kysely<Tables>) =>
+      db
+        .updateTable('attachments')
+        .set({ state: 'complete', sha1, content_type: contentType, updated_at: now, expires_at: expiresAt })
+        .where('id', '=', id)
+        .where('state', '=', 'uploading')
+        .returningAll()
+        .executeTakeFirst();
+    if (!outbox) {
+      const row = await complete(this.database.db);
+      return row ? toAttachment(row) : null;
+    }
+    return this.database.db.transaction().execute(async (trx) => {
+      const row = await complete(trx);
+      if (!row) return null;
+      await outbox(scopeOf(trx));
+      return toAttachment(row);
+    });
   }
 
   async delete(id: number): Promise<boolean> {

@@ -3,6 +3,8 @@
  * The rules of SPEC 3.6 live here; HTTP, SQL and files stay behind the ports.
  */
 import { ApiError, invalidParameter } from '../errors.js';
+import type { EventOutbox } from '../events/events.js';
+import type { TransactionScope } from '../jobs/job-queue.js';
 import { noMetrics, type Metrics } from '../metrics.js';
 import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, PrefixHasher, UploadHandle } from '../ports.js';
 import { ChunkWriter } from './chunk-writer.js';
@@ -100,6 +102,8 @@ export class AttachmentService {
   private readonly states: UploadStates;
   /** Set by the composition root when the server exports metrics. */
   metrics: Metrics = noMetrics;
+  /** Set by the composition root when webhooks are on: attachment.completed is recorded here. */
+  events: EventOutbox | null = null;
 
   constructor(
     private readonly repo: AttachmentRepository,
@@ -344,7 +348,9 @@ export class AttachmentService {
         if (sha1 === null) return null;
         const contentType = (await this.sniffHead(record.storageKey)) ?? record.contentType;
         const now = this.clock.now();
-        const completed = await this.repo.markComplete(record.id, sha1, contentType, now, now + this.limits.idleTimeoutMs);
+        const events = this.events;
+        const outbox = events && ((scope: TransactionScope) => events.record({ type: 'attachment.completed', subjectId: record.id, occurredAt: now }, scope));
+        const completed = await this.repo.markComplete(record.id, sha1, contentType, now, now + this.limits.idleTimeoutMs, outbox ?? undefined);
         if (completed) this.metrics.attachmentCompleted();
         return completed ?? (await this.repo.findById(record.id));
       });

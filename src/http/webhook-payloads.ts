@@ -1,0 +1,39 @@
+/**
+ * What a webhook event carries in `data`: the object as the API's own answer shows it
+ * (`{"audio_clip": …}` as GET /audio_clips/:id does), rendered when the event is sent.
+ * An object deleted before then is `{"id": N, "deleted": true}` under the same key.
+ */
+import { attachmentView } from '../domain/attachments/attachment-service.js';
+import type { EventType } from '../domain/events/events.js';
+import type { AttachmentRecord, ClipRecord, MessageRecord } from '../domain/ports.js';
+import type { EventRenderer } from '../webhooks/webhook-dispatcher.js';
+import { clipView, messageView } from './views.js';
+
+export interface EventSubjects {
+  attachment(id: number): Promise<AttachmentRecord | null>;
+  clip(id: number): Promise<ClipRecord | null>;
+  message(id: number): Promise<MessageRecord | null>;
+}
+
+export function webhookRenderer(subjects: EventSubjects): EventRenderer {
+  const gone = (id: number) => ({ id, deleted: true });
+  const render = async (type: EventType, id: number): Promise<Record<string, unknown>> => {
+    switch (type) {
+      case 'attachment.completed': {
+        const record = await subjects.attachment(id);
+        return { attachment: record ? attachmentView(record) : gone(id) };
+      }
+      case 'audio_clip.created':
+      case 'audio_clip.processed': {
+        const record = await subjects.clip(id);
+        return { audio_clip: record ? clipView(record) : gone(id) };
+      }
+      case 'message.created':
+      case 'message.processed': {
+        const record = await subjects.message(id);
+        return { message: record ? messageView(record) : gone(id) };
+      }
+    }
+  };
+  return render;
+}
