@@ -66,7 +66,8 @@ export class Transport {
       body = JSON.stringify(options.json);
     } else if (options.bytes !== undefined) {
       headers['content-type'] = 'application/octet-stream';
-      body = options.bytes;
+      // A chunk is a plain ArrayBuffer-backed view (the DOM typing of BodyInit insists on it).
+      body = options.bytes as Uint8Array<ArrayBuffer>;
     }
     const timeout = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(Math.ceil(options.timeoutMs));
     const signals = [options.signal, timeout].filter((s): s is AbortSignal => s !== undefined);

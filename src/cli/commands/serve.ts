@@ -1,5 +1,6 @@
 /** `trickle serve`: the server itself, with the same options as `npm start`. */
 import type { Command } from '../command.js';
+import { UsageError } from '../output.js';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -9,7 +10,11 @@ export const serveCommand: Command = {
   raw: true,
   async run({ positionals }) {
     // Loaded on demand: the client commands never load the server.
-    const { serve } = await import('../../serve.js');
-    await serve(positionals, 'trickle serve');
+    const server = await import('../../serve.js').catch((error: NodeJS.ErrnoException) => {
+      // The published client package leaves the server out.
+      if (error.code === 'ERR_MODULE_NOT_FOUND') throw new UsageError('`trickle serve` needs the Trickle server: run it from a checkout of the server (`npm start`).');
+      throw error;
+    });
+    await server.serve(positionals, 'trickle serve');
   },
 };
