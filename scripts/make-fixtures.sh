@@ -21,6 +21,9 @@ ff -f lavfi -i "$(tone 44100)" -ac 2 -c:a aac -b:a 48k tone.m4a
 # Safari's does.
 ff -f lavfi -i "$(tone 48000)" -ac 1 -c:a libopus -b:a 16k -live 1 -cluster_time_limit 250 -f webm pipe:1 > recorded.webm
 ff -f lavfi -i "$(tone 48000)" -ac 2 -c:a aac -b:a 48k -movflags frag_keyframe+empty_moov+default_base_moof -frag_duration 250000 -f mp4 pipe:1 > recorded.mp4
+# chromium-recorded.webm and chromium-recorded.mp4 are not made here: they are 3 s of espeak-ng
+# speech recorded by Chromium 156's own MediaRecorder (audio/webm;codecs=opus, audio/mp4) through
+# its fake microphone, as the browser test does; ffmpeg decodes 3.00 s from each.
 ff -f lavfi -i testsrc=size=64x48:rate=1 -frames:v 1 cover.jpg
 ff -f lavfi -i testsrc=size=80x60:rate=1 -frames:v 1 cover.png
 ff -f lavfi -i testsrc=size=32x24:rate=1 -frames:v 1 cover.gif

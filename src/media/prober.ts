@@ -5,7 +5,11 @@
  */
 import { open } from 'node:fs/promises';
 import type { AudioInfo, ImageInfo, MediaProber } from '../domain/ports.js';
+import { measureFragmentedMp4 } from './mp4-fragments.js';
 import { looksLikeEbml, probeWebm } from './webm-probe.js';
+
+/** ISO base media brands: MediaRecorder writes fragmented MP4 (iso5, iso6, mp41...). */
+const ISO_BMFF = /^(M4A\b|mp4|isom|iso\d|dash)/i;
 
 /** Container names as music-metadata reports them → the content type served. */
 function audioContentType(container: string, codec: string): string | null {
@@ -14,9 +18,8 @@ function audioContentType(container: string, codec: string): string | null {
   if (container === 'WAVE') return 'audio/wav';
   if (container === 'AIFF' || container === 'AIFF-C') return 'audio/aiff';
   if (container === 'Ogg') return /vorbis|opus|flac/i.test(codec) ? 'audio/ogg' : null;
-  // Any ISO base media brand: MediaRecorder writes fragmented MP4 (iso5, iso6, mp41...), with
-  // AAC in Safari and Opus in Chromium.
-  if (/^M4A\b/.test(container) || /^(mp4|isom|iso\d|M4A|dash)/i.test(container)) return /aac|alac|mp4a|opus/i.test(codec) ? 'audio/mp4' : null;
+  // AAC in Safari's recordings, Opus in Chromium's.
+  if (ISO_BMFF.test(container)) return /aac|alac|mp4a|opus/i.test(codec) ? 'audio/mp4' : null;
   return null;
 }
 
@@ -48,7 +51,10 @@ export async function probeAudio(path: string): Promise<AudioInfo | null> {
   } catch {
     return null;
   }
-  const { container, sampleRate, numberOfChannels, duration, bitrate } = metadata.format;
+  const { container, sampleRate, numberOfChannels, bitrate } = metadata.format;
+  // A fragmented MP4's headers hold no duration: its fragments are summed instead.
+  const fragmented = container && ISO_BMFF.test(container) ? await measureFragmentedMp4(path).catch(() => null) : null;
+  const duration = fragmented ?? metadata.format.duration;
   // music-metadata names no codec for Opus in MP4; its track does.
   const codec = metadata.format.codec ?? (metadata.format.trackInfo.find((track) => track.codecId === 'Opus') ? 'Opus' : undefined);
   if (!container || !codec || !sampleRate || !numberOfChannels || !duration) return null;

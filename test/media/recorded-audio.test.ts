@@ -64,6 +64,21 @@ describe('recorded audio', () => {
     assert.ok(Math.abs(mp4Info.duration - 1) < 0.03, `mp4 ${mp4Info.duration}`);
   });
 
+  test("Chromium's own recordings (WebM/Opus, fragmented MP4/Opus) measure what ffmpeg decodes from them", async () => {
+    const webm = fixture('chromium-recorded.webm');
+    // Live-mode WebM: a Segment and Clusters of unknown size.
+    assert.equal(webm.subarray(webm.indexOf(CLUSTER_ID) + 4, webm.indexOf(CLUSTER_ID) + 12).toString('hex'), UNKNOWN_SIZE.toString('hex'));
+    const webmInfo = await probeAudio(path.join(FIXTURES, 'chromium-recorded.webm'));
+    assert.ok(webmInfo);
+    assert.deepEqual({ ...webmInfo, duration: undefined }, { contentType: 'audio/webm', codec: 'Opus', sampleRate: 48000, channels: 1, duration: undefined });
+    assert.ok(Math.abs(webmInfo.duration - 3) < 0.03, `webm ${webmInfo.duration}`);
+    // Each fragment's last sample is written with a guessed 21 ms; the next fragment's decode time corrects it.
+    const mp4Info = await probeAudio(path.join(FIXTURES, 'chromium-recorded.mp4'));
+    assert.equal(mp4Info?.contentType, 'audio/mp4');
+    assert.equal(mp4Info.codec, 'Opus');
+    assert.ok(Math.abs(mp4Info.duration - 3) < 0.07, `mp4 ${mp4Info.duration}`);
+  });
+
   test('clusters of unknown size, as Chromium writes them, measure the same', async () => {
     const original = fixture('recorded.webm');
     const rewritten = withUnknownSizeClusters(original);
