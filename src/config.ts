@@ -100,7 +100,7 @@ const SETTINGS: { [K in keyof Config]: Setting } = {
     env: 'DATABASE_URL',
     parse: (raw) => raw,
     fallback: (c) => path.join(c.dataDir ?? './data', 'trickle.sqlite'),
-    help: 'SQLite file path (default DATA_DIR/trickle.sqlite) or postgres://… URL',
+    help: 'SQLite file path or postgres://… URL',
   },
   durableWrites: { env: 'DURABLE_WRITES', parse: boolean('DURABLE_WRITES'), fallback: () => true, help: 'fsync before acknowledging (only turn off for benchmarks)' },
   maxAttachmentSize: { env: 'MAX_ATTACHMENT_SIZE', parse: integer('MAX_ATTACHMENT_SIZE', 1), fallback: () => 2 * 1024 ** 3, help: 'largest attachment in bytes' },
@@ -200,8 +200,19 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   return config as Config;
 }
 
+/** Each setting's default as people read it ("none" when unset), in declaration order. */
+export function configDefaults(): Array<{ env: string; flag: string; fallback: string; help: string }> {
+  const partial: Partial<Config> = {};
+  return (Object.entries(SETTINGS) as Array<[keyof Config, Setting]>).map(([key, setting]) => {
+    const value = setting.fallback(partial);
+    (partial as Record<string, unknown>)[key] = value;
+    const fallback = value === null || value === undefined || value === '' ? 'none' : Array.isArray(value) ? value.join(',') || 'none' : String(value);
+    return { env: setting.env, flag: flagName(setting.env), fallback, help: setting.help };
+  });
+}
+
 export function configHelp(): string {
-  return Object.values(SETTINGS)
-    .map((s) => `  ${flagName(s.env).padEnd(28)} ${s.env.padEnd(26)} ${s.help}`)
+  return configDefaults()
+    .map((s) => `  ${s.flag.padEnd(28)} ${s.env.padEnd(26)} ${s.help} (default: ${s.fallback})`)
     .join('\n');
 }
