@@ -157,6 +157,20 @@ describe('JWT sign-in with a shared secret (HS256)', () => {
     await expectRejected(server.url, await hs256(claims({ exp: now() - 120 })), /expired/);
   });
 
+  test('with password registration switched off, JWTs still make users', async () => {
+    const closed = await startServer(databaseKinds()[0]!, { registrationEnabled: false, authJwtSecret: secret, authIssuer: ISSUER, authAudience: AUDIENCE });
+    try {
+      const register = await request(closed.url, 'POST', '/users', { json: { user: { username: 'walkin', email: 'w@example.com', password: 'password1' } } });
+      assert.equal(register.status, 403);
+      assert.equal(register.json.body.error.name, 'registration_disabled');
+      const reply = await request(closed.url, 'GET', '/account', { token: await hs256(claims({ sub: 'hs-closed', preferred_username: 'walkin' })) });
+      assert.equal(reply.status, 200, reply.text);
+      assert.equal(reply.json.body.user.username, 'walkin');
+    } finally {
+      await closed.close();
+    }
+  });
+
   test('a server refuses to start with a short secret or without issuer and audience', async () => {
     const kind = databaseKinds()[0]!;
     await assert.rejects(startServer(kind, { authJwtSecret: 'short', authIssuer: ISSUER, authAudience: AUDIENCE }), /at least 32 bytes/);

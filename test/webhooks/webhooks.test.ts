@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { databaseKinds } from '../helpers/databases.js';
+import { databaseKinds, type TestDatabase } from '../helpers/databases.js';
 import { newUser, putRaw, request } from '../helpers/client.js';
 import { fixture } from '../helpers/media.js';
 import { startNode, type Node } from '../helpers/nodes.js';
@@ -104,7 +104,7 @@ for (const kind of databaseKinds()) {
       await new Promise((resolve) => setTimeout(resolve, 2500 - (Date.now() - started)));
       receiver.answer = ({ attempt }) => (attempt === 1 ? 500 : 204);
       await receiver.up();
-      const wanted = ['audio_clip.created', 'message.created'];
+      const wanted = ['attachment.completed', 'audio_clip.created', 'message.created'];
       await receiver.until(() => wanted.every((type) => [...deliveredEvents(receiver).keys()].some((key) => key.startsWith(type))), 60_000, wanted.join(', '));
 
       const events = deliveredEvents(receiver);
@@ -173,42 +173,57 @@ for (const kind of databaseKinds()) {
   });
 }
 
-describe('webhooks across a kill -9', () => {
-  const receiver = new WebhookReceiver();
-  let dataDir: string;
-  before(async () => {
-    await receiver.reserve();
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'trickle-webhook-kill-'));
-  });
-  after(async () => {
-    await receiver.down();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+for (const kind of databaseKinds()) {
+  describe(`webhooks across a kill -9 on ${kind.name}`, { skip: kind.skip }, () => {
+    const receiver = new WebhookReceiver();
+    let dataDir: string;
+    let database: TestDatabase;
+    before(async () => {
+      await receiver.reserve();
+      dataDir = await mkdtemp(path.join(os.tmpdir(), 'trickle-webhook-kill-'));
+      database = await kind.create(dataDir);
+    });
+    after(async () => {
+      await receiver.down();
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    });
 
-  test('an event recorded before the kill is delivered after the restart, once', async (t) => {
-    const env = { DATA_DIR: dataDir, WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: SECRET, WEBHOOK_TIMEOUT: '2', LOG_LEVEL: 'warn', PASSWORD_HASH_LOG2N: '10', MIN_FREE_BYTES: '0' };
-    const first = await startServerProcess(env);
-    let clipId: number;
-    try {
-      const dan = await newUser(first.base, 'hook_dan');
-      clipId = await createClip(first.base, dan.token, 'Before the kill');
-      // The receiver is down: the first attempts fail; then the server dies mid-backoff.
-      await new Promise((resolve) => setTimeout(resolve, 1200));
-    } finally {
-      await first.kill9();
-    }
-    const killedAt = Date.now();
-    await receiver.up();
-    const second = await startServerProcess(env);
-    try {
-      await receiver.until(() => deliveredEvents(receiver).has(`audio_clip.created:${clipId}`), 60_000, 'the clip event after the restart');
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      const events = deliveredEvents(receiver); // asserts each id came once
-      assert.ok(events.has(`audio_clip.created:${clipId}`));
-      const arrived = receiver.received.find((r) => verified(r).type === 'audio_clip.created')!;
-      t.diagnostic(`delivered ${seconds(arrived.at - killedAt)} s after the kill and restart; ${receiver.received.length} requests in all`);
-    } finally {
-      await second.kill9();
-    }
+    test('an event recorded before the kill is delivered after the restart, once', async (t) => {
+      const env = {
+        DATA_DIR: dataDir,
+        DATABASE_URL: database.url,
+        WEBHOOK_URL: receiver.url,
+        WEBHOOK_SECRET: SECRET,
+        WEBHOOK_TIMEOUT: '2',
+        LOG_LEVEL: 'warn',
+        PASSWORD_HASH_LOG2N: '10',
+        MIN_FREE_BYTES: '0',
+      };
+      const first = await startServerProcess(env);
+      let clipId: number;
+      try {
+        const dan = await newUser(first.base, 'hook_dan');
+        clipId = await createClip(first.base, dan.token, 'Before the kill');
+        // The receiver is down: the first attempts fail; then the server dies mid-backoff.
+        await new Promise((resolve) => setTimeout(resolve, 1200));
+      } finally {
+        await first.kill9();
+      }
+      const killedAt = Date.now();
+      await receiver.up();
+      const second = await startServerProcess(env);
+      try {
+        await receiver.until(() => deliveredEvents(receiver).has(`audio_clip.created:${clipId}`) && receiver.delivered().size === 2, 60_000, 'the events after the restart');
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const events = deliveredEvents(receiver); // asserts each id came once
+        assert.ok(events.has(`audio_clip.created:${clipId}`));
+        assert.equal(receiver.received.length, 2, 'the clip and its attachment, once each');
+        const arrived = receiver.received.find((r) => verified(r).type === 'audio_clip.created')!;
+        t.diagnostic(`delivered ${seconds(arrived.at - killedAt)} s after the kill (restart included); ${receiver.received.length} requests in all`);
+      } finally {
+        await second.kill9();
+      }
+    });
   });
-});
+}
