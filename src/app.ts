@@ -126,6 +126,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const limits = {
     maxSize: config.maxAttachmentSize,
     maxOpenPerUser: config.maxOpenAttachments,
+    maxRanges: config.maxAttachmentRanges,
     idleTimeoutMs: config.attachmentIdleTimeoutSeconds * 1000,
     minFreeBytes: config.minFreeBytes,
   };

@@ -13,6 +13,8 @@ export interface Config {
   durableWrites: boolean;
   maxAttachmentSize: number;
   maxOpenAttachments: number;
+  /** Separate received ranges one attachment may have; a chunk that would add one more is refused. */
+  maxAttachmentRanges: number;
   attachmentIdleTimeoutSeconds: number;
   minFreeBytes: number;
   /** A request body that sends nothing for this long is cut off. */
@@ -105,6 +107,12 @@ const SETTINGS: { [K in keyof Config]: Setting } = {
   durableWrites: { env: 'DURABLE_WRITES', parse: boolean('DURABLE_WRITES'), fallback: () => true, help: 'fsync before acknowledging (only turn off for benchmarks)' },
   maxAttachmentSize: { env: 'MAX_ATTACHMENT_SIZE', parse: integer('MAX_ATTACHMENT_SIZE', 1), fallback: () => 2 * 1024 ** 3, help: 'largest attachment in bytes' },
   maxOpenAttachments: { env: 'MAX_OPEN_ATTACHMENTS', parse: integer('MAX_OPEN_ATTACHMENTS', 1), fallback: () => 100, help: 'unused attachments one user may hold' },
+  maxAttachmentRanges: {
+    env: 'MAX_ATTACHMENT_RANGES',
+    parse: integer('MAX_ATTACHMENT_RANGES', 1),
+    fallback: () => 10_000,
+    help: 'separate received ranges one attachment may have (409 beyond)',
+  },
   attachmentIdleTimeoutSeconds: {
     env: 'ATTACHMENT_IDLE_TIMEOUT',
     parse: integer('ATTACHMENT_IDLE_TIMEOUT', 1),

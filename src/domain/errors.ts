@@ -26,6 +26,11 @@ export const ERROR_TABLE = {
     description: 'The attachment is complete; its bytes can no longer change.',
   },
   attachment_used: { code: 1304, status: 409, description: 'The attachment has already been used.' },
+  too_many_ranges: {
+    code: 1305,
+    status: 409,
+    description: 'The chunk would split the attachment into more separate ranges than the server keeps; fill gaps first.',
+  },
   // 413 / 415
   attachment_too_large: { code: 1401, status: 413, description: 'The attachment is larger than this server accepts.' },
   request_too_large: { code: 1402, status: 413, description: 'The request is larger than this server accepts.' },

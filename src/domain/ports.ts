@@ -87,6 +87,8 @@ export interface AttachmentRecord {
   /** Null while the size is not known yet (SPEC 3.8). */
   size: number | null;
   ranges: ByteRange[];
+  /** Bytes the ranges cover, kept with them so nobody has to add them up. */
+  receivedBytes: number;
   state: AttachmentState;
   sha1: string | null;
   usedBy: AttachmentUse | null;
@@ -106,6 +108,8 @@ export interface NewAttachment {
   expiresAt: number;
 }
 
+export type RecordRangeOutcome = { recorded: AttachmentRecord } | { gone: true } | { tooManyRanges: true };
+
 export interface AttachmentRepository {
   /**
    * Inserts an attachment unless the user already has `maxOpen` attachments that
@@ -114,10 +118,11 @@ export interface AttachmentRepository {
   createWithinLimit(attachment: NewAttachment, maxOpen: number): Promise<AttachmentRecord | null>;
   findById(id: number): Promise<AttachmentRecord | null>;
   /**
-   * Adds [start, end) to the recorded ranges under a row lock, so concurrent
-   * callers never lose each other's ranges. Resolves null if the row is gone.
+   * Adds [start, end) to the recorded ranges under a row lock, so concurrent callers never
+   * lose each other's ranges; refuses (recording nothing) when that would leave more than
+   * `maxRanges` separate ranges.
    */
-  recordRange(id: number, start: number, end: number, now: number, expiresAt: number): Promise<AttachmentRecord | null>;
+  recordRange(id: number, range: { start: number; end: number }, maxRanges: number, now: number, expiresAt: number): Promise<RecordRangeOutcome>;
   /** Records the type sniffed from the file's first bytes; null if the row is gone or no longer uploading. */
   setContentType(id: number, contentType: string): Promise<AttachmentRecord | null>;
   /**

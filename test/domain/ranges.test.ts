@@ -4,8 +4,10 @@ import fc from 'fast-check';
 import {
   addRange,
   contiguousPrefix,
+  countAfterAdding,
   coveredBytes,
   intersect,
+  mergeRange,
   missingRanges,
   parseRangeSet,
   removeRange,
@@ -56,6 +58,19 @@ describe('range sets', () => {
         assert.equal(contiguousPrefix(set), prefix < 0 ? SIZE : prefix);
       }),
       { numRuns: 500 },
+    );
+  });
+
+  test('mergeRange reports the bytes it adds; countAfterAdding the ranges there would be', () => {
+    fc.assert(
+      fc.property(ops, range, (operations, [s, e]) => {
+        let set: ByteRange[] = [];
+        for (const [add, [a, b]] of operations) set = add ? addRange(set, a, b) : removeRange(set, a, b);
+        const { ranges, added } = mergeRange(set, s, e);
+        assert.equal(added, coveredBytes(ranges) - coveredBytes(set));
+        assert.equal(countAfterAdding(set, s, e), ranges.length);
+      }),
+      { numRuns: 2000 },
     );
   });
 

@@ -1,19 +1,21 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import { addRange, coveredBytes, parseRangeSet } from '../../domain/attachments/ranges.js';
-import type { AttachmentRecord, AttachmentRepository, AttachmentState, NewAttachment } from '../../domain/ports.js';
+import { countAfterAdding, mergeRange, parseRangeSet, type ByteRange } from '../../domain/attachments/ranges.js';
+import type { AttachmentRecord, AttachmentRepository, AttachmentState, NewAttachment, RecordRangeOutcome } from '../../domain/ports.js';
 import type { TransactionScope } from '../../domain/jobs/job-queue.js';
 import type { Database } from '../database.js';
 import { scopeOf } from '../transaction-scope.js';
 import type { AttachmentsTable, Tables } from '../schema.js';
 
-function toAttachment(row: Selectable<AttachmentsTable>): AttachmentRecord {
+/** The record of a row; `ranges` when the caller already has them parsed. */
+function toAttachment(row: Selectable<AttachmentsTable>, ranges?: ByteRange[]): AttachmentRecord {
   return {
     id: row.id,
     userId: row.user_id,
     filename: row.filename,
     contentType: row.content_type,
     size: row.size_known ? row.size : null,
-    ranges: parseRangeSet(JSON.parse(row.ranges)),
+    ranges: ranges ?? parseRangeSet(JSON.parse(row.ranges)),
+    receivedBytes: row.received_bytes,
     state: row.state as AttachmentState,
     sha1: row.sha1,
     usedBy: row.used_by_type === null || row.used_by_id === null ? null : { type: row.used_by_type as 'audio_clip' | 'message', id: row.used_by_id },
@@ -71,25 +73,23 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     return row ? toAttachment(row) : null;
   }
 
-  async recordRange(id: number, start: number, end: number, now: number, expiresAt: number): Promise<AttachmentRecord | null> {
-    return this.database.db.transaction().execute(async (trx) => {
+  async recordRange(id: number, range: { start: number; end: number }, maxRanges: number, now: number, expiresAt: number): Promise<RecordRangeOutcome> {
+    return this.database.db.transaction().execute(async (trx): Promise<RecordRangeOutcome> => {
       const row = await this.lockRow(trx, 'attachments', id).executeTakeFirst();
-      if (!row) return null;
+      if (!row) return { gone: true };
       // A size fixed meanwhile (SPEC 3.8) bounds what may be recorded: the caller sees the row unchanged.
-      if (row.size_known && end > row.size) return toAttachment(row);
-      const ranges = addRange(parseRangeSet(JSON.parse(row.ranges)), start, end);
-      const updated = await trx
-        .updateTable('attachments')
-        .set({
-          ranges: JSON.stringify(ranges),
-          received_bytes: coveredBytes(ranges),
-          updated_at: now,
-          expires_at: row.state === 'used' ? null : expiresAt,
-        })
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return toAttachment(updated);
+      if (row.size_known && range.end > row.size) return { recorded: toAttachment(row) };
+      const recorded = parseRangeSet(JSON.parse(row.ranges));
+      if (countAfterAdding(recorded, range.start, range.end) > Math.max(maxRanges, recorded.length)) return { tooManyRanges: true };
+      const { ranges, added } = mergeRange(recorded, range.start, range.end);
+      const changes = {
+        ranges: JSON.stringify(ranges),
+        received_bytes: row.received_bytes + added,
+        updated_at: now,
+        expires_at: row.state === 'used' ? null : expiresAt,
+      };
+      await trx.updateTable('attachments').set(changes).where('id', '=', id).execute();
+      return { recorded: toAttachment({ ...row, ...changes }, ranges) };
     });
   }
 
@@ -162,7 +162,7 @@ export class SqlAttachmentRepository implements AttachmentRepository {
       .whereRef('received_bytes', '=', 'size')
       .limit(limit)
       .execute();
-    return rows.map(toAttachment);
+    return rows.map((row) => toAttachment(row));
   }
 
   async findExpired(now: number, limit: number): Promise<AttachmentRecord[]> {
@@ -174,7 +174,7 @@ export class SqlAttachmentRepository implements AttachmentRepository {
       .orderBy('expires_at')
       .limit(limit)
       .execute();
-    return rows.map(toAttachment);
+    return rows.map((row) => toAttachment(row));
   }
 
   async deleteIfExpired(id: number, now: number): Promise<boolean> {

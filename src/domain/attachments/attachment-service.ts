@@ -9,13 +9,15 @@ import { noMetrics, type Metrics } from '../metrics.js';
 import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, PrefixHasher, UploadHandle } from '../ports.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { RegionHold } from './region-locks.js';
-import { contiguousPrefix, coveredBytes, intersect, missingRanges, type ByteRange } from './ranges.js';
+import { contiguousPrefix, countAfterAdding, intersect, missingRanges, type ByteRange } from './ranges.js';
 import { UploadStates, type UploadState } from './upload-state.js';
 
 export interface AttachmentLimits {
   maxSize: number;
   maxOpenPerUser: number;
   idleTimeoutMs: number;
+  /** Separate received ranges one attachment may have. */
+  maxRanges: number;
   /** Free space that must remain after an attachment of the requested size. */
   minFreeBytes: number;
 }
@@ -66,7 +68,7 @@ export interface AttachmentView {
 }
 
 export function attachmentView(record: AttachmentRecord): AttachmentView {
-  const received = coveredBytes(record.ranges);
+  const received = record.receivedBytes;
   return {
     id: record.id,
     filename: record.filename,
@@ -164,8 +166,8 @@ export class AttachmentService {
    * it whole but "uploading"; finish the job (hashing it from disk) whenever it is seen.
    */
   private async completeIfWhole(record: AttachmentRecord): Promise<AttachmentRecord> {
-    if (record.state !== 'uploading' || record.size === null || coveredBytes(record.ranges) !== record.size) return record;
-    return this.finalize(this.states.obtain(record.id, record.size, record.ranges, record.storageKey), record);
+    if (record.state !== 'uploading' || record.size === null || record.receivedBytes !== record.size) return record;
+    return this.finalize(this.states.obtain(record), record);
   }
 
   /** Completes whole attachments left uploading by a crash; resolves how many. */
@@ -232,7 +234,7 @@ export class AttachmentService {
     if (chunk.size !== undefined && record.size === null) record = await this.fixSize(record, chunk.size);
     // No expiry update here: the commit pushes it forward, and the sweep skips uploads in flight.
 
-    const state = this.states.obtain(record.id, record.size, record.ranges, record.storageKey);
+    const state = this.states.obtain(record);
     state.activeRequests += 1;
     let upload: UploadHandle | null = null;
     let writer: ChunkWriter | null = null;
@@ -286,7 +288,7 @@ export class AttachmentService {
         // Our bytes are recorded: let go of the region before hashing the rest of the file.
         writer.releaseRegion();
         if (chunk.offset < SNIFF_BYTES && committed.state === 'uploading') committed = await this.sniffEarly(committed, upload);
-        if (committed.state === 'uploading' && committed.size !== null && coveredBytes(committed.ranges) === committed.size) {
+        if (committed.state === 'uploading' && committed.size !== null && committed.receivedBytes === committed.size) {
           committed = await this.finalize(state, committed);
         }
       }
@@ -321,14 +323,16 @@ export class AttachmentService {
         await upload.sync();
       }
       const now = this.clock.now();
-      const updated = await this.repo.recordRange(record.id, start, end, now, now + this.limits.idleTimeoutMs);
-      if (!updated) throw new ApiError('not_found', 'The attachment was deleted while the chunk was arriving.');
+      const outcome = await this.repo.recordRange(record.id, { start, end }, this.limits.maxRanges, now, now + this.limits.idleTimeoutMs);
+      if ('gone' in outcome) throw new ApiError('not_found', 'The attachment was deleted while the chunk was arriving.');
+      if ('tooManyRanges' in outcome) throw tooManyRanges(this.limits.maxRanges);
+      const updated = outcome.recorded;
       // The size was fixed below this chunk's end meanwhile (SPEC 3.8); nothing was recorded.
       if (updated.size !== null && end > updated.size) throw outOfRange(start, end - start, updated.size);
-      state.ranges = updated.ranges;
+      state.observe(updated);
       if (updated.size !== null) state.size = updated.size;
       if (replaced[0]) state.invalidateHashFrom(replaced[0][0]);
-      if (updated.size === null || coveredBytes(updated.ranges) < updated.size) state.scheduleHashing();
+      if (updated.size === null || updated.receivedBytes < updated.size) state.scheduleHashing();
       return updated;
     });
   }
@@ -384,7 +388,7 @@ export class AttachmentService {
       return record;
     }
     if (size > this.limits.maxSize) throw this.tooLarge();
-    const state = this.states.obtain(record.id, record.size, record.ranges, record.storageKey);
+    const state = this.states.obtain(record);
     const hold = new RegionHold();
     state.activeRequests += 1;
     await state.locks.acquire(hold, size, Math.max(size, this.limits.maxSize) + 1);
@@ -433,6 +437,9 @@ export class AttachmentService {
     if (chunk.length !== undefined) {
       if (chunk.length === 0) throw invalidParameter('attachment[chunk]', 'must not be empty');
       if (chunk.offset + chunk.length > bound) throw refuse();
+      // Refused before its bytes are read; a chunk of unknown length is checked when it is recorded.
+      const ranges = countAfterAdding(record.ranges, chunk.offset, chunk.offset + chunk.length);
+      if (ranges > Math.max(this.limits.maxRanges, record.ranges.length)) throw tooManyRanges(this.limits.maxRanges);
     } else if (chunk.offset >= bound) {
       throw refuse();
     }
@@ -481,6 +488,14 @@ function outOfRange(offset: number, length: number | undefined, size: number): A
     'chunk_out_of_range',
     `The chunk at offset ${offset} extends past the end of the ${size}-byte attachment; nothing was written.`,
     { chunk_offset: offset, ...(length !== undefined ? { chunk_length: length } : {}), size },
+  );
+}
+
+function tooManyRanges(maxRanges: number): ApiError {
+  return new ApiError(
+    'too_many_ranges',
+    `The chunk would leave the attachment in more than ${maxRanges} separate ranges; nothing was recorded. Send chunks that fill the gaps first.`,
+    { max_ranges: maxRanges },
   );
 }
 

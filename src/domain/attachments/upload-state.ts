@@ -8,16 +8,16 @@
  * with its SHA1 without another pass, and an out-of-order one is hashed once, as its
  * gaps close. The hash lives only in memory: after a restart it starts again from 0.
  */
-import { addRange, contiguousPrefix, type ByteRange } from './ranges.js';
+import { contiguousPrefix, type ByteRange } from './ranges.js';
 import { RegionHold, RegionLocks } from './region-locks.js';
-import type { PrefixHasher } from '../ports.js';
+import type { AttachmentRecord, PrefixHasher } from '../ports.js';
 
 /** Bytes hashed per step; the region is locked against writers only for one step. */
 const HASH_STEP = 4 * 1024 * 1024;
 
 export class UploadState {
   readonly locks = new RegionLocks();
-  ranges: ByteRange[];
+  private recorded: Pick<AttachmentRecord, 'ranges' | 'receivedBytes'>;
   activeRequests = 0;
   lastUsed = Date.now();
 
@@ -33,11 +33,25 @@ export class UploadState {
     readonly attachmentId: number,
     /** Null while unknown (SPEC 3.8); fixed at most once, under a hold past the new end. */
     public size: number | null,
-    ranges: ByteRange[],
+    recorded: Pick<AttachmentRecord, 'ranges' | 'receivedBytes'>,
     private readonly storageKey: string,
     private readonly hasher: PrefixHasher,
   ) {
-    this.ranges = ranges;
+    this.recorded = recorded;
+  }
+
+  /** The recorded ranges as of the newest commit this process has seen. */
+  get ranges(): ByteRange[] {
+    return this.recorded.ranges;
+  }
+
+  /**
+   * Takes in ranges read from the database. Recorded ranges only grow, and every reading is
+   * of one committed row, so of two readings the one covering more bytes is the newer and
+   * holds the other: keeping it costs nothing per range.
+   */
+  observe(recorded: Pick<AttachmentRecord, 'ranges' | 'receivedBytes'>): void {
+    if (recorded.receivedBytes > this.recorded.receivedBytes) this.recorded = { ranges: recorded.ranges, receivedBytes: recorded.receivedBytes };
   }
 
   private get hashName(): string {
@@ -118,19 +132,20 @@ export class UploadStates {
     return this.states.get(attachmentId);
   }
 
-  obtain(attachmentId: number, size: number | null, ranges: ByteRange[], storageKey: string): UploadState {
+  obtain(record: AttachmentRecord): UploadState {
+    const attachmentId = record.id;
     let state = this.states.get(attachmentId);
     if (!state) {
-      state = new UploadState(attachmentId, size, ranges, storageKey, this.hasher);
+      state = new UploadState(attachmentId, record.size, record, record.storageKey, this.hasher);
       this.states.set(attachmentId, state);
       this.evictIdle();
     } else {
       // Refresh the LRU order.
       this.states.delete(attachmentId);
       this.states.set(attachmentId, state);
-      // Recorded ranges only grow: what the database says (another instance, a restart) joins the mirror.
-      for (const [start, end] of ranges) state.ranges = addRange(state.ranges, start, end);
-      if (size !== null) state.size = size;
+      // What the database says (another instance, a restart) may be newer than the mirror.
+      state.observe(record);
+      if (record.size !== null) state.size = record.size;
     }
     state.lastUsed = Date.now();
     return state;
