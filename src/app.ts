@@ -265,10 +265,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     if (sweeper) clearInterval(sweeper);
     // Handlers of cut connections still record what they wrote; they need the adapters.
     await drain.idle();
-    await jobs.stop();
-    await hasher.close();
-    await store.close();
-    await database.close();
+    // Each adapter closes even when one before it fails, the database last.
+    try {
+      await jobs.stop();
+    } finally {
+      await Promise.allSettled([hasher.close(), store.close()]);
+      await database.close();
+    }
   });
   return { http, services, drain };
 }

@@ -75,6 +75,9 @@ async function openPostgres(url: string): Promise<Database> {
   // int8 (bigint) columns hold byte counts and epoch milliseconds: all safe integers.
   pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
   const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // An idle connection the server closes (a restart, an administrator) emits 'error' on the
+  // pool; unheard, that would crash the process. The pool drops it and connects anew.
+  pool.on('error', () => undefined);
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }
