@@ -52,8 +52,8 @@ import { userRoutes } from './http/routes/users.js';
 import { webRoutes } from './http/web.js';
 import { mediaProber } from './media/prober.js';
 import { sniffContentType, warmUpSniffer } from './media/sniff.js';
-import { LocalDiskStore } from './storage/local-disk-store.js';
-import { WorkerPrefixHasher } from './storage/prefix-hashers.js';
+import { openBlobStore } from './storage/open-store.js';
+import { InProcessPrefixHasher, WorkerPrefixHasher } from './storage/prefix-hashers.js';
 import { mkdir } from 'node:fs/promises';
 
 export interface Services {
@@ -122,7 +122,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const webhookKey = config.webhookUrl ? parseWebhookSecret(config.webhookSecret ?? '') : null;
   await mkdir(config.dataDir, { recursive: true });
   const database = await openDatabase({ url: config.databaseUrl, durable: config.durableWrites });
-  const store = await LocalDiskStore.open({ root: config.dataDir, durable: config.durableWrites });
+  const store = await openBlobStore(config);
   const limits = {
     maxSize: config.maxAttachmentSize,
     maxOpenPerUser: config.maxOpenAttachments,
@@ -132,8 +132,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   };
   const userRepository = new SqlUserRepository(database);
   const attachmentRepository = new SqlAttachmentRepository(database);
-  // SHA1s of growing uploads are read and computed on a worker thread, off the request thread.
-  const hasher = new WorkerPrefixHasher((key) => store.localPath(key));
+  // SHA1s of growing uploads: read and computed on a worker thread where uploads are local
+  // files, off the request thread; streamed from the store otherwise.
+  const hasher = store.capabilities.localPaths ? new WorkerPrefixHasher() : new InProcessPrefixHasher();
   const attachments = new AttachmentService(attachmentRepository, store, clock, limits, sniffContentType, hasher);
   const metrics = new PrometheusMetrics();
   attachments.metrics = metrics;
@@ -246,7 +247,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   let sweeper: NodeJS.Timeout | null = null;
   http.addHook('onReady', async () => {
-    await Promise.all([hasher.warmUp(), warmUpSniffer(), jobs.start()]);
+    await Promise.all([hasher instanceof WorkerPrefixHasher ? hasher.warmUp() : null, warmUpSniffer(), jobs.start()]);
     let sweeping = false; // a slow sweep must not overlap the next one
     sweeper = setInterval(() => {
       if (sweeping) return;

@@ -11,6 +11,12 @@ export interface Config {
   databaseUrl: string;
   /** fdatasync chunks and fsync database commits before answering. */
   durableWrites: boolean;
+  /** Null: blobs on the local disk under DATA_DIR; `s3://BUCKET[/PREFIX]`: in S3-compatible storage. */
+  storageUrl: string | null;
+  /** The S3 endpoint (e.g. http://127.0.0.1:7480); null for AWS. */
+  s3Endpoint: string | null;
+  s3Region: string;
+  s3ForcePathStyle: boolean;
   maxAttachmentSize: number;
   maxOpenAttachments: number;
   /** Separate received ranges one attachment may have; a chunk that would add one more is refused. */
@@ -105,6 +111,23 @@ const SETTINGS: { [K in keyof Config]: Setting } = {
     help: 'SQLite file path or postgres://… URL',
   },
   durableWrites: { env: 'DURABLE_WRITES', parse: boolean('DURABLE_WRITES'), fallback: () => true, help: 'fsync before acknowledging (only turn off for benchmarks)' },
+  storageUrl: {
+    env: 'STORAGE_URL',
+    parse: (raw) => {
+      if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-Za-z0-9._/-]*)?$/.test(raw)) throw new Error(`STORAGE_URL must be s3://BUCKET or s3://BUCKET/PREFIX, got ${JSON.stringify(raw)}`);
+      return raw;
+    },
+    fallback: () => null,
+    help: 's3://BUCKET[/PREFIX] keeps every byte in S3-compatible storage (default: the local disk under DATA_DIR)',
+  },
+  s3Endpoint: { env: 'S3_ENDPOINT', parse: url('S3_ENDPOINT'), fallback: () => null, help: 'S3 endpoint URL, e.g. http://127.0.0.1:7480 (leave out for AWS)' },
+  s3Region: { env: 'S3_REGION', parse: (raw) => raw, fallback: () => 'us-east-1', help: 'S3 region' },
+  s3ForcePathStyle: {
+    env: 'S3_FORCE_PATH_STYLE',
+    parse: boolean('S3_FORCE_PATH_STYLE'),
+    fallback: (c) => c.s3Endpoint !== null && c.s3Endpoint !== undefined,
+    help: 'path-style S3 URLs (default: true when S3_ENDPOINT is set)',
+  },
   maxAttachmentSize: { env: 'MAX_ATTACHMENT_SIZE', parse: integer('MAX_ATTACHMENT_SIZE', 1), fallback: () => 2 * 1024 ** 3, help: 'largest attachment in bytes' },
   maxOpenAttachments: { env: 'MAX_OPEN_ATTACHMENTS', parse: integer('MAX_OPEN_ATTACHMENTS', 1), fallback: () => 100, help: 'unused attachments one user may hold' },
   maxAttachmentRanges: {

@@ -161,6 +161,23 @@ const migrations: Record<string, DialectMigration> = {
       .addColumn('concat', 'text')
       .execute();
   },
+  // The engine's shared state (several nodes): the content version that a SHA1 is checked
+  // against, and the pieces of uploads kept in an object store (newest covering piece wins).
+  '2026_12_06_engine_content_version_and_pieces': async (db, dialect) => {
+    const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+    await db.schema.alterTable('attachments').addColumn('content_version', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema
+      .createTable('attachment_pieces')
+      .addColumn('id', 'integer', (c) => (dialect === 'postgres' ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement()))
+      .addColumn('attachment_id', 'integer', (c) => c.notNull().references('attachments.id').onDelete('cascade'))
+      .addColumn('start_offset', bigint, (c) => c.notNull())
+      .addColumn('end_offset', bigint, (c) => c.notNull())
+      .addColumn('storage_key', 'text', (c) => c.notNull())
+      .addColumn('created_at', bigint, (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('attachment_pieces_attachment').on('attachment_pieces').columns(['attachment_id', 'id']).execute();
+    await db.schema.createIndex('attachment_pieces_storage_key').on('attachment_pieces').column('storage_key').execute();
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

@@ -47,6 +47,18 @@ export interface AttachmentsTable {
   created_at: number;
   updated_at: number;
   expires_at: number | null;
+  /** Goes up whenever recorded bytes are replaced by different ones; a SHA1 is stored only for the version it was computed on. */
+  content_version: Generated<number>;
+}
+
+/** A piece of an upload kept in an object store: bytes [start_offset, end_offset) as one blob. */
+export interface AttachmentPiecesTable {
+  id: Generated<number>;
+  attachment_id: number;
+  start_offset: number;
+  end_offset: number;
+  storage_key: string;
+  created_at: number;
 }
 
 /** A stored audio or image file that a clip or message owns. */
@@ -136,6 +148,7 @@ export interface Tables {
   access_tokens: AccessTokensTable;
   external_identities: ExternalIdentitiesTable;
   attachments: AttachmentsTable;
+  attachment_pieces: AttachmentPiecesTable;
   media_files: MediaFilesTable;
   audio_clips: AudioClipsTable;
   messages: MessagesTable;

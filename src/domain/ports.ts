@@ -96,6 +96,36 @@ export interface AttachmentRecord {
   createdAt: number;
   updatedAt: number;
   expiresAt: number | null;
+  /** Goes up whenever recorded bytes are replaced by different ones (SHA1s are checked against it). */
+  contentVersion: number;
+}
+
+/** A piece of an upload in a piece store: bytes [start, end) of the file, as blob `storageKey`. */
+export interface PieceRecord {
+  /** Pieces commit in id order; where pieces overlap, the newest one's bytes count. */
+  id: number;
+  start: number;
+  end: number;
+  storageKey: string;
+}
+
+/** A range to record, and how it relates to the bytes recorded before it. */
+export interface RangeCommit {
+  start: number;
+  end: number;
+  /** The chunk was found to change bytes already recorded: the content version goes up. */
+  changesRecorded: boolean;
+  /**
+   * Piece stores: the new piece, and the newest piece whose bytes it was compared with.
+   * A newer piece it overlaps, or recorded bytes it was not compared with, count as changed.
+   */
+  piece?: { storageKey: string; comparedThrough: number; compared: boolean } | undefined;
+}
+
+/** What the row looked like as one consistent reading: its pieces and the version they make. */
+export interface PieceLayout {
+  record: AttachmentRecord;
+  pieces: PieceRecord[];
 }
 
 export interface NewAttachment {
@@ -108,7 +138,12 @@ export interface NewAttachment {
   expiresAt: number;
 }
 
-export type RecordRangeOutcome = { recorded: AttachmentRecord } | { gone: true } | { tooManyRanges: true };
+export type RecordRangeOutcome =
+  | { recorded: AttachmentRecord; /** This commit raised the content version. */ bumped: boolean }
+  | { gone: true }
+  | { tooManyRanges: true }
+  /** The attachment is no longer uploading and the chunk would change it: nothing was recorded. */
+  | { complete: AttachmentRecord };
 
 export interface AttachmentRepository {
   /**
@@ -118,11 +153,15 @@ export interface AttachmentRepository {
   createWithinLimit(attachment: NewAttachment, maxOpen: number): Promise<AttachmentRecord | null>;
   findById(id: number): Promise<AttachmentRecord | null>;
   /**
-   * Adds [start, end) to the recorded ranges under a row lock, so concurrent callers never
+   * Adds the range (and its piece) under a row lock, so concurrent callers on any node never
    * lose each other's ranges; refuses (recording nothing) when that would leave more than
-   * `maxRanges` separate ranges.
+   * `maxRanges` separate ranges, or change an attachment that is no longer uploading.
    */
-  recordRange(id: number, range: { start: number; end: number }, maxRanges: number, now: number, expiresAt: number): Promise<RecordRangeOutcome>;
+  recordRange(id: number, commit: RangeCommit, maxRanges: number, now: number, expiresAt: number): Promise<RecordRangeOutcome>;
+  /** The row and its pieces, read so that the pieces are at least as new as the row's content version. */
+  findLayout(id: number): Promise<PieceLayout | null>;
+  /** Forgets pieces (after assembly, or with their attachment); resolves their storage keys. */
+  deletePieces(id: number): Promise<string[]>;
   /** Records the type sniffed from the file's first bytes; null if the row is gone or no longer uploading. */
   setContentType(id: number, contentType: string): Promise<AttachmentRecord | null>;
   /**
@@ -132,12 +171,15 @@ export interface AttachmentRepository {
    * recordRange records nothing past a fixed size and resolves the row unchanged then.
    */
   fixSize(id: number, size: number, now: number): Promise<AttachmentRecord | null>;
-  /** uploading → complete, with the file's SHA1 and sniffed type; null if not uploading. */
-  /** `outbox` runs in the same transaction when the attachment becomes complete (its events). */
+  /**
+   * uploading → complete with the file's SHA1, only while the content version is still the
+   * one the SHA1 was computed on: the database decides, so no two nodes both complete it and
+   * no SHA1 is kept for changed bytes. `storageKey` replaces the row's (an assembled blob).
+   * `outbox` runs in the same transaction (its events). Null if the row did not change.
+   */
   markComplete(
     id: number,
-    sha1: string,
-    contentType: string | null,
+    completion: { sha1: string; contentVersion: number; contentType: string | null; storageKey?: string | undefined },
     now: number,
     expiresAt: number,
     outbox?: (scope: TransactionScope) => Promise<void>,
@@ -303,9 +345,8 @@ export interface MessageRepository {
 // ---------------------------------------------------------------- blob storage
 
 /**
- * Positional access to one upload's bytes. Local disk writes in place; an object
- * store can keep each request's bytes as a part and assemble them on promotion,
- * which is why writes and reads name explicit positions and nothing else.
+ * Positional access to one upload's bytes, for stores that write uploads in place at
+ * their offsets (local disk). Writes and reads name explicit positions and nothing else.
  */
 export interface UploadHandle {
   /** Writes all of data at position, or throws. */
@@ -319,28 +360,73 @@ export interface UploadHandle {
   close(): Promise<void>;
 }
 
-/** A temporary file for bytes whose place is not known yet; gone after discard(). */
+/** A node-local temporary file for bytes whose place is not known yet; gone after discard(). */
 export interface ScratchFile extends UploadHandle {
   discard(): Promise<void>;
 }
 
-export interface BlobStore {
+/** What a store can do beyond the core; callers ask instead of assuming. */
+export interface StorageCapabilities {
+  /** Uploads are one blob written in place at their offsets (`inPlace`); else each piece is a blob (`pieces`). */
+  inPlaceWrites: boolean;
+  /** Blobs are files with paths that tools may open directly. */
+  localPaths: boolean;
+  /** freeBytes() tells how much room is left. */
+  freeSpace: boolean;
+}
+
+/** Uploads written in place: one blob of the final size, written at its offsets. */
+export interface InPlaceUploads {
   /** Creates a blob of `size` bytes (zeros) under a new key, durably; resolves the key. */
   createUpload(size: number): Promise<string>;
   openUpload(key: string): Promise<UploadHandle>;
-  /** Deletes a blob; a missing one is not an error. */
-  deleteUpload(key: string): Promise<void>;
+}
+
+/** A stretch of a piece blob: bytes [start, end) of the file come from `key` at `pieceOffset`. */
+export interface PieceSlice {
+  key: string;
+  /** Where the slice starts inside its piece blob. */
+  pieceOffset: number;
+  start: number;
+  end: number;
+}
+
+/**
+ * Uploads kept as pieces (object stores, which cannot write at offsets): every accepted
+ * chunk is a blob of its own, and the file is assembled from them once complete.
+ */
+export interface PieceUploads {
+  /** Stores the first `length` bytes of a scratch file as a new blob, durably; resolves its key. */
+  putPiece(scratch: ScratchFile, length: number): Promise<string>;
+  /** Makes one new blob of the slices, in order, copying inside the store where it can. */
+  assemble(slices: PieceSlice[]): Promise<string>;
+}
+
+/** Blobs: finished files (clips' and messages' audio and images) and the bytes of uploads. */
+export interface BlobStore {
+  readonly capabilities: StorageCapabilities;
+  /** Present when capabilities.inPlaceWrites. */
+  readonly inPlace: InPlaceUploads | null;
+  /** Present when uploads are kept as pieces. */
+  readonly pieces: PieceUploads | null;
+  /** A node-local scratch file (for staging bytes whose fate is not decided yet). */
   createScratch(): Promise<ScratchFile>;
-  /** Turns a scratch file into a blob under a new key without copying; resolves the key. */
+  /** Turns a scratch file into a blob under a new key (without copying where the store can); resolves the key. */
   adoptScratch(scratch: ScratchFile): Promise<string>;
   /** Streams bytes [start, end) of a blob (all of it by default). */
   openRead(key: string, range?: { start: number; end: number }): NodeJS.ReadableStream;
-  /** A path for random access by tools that need one (probing), or null if the store has none. */
+  /** Runs fn with a local file holding the blob (the blob itself where capabilities.localPaths, else a temporary copy). */
+  withLocalFile<T>(key: string, fn: (path: string) => Promise<T>): Promise<T>;
+  /** The blob's own path where capabilities.localPaths, else null. */
   localPath(key: string): string | null;
+  /** Deletes a blob; a missing one is not an error. */
+  deleteBlob(key: string): Promise<void>;
   /** Bytes still free for new data, or null when the store cannot tell. */
   freeBytes(): Promise<number | null>;
   /** Every blob, with when it was last written (epoch ms). */
   listBlobs(): AsyncIterable<{ key: string; modifiedAt: number }>;
+  /** Gives up store-side work abandoned before `before` (an object store's unfinished multipart uploads); resolves how many. */
+  sweepAbandoned(before: number): Promise<number>;
   /** Releases what the store holds open; called once requests have finished. */
   close(): Promise<void>;
 }
@@ -350,13 +436,19 @@ export interface BlobReferences {
   referenced(keys: string[]): Promise<Set<string>>;
 }
 
+/** Where a hasher reads an upload's bytes: a local file it may open itself, or a stream of a range. */
+export interface ByteSource {
+  localPath: string | null;
+  read(start: number, end: number): AsyncIterable<Buffer>;
+}
+
 /**
- * Running SHA1s of blob prefixes, each named by the caller. An implementation may read
+ * Running SHA1s of upload prefixes, each named by the caller. An implementation may read
  * and hash off the main thread; the caller keeps the bytes it names stable meanwhile.
  */
 export interface PrefixHasher {
-  /** Feeds bytes [from, to) of the blob into hash `name`, which stands at `from` (0 starts it). */
-  extend(name: string, storageKey: string, from: number, to: number): Promise<void>;
+  /** Feeds bytes [from, to) of the source into hash `name`, which stands at `from` (0 starts it). */
+  extend(name: string, source: ByteSource, from: number, to: number): Promise<void>;
   /** Hex SHA1 of what was fed so far; the hash can go on. */
   digest(name: string): Promise<string>;
   discard(name: string): void;

@@ -72,7 +72,7 @@ export async function readParamsAndFiles(
     }
     return { params: fields.params(), files };
   } catch (error) {
-    for (const file of files.values()) await store.deleteUpload(file.storageKey).catch(() => undefined);
+    for (const file of files.values()) await store.deleteBlob(file.storageKey).catch(() => undefined);
     throw error;
   }
 }
@@ -125,7 +125,7 @@ export async function readMediaRequest<S extends TSchema>(
       image: uploadedFile(params, files, scope, 'uploaded_image'),
     };
   } catch (error) {
-    for (const file of files.values()) await store.deleteUpload(file.storageKey).catch(() => undefined);
+    for (const file of files.values()) await store.deleteBlob(file.storageKey).catch(() => undefined);
     throw error;
   }
 }

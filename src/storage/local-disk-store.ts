@@ -1,15 +1,15 @@
 /**
  * Blob storage on the local file system, under DATA_DIR/blobs. An upload is a sparse
  * file of its final size, written in place at its offsets, and stays where it is when
- * it becomes a clip's or message's file. Scratch files live beside the blobs so that
- * adopting one is a rename on the same file system.
+ * it becomes a clip's or message's file.
  */
 import { randomUUID } from 'node:crypto';
 import { constants, createReadStream, promises as fs } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { BlobStore, ScratchFile, UploadHandle } from '../domain/ports.js';
+import type { BlobStore, InPlaceUploads, ScratchFile, StorageCapabilities, UploadHandle } from '../domain/ports.js';
+import { FileUploadHandle, LocalScratchFile, ScratchDirectory, syncDirectory } from './local-files.js';
 
 export interface LocalDiskOptions {
   root: string;
@@ -86,82 +86,24 @@ class DescriptorCache {
   }
 }
 
-class FileUploadHandle implements UploadHandle {
-  constructor(
-    protected readonly file: FileHandle,
-    private readonly durable: boolean,
-    private readonly release: () => Promise<void> = () => file.close(),
-  ) {}
-
-  async write(data: Buffer, position: number): Promise<void> {
-    let done = 0;
-    // A positional write may be short (signals, quotas); loop until all is written.
-    while (done < data.length) {
-      const { bytesWritten } = await this.file.write(data, done, data.length - done, position + done);
-      if (bytesWritten === 0) throw new Error('short write with no progress');
-      done += bytesWritten;
-    }
-  }
-
-  async read(buffer: Buffer, position: number, length: number): Promise<number> {
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await this.file.read(buffer, done, length - done, position + done);
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
-    return done;
-  }
-
-  async sync(): Promise<void> {
-    if (this.durable) await this.file.datasync();
-  }
-
-  async truncate(length: number): Promise<void> {
-    await this.file.truncate(length);
-  }
-
-  async close(): Promise<void> {
-    await this.release();
-  }
-}
-
-class LocalScratchFile extends FileUploadHandle implements ScratchFile {
-  constructor(
-    file: FileHandle,
-    readonly filePath: string,
-  ) {
-    super(file, false);
-  }
-
-  /** Flushes the scratch file's bytes before it becomes a blob. */
-  async flush(): Promise<void> {
-    await this.file.sync();
-  }
-
-  async discard(): Promise<void> {
-    await this.file.close().catch(() => undefined);
-    await fs.rm(this.filePath, { force: true });
-  }
-}
-
-export class LocalDiskStore implements BlobStore {
+export class LocalDiskStore implements BlobStore, InPlaceUploads {
+  readonly capabilities: StorageCapabilities = { inPlaceWrites: true, localPaths: true, freeSpace: true };
+  readonly inPlace: InPlaceUploads = this;
+  readonly pieces = null;
   private readonly uploadsDir: string;
-  private readonly scratchDir: string;
   private readonly descriptors = new DescriptorCache(64);
 
-  private constructor(private readonly options: LocalDiskOptions) {
+  private constructor(
+    private readonly options: LocalDiskOptions,
+    private readonly scratch: ScratchDirectory,
+  ) {
     this.uploadsDir = path.join(options.root, 'blobs');
-    this.scratchDir = path.join(options.root, 'scratch');
   }
 
   static async open(options: LocalDiskOptions): Promise<LocalDiskStore> {
-    const store = new LocalDiskStore(options);
-    await fs.mkdir(store.uploadsDir, { recursive: true });
-    // Scratch files never outlive a request; whatever is left is from a crash.
-    await fs.rm(store.scratchDir, { recursive: true, force: true });
-    await fs.mkdir(store.scratchDir, { recursive: true });
-    return store;
+    await fs.mkdir(path.join(options.root, 'blobs'), { recursive: true });
+    // Beside the blobs, so that adopting a scratch file is a rename on the same file system.
+    return new LocalDiskStore(options, await ScratchDirectory.open(path.join(options.root, 'scratch')));
   }
 
   private uploadPath(key: string): string {
@@ -188,16 +130,14 @@ export class LocalDiskStore implements BlobStore {
     return new FileUploadHandle(file, this.options.durable, release);
   }
 
-  async deleteUpload(key: string): Promise<void> {
+  async deleteBlob(key: string): Promise<void> {
     const filePath = this.uploadPath(key);
     await this.descriptors.retire(filePath);
     await fs.rm(filePath, { force: true });
   }
 
-  async createScratch(): Promise<ScratchFile> {
-    const filePath = path.join(this.scratchDir, randomUUID());
-    const file = await fs.open(filePath, 'wx+', 0o600);
-    return new LocalScratchFile(file, filePath);
+  createScratch(): Promise<ScratchFile> {
+    return this.scratch.create();
   }
 
   async adoptScratch(scratch: ScratchFile): Promise<string> {
@@ -214,6 +154,10 @@ export class LocalDiskStore implements BlobStore {
   openRead(key: string, range?: { start: number; end: number }): NodeJS.ReadableStream {
     if (range && range.end <= range.start) return Readable.from([]);
     return createReadStream(this.uploadPath(key), range ? { start: range.start, end: range.end - 1 } : {});
+  }
+
+  async withLocalFile<T>(key: string, fn: (path: string) => Promise<T>): Promise<T> {
+    return fn(this.uploadPath(key));
   }
 
   localPath(key: string): string {
@@ -233,17 +177,12 @@ export class LocalDiskStore implements BlobStore {
     }
   }
 
+  async sweepAbandoned(): Promise<number> {
+    return 0; // nothing is left half-made here: scratch files go at start
+  }
+
   async freeBytes(): Promise<number | null> {
     const stats = await fs.statfs(this.options.root);
     return stats.bavail * stats.bsize;
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -1,40 +1,32 @@
 /**
- * Two PrefixHashers: one that hashes on the calling thread through the blob store's
- * positional reads (any store), and one that hands reading and hashing to a worker
- * thread (stores with local paths), keeping the request thread free for requests.
+ * Two PrefixHashers: one that hashes on the calling thread from streams (any store), and
+ * one that hands reading and hashing to a worker thread (sources with local paths),
+ * keeping the request thread free for requests.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import type { BlobStore, PrefixHasher } from '../domain/ports.js';
+import type { ByteSource, PrefixHasher } from '../domain/ports.js';
 import type { HashReply, HashRequest } from './sha1-worker.js';
-
-const READ_BUFFER = 1024 * 1024;
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 export class InProcessPrefixHasher implements PrefixHasher {
   private readonly hashes = new Map<string, { hash: Hash; at: number }>();
 
-  constructor(private readonly store: BlobStore) {}
-
-  async extend(name: string, storageKey: string, from: number, to: number): Promise<void> {
+  async extend(name: string, source: ByteSource, from: number, to: number): Promise<void> {
     let state = this.hashes.get(name);
     if (!state && from === 0) this.hashes.set(name, (state = { hash: createHash('sha1'), at: 0 }));
     if (!state || state.at !== from) throw new Error(`hash ${name} stands at ${state?.at ?? 'nothing'}, not ${from}`);
-    const handle = await this.store.openUpload(storageKey);
-    const buffer = Buffer.allocUnsafe(Math.min(READ_BUFFER, to - from));
-    try {
-      for (let position = from; position < to; ) {
-        const length = Math.min(buffer.length, to - position);
-        const read = await handle.read(buffer, position, length);
-        if (read !== length) throw new Error(`short read at ${position} of ${storageKey}`);
-        state.hash.update(buffer.subarray(0, read));
-        position += read;
-      }
-      state.at = to;
-    } finally {
-      await handle.close();
+    // Hashed into a copy first: a read that fails midway leaves the hash where it stood.
+    const next = state.hash.copy();
+    let position = from;
+    for await (const piece of source.read(from, to)) {
+      next.update(piece);
+      position += piece.length;
     }
+    if (position !== to) throw new Error(`short read: ${position - from} of ${to - from} bytes`);
+    state.hash = next;
+    state.at = to;
   }
 
   async digest(name: string): Promise<string> {
@@ -55,10 +47,9 @@ export class WorkerPrefixHasher implements PrefixHasher {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (reply: HashReply) => void; reject: (error: Error) => void }>();
 
-  constructor(private readonly localPath: (storageKey: string) => string) {}
-
-  async extend(name: string, storageKey: string, from: number, to: number): Promise<void> {
-    await this.call({ op: 'extend', name, path: this.localPath(storageKey), from, to });
+  async extend(name: string, source: ByteSource, from: number, to: number): Promise<void> {
+    if (source.localPath === null) throw new Error('the worker hasher reads local files only');
+    await this.call({ op: 'extend', name, path: source.localPath, from, to });
   }
 
   async digest(name: string): Promise<string> {

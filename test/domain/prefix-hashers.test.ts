@@ -5,31 +5,37 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { PrefixHasher } from '../../src/domain/ports.js';
+import type { ByteSource, PrefixHasher } from '../../src/domain/ports.js';
 import { LocalDiskStore } from '../../src/storage/local-disk-store.js';
 import { InProcessPrefixHasher, WorkerPrefixHasher } from '../../src/storage/prefix-hashers.js';
 
 const sha1 = (data: Buffer) => createHash('sha1').update(data).digest('hex');
 
-const kinds: Array<[string, (store: LocalDiskStore) => PrefixHasher]> = [
-  ['in-process', (store) => new InProcessPrefixHasher(store)],
-  ['worker thread', (store) => new WorkerPrefixHasher((key) => store.localPath(key))],
+const kinds: Array<[string, () => PrefixHasher]> = [
+  ['in-process', () => new InProcessPrefixHasher()],
+  ['worker thread', () => new WorkerPrefixHasher()],
 ];
+
+/** A blob as a hasher reads it: its path, and ranged streams through the store. */
+function sourceOf(store: LocalDiskStore, key: string): ByteSource {
+  return { localPath: store.localPath(key), read: (start, end) => store.openRead(key, { start, end }) as AsyncIterable<Buffer> };
+}
 
 for (const [name, make] of kinds) {
   describe(`${name} prefix hasher`, () => {
     let root: string;
     let store: LocalDiskStore;
     let hasher: PrefixHasher;
-    let key: string;
+    let key: ByteSource;
     const data = randomBytes(5 * 1024 * 1024 + 17);
 
     before(async () => {
       root = await mkdtemp(path.join(os.tmpdir(), 'trickle-hash-'));
       store = await LocalDiskStore.open({ root, durable: false });
-      key = await store.createUpload(data.length);
-      await writeFile(store.localPath(key), data);
-      hasher = make(store);
+      const blob = await store.createUpload(data.length);
+      await writeFile(store.localPath(blob), data);
+      key = sourceOf(store, blob);
+      hasher = make();
     });
     after(async () => {
       await hasher.close();
@@ -65,9 +71,10 @@ for (const [name, make] of kinds) {
 test('the worker hasher recovers after its worker dies', async () => {
   const root = await mkdtemp(path.join(os.tmpdir(), 'trickle-hash-'));
   const store = await LocalDiskStore.open({ root, durable: false });
-  const key = await store.createUpload(3);
-  await writeFile(store.localPath(key), 'abc');
-  const hasher = new WorkerPrefixHasher((k) => store.localPath(k));
+  const blob = await store.createUpload(3);
+  await writeFile(store.localPath(blob), 'abc');
+  const key = sourceOf(store, blob);
+  const hasher = new WorkerPrefixHasher();
   try {
     await hasher.extend('x', key, 0, 3);
     await hasher.close(); // the worker and its hashes are gone

@@ -12,10 +12,12 @@ export interface TestDatabase {
 }
 
 export interface DatabaseKind {
-  name: 'sqlite' | 'postgres';
+  name: 'sqlite' | 'postgres' | 'sqlite+s3' | 'postgres+s3';
   /** Why this kind is skipped here, or undefined when it runs. */
   skip: string | undefined;
   create(dataDir: string): Promise<TestDatabase>;
+  /** Settings that put the blobs in S3 (a fresh prefix each call); undefined: the local disk. */
+  storage?: (() => Record<string, string>) | undefined;
 }
 
 async function adminQuery(url: string, text: string): Promise<void> {
@@ -48,4 +50,31 @@ export function databaseKinds(): DatabaseKind[] {
       },
     },
   ];
+}
+
+/**
+ * S3 settings for a test server, from TEST_S3_* (scripts/s3-test-server.sh prints them), each
+ * server under a prefix of its own; undefined when no test S3 server is configured. The keys
+ * go where the AWS SDK's default chain finds them: this process's environment, which server
+ * processes started by tests inherit.
+ */
+export function s3Settings(): (() => Record<string, string>) | undefined {
+  const endpoint = process.env.TEST_S3_ENDPOINT;
+  if (!endpoint) return undefined;
+  process.env.AWS_ACCESS_KEY_ID = process.env.TEST_S3_ACCESS_KEY_ID ?? '';
+  process.env.AWS_SECRET_ACCESS_KEY = process.env.TEST_S3_SECRET_ACCESS_KEY ?? '';
+  const bucket = process.env.TEST_S3_BUCKET ?? 'trickle-test';
+  return () => ({ STORAGE_URL: `s3://${bucket}/t-${randomBytes(6).toString('hex')}`, S3_ENDPOINT: endpoint });
+}
+
+/**
+ * The database kinds, plus the same suites on S3-compatible storage (with SQLite, or with
+ * PostgreSQL when `database` says so): for suites about bytes, which must hold on every store.
+ */
+export function storageKinds(database: 'sqlite' | 'postgres' = 'sqlite'): DatabaseKind[] {
+  const kinds = databaseKinds();
+  const base = kinds.find((k) => k.name === database)!;
+  const storage = s3Settings();
+  const skip = storage ? base.skip : 'TEST_S3_ENDPOINT is not set (scripts/s3-test-server.sh start)';
+  return [...kinds, { name: `${database}+s3`, skip, create: base.create, storage }];
 }

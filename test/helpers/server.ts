@@ -45,7 +45,7 @@ export async function startServer(kind: DatabaseKind, overrides: Partial<Config>
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'trickle-test-'));
   const database = await kind.create(dataDir);
   const config: Config = {
-    ...loadConfig([], {}),
+    ...loadConfig([], kind.storage?.() ?? {}),
     port: 0,
     dataDir,
     databaseUrl: database.url,
@@ -76,4 +76,28 @@ export async function startServer(kind: DatabaseKind, overrides: Partial<Config>
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The bytes of a stored blob, read through the store (whichever it is), as any reader does. */
+export async function readBlob(server: { app: App }, key: string, range?: { start: number; end: number }): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of server.app.services.store.openRead(key, range) as AsyncIterable<Buffer>) parts.push(part);
+  return Buffer.concat(parts);
+}
+
+/** The keys of every stored blob, sorted. */
+export async function blobKeys(server: { app: App }): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const blob of server.app.services.store.listBlobs()) keys.push(blob.key);
+  return keys.sort();
+}
+
+/** Bytes [start, end) of an upload as they stand now (in place, or through its pieces). */
+export async function uploadBytes(server: { app: App }, userId: number, attachmentId: number, start: number, end: number): Promise<Buffer> {
+  const record = await server.app.services.attachments.getOwned(userId, attachmentId);
+  const snapshot = await server.app.services.attachments.engine.bytes.snapshot(record);
+  if (!snapshot) throw new Error(`attachment ${attachmentId} is gone`);
+  const parts: Buffer[] = [];
+  for await (const part of snapshot.source.read(start, end)) parts.push(part);
+  return Buffer.concat(parts);
 }

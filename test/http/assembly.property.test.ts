@@ -3,13 +3,11 @@
  * server assembles exactly the file, and chunks that fail their checksum change nothing.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { databaseKinds } from '../helpers/databases.js';
+import { storageKinds } from '../helpers/databases.js';
 import { createAttachment, newUser, putMultipart, putRaw, randomFile, request, sha1 } from '../helpers/client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { readBlob, startServer, type TestServer } from '../helpers/server.js';
 
 interface Plan {
   size: number;
@@ -36,7 +34,7 @@ const plan: fc.Arbitrary<Plan> = fc
     }),
   );
 
-for (const kind of databaseKinds()) {
+for (const kind of storageKinds()) {
   describe(`assembly property on ${kind.name}`, { skip: kind.skip }, () => {
     let server: TestServer;
     let token: string;
@@ -88,7 +86,7 @@ for (const kind of databaseKinds()) {
           assert.deepEqual(status.ranges, [[0, p.size]]);
           assert.equal(status.sha1, sha1(file));
           const record = await server.app.services.attachments.getOwned(userId, id);
-          assert.ok((await readFile(path.join(server.dataDir, 'blobs', record.storageKey))).equals(file), 'bytes on disk differ');
+          assert.ok((await readBlob(server, record.storageKey)).equals(file), 'stored bytes differ');
           await request(server.url, 'DELETE', `/attachments/${id}`, { token });
         }),
         { numRuns: Number(process.env.PROPERTY_RUNS ?? 40) },

@@ -2,12 +2,12 @@
  * SPEC 3.1-3.6 over real HTTP, on every database kind.
  */
 import assert from 'node:assert/strict';
-import { open, readdir, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { databaseKinds } from '../helpers/databases.js';
+import { storageKinds } from '../helpers/databases.js';
 import { createAttachment, newUser, putMultipart, putRaw, randomFile, request, sha1 } from '../helpers/client.js';
-import { startServer, TestClock, type TestServer } from '../helpers/server.js';
+import { blobKeys, readBlob, startServer, TestClock, type TestServer } from '../helpers/server.js';
 
 const STATUS_FIELDS = ['id', 'filename', 'content_type', 'size', 'received', 'outstanding', 'complete', 'received_bytes', 'ranges', 'missing', 'state', 'sha1', 'used_by', 'expires_at', 'created_at'];
 
@@ -19,11 +19,7 @@ function assertError(reply: { status: number; json: any }, status: number, name:
   assert.equal(reply.json.version, 200);
 }
 
-async function uploadFiles(server: TestServer): Promise<string[]> {
-  return (await readdir(path.join(server.dataDir, 'blobs'))).sort();
-}
-
-for (const kind of databaseKinds()) {
+for (const kind of storageKinds()) {
   describe(`attachments on ${kind.name}`, { skip: kind.skip }, () => {
     let server: TestServer;
     let base: string;
@@ -121,7 +117,7 @@ for (const kind of databaseKinds()) {
       });
 
       test('a first chunk that does not fit, or fails its checksum, leaves nothing behind', async () => {
-        const before = await uploadFiles(server);
+        const before = await blobKeys(server);
         const outside = await request(base, 'POST', '/attachments', {
           token: alice.token,
           multipart: [['attachment[size]', '10'], ['attachment[chunk_offset]', '5'], ['attachment[chunk]', randomFile(6), 'c']],
@@ -134,7 +130,7 @@ for (const kind of databaseKinds()) {
           multipart: [['attachment[size]', '10'], ['attachment[chunk_offset]', '0'], ['attachment[chunk_sha1]', sha1(Buffer.from('other'))], ['attachment[chunk]', randomFile(4), 'c']],
         });
         assertError(badSum, 422, 'chunk_checksum_mismatch');
-        assert.deepEqual(await uploadFiles(server), before);
+        assert.deepEqual(await blobKeys(server), before);
       });
 
       test('malformed bodies and unsupported content types', async () => {
@@ -192,7 +188,7 @@ for (const kind of databaseKinds()) {
         assert.equal(a.outstanding, 0);
         assert.deepEqual(a.missing, []);
         assert.equal(a.sha1, sha1(file));
-        const stored = await readFile(path.join(server.dataDir, 'blobs', (await server.app.services.attachments.getOwned(alice.id, id)).storageKey));
+        const stored = await readBlob(server, (await server.app.services.attachments.getOwned(alice.id, id)).storageKey);
         assert.ok(stored.equals(file));
       });
 
@@ -276,16 +272,16 @@ for (const kind of databaseKinds()) {
       });
 
       test('DELETE aborts: 204, the record and the data are gone', async () => {
+        const before = await blobKeys(server);
         const id = await createAttachment(base, alice.token, 100);
         await putRaw(base, alice.token, id, 0, randomFile(50));
-        const key = (await server.app.services.attachments.getOwned(alice.id, id)).storageKey;
-        assert.ok((await uploadFiles(server)).includes(key));
+        assert.ok((await blobKeys(server)).length > before.length, 'the chunk is stored');
         const deleted = await request(base, 'DELETE', `/attachments/${id}`, { token: alice.token });
         assert.equal(deleted.status, 204);
         assert.equal(deleted.text, '');
         assertError(await request(base, 'GET', `/attachments/${id}`, { token: alice.token }), 404, 'not_found');
         assertError(await putRaw(base, alice.token, id, 50, randomFile(50)), 404, 'not_found');
-        assert.ok(!(await uploadFiles(server)).includes(key));
+        assert.deepEqual(await blobKeys(server), before);
       });
 
       test('many chunks in parallel on one attachment never lose a range', async () => {
@@ -307,7 +303,7 @@ for (const kind of databaseKinds()) {
         assert.equal(status.json.body.attachment.state, 'complete');
       });
 
-      test('an attachment recorded whole but never completed (a crash in between) completes when seen', async () => {
+      test('an attachment recorded whole but never completed (a crash in between) completes when seen', { skip: kind.storage && 'writes the upload file in place' }, async () => {
         const file = randomFile(50_000);
         const { db } = server.app.services.database;
         const stuck = async () => {
@@ -344,7 +340,7 @@ for (const kind of databaseKinds()) {
 }
 
 // Limits need servers of their own, configured tight.
-for (const kind of databaseKinds()) {
+for (const kind of storageKinds()) {
   describe(`attachment limits on ${kind.name}`, { skip: kind.skip }, () => {
     test('open attachments per user answer 429; finishing or deleting one frees a place', async () => {
       const server = await startServer(kind, { maxOpenAttachments: 2 });
@@ -364,7 +360,7 @@ for (const kind of databaseKinds()) {
       }
     });
 
-    test('not enough free disk answers 507', async () => {
+    test('not enough free disk answers 507', { skip: kind.storage && 'object stores do not tell their free space' }, async () => {
       const server = await startServer(kind, { minFreeBytes: Number.MAX_SAFE_INTEGER - 1 });
       try {
         const { token } = await newUser(server.url, 'disk');
@@ -393,7 +389,7 @@ for (const kind of databaseKinds()) {
         assert.equal(Date.parse(touched.json.body.attachment.expires_at), clock.now() + 3600 * 1000);
         clock.advance(1800 * 1000);
         assert.equal(await server.app.services.attachments.sweepExpired(), 0);
-        assert.equal((await readdir(path.join(server.dataDir, 'blobs'))).length, 1);
+        assert.equal((await blobKeys(server)).length, 1);
       } finally {
         await server.close();
       }

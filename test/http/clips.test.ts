@@ -1,12 +1,10 @@
 /** SPEC 3.7 and 4 over real HTTP, with real audio files, on every database kind. */
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { databaseKinds } from '../helpers/databases.js';
+import { storageKinds } from '../helpers/databases.js';
 import { createAttachment, newUser, putRaw, request, sha1, type MultipartEntry } from '../helpers/client.js';
 import { AUDIO_FIXTURES, fixture } from '../helpers/media.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { blobKeys, startServer, type TestServer } from '../helpers/server.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -15,7 +13,7 @@ function assertError(reply: { status: number; json: Json }, status: number, name
   assert.equal(reply.json.body.error.name, name);
 }
 
-for (const kind of databaseKinds()) {
+for (const kind of storageKinds()) {
   describe(`audio clips on ${kind.name}`, { skip: kind.skip }, () => {
     let server: TestServer;
     let base: string;
@@ -49,7 +47,7 @@ for (const kind of databaseKinds()) {
     }
 
     async function blobCount(): Promise<number> {
-      return (await readdir(path.join(server.dataDir, 'blobs'))).length;
+      return (await blobKeys(server)).length;
     }
 
     test('every supported format, as a file part and as an attachment, is probed from its bytes', async () => {

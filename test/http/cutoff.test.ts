@@ -4,14 +4,12 @@
  * nothing; a stalled request is cut off by the idle timeout.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { databaseKinds } from '../helpers/databases.js';
+import { storageKinds } from '../helpers/databases.js';
 import { createAttachment, newUser, randomFile, request, sha1 } from '../helpers/client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startServer, uploadBytes, type TestServer } from '../helpers/server.js';
 
 function openSocket(base: string): Promise<net.Socket> {
   const { hostname, port } = new URL(base);
@@ -41,7 +39,7 @@ function rawHead(id: number, token: string, offset: number, length: number, extr
   );
 }
 
-for (const kind of databaseKinds()) {
+for (const kind of storageKinds()) {
   describe(`cut-off requests on ${kind.name}`, { skip: kind.skip }, () => {
     let server: TestServer;
     let token: string;
@@ -53,8 +51,7 @@ for (const kind of databaseKinds()) {
     after(() => server.close());
 
     async function diskBytes(id: number, start: number, end: number): Promise<Buffer> {
-      const record = await server.app.services.attachments.getOwned(userId, id);
-      return (await readFile(path.join(server.dataDir, 'blobs', record.storageKey))).subarray(start, end);
+      return uploadBytes(server, userId, id, start, end);
     }
 
     test('a raw chunk cut off midway records exactly the prefix that arrived', async () => {

@@ -1,12 +1,10 @@
 /** SPEC 5 (and 3.7 for messages) over real HTTP, on every database kind. */
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { databaseKinds } from '../helpers/databases.js';
 import { createAttachment, newUser, putRaw, request, sha1, type MultipartEntry } from '../helpers/client.js';
 import { fixture } from '../helpers/media.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { blobKeys, startServer, type TestServer } from '../helpers/server.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Person = { token: string; id: number; username: string };
@@ -37,7 +35,7 @@ for (const kind of databaseKinds()) {
     }
 
     async function blobCount(): Promise<number> {
-      return (await readdir(path.join(server.dataDir, 'blobs'))).length;
+      return (await blobKeys(server)).length;
     }
 
     test('send as a file part or from an attachment; both sides see it, nobody else does', async () => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { databaseKinds } from '../helpers/databases.js';
+import { storageKinds } from '../helpers/databases.js';
 import { newUser, randomFile, request, sha1, type Reply } from '../helpers/client.js';
 import { startServer, TestClock, type TestServer } from '../helpers/server.js';
 
@@ -14,7 +14,7 @@ const TUS = { 'tus-resumable': '1.0.0' };
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 const sha1b64 = (data: Buffer) => createHash('sha1').update(data).digest('base64');
 
-for (const kind of databaseKinds()) {
+for (const kind of storageKinds()) {
   describe(`tus 1.0 on ${kind.name}`, { skip: kind.skip }, () => {
     let server: TestServer;
     let base: string;

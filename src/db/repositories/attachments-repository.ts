@@ -1,6 +1,6 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import { countAfterAdding, mergeRange, parseRangeSet, type ByteRange } from '../../domain/attachments/ranges.js';
-import type { AttachmentRecord, AttachmentRepository, AttachmentState, NewAttachment, RecordRangeOutcome } from '../../domain/ports.js';
+import { countAfterAdding, intersect, mergeRange, parseRangeSet, type ByteRange } from '../../domain/attachments/ranges.js';
+import type { AttachmentRecord, AttachmentRepository, AttachmentState, NewAttachment, PieceLayout, RangeCommit, RecordRangeOutcome } from '../../domain/ports.js';
 import type { TransactionScope } from '../../domain/jobs/job-queue.js';
 import type { Database } from '../database.js';
 import { scopeOf } from '../transaction-scope.js';
@@ -23,6 +23,7 @@ function toAttachment(row: Selectable<AttachmentsTable>, ranges?: ByteRange[]): 
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     expiresAt: row.expires_at,
+    contentVersion: row.content_version,
   };
 }
 
@@ -73,24 +74,75 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     return row ? toAttachment(row) : null;
   }
 
-  async recordRange(id: number, range: { start: number; end: number }, maxRanges: number, now: number, expiresAt: number): Promise<RecordRangeOutcome> {
+  async recordRange(id: number, commit: RangeCommit, maxRanges: number, now: number, expiresAt: number): Promise<RecordRangeOutcome> {
+    const { start, end } = commit;
     return this.database.db.transaction().execute(async (trx): Promise<RecordRangeOutcome> => {
       const row = await this.lockRow(trx, 'attachments', id).executeTakeFirst();
       if (!row) return { gone: true };
       // A size fixed meanwhile (SPEC 3.8) bounds what may be recorded: the caller sees the row unchanged.
-      if (row.size_known && range.end > row.size) return { recorded: toAttachment(row) };
+      if (row.size_known && end > row.size) return { recorded: toAttachment(row), bumped: false };
       const recorded = parseRangeSet(JSON.parse(row.ranges));
-      if (countAfterAdding(recorded, range.start, range.end) > Math.max(maxRanges, recorded.length)) return { tooManyRanges: true };
-      const { ranges, added } = mergeRange(recorded, range.start, range.end);
-      const changes = {
+      const changes = await this.changesRecorded(trx, id, recorded, commit);
+      if (row.state !== 'uploading') {
+        // Done already: only a chunk that repeats what is there is fine, and it records nothing.
+        return changes ? { complete: toAttachment(row, recorded) } : { recorded: toAttachment(row, recorded), bumped: false };
+      }
+      if (countAfterAdding(recorded, start, end) > Math.max(maxRanges, recorded.length)) return { tooManyRanges: true };
+      const { ranges, added } = mergeRange(recorded, start, end);
+      const update = {
         ranges: JSON.stringify(ranges),
         received_bytes: row.received_bytes + added,
         updated_at: now,
-        expires_at: row.state === 'used' ? null : expiresAt,
+        expires_at: expiresAt,
+        content_version: row.content_version + (changes ? 1 : 0),
       };
-      await trx.updateTable('attachments').set(changes).where('id', '=', id).execute();
-      return { recorded: toAttachment({ ...row, ...changes }, ranges) };
+      await trx.updateTable('attachments').set(update).where('id', '=', id).execute();
+      if (commit.piece) {
+        await trx
+          .insertInto('attachment_pieces')
+          .values({ attachment_id: id, start_offset: start, end_offset: end, storage_key: commit.piece.storageKey, created_at: now })
+          .execute();
+      }
+      return { recorded: toAttachment({ ...row, ...update }, ranges), bumped: changes };
     });
+  }
+
+  /**
+   * Whether a commit changes recorded bytes. The caller knows for the bytes it compared; a
+   * piece also changes them where it overlaps recorded bytes it was not compared with: a
+   * newer piece, or anything at all when it was not compared.
+   */
+  private async changesRecorded(trx: Transaction<Tables>, id: number, recorded: ByteRange[], commit: RangeCommit): Promise<boolean> {
+    if (commit.changesRecorded) return true;
+    if (!commit.piece || intersect(recorded, commit.start, commit.end).length === 0) return false;
+    if (!commit.piece.compared) return true;
+    const newer = await trx
+      .selectFrom('attachment_pieces')
+      .select('id')
+      .where('attachment_id', '=', id)
+      .where('id', '>', commit.piece.comparedThrough)
+      .where('start_offset', '<', commit.end)
+      .where('end_offset', '>', commit.start)
+      .executeTakeFirst();
+    return newer !== undefined;
+  }
+
+  async findLayout(id: number): Promise<PieceLayout | null> {
+    // The row first: pieces read after it are at least as new as its content version.
+    const record = await this.findById(id);
+    if (!record) return null;
+    const rows = await this.database.db
+      .selectFrom('attachment_pieces')
+      .select(['id', 'start_offset', 'end_offset', 'storage_key'])
+      .where('attachment_id', '=', id)
+      .orderBy('id')
+      .execute();
+    return { record, pieces: rows.map((r) => ({ id: r.id, start: r.start_offset, end: r.end_offset, storageKey: r.storage_key })) };
+  }
+
+  async deletePieces(id: number): Promise<string[]> {
+    const rows = await this.database.db.deleteFrom('attachment_pieces').where('attachment_id', '=', id).returning('storage_key').execute();
+    return rows.map((r) => r.storage_key);
   }
 
   async setContentType(id: number, contentType: string): Promise<AttachmentRecord | null> {
@@ -122,8 +174,7 @@ export class SqlAttachmentRepository implements AttachmentRepository {
 
   async markComplete(
     id: number,
-    sha1: string,
-    contentType: string | null,
+    completion: { sha1: string; contentVersion: number; contentType: string | null; storageKey?: string | undefined },
     now: number,
     expiresAt: number,
     outbox?: (scope: TransactionScope) => Promise<void>,
@@ -131,9 +182,19 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     const complete = (db: Kysely<Tables>) =>
       db
         .updateTable('attachments')
-        .set({ state: 'complete', sha1, content_type: contentType, updated_at: now, expires_at: expiresAt })
+        .set({
+          state: 'complete',
+          sha1: completion.sha1,
+          content_type: completion.contentType,
+          updated_at: now,
+          expires_at: expiresAt,
+          ...(completion.storageKey !== undefined ? { storage_key: completion.storageKey } : {}),
+        })
         .where('id', '=', id)
         .where('state', '=', 'uploading')
+        .where('content_version', '=', completion.contentVersion)
+        .where('size_known', '=', 1)
+        .whereRef('received_bytes', '=', 'size')
         .returningAll()
         .executeTakeFirst();
     if (!outbox) {

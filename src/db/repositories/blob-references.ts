@@ -12,6 +12,7 @@ export class SqlBlobReferences implements BlobReferences {
       .select('storage_key')
       .where('storage_key', 'in', keys)
       .union(db.selectFrom('media_files').select('storage_key').where('storage_key', 'in', keys))
+      .union(db.selectFrom('attachment_pieces').select('storage_key').where('storage_key', 'in', keys))
       .execute();
     return new Set(rows.map((r) => r.storage_key));
   }

@@ -8,23 +8,13 @@
  * range, a cut connection with a checksum) never changes bytes already received.
  */
 import { createHash, type Hash } from 'node:crypto';
+import type { AttachmentRecord, BlobStore, ScratchFile, UploadHandle } from '../ports.js';
+import type { ChunkReceiver, ChunkWriteResult, CommitSteps, ConsumeOptions } from './chunk-receiver.js';
 import { addRange, intersect, type ByteRange } from './ranges.js';
 import { RegionHold } from './region-locks.js';
 import type { UploadState } from './upload-state.js';
-import type { BlobStore, ScratchFile, UploadHandle } from '../ports.js';
 
-export interface ChunkWriteResult {
-  /** Bytes consumed from the source and placed (the written prefix of the chunk). */
-  written: number;
-  /** True when the source delivered more bytes than fit before the end of the file. */
-  outOfRange: boolean;
-  /** The error that cut the source off, if it did not end normally. */
-  sourceError: unknown;
-  /** SHA1 of the bytes written, when it was asked for up front. */
-  digest: string | null;
-}
-
-export class ChunkWriter {
+export class ChunkWriter implements ChunkReceiver {
   readonly hold = new RegionHold();
   private scratch: ScratchFile | null = null;
   private replaced: ByteRange[] = [];
@@ -41,16 +31,7 @@ export class ChunkWriter {
    * Consumes the source, placing its bytes from `offset` on. Never throws for a
    * source that breaks off: that is reported in the result with what was written.
    */
-  async consume(
-    source: AsyncIterable<Buffer>,
-    options: {
-      declaredLength: number | undefined;
-      hashChunk: boolean;
-      signal: AbortSignal | undefined;
-      /** Where bytes must end while the size is unknown (the maximum size). */
-      unknownSizeLimit: number;
-    },
-  ): Promise<ChunkWriteResult> {
+  async consume(source: AsyncIterable<Buffer>, options: ConsumeOptions): Promise<ChunkWriteResult> {
     const { locks } = this.state;
     // Read afresh: a size fixed while this chunk waits for its region bounds it (SPEC 3.8).
     const bound = () => this.state.size ?? options.unknownSizeLimit;
@@ -93,8 +74,29 @@ export class ChunkWriter {
     };
   }
 
+  /**
+   * Syncs the bytes, then records them. Chunks that replace received bytes apply them only
+   * now, in commit order, once it is sure the attachment is still uploading.
+   */
+  async commit(end: number, steps: CommitSteps): Promise<{ record: AttachmentRecord; bumped: boolean }> {
+    const replaces = intersect(this.replaced, this.offset, end).length > 0;
+    if (!replaces) await this.upload.sync();
+    return this.state.serializeCommit(async () => {
+      if (replaces) {
+        await steps.ensureUploading();
+        await this.applyReplacements(end);
+        await this.upload.sync();
+      }
+      return steps.record({ changesRecorded: replaces });
+    });
+  }
+
+  localSource(): null {
+    return null; // the bytes are in the upload's own file already
+  }
+
   /** Writes parked replacements within [offset, end) into the upload. */
-  async applyReplacements(end: number): Promise<void> {
+  private async applyReplacements(end: number): Promise<void> {
     if (!this.scratch) return;
     const buffer = Buffer.allocUnsafe(1024 * 1024);
     for (const [start, stop] of intersect(this.replaced, this.offset, end)) {
@@ -138,19 +140,16 @@ export class ChunkWriter {
     return hash.digest('hex');
   }
 
-  /** Recorded regions whose bytes this chunk changes; parked until applyReplacements(). */
-  get replacedRanges(): ByteRange[] {
-    return this.replaced;
-  }
-
   releaseRegion(): void {
     this.state.locks.release(this.hold);
   }
 
+  /** Lets go of everything: the region, parked bytes and the upload handle it was given. */
   async close(): Promise<void> {
     this.releaseRegion();
     await this.scratch?.discard();
     this.scratch = null;
+    await this.upload.close();
   }
 
   private async place(piece: Buffer, position: number): Promise<void> {

@@ -1,27 +1,34 @@
 /**
- * What this process knows about an attachment being uploaded, beyond its database
- * row: which regions are being written right now, a mirror of the recorded ranges
- * (refreshed from every commit), and the running SHA1 of the contiguous prefix.
+ * What this process keeps about an attachment being uploaded, beyond its database row:
+ * which regions are being written right now (in-place stores), a mirror of the recorded
+ * ranges (refreshed from every commit), and the running SHA1 of the contiguous prefix.
  *
- * The SHA1 is extended by reading back newly contiguous bytes right after they are
- * committed (they are still in the page cache), so an in-order upload is complete
- * with its SHA1 without another pass, and an out-of-order one is hashed once, as its
- * gaps close. The hash lives only in memory: after a restart it starts again from 0.
+ * All of it is a cache that may be lost at any moment. The running SHA1 is tagged with the
+ * content version it was computed on; the database completes an attachment only with the
+ * SHA1 of its current version, so a hash that missed a change (another node replaced bytes)
+ * only costs a retry, never a wrong SHA1. An in-order upload is complete with its SHA1 moments
+ * after its last byte, and an out-of-order one is hashed once, as its gaps close.
  */
+import type { AttachmentRecord, ByteSource, PrefixHasher } from '../ports.js';
 import { contiguousPrefix, type ByteRange } from './ranges.js';
 import { RegionHold, RegionLocks } from './region-locks.js';
-import type { AttachmentRecord, PrefixHasher } from '../ports.js';
+import type { UploadSnapshot } from './upload-bytes.js';
 
 /** Bytes hashed per step; the region is locked against writers only for one step. */
 const HASH_STEP = 4 * 1024 * 1024;
 
+/** Reads an upload as it stands (UploadBytes.snapshot), bound to one attachment. */
+export type SnapshotReader = (record: AttachmentRecord) => Promise<UploadSnapshot | null>;
+
 export class UploadState {
   readonly locks = new RegionLocks();
-  private recorded: Pick<AttachmentRecord, 'ranges' | 'receivedBytes'>;
+  private recorded: AttachmentRecord;
   activeRequests = 0;
   lastUsed = Date.now();
 
   private hashedUpTo = 0;
+  /** The content version the running hash describes. */
+  private hashVersion: number;
   /** Bumped whenever the hash is thrown away; each generation is a hash of its own. */
   private hashGeneration = 0;
   /** Serialises hashing work; each step waits for the one before. */
@@ -30,14 +37,16 @@ export class UploadState {
   private committing: Promise<unknown> = Promise.resolve();
 
   constructor(
-    readonly attachmentId: number,
-    /** Null while unknown (SPEC 3.8); fixed at most once, under a hold past the new end. */
-    public size: number | null,
-    recorded: Pick<AttachmentRecord, 'ranges' | 'receivedBytes'>,
-    private readonly storageKey: string,
+    record: AttachmentRecord,
     private readonly hasher: PrefixHasher,
+    private readonly read: SnapshotReader,
   ) {
-    this.recorded = recorded;
+    this.recorded = record;
+    this.hashVersion = record.contentVersion;
+  }
+
+  get attachmentId(): number {
+    return this.recorded.id;
   }
 
   /** The recorded ranges as of the newest commit this process has seen. */
@@ -45,72 +54,106 @@ export class UploadState {
     return this.recorded.ranges;
   }
 
+  /** Null while unknown (SPEC 3.8). */
+  get size(): number | null {
+    return this.recorded.size;
+  }
+
   /**
-   * Takes in ranges read from the database. Recorded ranges only grow, and every reading is
-   * of one committed row, so of two readings the one covering more bytes is the newer and
-   * holds the other: keeping it costs nothing per range.
+   * Takes in a row read from the database. Recorded ranges only grow and content versions only
+   * go up, so of two readings the one with more bytes or a higher version is the newer.
    */
-  observe(recorded: Pick<AttachmentRecord, 'ranges' | 'receivedBytes'>): void {
-    if (recorded.receivedBytes > this.recorded.receivedBytes) this.recorded = { ranges: recorded.ranges, receivedBytes: recorded.receivedBytes };
+  observe(record: AttachmentRecord): void {
+    const current = this.recorded;
+    if (record.contentVersion > current.contentVersion || record.receivedBytes > current.receivedBytes || (record.size !== null && current.size === null)) {
+      this.recorded = record;
+    }
+  }
+
+  /**
+   * After this process's own commit raised the version by one: bytes from `changedFrom` on
+   * changed, so a hash that stands below them still holds for the new version.
+   */
+  carryHashOver(previousVersion: number, record: AttachmentRecord, changedFrom: number): void {
+    if (this.hashVersion === previousVersion && record.contentVersion === previousVersion + 1 && changedFrom >= this.hashedUpTo) {
+      this.hashVersion = record.contentVersion;
+    }
   }
 
   private get hashName(): string {
-    return `${this.attachmentId}:${this.hashGeneration}`;
+    return `${this.recorded.id}:${this.hashGeneration}`;
   }
 
-  /** Runs fn after every earlier commit of this attachment has finished. */
+  /** Runs fn after every earlier commit of this attachment in this process has finished. */
   serializeCommit<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.committing.then(fn, fn);
     this.committing = run.catch(() => undefined);
     return run;
   }
 
-  /** Bytes below what is hashed changed (or the hash was lost): start the hash again. */
-  invalidateHashFrom(position: number): void {
-    if (position >= this.hashedUpTo && position !== 0) return;
+  private restartHash(version: number): void {
     this.hasher.discard(this.hashName);
     this.hashGeneration += 1;
     this.hashedUpTo = 0;
+    this.hashVersion = version;
   }
 
   /** Hashes newly contiguous bytes in the background; errors surface at finish. */
   scheduleHashing(): void {
-    this.hashing = this.hashing.then(() => this.catchUp()).catch(() => undefined);
+    this.hashing = this.hashing.then(() => this.catchUp(null)).catch(() => undefined);
   }
 
-  /** Waits for background hashing, then hashes whatever is still missing. */
-  async hashToEnd(): Promise<void> {
-    const run = this.hashing.then(() => this.catchUp());
+  /**
+   * Waits for background hashing, then hashes whatever is contiguous now. `local` names
+   * bytes this process still has at hand (a chunk's scratch file), read instead of the store.
+   */
+  async hashToEnd(local: { start: number; end: number; read: ByteSource['read'] } | null = null): Promise<void> {
+    const run = this.hashing.then(() => this.catchUp(local));
     this.hashing = run.catch(() => undefined);
     await run;
   }
 
-  /** The file's SHA1 if every byte is hashed, else null. */
-  async digestIfWhole(): Promise<string | null> {
-    return this.size !== null && this.hashedUpTo === this.size ? this.hasher.digest(this.hashName) : null;
+  /** The file's SHA1 and the content version it belongs to, if every byte is hashed; else null. */
+  async digestIfWhole(): Promise<{ sha1: string; contentVersion: number } | null> {
+    const size = this.recorded.size;
+    if (size === null || this.hashedUpTo !== size || this.hashVersion !== this.recorded.contentVersion) return null;
+    return { sha1: await this.hasher.digest(this.hashName), contentVersion: this.hashVersion };
   }
 
   dispose(): void {
     this.hasher.discard(this.hashName);
   }
 
-  private async catchUp(): Promise<void> {
+  private async catchUp(local: { start: number; end: number; read: ByteSource['read'] } | null): Promise<void> {
+    if (this.hashVersion < this.recorded.contentVersion) this.restartHash(this.recorded.contentVersion);
+    if (this.hashedUpTo >= contiguousPrefix(this.ranges)) return;
+    const snapshot = await this.read(this.recorded);
+    if (!snapshot) return;
+    this.observe(snapshot.record);
+    const version = snapshot.record.contentVersion;
+    // An older reading than the hash (another process's view raced ours): wait for a newer one.
+    if (version < this.hashVersion) return;
+    if (version > this.hashVersion) this.restartHash(version);
     const hold = new RegionHold();
-    for (let target = contiguousPrefix(this.ranges); this.hashedUpTo < target; target = contiguousPrefix(this.ranges)) {
+    const target = contiguousPrefix(snapshot.record.ranges);
+    while (this.hashedUpTo < target) {
       const from = this.hashedUpTo;
       const to = Math.min(target, from + HASH_STEP);
       const generation = this.hashGeneration;
-      // Hold the region so no writer changes it while it is read.
+      // In place: hold the region so no writer changes it while it is read.
       await this.locks.acquire(hold, from, to);
       try {
-        await this.hasher.extend(this.hashName, this.storageKey, from, to);
+        const source: ByteSource =
+          local && from >= local.start && to <= local.end ? { localPath: null, read: local.read } : snapshot.source;
+        await this.hasher.extend(this.hashName, source, from, to);
       } catch (error) {
-        if (generation === this.hashGeneration) this.invalidateHashFrom(0);
+        if (generation === this.hashGeneration) this.restartHash(this.hashVersion);
         throw error;
       } finally {
         this.locks.release(hold);
       }
-      if (generation === this.hashGeneration) this.hashedUpTo = to;
+      if (generation !== this.hashGeneration) return;
+      this.hashedUpTo = to;
     }
   }
 }
@@ -125,6 +168,7 @@ export class UploadStates {
 
   constructor(
     private readonly hasher: PrefixHasher,
+    private readonly read: SnapshotReader,
     private readonly capacity = 10_000,
   ) {}
 
@@ -136,16 +180,15 @@ export class UploadStates {
     const attachmentId = record.id;
     let state = this.states.get(attachmentId);
     if (!state) {
-      state = new UploadState(attachmentId, record.size, record, record.storageKey, this.hasher);
+      state = new UploadState(record, this.hasher, this.read);
       this.states.set(attachmentId, state);
       this.evictIdle();
     } else {
       // Refresh the LRU order.
       this.states.delete(attachmentId);
       this.states.set(attachmentId, state);
-      // What the database says (another instance, a restart) may be newer than the mirror.
+      // What the database says (another node, a restart) may be newer than the mirror.
       state.observe(record);
-      if (record.size !== null) state.size = record.size;
     }
     state.lastUsed = Date.now();
     return state;
@@ -156,7 +199,7 @@ export class UploadStates {
     this.states.delete(attachmentId);
   }
 
-  /** True while a request is writing to the attachment (background hashing does not count). */
+  /** True while a request of this process is writing to the attachment (background hashing does not count). */
   isActive(attachmentId: number): boolean {
     return (this.states.get(attachmentId)?.activeRequests ?? 0) > 0;
   }

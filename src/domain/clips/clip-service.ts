@@ -55,7 +55,7 @@ export class ClipService {
 
   async delete(userId: number, id: number): Promise<void> {
     await this.owned(userId, id);
-    for (const key of await this.clips.delete(id)) await this.store.deleteUpload(key);
+    for (const key of await this.clips.delete(id)) await this.store.deleteBlob(key);
   }
 
   private async owned(userId: number, id: number): Promise<ClipRecord> {

@@ -1,7 +1,7 @@
 /**
- * Deletes blobs that no record names: left behind when the server stopped between
- * creating a blob and committing the row that owns it. Young blobs are spared, since
- * their row may be committing right now.
+ * Deletes blobs that no record names: left behind when a node stopped between creating a
+ * blob (a piece, an assembled file, a file part) and committing the row that owns it.
+ * Young blobs are spared, since their row may be committing right now on any node.
  */
 import type { BlobReferences, BlobStore, Clock } from '../ports.js';
 
@@ -24,7 +24,7 @@ export class OrphanSweeper {
       const named = await this.references.referenced(batch);
       for (const key of batch) {
         if (!named.has(key)) {
-          await this.store.deleteUpload(key);
+          await this.store.deleteBlob(key);
           removed += 1;
         }
       }
@@ -36,6 +36,7 @@ export class OrphanSweeper {
       if (batch.length >= BATCH) await flush();
     }
     if (batch.length > 0) await flush();
-    return removed;
+    // Work the store itself left half-done (an assembly cut off by a crash) goes too.
+    return removed + (await this.store.sweepAbandoned(cutoff));
   }
 }

@@ -34,14 +34,13 @@ export class MediaIntake {
 
   async prepare(userId: number, input: UploadedFile, kind: 'audio' | 'image'): Promise<PreparedFile> {
     const source = input.kind === 'attachment' ? await this.usableAttachment(userId, input) : { ...input, attachmentId: null, newBlob: input.storageKey };
-    const path = this.store.localPath(source.storageKey);
     if (kind === 'audio') {
-      const info = path === null ? null : await this.prober.probeAudio(path);
+      const info = await this.store.withLocalFile(source.storageKey, (path) => this.prober.probeAudio(path));
       if (!info) throw new ApiError('unsupported_audio', `${input.parameter} is not decodable audio (FLAC, MP3, WAV, AIFF, Ogg, MP4/M4A or WebM).`, { parameter: input.parameter });
       const { contentType, ...audio } = info;
       return { file: { kind, storageKey: source.storageKey, filename: source.filename, contentType, size: source.size, sha1: source.sha1, audio, image: null }, attachmentId: source.attachmentId, newBlob: source.newBlob };
     }
-    const info = path === null ? null : await this.prober.probeImage(path);
+    const info = await this.store.withLocalFile(source.storageKey, (path) => this.prober.probeImage(path));
     if (!info) throw new ApiError('unsupported_image', `${input.parameter} is not a JPEG or PNG image.`, { parameter: input.parameter });
     const { contentType, ...image } = info;
     return { file: { kind, storageKey: source.storageKey, filename: source.filename, contentType, size: source.size, sha1: source.sha1, audio: null, image }, attachmentId: source.attachmentId, newBlob: source.newBlob };
@@ -51,7 +50,7 @@ export class MediaIntake {
   async discard(files: Array<PreparedFile | UploadedFile | null>): Promise<void> {
     for (const file of files) {
       const key = file === null ? null : 'newBlob' in file ? file.newBlob : file.kind === 'blob' ? file.storageKey : null;
-      if (key) await this.store.deleteUpload(key).catch(() => undefined);
+      if (key) await this.store.deleteBlob(key).catch(() => undefined);
     }
   }
 

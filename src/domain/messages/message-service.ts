@@ -79,7 +79,7 @@ export class MessageService {
     if (message.senderId === userId) sides.push('sender');
     if (message.recipientId === userId) sides.push('recipient');
     for (const side of sides) {
-      for (const key of await this.messages.deleteFor(id, side)) await this.store.deleteUpload(key);
+      for (const key of await this.messages.deleteFor(id, side)) await this.store.deleteBlob(key);
     }
   }
 }

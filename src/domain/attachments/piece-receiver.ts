@@ -1,0 +1,149 @@
+/**
+ * Receives one chunk as a piece of its own, for stores that cannot write at offsets (object
+ * storage). The bytes are staged in a node-local scratch file as they arrive (so a cut-off
+ * chunk keeps its prefix and a chunk of unknown length needs no buffer), compared with the
+ * recorded bytes they overlap, stored as one blob, and only then recorded. Pieces never
+ * change each other's bytes, so no node needs to hold any lock while they travel.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { AttachmentRecord, BlobStore, PieceUploads, RangeCommit, ScratchFile } from '../ports.js';
+import type { ChunkReceiver, ChunkWriteResult, CommitSteps, ConsumeOptions } from './chunk-receiver.js';
+import { intersect } from './ranges.js';
+import { UploadBytes } from './upload-bytes.js';
+
+const READ_STEP = 1024 * 1024;
+
+export class PieceReceiver implements ChunkReceiver {
+  private scratch: ScratchFile | null = null;
+  private written = 0;
+
+  constructor(
+    private readonly store: BlobStore,
+    private readonly pieces: PieceUploads,
+    private readonly bytes: UploadBytes,
+    private readonly record: AttachmentRecord,
+    private readonly offset: number,
+  ) {}
+
+  async consume(source: AsyncIterable<Buffer>, options: ConsumeOptions): Promise<ChunkWriteResult> {
+    const hash: Hash | null = options.hashChunk ? createHash('sha1') : null;
+    const bound = this.record.size ?? options.unknownSizeLimit;
+    let outOfRange = false;
+    let sourceError: unknown = null;
+    const scratch = (this.scratch = await this.store.createScratch());
+    try {
+      for await (const piece of source) {
+        if (piece.length === 0) continue;
+        if (this.offset + this.written + piece.length > bound) {
+          outOfRange = true;
+          break;
+        }
+        await scratch.write(piece, this.written);
+        hash?.update(piece);
+        this.written += piece.length;
+      }
+    } catch (error) {
+      sourceError = error;
+    }
+    return { written: this.written, outOfRange, sourceError, digest: hash ? hash.digest('hex') : null };
+  }
+
+  async digestWritten(end: number): Promise<string> {
+    const hash = createHash('sha1');
+    for await (const part of this.readScratch(0, end - this.offset)) hash.update(part);
+    return hash.digest('hex');
+  }
+
+  /** Where the chunk's bytes can be read while the request lasts (hashing them needs no download). */
+  localSource(): { start: number; end: number; read: (start: number, end: number) => AsyncIterable<Buffer> } | null {
+    if (!this.scratch || this.written === 0) return null;
+    return { start: this.offset, end: this.offset + this.written, read: (start, end) => this.readScratch(start - this.offset, end - this.offset) };
+  }
+
+  async commit(end: number, steps: CommitSteps): Promise<{ record: AttachmentRecord; bumped: boolean }> {
+    const length = end - this.offset;
+    const compared = await this.compareWithRecorded(end);
+    const storageKey = await this.pieces.putPiece(this.scratch!, length);
+    const change: Omit<RangeCommit, 'start' | 'end'> = {
+      changesRecorded: compared?.differs ?? false,
+      piece: { storageKey, compared: compared !== null, comparedThrough: compared?.through ?? 0 },
+    };
+    try {
+      return await steps.record(change);
+    } catch (error) {
+      // Not recorded: the piece is nobody's (the orphan sweep would find it later anyway).
+      await this.store.deleteBlob(storageKey).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * Compares the chunk with the recorded bytes it overlaps, as of one reading. Null when it
+   * overlaps none (the database still counts a piece committed meanwhile as a change).
+   */
+  private async compareWithRecorded(end: number): Promise<{ differs: boolean; through: number } | null> {
+    if (intersect(this.record.ranges, this.offset, end).length === 0) return null;
+    const snapshot = await this.bytes.snapshot(this.record);
+    if (!snapshot) return null;
+    const overlap = intersect(snapshot.record.ranges, this.offset, end);
+    const through = snapshot.pieces.at(-1)?.id ?? 0;
+    for (const [start, stop] of overlap) {
+      if (!(await sameBytes(snapshot.source.read(start, stop), this.readScratch(start - this.offset, stop - this.offset)))) {
+        return { differs: true, through };
+      }
+    }
+    return { differs: false, through };
+  }
+
+  private async *readScratch(from: number, to: number): AsyncGenerator<Buffer> {
+    for (let position = from; position < to; ) {
+      const buffer = Buffer.allocUnsafe(Math.min(READ_STEP, to - position));
+      const read = await this.scratch!.read(buffer, position, buffer.length);
+      if (read === 0) throw new Error('staged chunk is shorter than expected');
+      position += read;
+      yield buffer.subarray(0, read);
+    }
+  }
+
+  releaseRegion(): void {
+    // Pieces hold no regions.
+  }
+
+  async close(): Promise<void> {
+    await this.scratch?.discard();
+    this.scratch = null;
+  }
+}
+
+/** Whether two streams carry the same bytes, compared as they come (no whole copy of either). */
+async function sameBytes(a: AsyncIterable<Buffer>, b: AsyncIterable<Buffer>): Promise<boolean> {
+  const left = a[Symbol.asyncIterator]();
+  const right = b[Symbol.asyncIterator]();
+  let l: Buffer = Buffer.alloc(0);
+  let r: Buffer = Buffer.alloc(0);
+  try {
+    for (;;) {
+      if (l.length === 0) {
+        const next = await left.next();
+        l = next.done ? Buffer.alloc(0) : next.value;
+        if (next.done) {
+          if (r.length > 0) return false;
+          const rest = await right.next();
+          return rest.done === true || rest.value.length === 0;
+        }
+      }
+      if (r.length === 0) {
+        const next = await right.next();
+        if (next.done) return false;
+        r = next.value;
+      }
+      const n = Math.min(l.length, r.length);
+      if (!l.subarray(0, n).equals(r.subarray(0, n))) return false;
+      l = l.subarray(n);
+      r = r.subarray(n);
+    }
+  } finally {
+    await left.return?.();
+    await right.return?.();
+  }
+}

@@ -1,0 +1,392 @@
+/**
+ * The upload engine: how a chunk becomes part of an upload, whatever protocol carried it
+ * (REST chunks, tus, the IETF draft) and whatever store keeps it.
+ *
+ *   receive  → the bytes go from the request to the store (in place, or as a piece)
+ *   verify   → range, size and checksum rules; a refused chunk records nothing
+ *   commit   → durable first, then recorded in the database under a row lock
+ *   finalize → once every byte is there: the SHA1, and completion decided by the database
+ *
+ * Who may write to which attachment, limits and expiry stay outside, in AttachmentService.
+ * Every fact another node needs is in the database; UploadStates is this process's cache.
+ */
+import { ApiError, invalidParameter } from '../errors.js';
+import type { EventOutbox } from '../events/events.js';
+import type { TransactionScope } from '../jobs/job-queue.js';
+import { noMetrics, type Metrics } from '../metrics.js';
+import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, PrefixHasher } from '../ports.js';
+import type { ChunkReceiver } from './chunk-receiver.js';
+import { ChunkWriter } from './chunk-writer.js';
+import { PieceReceiver } from './piece-receiver.js';
+import { contiguousPrefix, countAfterAdding, type ByteRange } from './ranges.js';
+import { RegionHold } from './region-locks.js';
+import { sliceLayout, UploadBytes } from './upload-bytes.js';
+import { UploadStates, type UploadState } from './upload-state.js';
+
+export interface EngineLimits {
+  maxSize: number;
+  idleTimeoutMs: number;
+  /** Separate received ranges one attachment may have. */
+  maxRanges: number;
+}
+
+export interface ChunkInput {
+  offset: number;
+  source: AsyncIterable<Buffer>;
+  /** The chunk's length when the transport declares it (a raw body's Content-Length). */
+  length?: number | undefined;
+  sha1?: string | undefined;
+  size?: number | undefined;
+  /** Parameters that arrive after the bytes, e.g. multipart fields after the file part. */
+  trailing?: (() => Promise<TrailingChunkParams>) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface TrailingChunkParams {
+  sha1?: string | undefined;
+  size?: number | undefined;
+}
+
+/** Sniffs the content type of a file from its first bytes. */
+export type ContentSniffer = (head: Buffer) => Promise<string | null>;
+
+/** What content sniffing reads of a file's head (file-type's own need). */
+const SNIFF_BYTES = 4100;
+
+/** Completion attempts before giving up on an upload whose bytes keep changing under it. */
+const FINALIZE_ATTEMPTS = 8;
+
+export class UploadEngine {
+  private readonly states: UploadStates;
+  readonly bytes: UploadBytes;
+  /** Set by the composition root when the server exports metrics. */
+  metrics: Metrics = noMetrics;
+  /** Set by the composition root when webhooks are on: attachment.completed is recorded here. */
+  events: EventOutbox | null = null;
+
+  constructor(
+    private readonly repo: AttachmentRepository,
+    private readonly store: BlobStore,
+    private readonly clock: Clock,
+    private readonly limits: EngineLimits,
+    private readonly sniff: ContentSniffer,
+    hasher: PrefixHasher,
+  ) {
+    this.bytes = new UploadBytes(repo, store);
+    this.states = new UploadStates(hasher, (record) => this.bytes.snapshot(record));
+  }
+
+  /** True while a request of this process writes to the attachment. */
+  isActive(attachmentId: number): boolean {
+    return this.states.isActive(attachmentId);
+  }
+
+  forget(attachmentId: number): void {
+    this.states.forget(attachmentId);
+  }
+
+  /** Checks a chunk against the row before any byte is read; throws what the client must hear. */
+  checkBeforeBytes(record: AttachmentRecord, chunk: ChunkInput): void {
+    if (record.state === 'used') {
+      throw new ApiError('attachment_used', 'The attachment has been used and can no longer change.', { used_by: record.usedBy });
+    }
+    if (chunk.size !== undefined && record.size !== null && chunk.size !== record.size) throw sizeMismatch(record.size, chunk.size);
+    if (chunk.size !== undefined && chunk.size > this.limits.maxSize) throw tooLarge(this.limits.maxSize);
+    // With the size coming in this request, the chunk is checked against it; else against what is known.
+    const size = record.size ?? chunk.size ?? null;
+    const bound = size ?? this.limits.maxSize;
+    const refuse = () => (size === null ? tooLarge(this.limits.maxSize) : outOfRange(chunk.offset, chunk.length, size));
+    if (chunk.length !== undefined) {
+      if (chunk.length === 0) throw invalidParameter('attachment[chunk]', 'must not be empty');
+      if (chunk.offset + chunk.length > bound) throw refuse();
+      // Refused before its bytes are read; a chunk of unknown length is checked when it is recorded.
+      const ranges = countAfterAdding(record.ranges, chunk.offset, chunk.offset + chunk.length);
+      if (ranges > Math.max(this.limits.maxRanges, record.ranges.length)) throw tooManyRanges(this.limits.maxRanges);
+    } else if (chunk.offset >= bound) {
+      throw refuse();
+    }
+  }
+
+  /** Receives, verifies and commits one chunk of an attachment already checked to be the caller's. */
+  async writeChunk(found: AttachmentRecord, chunk: ChunkInput): Promise<AttachmentRecord> {
+    const finished = this.metrics.uploadStarted();
+    try {
+      const record = await this.receiveChunk(found, chunk);
+      this.metrics.chunkAccepted();
+      return record;
+    } catch (error) {
+      this.metrics.chunkRejected(error instanceof ApiError ? error.errorName : 'internal_error');
+      throw error;
+    } finally {
+      finished();
+    }
+  }
+
+  private async openReceiver(state: UploadState, record: AttachmentRecord, offset: number): Promise<ChunkReceiver> {
+    if (this.store.pieces) return new PieceReceiver(this.store, this.store.pieces, this.bytes, record, offset);
+    const upload = await this.store.inPlace!.openUpload(record.storageKey).catch((error: NodeJS.ErrnoException) => {
+      // Deleted (or expired) between the look-up and now.
+      throw error.code === 'ENOENT' ? new ApiError('not_found', 'No such attachment.') : error;
+    });
+    return new ChunkWriter(state, upload, this.store, offset);
+  }
+
+  private async receiveChunk(found: AttachmentRecord, chunk: ChunkInput): Promise<AttachmentRecord> {
+    let record = found;
+    this.checkBeforeBytes(record, chunk);
+    // A size sent with the chunk is fixed before its bytes, which must then fit within it.
+    if (chunk.size !== undefined && record.size === null) record = await this.fixSize(record, chunk.size);
+    // No expiry update here: the commit pushes it forward, and the sweep skips uploads in flight.
+
+    const state = this.states.obtain(record);
+    state.activeRequests += 1;
+    let receiver: ChunkReceiver | null = null;
+    try {
+      receiver = await this.openReceiver(state, record, chunk.offset);
+      // receive
+      const result = await receiver.consume(chunk.source, {
+        declaredLength: chunk.length,
+        hashChunk: chunk.sha1 !== undefined,
+        signal: chunk.signal,
+        unknownSizeLimit: this.limits.maxSize,
+      });
+      if (result.outOfRange) throw state.size === null ? tooLarge(this.limits.maxSize) : outOfRange(chunk.offset, undefined, state.size);
+
+      // verify: parameters after the bytes can still reject the chunk; a cut-off source has none.
+      const trailing = result.sourceError === null && chunk.trailing ? await chunk.trailing() : {};
+      const expectedSha1 = chunk.sha1 ?? trailing.sha1;
+      const end = chunk.offset + result.written;
+      if (trailing.size !== undefined) {
+        if (state.size === null) {
+          // This chunk's own region lies below the size, so fixing it cannot wait on our hold.
+          if (end > trailing.size) throw outOfRange(chunk.offset, result.written, trailing.size);
+          record = await this.fixSize(record, trailing.size);
+        } else if (trailing.size !== state.size) {
+          throw sizeMismatch(state.size, trailing.size);
+        }
+      }
+      if (expectedSha1 !== undefined) {
+        // An unverifiable prefix is worth nothing: a cut-off checksummed chunk records no bytes.
+        if (result.sourceError !== null) throw result.sourceError;
+        const actual = result.digest ?? (await receiver.digestWritten(end));
+        if (actual !== expectedSha1) {
+          throw new ApiError('chunk_checksum_mismatch', 'The chunk does not match its chunk_sha1; nothing was recorded.', {
+            expected: expectedSha1,
+            actual,
+          });
+        }
+      }
+      if (result.sourceError === null && result.written === 0) throw invalidParameter('attachment[chunk]', 'must not be empty');
+
+      let committed = record;
+      if (result.written > 0) {
+        committed = await this.commit(state, receiver, record, chunk.offset, end);
+        // Our bytes are recorded: let go of the region before hashing the rest of the file.
+        receiver.releaseRegion();
+        if (committed.state === 'uploading') {
+          const local = receiver.localSource();
+          // Bytes at hand (a piece's scratch file) are hashed now rather than read back from the store.
+          if (local) await state.hashToEnd(local).catch(() => undefined);
+          if (chunk.offset < SNIFF_BYTES) committed = await this.sniffEarly(committed);
+          if (committed.size !== null && committed.receivedBytes === committed.size) committed = await this.finalize(state, committed);
+        }
+      }
+      if (result.sourceError !== null) throw result.sourceError;
+      return committed;
+    } finally {
+      await receiver?.close();
+      state.activeRequests -= 1;
+    }
+  }
+
+  /** Makes a chunk's bytes durable, then records them. */
+  private async commit(state: UploadState, receiver: ChunkReceiver, record: AttachmentRecord, start: number, end: number): Promise<AttachmentRecord> {
+    const completeError = () => new ApiError('attachment_complete', 'The attachment is complete; this chunk would change bytes already received.');
+    const { record: updated } = await receiver.commit(end, {
+      ensureUploading: async () => {
+        const current = await this.repo.findById(record.id);
+        if (current && current.state !== 'uploading') throw completeError();
+      },
+      record: async (change) => {
+        const now = this.clock.now();
+        const outcome = await this.repo.recordRange(record.id, { start, end, ...change }, this.limits.maxRanges, now, now + this.limits.idleTimeoutMs);
+        if ('gone' in outcome) throw new ApiError('not_found', 'The attachment was deleted while the chunk was arriving.');
+        if ('tooManyRanges' in outcome) throw tooManyRanges(this.limits.maxRanges);
+        if ('complete' in outcome) throw completeError();
+        // The size was fixed below this chunk's end meanwhile (SPEC 3.8); nothing was recorded.
+        const size = outcome.recorded.size;
+        if (size !== null && end > size) throw outOfRange(start, end - start, size);
+        if (outcome.bumped) state.carryHashOver(outcome.recorded.contentVersion - 1, outcome.recorded, start);
+        state.observe(outcome.recorded);
+        return { record: outcome.recorded, bumped: outcome.bumped };
+      },
+    });
+    if (updated.state === 'uploading' && (updated.size === null || updated.receivedBytes < updated.size)) state.scheduleHashing();
+    return updated;
+  }
+
+  /**
+   * Completes an attachment whose every byte is recorded: hashes what is not hashed yet,
+   * assembles pieces into one blob, and asks the database to complete it with the SHA1 of
+   * the content version it was computed on. Another node may win, or change bytes meanwhile:
+   * then this node sees that and answers what is true.
+   */
+  async finalize(state: UploadState, record: AttachmentRecord): Promise<AttachmentRecord> {
+    let lastError: unknown = null;
+    for (let attempt = 0; attempt < FINALIZE_ATTEMPTS; attempt += 1) {
+      // A failed pass (the hash was lost, a piece was read while being replaced) starts over.
+      await state.hashToEnd().catch((error: unknown) => (lastError = error));
+      const done = await state.serializeCommit(() => this.tryComplete(state, record));
+      if (done === 'gone') throw new ApiError('not_found', 'No such attachment.');
+      if (done) {
+        this.states.forget(record.id);
+        return done;
+      }
+    }
+    throw new Error(`attachment ${record.id} could not be hashed to completion`, { cause: lastError });
+  }
+
+  private async tryComplete(state: UploadState, record: AttachmentRecord): Promise<AttachmentRecord | 'gone' | null> {
+    const current = await this.repo.findById(record.id);
+    if (!current) return 'gone';
+    if (current.state !== 'uploading') return current;
+    state.observe(current);
+    const digest = await state.digestIfWhole();
+    if (digest === null) return null;
+    const assembled = await this.assemble(current, digest.contentVersion);
+    if (assembled === null) return null;
+    const contentType = (await this.sniffHead(assembled ?? current.storageKey)) ?? current.contentType;
+    const now = this.clock.now();
+    const events = this.events;
+    const outbox = events && ((scope: TransactionScope) => events.record({ type: 'attachment.completed', subjectId: record.id, occurredAt: now }, scope));
+    const completed = await this.repo.markComplete(
+      record.id,
+      { ...digest, contentType, storageKey: assembled ?? undefined },
+      now,
+      now + this.limits.idleTimeoutMs,
+      outbox ?? undefined,
+    );
+    if (!completed) {
+      // Another node completed it, or bytes changed since the hash: our blob is nobody's.
+      if (assembled) await this.store.deleteBlob(assembled).catch(() => undefined);
+      const after = await this.repo.findById(record.id);
+      if (!after) return 'gone';
+      return after.state === 'uploading' ? null : after;
+    }
+    this.metrics.attachmentCompleted();
+    if (assembled) {
+      for (const key of await this.repo.deletePieces(record.id)) await this.store.deleteBlob(key).catch(() => undefined);
+    }
+    return completed;
+  }
+
+  /**
+   * Piece stores: one blob of the pieces as they stand at `version`; null when they moved on
+   * (try again). In-place stores: undefined, the upload's blob is the file already.
+   */
+  private async assemble(record: AttachmentRecord, version: number): Promise<string | null | undefined> {
+    if (!this.store.pieces) return undefined;
+    const layout = await this.repo.findLayout(record.id);
+    if (!layout || layout.record.contentVersion !== version || layout.record.state !== 'uploading') return null;
+    return this.store.pieces.assemble(sliceLayout(layout.pieces, 0, record.size ?? 0));
+  }
+
+  /** SPEC 3.4: the type is sniffed as soon as the file's first bytes are there, not only at completion. */
+  private async sniffEarly(record: AttachmentRecord): Promise<AttachmentRecord> {
+    const prefix = Math.min(contiguousPrefix(record.ranges), SNIFF_BYTES);
+    if (prefix === 0) return record;
+    const snapshot = await this.bytes.snapshot(record);
+    if (!snapshot) return record;
+    const sniffed = await this.sniff(await UploadBytes.head(snapshot.source, prefix, SNIFF_BYTES));
+    if (sniffed === null || sniffed === record.contentType) return record;
+    return (await this.repo.setContentType(record.id, sniffed)) ?? record;
+  }
+
+  private async sniffHead(storageKey: string): Promise<string | null> {
+    return this.sniff(await UploadBytes.head(this.bytes.blobSource(storageKey), SNIFF_BYTES, SNIFF_BYTES));
+  }
+
+  /**
+   * Fixes an unknown size. Writers past the new end in this process are waited for (and
+   * then refused); the database refuses a size below a recorded byte. In place, bytes of
+   * failed chunks past the end are cut off so the file is exactly `size` long.
+   */
+  async fixSize(record: AttachmentRecord, size: number): Promise<AttachmentRecord> {
+    if (record.size !== null) {
+      if (record.size !== size) throw sizeMismatch(record.size, size);
+      return record;
+    }
+    if (size > this.limits.maxSize) throw tooLarge(this.limits.maxSize);
+    const state = this.states.obtain(record);
+    const hold = new RegionHold();
+    state.activeRequests += 1;
+    await state.locks.acquire(hold, size, Math.max(size, this.limits.maxSize) + 1);
+    try {
+      const fixed = await this.repo.fixSize(record.id, size, this.clock.now());
+      if (!fixed) throw new ApiError('not_found', 'No such attachment.');
+      if (fixed.size === null) {
+        const receivedUpTo = highestByte(fixed.ranges);
+        throw new ApiError('size_mismatch', `attachment[size] is ${size}, but bytes up to ${receivedUpTo} have been received.`, {
+          given: size,
+          received_up_to: receivedUpTo,
+        });
+      }
+      if (fixed.size !== size) throw sizeMismatch(fixed.size, size);
+      state.observe(fixed);
+      if (this.store.inPlace) {
+        const upload = await this.store.inPlace.openUpload(record.storageKey);
+        try {
+          await upload.truncate(size);
+          await upload.sync();
+        } finally {
+          await upload.close();
+        }
+      }
+      return fixed;
+    } finally {
+      state.locks.release(hold);
+      state.activeRequests -= 1;
+    }
+  }
+
+  /**
+   * A crash between recording the last range and marking the attachment complete leaves
+   * it whole but "uploading"; finish the job whenever it is seen.
+   */
+  async completeIfWhole(record: AttachmentRecord): Promise<AttachmentRecord> {
+    if (record.state !== 'uploading' || record.size === null || record.receivedBytes !== record.size) return record;
+    return this.finalize(this.states.obtain(record), record);
+  }
+}
+
+/** The end of the highest byte received (0 for none). */
+export function highestByte(ranges: ByteRange[]): number {
+  return ranges.at(-1)?.[1] ?? 0;
+}
+
+export function tooLarge(maxSize: number): ApiError {
+  return new ApiError('attachment_too_large', `The attachment is larger than the maximum of ${maxSize} bytes.`, { max_size: maxSize });
+}
+
+export function outOfRange(offset: number, length: number | undefined, size: number): ApiError {
+  return new ApiError(
+    'chunk_out_of_range',
+    `The chunk at offset ${offset} extends past the end of the ${size}-byte attachment; nothing was written.`,
+    { chunk_offset: offset, ...(length !== undefined ? { chunk_length: length } : {}), size },
+  );
+}
+
+function tooManyRanges(maxRanges: number): ApiError {
+  return new ApiError(
+    'too_many_ranges',
+    `The chunk would leave the attachment in more than ${maxRanges} separate ranges; nothing was recorded. Send chunks that fill the gaps first.`,
+    { max_ranges: maxRanges },
+  );
+}
+
+export function sizeMismatch(expected: number, given: number): ApiError {
+  return new ApiError('size_mismatch', `attachment[size] is ${given}, but the attachment was created with size ${expected}.`, {
+    size: expected,
+    given,
+  });
+}

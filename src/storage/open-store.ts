@@ -1,0 +1,20 @@
+/** Opens the blob store the configuration names: the local disk, or S3-compatible storage. */
+import path from 'node:path';
+import type { BlobStore } from '../domain/ports.js';
+import type { Config } from '../config.js';
+import { LocalDiskStore } from './local-disk-store.js';
+
+export async function openBlobStore(config: Pick<Config, 'dataDir' | 'durableWrites' | 'storageUrl' | 's3Endpoint' | 's3Region' | 's3ForcePathStyle'>): Promise<BlobStore> {
+  if (config.storageUrl === null) return LocalDiskStore.open({ root: config.dataDir, durable: config.durableWrites });
+  const url = new URL(config.storageUrl);
+  // The SDK is loaded only when S3 is used: a local-disk server need not carry it.
+  const { S3Store } = await import('./s3-store.js');
+  return S3Store.open({
+    bucket: url.hostname,
+    prefix: url.pathname.replace(/^\/+|\/+$/g, ''),
+    endpoint: config.s3Endpoint ?? undefined,
+    region: config.s3Region,
+    forcePathStyle: config.s3ForcePathStyle,
+    scratchDir: path.join(config.dataDir, 'scratch'),
+  });
+}

@@ -1,0 +1,265 @@
+/**
+ * Blob storage in an S3-compatible object store (AWS S3, Ceph's RADOS Gateway, MinIO, ...).
+ * Objects cannot be written at offsets, so uploads are kept as pieces: every accepted chunk
+ * is an object of its own, and the file is assembled at completion by a multipart upload
+ * that copies large pieces inside the store (UploadPartCopy) and sends only small ones
+ * through this process. Scratch files (bytes whose fate is not decided yet) stay on this
+ * node's disk; nothing that matters does.
+ */
+import { randomUUID } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type CompletedPart,
+} from '@aws-sdk/client-s3';
+import type { BlobStore, PieceSlice, PieceUploads, ScratchFile, StorageCapabilities } from '../domain/ports.js';
+import { LocalScratchFile, ScratchDirectory } from './local-files.js';
+
+export interface S3StoreOptions {
+  bucket: string;
+  /** Keys start with this (no leading or trailing slash), or nothing. */
+  prefix: string;
+  /** e.g. http://127.0.0.1:7480; undefined for AWS. */
+  endpoint: string | undefined;
+  region: string;
+  forcePathStyle: boolean;
+  /** Where this node keeps scratch files. */
+  scratchDir: string;
+  /** Explicit credentials (tests); otherwise the SDK's default chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
+}
+
+/** S3's smallest part, except for the last one. */
+const MIN_PART = 5 * 1024 * 1024;
+/** Bytes of small slices gathered into one uploaded part (bounded memory per assembly). */
+const GATHERED_PART = 8 * 1024 * 1024;
+const KEY_PATTERN = /^[0-9a-f-]{36}$/;
+
+export class S3Store implements BlobStore, PieceUploads {
+  readonly capabilities: StorageCapabilities = { inPlaceWrites: false, localPaths: false, freeSpace: false };
+  readonly inPlace = null;
+  readonly pieces: PieceUploads = this;
+  private readonly client: S3Client;
+
+  private constructor(
+    private readonly options: S3StoreOptions,
+    private readonly scratch: ScratchDirectory,
+  ) {
+    this.client = new S3Client({
+      region: options.region,
+      endpoint: options.endpoint,
+      forcePathStyle: options.forcePathStyle,
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      // The SDK's newer default checksums (CRC32 trailers on every request) are refused by many
+      // S3-compatible servers; send and check them only where the API requires them.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 5,
+    });
+  }
+
+  /** Opens the store, creating the bucket when it is missing and the credentials allow it. */
+  static async open(options: S3StoreOptions): Promise<S3Store> {
+    const store = new S3Store(options, await ScratchDirectory.open(options.scratchDir));
+    try {
+      await store.client.send(new HeadBucketCommand({ Bucket: options.bucket }));
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+      await store.client.send(new CreateBucketCommand({ Bucket: options.bucket })).catch((created: unknown) => {
+        // Another node made it meanwhile.
+        if (!/BucketAlreadyOwnedByYou|BucketAlreadyExists/.test(String((created as Error).name))) throw created;
+      });
+    }
+    return store;
+  }
+
+  private objectKey(key: string): string {
+    // Keys are ours (UUIDs), but never let one name an object outside the prefix.
+    if (!KEY_PATTERN.test(key)) throw new Error(`invalid storage key ${JSON.stringify(key)}`);
+    return this.options.prefix ? `${this.options.prefix}/${key}` : key;
+  }
+
+  createScratch(): Promise<ScratchFile> {
+    return this.scratch.create();
+  }
+
+  async adoptScratch(scratch: ScratchFile): Promise<string> {
+    if (!(scratch instanceof LocalScratchFile)) throw new Error('not a scratch file of this store');
+    const { size } = await fs.stat(scratch.filePath);
+    try {
+      return await this.putPiece(scratch, size);
+    } finally {
+      await scratch.discard();
+    }
+  }
+
+  async putPiece(scratch: ScratchFile, length: number): Promise<string> {
+    if (!(scratch instanceof LocalScratchFile)) throw new Error('not a scratch file of this store');
+    const key = randomUUID();
+    // A file stream of known length goes to the store as it is read: never whole in memory.
+    const body = length === 0 ? Buffer.alloc(0) : createReadStream(scratch.filePath, { start: 0, end: length - 1 });
+    await this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key), Body: body, ContentLength: length }));
+    return key;
+  }
+
+  async assemble(slices: PieceSlice[]): Promise<string> {
+    const key = randomUUID();
+    const Bucket = this.options.bucket;
+    const Key = this.objectKey(key);
+    if (slices.length === 0) {
+      await this.client.send(new PutObjectCommand({ Bucket, Key, Body: Buffer.alloc(0), ContentLength: 0 }));
+      return key;
+    }
+    const { UploadId } = await this.client.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    try {
+      const parts = await this.uploadParts(Key, UploadId!, slices);
+      await this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }));
+    } catch (error) {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
+      throw error;
+    }
+    return key;
+  }
+
+  /**
+   * Large slices become parts copied inside the store; runs of small ones are read and sent as
+   * one part (every part but the last must be at least 5 MiB).
+   */
+  private async uploadParts(Key: string, UploadId: string, slices: PieceSlice[]): Promise<CompletedPart[]> {
+    const Bucket = this.options.bucket;
+    const parts: CompletedPart[] = [];
+    let gathered: Buffer[] = [];
+    let gatheredBytes = 0;
+    const sendGathered = async () => {
+      if (gatheredBytes === 0) return;
+      const PartNumber = parts.length + 1;
+      const body = Buffer.concat(gathered, gatheredBytes);
+      gathered = [];
+      gatheredBytes = 0;
+      const { ETag } = await this.client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: body, ContentLength: body.length }));
+      parts.push({ ETag, PartNumber });
+    };
+    for (let i = 0; i < slices.length; i += 1) {
+      const slice = slices[i]!;
+      const length = slice.end - slice.start;
+      const last = i === slices.length - 1;
+      if (length >= MIN_PART && gatheredBytes === 0) {
+        const PartNumber = parts.length + 1;
+        const range = `bytes=${slice.pieceOffset}-${slice.pieceOffset + length - 1}`;
+        const { CopyPartResult } = await this.client.send(
+          new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber, CopySource: this.copySource(slice.key), CopySourceRange: range }),
+        );
+        parts.push({ ETag: CopyPartResult?.ETag, PartNumber });
+        continue;
+      }
+      // Read the slice (in steps, so a long one never sits in memory whole) into gathered parts.
+      for await (const chunk of this.openRead(slice.key, { start: slice.pieceOffset, end: slice.pieceOffset + length }) as AsyncIterable<Buffer>) {
+        gathered.push(chunk);
+        gatheredBytes += chunk.length;
+        if (gatheredBytes >= GATHERED_PART) await sendGathered();
+      }
+      // A small run must not end right before a copied part unless it is big enough to stand alone.
+      const next = slices[i + 1];
+      if (last || (gatheredBytes >= MIN_PART && next !== undefined && next.end - next.start >= MIN_PART)) await sendGathered();
+    }
+    await sendGathered();
+    return parts;
+  }
+
+  private copySource(key: string): string {
+    return `${this.options.bucket}/${this.objectKey(key)}`;
+  }
+
+  openRead(key: string, range?: { start: number; end: number }): NodeJS.ReadableStream {
+    if (range && range.end <= range.start) return Readable.from([]);
+    const out = new PassThrough();
+    const request = new GetObjectCommand({
+      Bucket: this.options.bucket,
+      Key: this.objectKey(key),
+      ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}),
+    });
+    this.client
+      .send(request)
+      .then(({ Body }) => pipeline(Body as Readable, out))
+      .catch((error: unknown) => out.destroy(error as Error));
+    return out;
+  }
+
+  async withLocalFile<T>(key: string, fn: (path: string) => Promise<T>): Promise<T> {
+    const file = path.join(this.scratch.dir, `${randomUUID()}.local`);
+    try {
+      await pipeline(this.openRead(key) as Readable, (await fs.open(file, 'wx', 0o600)).createWriteStream());
+      return await fn(file);
+    } finally {
+      await fs.rm(file, { force: true });
+    }
+  }
+
+  localPath(): null {
+    return null;
+  }
+
+  async deleteBlob(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }));
+  }
+
+  async freeBytes(): Promise<number | null> {
+    return null;
+  }
+
+  async *listBlobs(): AsyncIterable<{ key: string; modifiedAt: number }> {
+    const prefix = this.options.prefix ? `${this.options.prefix}/` : '';
+    let ContinuationToken: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ContinuationToken }));
+      for (const object of page.Contents ?? []) {
+        const key = (object.Key ?? '').slice(prefix.length);
+        if (KEY_PATTERN.test(key)) yield { key, modifiedAt: object.LastModified?.getTime() ?? 0 };
+      }
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+  }
+
+  async sweepAbandoned(before: number): Promise<number> {
+    const Bucket = this.options.bucket;
+    const Prefix = this.options.prefix ? `${this.options.prefix}/` : '';
+    let aborted = 0;
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    do {
+      const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket, Prefix, KeyMarker, UploadIdMarker }));
+      for (const upload of page.Uploads ?? []) {
+        if ((upload.Initiated?.getTime() ?? 0) >= before) continue;
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key: upload.Key, UploadId: upload.UploadId })).catch(() => undefined);
+        aborted += 1;
+      }
+      KeyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      UploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+    } while (KeyMarker);
+    return aborted;
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return status === 404 || (error as Error).name === 'NotFound' || (error as Error).name === 'NoSuchBucket';
+}
