@@ -208,6 +208,21 @@ for (const kind of storageKinds()) {
         assert.equal(after.json.body.attachment.sha1, sha1(file));
       });
 
+      test('bytes replaced by different ones after they were hashed: the SHA1 is of the bytes as they end up', async () => {
+        const first = randomFile(600_000);
+        const id = await createAttachment(base, alice.token, first.length);
+        assert.equal((await putRaw(base, alice.token, id, 0, first.subarray(0, 400_000))).status, 200);
+        // Give the running hash time to pass the region that is about to change.
+        for (let i = 0; i < 5; i += 1) await request(base, 'GET', `/attachments/${id}`, { token: alice.token });
+        const replacement = randomFile(50_000);
+        assert.equal((await putRaw(base, alice.token, id, 100_000, replacement)).status, 200);
+        const done = await putRaw(base, alice.token, id, 400_000, first.subarray(400_000));
+        const expected = Buffer.concat([first.subarray(0, 100_000), replacement, first.subarray(150_000)]);
+        assert.equal(done.json.body.attachment.state, 'complete');
+        assert.equal(done.json.body.attachment.sha1, sha1(expected));
+        assert.ok((await readBlob(server, (await server.app.services.attachments.getOwned(alice.id, id)).storageKey)).equals(expected));
+      });
+
       test('chunk_sha1: a match is recorded; a mismatch records nothing and changes no received byte', async () => {
         const file = randomFile(4000);
         const id = await createAttachment(base, alice.token, file.length);
