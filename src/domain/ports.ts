@@ -142,7 +142,11 @@ export interface AttachmentRepository {
     expiresAt: number,
     outbox?: (scope: TransactionScope) => Promise<void>,
   ): Promise<AttachmentRecord | null>;
-  delete(id: number): Promise<boolean>;
+  /**
+   * Deletes the row in one conditional statement unless it is used (a check made before
+   * would race the transaction that uses it); true if it did.
+   */
+  deleteUnused(id: number): Promise<boolean>;
   /** Attachments whose every byte is recorded but that were never marked complete (a crash in between). */
   findWholeUploading(limit: number): Promise<AttachmentRecord[]>;
   /** Attachments not used whose expiry has passed, oldest first. */

@@ -148,8 +148,9 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     });
   }
 
-  async delete(id: number): Promise<boolean> {
-    const result = await this.database.db.deleteFrom('attachments').where('id', '=', id).executeTakeFirst();
+  async deleteUnused(id: number): Promise<boolean> {
+    // Conditional: a clip's transaction that made it used meanwhile wins (its bytes are the clip's).
+    const result = await this.database.db.deleteFrom('attachments').where('id', '=', id).where('state', '!=', 'used').executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
   }
 

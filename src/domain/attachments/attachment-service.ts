@@ -180,11 +180,7 @@ export class AttachmentService {
   }
 
   async delete(userId: number, id: number): Promise<void> {
-    const record = await this.getOwned(userId, id);
-    if (record.state === 'used') {
-      throw new ApiError('attachment_used', 'The attachment has been used; delete what uses it instead.', { used_by: record.usedBy });
-    }
-    await this.remove(record);
+    await this.remove(await this.getOwned(userId, id));
   }
 
   /** Creates an attachment whose first chunk comes with it; if the chunk fails, nothing remains. */
@@ -457,7 +453,14 @@ export class AttachmentService {
   }
 
   private async remove(record: AttachmentRecord): Promise<void> {
-    await this.repo.delete(record.id);
+    if (!(await this.repo.deleteUnused(record.id))) {
+      // Used (or deleted) since it was read: the bytes now belong to what uses it.
+      const current = await this.repo.findById(record.id);
+      if (current?.state === 'used') {
+        throw new ApiError('attachment_used', 'The attachment has been used; delete what uses it instead.', { used_by: current.usedBy });
+      }
+      throw new ApiError('not_found', 'No such attachment.');
+    }
     this.states.forget(record.id);
     await this.store.deleteUpload(record.storageKey);
   }
