@@ -80,5 +80,52 @@ for (const kind of databaseKinds()) {
       }
       t.diagnostic(`${TRIALS} trials on ${kind.name}: ${summary(counts)}`);
     });
+
+    test('reads racing DELETE /audio_clips/:id answer the clip or 404, never 500', async (t) => {
+      const counts = new Map<string, number>();
+      for (let trial = 0; trial < TRIALS; trial += 1) {
+        const made = await request(base, 'POST', '/audio_clips', {
+          token: user.token,
+          multipart: [['audio_clip[title]', `doomed ${trial}`], ['audio_clip[uploaded_data]', audio, 'tone.mp3']],
+        });
+        assert.equal(made.status, 201, made.text);
+        const id = made.json.body.audio_clip.id;
+        const [removed, list, one, file] = await Promise.all([
+          delay(trial % 6).then(() => request(base, 'DELETE', `/audio_clips/${id}`, { token: user.token })),
+          request(base, 'GET', '/audio_clips?page%5Bitems%5D=5'),
+          request(base, 'GET', `/audio_clips/${id}`),
+          download(`${base}/audio_clips/${id}/audio`),
+        ]);
+        tally(counts, `list ${list.status}, clip ${one.status}, audio ${file.status}`);
+        assert.equal(removed.status, 204, removed.text);
+        assert.equal(list.status, 200, `trial ${trial}: list ${list.text}`);
+        assert.ok([200, 404].includes(one.status), `trial ${trial}: clip ${one.status} ${one.text}`);
+        assert.ok([200, 404].includes(file.status), `trial ${trial}: audio ${file.status} ${file.body.toString()}`);
+        if (file.status === 200) assert.equal(sha1(file.body), sha1(audio));
+      }
+      t.diagnostic(`${TRIALS} trials on ${kind.name}: ${summary(counts)}`);
+    });
+
+    test('DELETE /attachments/:id during the final hash of an out-of-order upload: the chunk and status reads answer 200 or 404', async (t) => {
+      const counts = new Map<string, number>();
+      const size = 48 * 1024 * 1024;
+      const data = Buffer.alloc(size, 7);
+      const trials = Math.max(3, Math.ceil(TRIALS / 10));
+      for (let trial = 0; trial < trials; trial += 1) {
+        const id = await createAttachment(base, user.token, size);
+        // Everything but the first byte first: the last chunk then hashes the whole file.
+        assert.equal((await putRaw(base, user.token, id, 1, data.subarray(1))).status, 200);
+        const [last, removed, ...statuses] = await Promise.all([
+          putRaw(base, user.token, id, 0, data.subarray(0, 1)),
+          delay(5 + trial * 5).then(() => request(base, 'DELETE', `/attachments/${id}`, { token: user.token })),
+          ...[2, 15, 60].map((ms) => delay(ms).then(() => request(base, 'GET', `/attachments/${id}`, { token: user.token }))),
+        ]);
+        tally(counts, `chunk ${last.status}, delete ${removed.status}, status ${statuses.map((s) => s.status).join('/')}`);
+        assert.ok([200, 404].includes(last.status), `trial ${trial}: chunk ${last.status} ${last.text}`);
+        assert.ok([204, 404].includes(removed.status), `trial ${trial}: delete ${removed.status} ${removed.text}`);
+        for (const status of statuses) assert.ok([200, 404].includes(status.status), `trial ${trial}: status ${status.status} ${status.text}`);
+      }
+      t.diagnostic(`${trials} trials on ${kind.name}: ${summary(counts)}`);
+    });
   });
 }

@@ -359,6 +359,8 @@ export class AttachmentService {
         return done;
       }
     }
+    // Deleted (or expired) while it was being hashed: its file went with it.
+    if (!(await this.repo.findById(record.id))) throw new ApiError('not_found', 'The attachment was deleted while it was being completed.');
     throw new Error(`attachment ${record.id} could not be hashed to completion`, { cause: lastError });
   }
 
