@@ -108,6 +108,12 @@ export interface NewAttachment {
   expiresAt: number;
 }
 
+/** Where a page of expired attachments ends: the next page starts after it. */
+export interface ExpiryCursor {
+  expiresAt: number;
+  id: number;
+}
+
 export type RecordRangeOutcome = { recorded: AttachmentRecord } | { gone: true } | { tooManyRanges: true };
 
 export interface AttachmentRepository {
@@ -149,8 +155,8 @@ export interface AttachmentRepository {
   deleteUnused(id: number): Promise<boolean>;
   /** Attachments whose every byte is recorded but that were never marked complete (a crash in between). */
   findWholeUploading(limit: number): Promise<AttachmentRecord[]>;
-  /** Attachments not used whose expiry has passed, oldest first. */
-  findExpired(now: number, limit: number): Promise<AttachmentRecord[]>;
+  /** Attachments not used whose expiry has passed, oldest first (by expiry, then id), after `after` if given. */
+  findExpired(now: number, limit: number, after?: ExpiryCursor): Promise<AttachmentRecord[]>;
   /** Deletes the row only if it is still expired and unused; true if it did. */
   deleteIfExpired(id: number, now: number): Promise<boolean>;
 }

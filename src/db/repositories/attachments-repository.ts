@@ -1,6 +1,6 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { countAfterAdding, mergeRange, parseRangeSet, type ByteRange } from '../../domain/attachments/ranges.js';
-import type { AttachmentRecord, AttachmentRepository, AttachmentState, NewAttachment, RecordRangeOutcome } from '../../domain/ports.js';
+import type { AttachmentRecord, AttachmentRepository, AttachmentState, ExpiryCursor, NewAttachment, RecordRangeOutcome } from '../../domain/ports.js';
 import type { TransactionScope } from '../../domain/jobs/job-queue.js';
 import type { Database } from '../database.js';
 import { scopeOf } from '../transaction-scope.js';
@@ -166,15 +166,11 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     return rows.map((row) => toAttachment(row));
   }
 
-  async findExpired(now: number, limit: number): Promise<AttachmentRecord[]> {
-    const rows = await this.database.db
-      .selectFrom('attachments')
-      .selectAll()
-      .where('state', '!=', 'used')
-      .where('expires_at', '<=', now)
-      .orderBy('expires_at')
-      .limit(limit)
-      .execute();
+  async findExpired(now: number, limit: number, after?: ExpiryCursor): Promise<AttachmentRecord[]> {
+    let query = this.database.db.selectFrom('attachments').selectAll().where('state', '!=', 'used').where('expires_at', '<=', now);
+    // Keyset paging: the next page starts past the last row seen, busy or not.
+    if (after) query = query.where((eb) => eb.or([eb('expires_at', '>', after.expiresAt), eb.and([eb('expires_at', '=', after.expiresAt), eb('id', '>', after.id)])]));
+    const rows = await query.orderBy('expires_at').orderBy('id').limit(limit).execute();
     return rows.map((row) => toAttachment(row));
   }
 

@@ -6,7 +6,7 @@ import { ApiError, invalidParameter } from '../errors.js';
 import type { EventOutbox } from '../events/events.js';
 import type { TransactionScope } from '../jobs/job-queue.js';
 import { noMetrics, type Metrics } from '../metrics.js';
-import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, PrefixHasher, UploadHandle } from '../ports.js';
+import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, ExpiryCursor, PrefixHasher, UploadHandle } from '../ports.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { RegionHold } from './region-locks.js';
 import { contiguousPrefix, countAfterAdding, intersect, missingRanges, type ByteRange } from './ranges.js';
@@ -96,6 +96,9 @@ export function normalizeSha1(value: string, parameter: string): string {
   if (!SHA1_HEX.test(lower)) throw invalidParameter(parameter, 'must be 40 hexadecimal digits');
   return lower;
 }
+
+/** Pages of expired attachments one sweep looks through at most (a bound on its time). */
+const MAX_SWEEP_PAGES = 100;
 
 /** What content sniffing reads of a file's head (file-type's own need). */
 const SNIFF_BYTES = 4100;
@@ -471,13 +474,20 @@ export class AttachmentService {
   async sweepExpired(batch = 100): Promise<number> {
     const now = this.clock.now();
     let removed = 0;
-    for (const record of await this.repo.findExpired(now, batch)) {
-      if (this.states.isActive(record.id)) continue;
-      if (await this.repo.deleteIfExpired(record.id, now)) {
-        this.states.forget(record.id);
-        await this.store.deleteUpload(record.storageKey);
-        removed += 1;
+    // Pages past rows with a request in flight, so busy rows never starve the rest.
+    for (let page = 0, after: ExpiryCursor | undefined; page < MAX_SWEEP_PAGES && removed < batch; page += 1) {
+      const records = await this.repo.findExpired(now, batch, after);
+      for (const record of records) {
+        if (this.states.isActive(record.id)) continue;
+        if (await this.repo.deleteIfExpired(record.id, now)) {
+          this.states.forget(record.id);
+          await this.store.deleteUpload(record.storageKey);
+          removed += 1;
+        }
       }
+      const last = records.at(-1);
+      if (!last || records.length < batch) break;
+      after = { expiresAt: last.expiresAt ?? now, id: last.id };
     }
     return removed;
   }
