@@ -16,6 +16,7 @@ import { SqlClipRepository } from './db/repositories/clips-repository.js';
 import { SqlMessageRepository } from './db/repositories/messages-repository.js';
 import { SqlTokenRepository, SqlUserRepository } from './db/repositories/users-repository.js';
 import { SqlExternalIdentityRepository } from './db/repositories/external-identities-repository.js';
+import { SqlProbeVerdicts } from './db/repositories/probe-verdicts.js';
 import { JwtVerifier } from './auth/jwt-verifier.js';
 import { ExternalSignIn } from './domain/users/external-sign-in.js';
 import { AttachmentService } from './domain/attachments/attachment-service.js';
@@ -50,7 +51,7 @@ import { messageRoutes } from './http/routes/messages.js';
 import { healthRoutes } from './http/routes/health.js';
 import { userRoutes } from './http/routes/users.js';
 import { webRoutes } from './http/web.js';
-import { mediaProber } from './media/prober.js';
+import { IsolatedProber } from './media/isolated-prober.js';
 import { sniffContentType, warmUpSniffer } from './media/sniff.js';
 import { LocalDiskStore } from './storage/local-disk-store.js';
 import { WorkerPrefixHasher } from './storage/prefix-hashers.js';
@@ -137,7 +138,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const attachments = new AttachmentService(attachmentRepository, store, clock, limits, sniffContentType, hasher);
   const metrics = new PrometheusMetrics();
   attachments.metrics = metrics;
-  const intake = new MediaIntake(attachments, store, mediaProber);
+  // Probing untrusted files runs on a worker thread with a deadline, off the request thread.
+  const prober = new IsolatedProber(config.probeTimeoutSeconds * 1000);
+  const intake = new MediaIntake(attachments, store, prober, new SqlProbeVerdicts(database));
   const external = verifier ? new ExternalSignIn(verifier, new SqlExternalIdentityRepository(database), clock) : null;
   const outbox = new Outbox();
   const jobLog: JobLog = {
@@ -246,7 +249,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   let sweeper: NodeJS.Timeout | null = null;
   http.addHook('onReady', async () => {
-    await Promise.all([hasher.warmUp(), warmUpSniffer(), jobs.start()]);
+    await Promise.all([hasher.warmUp(), prober.warmUp(), warmUpSniffer(), jobs.start()]);
     let sweeping = false; // a slow sweep must not overlap the next one
     sweeper = setInterval(() => {
       if (sweeping) return;
@@ -267,6 +270,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await drain.idle();
     await jobs.stop();
     await hasher.close();
+    await prober.close();
     await store.close();
     await database.close();
   });

@@ -161,6 +161,10 @@ const migrations: Record<string, DialectMigration> = {
       .addColumn('concat', 'text')
       .execute();
   },
+  // Issue 11: an attachment found not to be decodable audio is not probed again; keyed to its SHA1.
+  '2026_12_06_attachment_probe': async (db) => {
+    await db.schema.alterTable('attachments').addColumn('audio_rejected_sha1', 'text').execute();
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

@@ -47,6 +47,8 @@ export interface AttachmentsTable {
   created_at: number;
   updated_at: number;
   expires_at: number | null;
+  /** The SHA1 of the bytes last found not to be decodable audio; null if never. */
+  audio_rejected_sha1: Generated<string | null>;
 }
 
 /** A stored audio or image file that a clip or message owns. */

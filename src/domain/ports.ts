@@ -183,6 +183,15 @@ export interface MediaProber {
   probeImage(path: string): Promise<ImageInfo | null>;
 }
 
+/**
+ * Remembers that an attachment's bytes (named by their SHA1) are not decodable audio, so
+ * asking again costs a look-up instead of another probe.
+ */
+export interface ProbeVerdicts {
+  isRejectedAudio(attachmentId: number, sha1: string): Promise<boolean>;
+  rejectAudio(attachmentId: number, sha1: string): Promise<void>;
+}
+
 export interface NewMediaFile {
   userId: number;
   storageKey: string;

@@ -6,7 +6,7 @@
  */
 import { ApiError } from '../errors.js';
 import { missingRanges } from '../attachments/ranges.js';
-import type { AttachmentRecord, BlobStore, CreateOutcome, FilesToAttach, MediaProber, NewMediaFile } from '../ports.js';
+import type { AttachmentRecord, AudioInfo, BlobStore, CreateOutcome, FilesToAttach, MediaProber, NewMediaFile, ProbeVerdicts } from '../ports.js';
 
 /** Finds an attachment to use, completing it first if every byte is there. */
 export interface AttachmentLookup {
@@ -30,13 +30,14 @@ export class MediaIntake {
     private readonly attachments: AttachmentLookup,
     private readonly store: BlobStore,
     private readonly prober: MediaProber,
+    private readonly verdicts: ProbeVerdicts,
   ) {}
 
   async prepare(userId: number, input: UploadedFile, kind: 'audio' | 'image'): Promise<PreparedFile> {
     const source = input.kind === 'attachment' ? await this.usableAttachment(userId, input) : { ...input, attachmentId: null, newBlob: input.storageKey };
     const path = this.store.localPath(source.storageKey);
     if (kind === 'audio') {
-      const info = path === null ? null : await this.prober.probeAudio(path);
+      const info = path === null ? null : await this.probeAudio(path, source);
       if (!info) throw new ApiError('unsupported_audio', `${input.parameter} is not decodable audio (FLAC, MP3, WAV, AIFF, Ogg, MP4/M4A or WebM).`, { parameter: input.parameter });
       const { contentType, ...audio } = info;
       return { file: { kind, storageKey: source.storageKey, filename: source.filename, contentType, size: source.size, sha1: source.sha1, audio, image: null }, attachmentId: source.attachmentId, newBlob: source.newBlob };
@@ -45,6 +46,22 @@ export class MediaIntake {
     if (!info) throw new ApiError('unsupported_image', `${input.parameter} is not a JPEG or PNG image.`, { parameter: input.parameter });
     const { contentType, ...image } = info;
     return { file: { kind, storageKey: source.storageKey, filename: source.filename, contentType, size: source.size, sha1: source.sha1, audio: null, image }, attachmentId: source.attachmentId, newBlob: source.newBlob };
+  }
+
+  /**
+   * Probes audio once per attachment content: a verdict of "not audio" is kept with the
+   * attachment, keyed to its SHA1, so repeating the request costs a look-up, not a probe.
+   */
+  private async probeAudio(path: string, source: { attachmentId: number | null; sha1: string }): Promise<AudioInfo | null> {
+    const { attachmentId, sha1 } = source;
+    if (attachmentId === null) return this.prober.probeAudio(path);
+    if (await this.verdicts.isRejectedAudio(attachmentId, sha1)) return null;
+    const info = await this.prober.probeAudio(path);
+    if (info) return info;
+    // Deleted while it was probed: it is gone, not unsupported.
+    if (!(await this.attachments.findForUse(attachmentId))) throw new ApiError('attachment_not_found', undefined, { chunked_attachment_id: attachmentId });
+    await this.verdicts.rejectAudio(attachmentId, sha1);
+    return null;
   }
 
   /** Deletes blobs made for a request that did not go through. */
