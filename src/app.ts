@@ -16,6 +16,7 @@ import { SqlClipRepository } from './db/repositories/clips-repository.js';
 import { SqlMessageRepository } from './db/repositories/messages-repository.js';
 import { SqlTokenRepository, SqlUserRepository } from './db/repositories/users-repository.js';
 import { SqlExternalIdentityRepository } from './db/repositories/external-identities-repository.js';
+import { SqlProbeVerdicts } from './db/repositories/probe-verdicts.js';
 import { JwtVerifier } from './auth/jwt-verifier.js';
 import { ExternalSignIn } from './domain/users/external-sign-in.js';
 import { AttachmentService } from './domain/attachments/attachment-service.js';
@@ -50,7 +51,7 @@ import { messageRoutes } from './http/routes/messages.js';
 import { healthRoutes } from './http/routes/health.js';
 import { userRoutes } from './http/routes/users.js';
 import { webRoutes } from './http/web.js';
-import { mediaProber } from './media/prober.js';
+import { IsolatedProber } from './media/isolated-prober.js';
 import { sniffContentType, warmUpSniffer } from './media/sniff.js';
 import { openBlobStore } from './storage/open-store.js';
 import { InProcessPrefixHasher, WorkerPrefixHasher } from './storage/prefix-hashers.js';
@@ -138,7 +139,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const attachments = new AttachmentService(attachmentRepository, store, clock, limits, sniffContentType, hasher);
   const metrics = new PrometheusMetrics();
   attachments.metrics = metrics;
-  const intake = new MediaIntake(attachments, store, mediaProber);
+  // Probing untrusted files runs on a worker thread with a deadline, off the request thread.
+  const prober = new IsolatedProber(config.probeTimeoutSeconds * 1000);
+  const intake = new MediaIntake(attachments, store, prober, new SqlProbeVerdicts(database));
   const external = verifier ? new ExternalSignIn(verifier, new SqlExternalIdentityRepository(database), clock) : null;
   const outbox = new Outbox();
   const jobLog: JobLog = {
@@ -247,7 +250,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   let sweeper: NodeJS.Timeout | null = null;
   http.addHook('onReady', async () => {
-    await Promise.all([hasher instanceof WorkerPrefixHasher ? hasher.warmUp() : null, warmUpSniffer(), jobs.start()]);
+    await Promise.all([hasher instanceof WorkerPrefixHasher ? hasher.warmUp() : null, prober.warmUp(), warmUpSniffer(), jobs.start()]);
     let sweeping = false; // a slow sweep must not overlap the next one
     sweeper = setInterval(() => {
       if (sweeping) return;
@@ -270,7 +273,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     try {
       await jobs.stop();
     } finally {
-      await Promise.allSettled([hasher.close(), store.close()]);
+      await Promise.allSettled([hasher.close(), prober.close(), store.close()]);
       await database.close();
     }
   });

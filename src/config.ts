@@ -26,6 +26,8 @@ export interface Config {
   /** A request body that sends nothing for this long is cut off. */
   uploadIdleTimeoutSeconds: number;
   sweepIntervalSeconds: number;
+  /** A probe of an uploaded file that takes longer is stopped, and the file counts as unsupported. */
+  probeTimeoutSeconds: number;
   registrationEnabled: boolean;
   /** Origins allowed to call from a browser: a list, '*' for any, or null for none (no CORS). */
   corsOrigins: string[] | '*' | null;
@@ -145,6 +147,7 @@ const SETTINGS: { [K in keyof Config]: Setting } = {
   minFreeBytes: { env: 'MIN_FREE_BYTES', parse: integer('MIN_FREE_BYTES', 0), fallback: () => 256 * 1024 ** 2, help: 'disk space kept free; creates beyond it answer 507' },
   uploadIdleTimeoutSeconds: { env: 'UPLOAD_IDLE_TIMEOUT', parse: integer('UPLOAD_IDLE_TIMEOUT', 1), fallback: () => 60, help: 'seconds a stalled request may send nothing' },
   sweepIntervalSeconds: { env: 'SWEEP_INTERVAL', parse: integer('SWEEP_INTERVAL', 1), fallback: () => 60, help: 'seconds between expiry sweeps' },
+  probeTimeoutSeconds: { env: 'PROBE_TIMEOUT', parse: integer('PROBE_TIMEOUT', 1), fallback: () => 10, help: 'seconds a probe of an uploaded file may take before the file counts as unsupported' },
   corsOrigins: {
     env: 'CORS_ORIGINS',
     parse: origins,

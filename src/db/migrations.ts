@@ -178,6 +178,10 @@ const migrations: Record<string, DialectMigration> = {
     await db.schema.createIndex('attachment_pieces_attachment').on('attachment_pieces').columns(['attachment_id', 'id']).execute();
     await db.schema.createIndex('attachment_pieces_storage_key').on('attachment_pieces').column('storage_key').execute();
   },
+  // Issue 11: an attachment found not to be decodable audio is not probed again; keyed to its SHA1.
+  '2026_12_06_attachment_probe': async (db) => {
+    await db.schema.alterTable('attachments').addColumn('audio_rejected_sha1', 'text').execute();
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

@@ -49,6 +49,8 @@ export interface AttachmentsTable {
   expires_at: number | null;
   /** Goes up whenever recorded bytes are replaced by different ones; a SHA1 is stored only for the version it was computed on. */
   content_version: Generated<number>;
+  /** The SHA1 of the bytes last found not to be decodable audio; null if never. */
+  audio_rejected_sha1: Generated<string | null>;
 }
 
 /** A piece of an upload kept in an object store: bytes [start_offset, end_offset) as one blob. */

@@ -138,6 +138,12 @@ export interface NewAttachment {
   expiresAt: number;
 }
 
+/** Where a page of expired attachments ends: the next page starts after it. */
+export interface ExpiryCursor {
+  expiresAt: number;
+  id: number;
+}
+
 export type RecordRangeOutcome =
   | { recorded: AttachmentRecord; /** This commit raised the content version. */ bumped: boolean }
   | { gone: true }
@@ -184,11 +190,15 @@ export interface AttachmentRepository {
     expiresAt: number,
     outbox?: (scope: TransactionScope) => Promise<void>,
   ): Promise<AttachmentRecord | null>;
-  delete(id: number): Promise<boolean>;
+  /**
+   * Deletes the row in one conditional statement unless it is used (a check made before
+   * would race the transaction that uses it); true if it did.
+   */
+  deleteUnused(id: number): Promise<boolean>;
   /** Attachments whose every byte is recorded but that were never marked complete (a crash in between). */
   findWholeUploading(limit: number): Promise<AttachmentRecord[]>;
-  /** Attachments not used whose expiry has passed, oldest first. */
-  findExpired(now: number, limit: number): Promise<AttachmentRecord[]>;
+  /** Attachments not used whose expiry has passed, oldest first (by expiry, then id), after `after` if given. */
+  findExpired(now: number, limit: number, after?: ExpiryCursor): Promise<AttachmentRecord[]>;
   /** Deletes the row only if it is still expired and unused; true if it did. */
   deleteIfExpired(id: number, now: number): Promise<boolean>;
 }
@@ -213,6 +223,15 @@ export interface ImageInfo {
 export interface MediaProber {
   probeAudio(path: string): Promise<AudioInfo | null>;
   probeImage(path: string): Promise<ImageInfo | null>;
+}
+
+/**
+ * Remembers that an attachment's bytes (named by their SHA1) are not decodable audio, so
+ * asking again costs a look-up instead of another probe.
+ */
+export interface ProbeVerdicts {
+  isRejectedAudio(attachmentId: number, sha1: string): Promise<boolean>;
+  rejectAudio(attachmentId: number, sha1: string): Promise<void>;
 }
 
 export interface NewMediaFile {

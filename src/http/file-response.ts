@@ -1,5 +1,6 @@
 /** Serves a stored file with Content-Type, Content-Length, ETag and single byte ranges (206/416). */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from '../domain/errors.js';
 import type { BlobStore, MediaFileRecord } from '../domain/ports.js';
 import { errorEnvelope } from './envelope.js';
 
@@ -28,41 +29,57 @@ function contentDisposition(filename: string): string {
   return `inline; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
 }
 
-export function sendStoredFile(
+/**
+ * The stream once its file is open. A file deleted after its record was read (the clip was
+ * deleted meanwhile) is then a 404 before any header is sent; once open, it reads to the end.
+ */
+async function opened(stream: NodeJS.ReadableStream): Promise<NodeJS.ReadableStream> {
+  if (!('pending' in stream) || stream.pending !== true) return stream;
+  await new Promise<void>((resolve, reject) => {
+    stream.once('ready', resolve);
+    stream.once('error', reject);
+  }).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'ENOENT' ? new ApiError('not_found', 'No such file; it was deleted.') : error;
+  });
+  return stream;
+}
+
+export async function sendStoredFile(
   request: FastifyRequest,
   reply: FastifyReply,
   store: BlobStore,
   file: MediaFileRecord,
   cacheControl: 'public' | 'private',
-): FastifyReply {
+): Promise<FastifyReply> {
   const etag = `"${file.sha1}"`;
-  reply
-    .header('content-type', file.contentType)
-    .header('etag', etag)
-    .header('accept-ranges', 'bytes')
-    .header('x-content-type-options', 'nosniff')
-    .header('content-disposition', contentDisposition(file.filename))
-    .header('cache-control', `${cacheControl}, max-age=0, must-revalidate`);
+  const fileHeaders = () =>
+    reply
+      .header('content-type', file.contentType)
+      .header('etag', etag)
+      .header('accept-ranges', 'bytes')
+      .header('x-content-type-options', 'nosniff')
+      .header('content-disposition', contentDisposition(file.filename))
+      .header('cache-control', `${cacheControl}, max-age=0, must-revalidate`);
   const ifNoneMatch = request.headers['if-none-match'];
   if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*')) {
-    return reply.code(304).send();
+    return fileHeaders().code(304).send();
   }
   const ifRange = request.headers['if-range'];
   const window = ifRange !== undefined && ifRange !== etag ? null : parseRange(request.headers.range, file.size);
   if (window === 'unsatisfiable') {
-    return reply
+    return fileHeaders()
       .code(416)
       .header('content-range', `bytes */${file.size}`)
       .header('content-type', 'application/json; charset=utf-8')
       .header('content-disposition', null)
       .send(errorEnvelope('range_not_satisfiable', `The file has ${file.size} bytes.`, { size: file.size }));
   }
-  if (window === null) {
-    return reply.header('content-length', file.size).send(store.openRead(file.storageKey));
-  }
-  return reply
+  // Opened before any header is set: a file deleted meanwhile answers a plain 404.
+  const body = await opened(store.openRead(file.storageKey, window ?? undefined));
+  if (window === null) return fileHeaders().header('content-length', file.size).send(body);
+  return fileHeaders()
     .code(206)
     .header('content-range', `bytes ${window.start}-${window.end - 1}/${file.size}`)
     .header('content-length', window.end - window.start)
-    .send(store.openRead(file.storageKey, window));
+    .send(body);
 }

@@ -5,6 +5,7 @@
  */
 import { open } from 'node:fs/promises';
 import type { AudioInfo, ImageInfo, MediaProber } from '../domain/ports.js';
+import { audioIsThere } from './audio-evidence.js';
 import { measureFragmentedMp4 } from './mp4-fragments.js';
 import { looksLikeEbml, probeWebm } from './webm-probe.js';
 
@@ -63,6 +64,8 @@ export async function probeAudio(path: string): Promise<AudioInfo | null> {
   if (!Number.isFinite(duration) || duration <= 0 || sampleRate < 1000 || sampleRate > 768_000 || numberOfChannels > 32) return null;
   const contentType = audioContentType(container, codec);
   if (!contentType) return null;
+  // Declared is not present: a header claiming hours followed by nothing is not that audio.
+  if (!(await audioIsThere(path, { contentType, codec, duration, sampleRate, channels: numberOfChannels, bitsPerSample: metadata.format.bitsPerSample }))) return null;
   return { contentType, codec, duration, sampleRate, channels: numberOfChannels };
 }
 

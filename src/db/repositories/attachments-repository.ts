@@ -1,6 +1,6 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { countAfterAdding, intersect, mergeRange, parseRangeSet, type ByteRange } from '../../domain/attachments/ranges.js';
-import type { AttachmentRecord, AttachmentRepository, AttachmentState, NewAttachment, PieceLayout, RangeCommit, RecordRangeOutcome } from '../../domain/ports.js';
+import type { AttachmentRecord, AttachmentRepository, AttachmentState, ExpiryCursor, NewAttachment, PieceLayout, RangeCommit, RecordRangeOutcome } from '../../domain/ports.js';
 import type { TransactionScope } from '../../domain/jobs/job-queue.js';
 import type { Database } from '../database.js';
 import { scopeOf } from '../transaction-scope.js';
@@ -209,8 +209,9 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     });
   }
 
-  async delete(id: number): Promise<boolean> {
-    const result = await this.database.db.deleteFrom('attachments').where('id', '=', id).executeTakeFirst();
+  async deleteUnused(id: number): Promise<boolean> {
+    // Conditional: a clip's transaction that made it used meanwhile wins (its bytes are the clip's).
+    const result = await this.database.db.deleteFrom('attachments').where('id', '=', id).where('state', '!=', 'used').executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
   }
 
@@ -226,15 +227,11 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     return rows.map((row) => toAttachment(row));
   }
 
-  async findExpired(now: number, limit: number): Promise<AttachmentRecord[]> {
-    const rows = await this.database.db
-      .selectFrom('attachments')
-      .selectAll()
-      .where('state', '!=', 'used')
-      .where('expires_at', '<=', now)
-      .orderBy('expires_at')
-      .limit(limit)
-      .execute();
+  async findExpired(now: number, limit: number, after?: ExpiryCursor): Promise<AttachmentRecord[]> {
+    let query = this.database.db.selectFrom('attachments').selectAll().where('state', '!=', 'used').where('expires_at', '<=', now);
+    // Keyset paging: the next page starts past the last row seen, busy or not.
+    if (after) query = query.where((eb) => eb.or([eb('expires_at', '>', after.expiresAt), eb.and([eb('expires_at', '=', after.expiresAt), eb('id', '>', after.id)])]));
+    const rows = await query.orderBy('expires_at').orderBy('id').limit(limit).execute();
     return rows.map((row) => toAttachment(row));
   }
 

@@ -5,7 +5,7 @@ import type { Database } from '../database.js';
 import { scopeOf } from '../transaction-scope.js';
 import type { AudioClipsTable } from '../schema.js';
 import { isUniqueViolation } from './errors.js';
-import { AttachmentConflict, deleteFiles, loadRefs, storeFiles } from './media-files.js';
+import { AttachmentConflict, deleteFiles, loadRefs, storeFiles, withFiles } from './media-files.js';
 
 /** Escapes LIKE wildcards so a search for "50%" means those characters. */
 function likePattern(query: string): string {
@@ -21,7 +21,7 @@ export class SqlClipRepository implements ClipRepository {
       rows.flatMap((r) => (r.image_file_id === null ? [r.audio_file_id] : [r.audio_file_id, r.image_file_id])),
       rows.map((r) => r.user_id),
     );
-    return rows.map((row) => ({
+    return withFiles(rows, files).map(({ row, audio, image }) => ({
       id: row.id,
       userId: row.user_id,
       uuid: row.uuid,
@@ -33,8 +33,8 @@ export class SqlClipRepository implements ClipRepository {
       createdAt: row.created_at,
       updatedAt: row.updated_at,
       owner: users.get(row.user_id) ?? { id: row.user_id, username: '' },
-      audio: files.get(row.audio_file_id)!,
-      image: row.image_file_id === null ? null : (files.get(row.image_file_id) ?? null),
+      audio,
+      image,
     }));
   }
 

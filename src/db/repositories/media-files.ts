@@ -101,6 +101,20 @@ export async function loadRefs(
   return { files, users };
 }
 
+/**
+ * Pairs rows with their loaded files. A row whose audio file row is missing was deleted
+ * between the two queries (they are separate reads): it is left out, as gone.
+ */
+export function withFiles<R extends { audio_file_id: number; image_file_id: number | null }>(
+  rows: R[],
+  files: Map<number, MediaFileRecord>,
+): Array<{ row: R; audio: MediaFileRecord; image: MediaFileRecord | null }> {
+  return rows.flatMap((row) => {
+    const audio = files.get(row.audio_file_id);
+    return audio ? [{ row, audio, image: row.image_file_id === null ? null : (files.get(row.image_file_id) ?? null) }] : [];
+  });
+}
+
 /** Deletes file rows inside a transaction; resolves their storage keys. */
 export async function deleteFiles(trx: Transaction<Tables>, ids: Array<number | null>): Promise<string[]> {
   const present = ids.filter((id): id is number => id !== null);

@@ -5,7 +5,7 @@ import type { Database } from '../database.js';
 import { scopeOf } from '../transaction-scope.js';
 import type { MessagesTable } from '../schema.js';
 import { isUniqueViolation } from './errors.js';
-import { AttachmentConflict, deleteFiles, loadRefs, storeFiles } from './media-files.js';
+import { AttachmentConflict, deleteFiles, loadRefs, storeFiles, withFiles } from './media-files.js';
 
 export class SqlMessageRepository implements MessageRepository {
   constructor(private readonly database: Database) {}
@@ -16,7 +16,7 @@ export class SqlMessageRepository implements MessageRepository {
       rows.flatMap((r) => (r.image_file_id === null ? [r.audio_file_id] : [r.audio_file_id, r.image_file_id])),
       rows.flatMap((r) => [r.sender_id, r.recipient_id]),
     );
-    return rows.map((row) => ({
+    return withFiles(rows, files).map(({ row, audio, image }) => ({
       id: row.id,
       senderId: row.sender_id,
       recipientId: row.recipient_id,
@@ -30,8 +30,8 @@ export class SqlMessageRepository implements MessageRepository {
       played: row.played === 1,
       senderDeleted: row.sender_deleted === 1,
       recipientDeleted: row.recipient_deleted === 1,
-      audio: files.get(row.audio_file_id)!,
-      image: row.image_file_id === null ? null : (files.get(row.image_file_id) ?? null),
+      audio,
+      image,
     }));
   }
 

@@ -6,7 +6,7 @@
 import { ApiError, invalidParameter } from '../errors.js';
 import type { EventOutbox } from '../events/events.js';
 import type { Metrics } from '../metrics.js';
-import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, PrefixHasher } from '../ports.js';
+import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, ExpiryCursor, PrefixHasher } from '../ports.js';
 import { contiguousPrefix, missingRanges, type ByteRange } from './ranges.js';
 import { highestByte, outOfRange, tooLarge, UploadEngine, type ChunkInput, type ContentSniffer } from './upload-engine.js';
 
@@ -76,6 +76,9 @@ export function normalizeSha1(value: string, parameter: string): string {
   if (!SHA1_HEX.test(lower)) throw invalidParameter(parameter, 'must be 40 hexadecimal digits');
   return lower;
 }
+
+/** Pages of expired attachments one sweep looks through at most (a bound on its time). */
+const MAX_SWEEP_PAGES = 100;
 
 export class AttachmentService {
   readonly engine: UploadEngine;
@@ -155,11 +158,7 @@ export class AttachmentService {
   }
 
   async delete(userId: number, id: number): Promise<void> {
-    const record = await this.getOwned(userId, id);
-    if (record.state === 'used') {
-      throw new ApiError('attachment_used', 'The attachment has been used; delete what uses it instead.', { used_by: record.usedBy });
-    }
-    await this.remove(record);
+    await this.remove(await this.getOwned(userId, id));
   }
 
   /** Creates an attachment whose first chunk comes with it; if the chunk fails, nothing remains. */
@@ -195,7 +194,14 @@ export class AttachmentService {
   /** Deletes the row, then its bytes: the blob, and the pieces of an upload kept as pieces. */
   private async remove(record: AttachmentRecord): Promise<void> {
     const pieces = this.store.pieces ? ((await this.repo.findLayout(record.id))?.pieces ?? []) : [];
-    await this.repo.delete(record.id);
+    if (!(await this.repo.deleteUnused(record.id))) {
+      // Used (or deleted) since it was read: the bytes now belong to what uses it.
+      const current = await this.repo.findById(record.id);
+      if (current?.state === 'used') {
+        throw new ApiError('attachment_used', 'The attachment has been used; delete what uses it instead.', { used_by: current.usedBy });
+      }
+      throw new ApiError('not_found', 'No such attachment.');
+    }
     this.engine.forget(record.id);
     await this.store.deleteBlob(record.storageKey);
     for (const piece of pieces) await this.store.deleteBlob(piece.storageKey).catch(() => undefined);
@@ -205,15 +211,22 @@ export class AttachmentService {
   async sweepExpired(batch = 100): Promise<number> {
     const now = this.clock.now();
     let removed = 0;
-    for (const record of await this.repo.findExpired(now, batch)) {
-      if (this.engine.isActive(record.id)) continue;
-      const pieces = this.store.pieces ? ((await this.repo.findLayout(record.id))?.pieces ?? []) : [];
-      if (await this.repo.deleteIfExpired(record.id, now)) {
-        this.engine.forget(record.id);
-        await this.store.deleteBlob(record.storageKey);
-        for (const piece of pieces) await this.store.deleteBlob(piece.storageKey).catch(() => undefined);
-        removed += 1;
+    // Pages past rows with a request in flight, so busy rows never starve the rest.
+    for (let page = 0, after: ExpiryCursor | undefined; page < MAX_SWEEP_PAGES && removed < batch; page += 1) {
+      const records = await this.repo.findExpired(now, batch, after);
+      for (const record of records) {
+        if (this.engine.isActive(record.id)) continue;
+        const pieces = this.store.pieces ? ((await this.repo.findLayout(record.id))?.pieces ?? []) : [];
+        if (await this.repo.deleteIfExpired(record.id, now)) {
+          this.engine.forget(record.id);
+          await this.store.deleteBlob(record.storageKey);
+          for (const piece of pieces) await this.store.deleteBlob(piece.storageKey).catch(() => undefined);
+          removed += 1;
+        }
       }
+      const last = records.at(-1);
+      if (!last || records.length < batch) break;
+      after = { expiresAt: last.expiresAt ?? now, id: last.id };
     }
     return removed;
   }

@@ -243,6 +243,8 @@ export class UploadEngine {
         return done;
       }
     }
+    // Deleted (or expired) while it was being hashed: its bytes went with it.
+    if (!(await this.repo.findById(record.id))) throw new ApiError('not_found', 'The attachment was deleted while it was being completed.');
     throw new Error(`attachment ${record.id} could not be hashed to completion`, { cause: lastError });
   }
 

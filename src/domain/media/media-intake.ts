@@ -6,7 +6,7 @@
  */
 import { ApiError } from '../errors.js';
 import { missingRanges } from '../attachments/ranges.js';
-import type { AttachmentRecord, BlobStore, CreateOutcome, FilesToAttach, MediaProber, NewMediaFile } from '../ports.js';
+import type { AttachmentRecord, AudioInfo, BlobStore, CreateOutcome, FilesToAttach, MediaProber, NewMediaFile, ProbeVerdicts } from '../ports.js';
 
 /** Finds an attachment to use, completing it first if every byte is there. */
 export interface AttachmentLookup {
@@ -30,12 +30,13 @@ export class MediaIntake {
     private readonly attachments: AttachmentLookup,
     private readonly store: BlobStore,
     private readonly prober: MediaProber,
+    private readonly verdicts: ProbeVerdicts,
   ) {}
 
   async prepare(userId: number, input: UploadedFile, kind: 'audio' | 'image'): Promise<PreparedFile> {
     const source = input.kind === 'attachment' ? await this.usableAttachment(userId, input) : { ...input, attachmentId: null, newBlob: input.storageKey };
     if (kind === 'audio') {
-      const info = await this.store.withLocalFile(source.storageKey, (path) => this.prober.probeAudio(path));
+      const info = await this.probeAudio(source);
       if (!info) throw new ApiError('unsupported_audio', `${input.parameter} is not decodable audio (FLAC, MP3, WAV, AIFF, Ogg, MP4/M4A or WebM).`, { parameter: input.parameter });
       const { contentType, ...audio } = info;
       return { file: { kind, storageKey: source.storageKey, filename: source.filename, contentType, size: source.size, sha1: source.sha1, audio, image: null }, attachmentId: source.attachmentId, newBlob: source.newBlob };
@@ -44,6 +45,23 @@ export class MediaIntake {
     if (!info) throw new ApiError('unsupported_image', `${input.parameter} is not a JPEG or PNG image.`, { parameter: input.parameter });
     const { contentType, ...image } = info;
     return { file: { kind, storageKey: source.storageKey, filename: source.filename, contentType, size: source.size, sha1: source.sha1, audio: null, image }, attachmentId: source.attachmentId, newBlob: source.newBlob };
+  }
+
+  /**
+   * Probes audio once per attachment content: a verdict of "not audio" is kept with the
+   * attachment, keyed to its SHA1, so repeating the request costs a look-up, not a probe.
+   */
+  private async probeAudio(source: { storageKey: string; attachmentId: number | null; sha1: string }): Promise<AudioInfo | null> {
+    const { attachmentId, sha1 } = source;
+    const probe = () => this.store.withLocalFile(source.storageKey, (path) => this.prober.probeAudio(path));
+    if (attachmentId === null) return probe();
+    if (await this.verdicts.isRejectedAudio(attachmentId, sha1)) return null;
+    const info = await probe();
+    if (info) return info;
+    // Deleted while it was probed: it is gone, not unsupported.
+    if (!(await this.attachments.findForUse(attachmentId))) throw new ApiError('attachment_not_found', undefined, { chunked_attachment_id: attachmentId });
+    await this.verdicts.rejectAudio(attachmentId, sha1);
+    return null;
   }
 
   /** Deletes blobs made for a request that did not go through. */
