@@ -201,6 +201,8 @@ export interface AttachmentRepository {
   findExpired(now: number, limit: number, after?: ExpiryCursor): Promise<AttachmentRecord[]>;
   /** Deletes the row only if it is still expired and unused; true if it did. */
   deleteIfExpired(id: number, now: number): Promise<boolean>;
+  /** Moves an unused attachment's expiry to `expiresAt` if it is earlier (a request is writing to it, on some node). */
+  extendExpiry(id: number, expiresAt: number): Promise<void>;
 }
 
 // ---------------------------------------------------------------- media files, clips, messages

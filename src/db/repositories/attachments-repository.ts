@@ -235,6 +235,16 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     return rows.map((row) => toAttachment(row));
   }
 
+  async extendExpiry(id: number, expiresAt: number): Promise<void> {
+    await this.database.db
+      .updateTable('attachments')
+      .set({ expires_at: expiresAt })
+      .where('id', '=', id)
+      .where('state', '!=', 'used')
+      .where('expires_at', '<', expiresAt)
+      .execute();
+  }
+
   async deleteIfExpired(id: number, now: number): Promise<boolean> {
     const result = await this.database.db
       .deleteFrom('attachments')

@@ -136,7 +136,12 @@ export class UploadEngine {
     this.checkBeforeBytes(record, chunk);
     // A size sent with the chunk is fixed before its bytes, which must then fit within it.
     if (chunk.size !== undefined && record.size === null) record = await this.fixSize(record, chunk.size);
-    // No expiry update here: the commit pushes it forward, and the sweep skips uploads in flight.
+    // The commit pushes the expiry forward; one that is near already moves now, in the database,
+    // so that no node's sweep takes an upload a request is writing to.
+    const now = this.clock.now();
+    if (record.expiresAt !== null && record.expiresAt - now < this.limits.idleTimeoutMs / 2) {
+      await this.repo.extendExpiry(record.id, now + this.limits.idleTimeoutMs);
+    }
 
     const state = this.states.obtain(record);
     state.activeRequests += 1;
