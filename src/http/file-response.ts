@@ -32,7 +32,7 @@ export function sendStoredFile(
   request: FastifyRequest,
   reply: FastifyReply,
   store: BlobStore,
-  file: MediaFileRecord,
+  file: Pick<MediaFileRecord, 'storageKey' | 'contentType' | 'filename' | 'size' | 'sha1'>,
   cacheControl: 'public' | 'private',
 ): FastifyReply {
   const etag = `"${file.sha1}"`;
