@@ -10,6 +10,8 @@ import type { HintedImages } from './processing-views.js';
 
 /** Names one request may ask for. */
 export const MAX_IMAGE_HINTS = 5;
+/** Sizes one request may make (a page of 150 clips could otherwise ask for 750); the rest are null until asked again. */
+export const MAX_NEW_SIZES_PER_REQUEST = 20;
 
 /** For route schemas (the OpenAPI document); parseImageSizeHints does the checking. */
 export const ImageHintParams = Type.Object({
@@ -52,11 +54,13 @@ export async function hintedImages(
 ): Promise<Map<number, HintedImages>> {
   const out = new Map<number, HintedImages>();
   if (!media || hints.length === 0) return out;
+  const budget = { remaining: MAX_NEW_SIZES_PER_REQUEST };
   for (const record of records) {
     if (!record.image) continue;
     const made = await media.imageRenditions(
       record.image,
       hints.map((hint) => hint.geometry),
+      budget,
     );
     out.set(record.id, new Map(hints.map((hint) => [hint.name, made.get(geometryText(hint.geometry)) ?? null])));
   }

@@ -238,9 +238,9 @@ export class MediaProcessingService {
   /**
    * Renditions of an image in the asked geometries, made now when missing (once per
    * geometry, also across nodes: the database keeps the first). A size that cannot be
-   * made (a hostile image) is null.
+   * made (a hostile image), or that would exceed the request's `budget` of new sizes, is null.
    */
-  async imageRenditions(image: MediaFileRecord, geometries: ImageGeometry[]): Promise<Map<string, ImageRendition | null>> {
+  async imageRenditions(image: MediaFileRecord, geometries: ImageGeometry[], budget: { remaining: number } = { remaining: Infinity }): Promise<Map<string, ImageRendition | null>> {
     const out = new Map<string, ImageRendition | null>();
     for (const geometry of geometries) {
       const text = geometryText(geometry);
@@ -248,7 +248,7 @@ export class MediaProcessingService {
       const key = `${image.id}:${text}`;
       let pending = this.making.get(key);
       if (!pending) {
-        pending = this.makeImageRendition(image, geometry).finally(() => this.making.delete(key));
+        pending = this.makeImageRendition(image, geometry, budget).finally(() => this.making.delete(key));
         this.making.set(key, pending);
       }
       out.set(text, await pending);
@@ -261,10 +261,12 @@ export class MediaProcessingService {
     return this.repository.findImageRendition(image.id, geometry);
   }
 
-  private async makeImageRendition(image: MediaFileRecord, geometry: ImageGeometry): Promise<ImageRendition | null> {
+  private async makeImageRendition(image: MediaFileRecord, geometry: ImageGeometry, budget: { remaining: number }): Promise<ImageRendition | null> {
     const text = geometryText(geometry);
     const found = await this.repository.findImageRendition(image.id, text);
     if (found) return found;
+    if (budget.remaining <= 0) return null;
+    budget.remaining -= 1;
     let made: ImageRendition;
     try {
       made = await this.images.render(image, geometry);
