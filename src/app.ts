@@ -23,6 +23,12 @@ import { AttachmentService } from './domain/attachments/attachment-service.js';
 import { ClipService } from './domain/clips/clip-service.js';
 import { OrphanSweeper } from './domain/maintenance/orphan-sweeper.js';
 import { MediaIntake } from './domain/media/media-intake.js';
+import { MEDIA_JOB, MEDIA_POLICY, MediaProcessingService, type MediaJobPayload } from './domain/media/processing.js';
+import { SqlProcessingRepository } from './db/repositories/media-processing-repository.js';
+import { FfmpegAudioProcessor } from './media/audio-renditions.js';
+import { locateFfmpeg } from './media/ffmpeg.js';
+import { SharpImageProcessor } from './media/image-renditions.js';
+import { RenditionStorage } from './media/rendition-storage.js';
 import { MessageService } from './domain/messages/message-service.js';
 import type { JobQueue } from './domain/jobs/job-queue.js';
 import { Outbox } from './domain/jobs/outbox.js';
@@ -70,6 +76,8 @@ export interface Services {
   jobs: JobQueue;
   /** Jobs committed with every new clip or message (src/domain/jobs/outbox.ts). */
   outbox: Outbox;
+  /** Media processing (SPEC 8): renditions, loudness, waveforms, image sizes. */
+  media: MediaProcessingService;
 }
 
 export interface App {
@@ -149,6 +157,25 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     error: (error, message) => http.log.error({ err: error }, message),
   };
   const jobs = openJobQueue(database, config.databaseUrl, jobLog, options.jobPollMs ? { pollMs: options.jobPollMs } : {});
+  // Media processing (SPEC 8): ffmpeg is looked for once; without it clips say `unavailable`.
+  const ffmpeg = await locateFfmpeg(config.ffmpegPath);
+  const renditions = new RenditionStorage(store);
+  const mediaTimeoutMs = config.mediaJobTimeoutSeconds * 1000;
+  const media = new MediaProcessingService(
+    new SqlProcessingRepository(database),
+    ffmpeg ? new FfmpegAudioProcessor(ffmpeg, renditions, { timeoutMs: mediaTimeoutMs }) : null,
+    new SharpImageProcessor(renditions, mediaTimeoutMs),
+    renditions,
+    clock,
+  );
+  if (ffmpeg) {
+    jobs.register<MediaJobPayload>(MEDIA_JOB, { ...MEDIA_POLICY, concurrency: config.mediaConcurrency }, (payload, job) =>
+      media.run({ type: payload.subject_type, id: payload.subject_id }, job),
+    );
+  }
+  outbox.add(async (scope, created) => {
+    if (await media.begin(scope, created)) await jobs.enqueue(MEDIA_JOB, { subject_type: created.type, subject_id: created.id }, { within: scope });
+  });
   const clipRepository = new SqlClipRepository(database);
   const messageRepository = new SqlMessageRepository(database);
   if (config.webhookUrl && webhookKey) {
@@ -161,6 +188,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     registerWebhookDelivery(jobs, settings, render, clock);
     const webhooks = new WebhookOutbox(jobs);
     attachments.events = webhooks;
+    media.events = webhooks;
     outbox.add((scope, created) => webhooks.record({ type: `${created.type}.created`, subjectId: created.id, occurredAt: clock.now() }, scope));
   }
   const services: Services = {
@@ -178,6 +206,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     orphans: new OrphanSweeper(store, new SqlBlobReferences(database), clock, config.orphanGraceSeconds * 1000),
     jobs,
     outbox,
+    media,
   };
 
   const http = Fastify({
@@ -198,6 +227,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // (http/params.ts decodeParams), so Fastify's per-source validation is off; the route
   // schemas still document the API and shape the replies.
   http.setValidatorCompiler(() => () => true);
+
+  if (ffmpeg) http.log.info({ ffmpeg }, 'media processing on: ffmpeg found');
+  else http.log.warn({ ffmpeg_path: config.ffmpegPath }, 'media processing unavailable: ffmpeg not found (set FFMPEG_PATH); clips and messages say processing "unavailable"');
 
   const drain = new Drain();
   drain.register(http);
@@ -243,8 +275,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     uploads: new ResumableUploads(services.attachments, new SqlUploadExtrasRepository(database), store),
     users: services.users,
   });
-  await http.register(clipRoutes, { clips: services.clips, users: services.users, store, maxFileSize: config.maxAttachmentSize });
-  await http.register(messageRoutes, { messages: services.messages, users: services.users, store, maxFileSize: config.maxAttachmentSize });
+  await http.register(clipRoutes, { clips: services.clips, users: services.users, store, maxFileSize: config.maxAttachmentSize, media });
+  await http.register(messageRoutes, { messages: services.messages, users: services.users, store, maxFileSize: config.maxAttachmentSize, media });
   http.get('/openapi.json', { schema: { hide: true } }, async () => http.swagger());
   await http.register(webRoutes);
 
@@ -260,6 +292,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         .then(() => services.attachments.sweepExpired())
         .then(() => services.orphans.sweep())
         .then(() => services.users.sweepExpiredTokens())
+        .then(async () => {
+          if (!ffmpeg) return;
+          for (const [state, count] of Object.entries(await jobs.counts(MEDIA_JOB))) metrics.setMediaJobs(state, count);
+        })
         .catch((error: unknown) => http.log.error({ err: error }, 'sweep failed'))
         .finally(() => (sweeping = false));
     }, config.sweepIntervalSeconds * 1000);

@@ -51,6 +51,12 @@ export interface Config {
   webhookTimeoutSeconds: number;
   /** Blobs that no record names are deleted once they are this old. */
   orphanGraceSeconds: number;
+  /** The ffmpeg program: a path, or a name looked up on PATH at start; media processing is off without it. */
+  ffmpegPath: string;
+  /** Seconds one ffmpeg or sharp run of a media job may take before it is killed. */
+  mediaJobTimeoutSeconds: number;
+  /** Media jobs one node runs at the same time. */
+  mediaConcurrency: number;
   passwordHashLog2N: number;
   /** Fastify's trustProxy: false, true (trust every hop), a hop count, or addresses/CIDRs. */
   trustProxy: boolean | number | string;
@@ -179,6 +185,14 @@ const SETTINGS: { [K in keyof Config]: Setting } = {
   webhookSecret: { env: 'WEBHOOK_SECRET', parse: (raw) => raw, fallback: () => null, help: 'whsec_<base64> secret that signs webhooks' },
   webhookTimeoutSeconds: { env: 'WEBHOOK_TIMEOUT', parse: integer('WEBHOOK_TIMEOUT', 1), fallback: () => 10, help: 'seconds a webhook receiver has to answer' },
   orphanGraceSeconds: { env: 'ORPHAN_GRACE', parse: integer('ORPHAN_GRACE', 0), fallback: () => 3600, help: 'seconds before an unreferenced file is deleted' },
+  ffmpegPath: { env: 'FFMPEG_PATH', parse: (raw) => raw, fallback: () => 'ffmpeg', help: 'ffmpeg program, a path or a name on PATH; without it media is not processed' },
+  mediaJobTimeoutSeconds: {
+    env: 'MEDIA_JOB_TIMEOUT',
+    parse: integer('MEDIA_JOB_TIMEOUT', 1),
+    fallback: () => 600,
+    help: 'seconds one ffmpeg or sharp run of a media job may take before it is killed',
+  },
+  mediaConcurrency: { env: 'MEDIA_CONCURRENCY', parse: integer('MEDIA_CONCURRENCY', 1), fallback: () => 1, help: 'media jobs one node runs at the same time' },
   passwordHashLog2N: { env: 'PASSWORD_HASH_LOG2N', parse: integer('PASSWORD_HASH_LOG2N', 10), fallback: () => 15, help: 'scrypt cost (log2 N)' },
   trustProxy: {
     env: 'TRUST_PROXY',

@@ -182,6 +182,50 @@ const migrations: Record<string, DialectMigration> = {
   '2026_12_06_attachment_probe': async (db) => {
     await db.schema.alterTable('attachments').addColumn('audio_rejected_sha1', 'text').execute();
   },
+  // Issue 15, media processing (SPEC 8): one row per clip's or message's audio file with the
+  // state and results of its processing, and the image renditions made from image files.
+  '2026_12_01_media_processing': async (db, dialect) => {
+    const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+    const real = dialect === 'postgres' ? 'double precision' : 'real';
+    await db.schema
+      .createTable('media_processing')
+      .addColumn('audio_file_id', 'integer', (c) => c.primaryKey().references('media_files.id').onDelete('cascade'))
+      .addColumn('subject_type', 'text', (c) => c.notNull())
+      .addColumn('subject_id', 'integer', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('error_name', 'text')
+      .addColumn('error_description', 'text')
+      .addColumn('integrated_lufs', real)
+      .addColumn('true_peak_dbtp', real)
+      .addColumn('mp3_key', 'text')
+      .addColumn('mp3_size', bigint)
+      .addColumn('mp3_sha1', 'text')
+      .addColumn('waveform_key', 'text')
+      .addColumn('waveform_size', bigint)
+      .addColumn('waveform_sha1', 'text')
+      .addColumn('updated_at', bigint, (c) => c.notNull())
+      .addUniqueConstraint('media_processing_subject', ['subject_type', 'subject_id'])
+      .execute();
+    await db.schema
+      .createTable('image_renditions')
+      .addColumn('id', 'integer', (c) => (dialect === 'postgres' ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement()))
+      .addColumn('image_file_id', 'integer', (c) => c.notNull().references('media_files.id').onDelete('cascade'))
+      // Canonical geometry: `100x100/c` (crop to fill), `1024x1024` (fit, never enlarged), `300x200<` (fit).
+      .addColumn('geometry', 'text', (c) => c.notNull())
+      .addColumn('storage_key', 'text', (c) => c.notNull())
+      .addColumn('content_type', 'text', (c) => c.notNull())
+      .addColumn('size', bigint, (c) => c.notNull())
+      .addColumn('sha1', 'text', (c) => c.notNull())
+      .addColumn('width', 'integer', (c) => c.notNull())
+      .addColumn('height', 'integer', (c) => c.notNull())
+      .addColumn('created_at', bigint, (c) => c.notNull())
+      .addUniqueConstraint('image_renditions_file_geometry', ['image_file_id', 'geometry'])
+      .execute();
+    // The orphan sweeper asks which storage keys records still name.
+    await db.schema.createIndex('media_processing_mp3_key').on('media_processing').column('mp3_key').execute();
+    await db.schema.createIndex('media_processing_waveform_key').on('media_processing').column('waveform_key').execute();
+    await db.schema.createIndex('image_renditions_storage_key').on('image_renditions').column('storage_key').execute();
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

@@ -144,7 +144,44 @@ export interface UploadExtrasTable {
   concat: string | null;
 }
 
+/** Processing of one clip's or message's audio file (SPEC 8); absent for files from before it. */
+export interface MediaProcessingTable {
+  audio_file_id: number;
+  /** audio_clip | message, and its id: whose events and views these are. */
+  subject_type: string;
+  subject_id: number;
+  /** queued | processing | ready | failed | unavailable */
+  state: string;
+  error_name: string | null;
+  error_description: string | null;
+  integrated_lufs: number | null;
+  true_peak_dbtp: number | null;
+  mp3_key: string | null;
+  mp3_size: number | null;
+  mp3_sha1: string | null;
+  waveform_key: string | null;
+  waveform_size: number | null;
+  waveform_sha1: string | null;
+  updated_at: number;
+}
+
+/** A resized copy of an image file, made once per geometry. */
+export interface ImageRenditionsTable {
+  id: Generated<number>;
+  image_file_id: number;
+  geometry: string;
+  storage_key: string;
+  content_type: string;
+  size: number;
+  sha1: string;
+  width: number;
+  height: number;
+  created_at: number;
+}
+
 export interface Tables {
+  media_processing: MediaProcessingTable;
+  image_renditions: ImageRenditionsTable;
   upload_extras: UploadExtrasTable;
   users: UsersTable;
   access_tokens: AccessTokensTable;

@@ -17,6 +17,7 @@ export const ERROR_TABLE = {
   // 404 / 405
   not_found: { code: 1201, status: 404, description: 'No such resource, or it is not visible to you.' },
   method_not_allowed: { code: 1202, status: 405, description: 'This method is not allowed on this resource.' },
+  not_processed: { code: 1203, status: 404, description: 'The media has not been processed (yet); see processing.' },
   // 409: conflicts with the current state
   username_taken: { code: 1301, status: 409, description: 'That username is already taken.' },
   size_mismatch: { code: 1302, status: 409, description: 'The size differs from the size given when the attachment was created.' },

@@ -5,6 +5,7 @@
 import type { ByteRange } from './attachments/ranges.js';
 import type { TransactionScope } from './jobs/job-queue.js';
 import type { OutboxWriter } from './jobs/outbox.js';
+import type { MediaProcessing } from './media/processing.js';
 
 // ---------------------------------------------------------------- users and tokens
 
@@ -280,6 +281,8 @@ export interface ClipRecord extends NewClip {
   owner: UserRef;
   audio: MediaFileRecord;
   image: MediaFileRecord | null;
+  /** Background processing of its media (SPEC 8). */
+  processing: MediaProcessing;
   updatedAt: number;
 }
 
@@ -339,6 +342,8 @@ export interface MessageRecord extends NewMessage {
   recipientDeleted: boolean;
   audio: MediaFileRecord;
   image: MediaFileRecord | null;
+  /** Background processing of its media (SPEC 8). */
+  processing: MediaProcessing;
 }
 
 export interface MessageFilter {

@@ -48,7 +48,7 @@ export async function sendStoredFile(
   request: FastifyRequest,
   reply: FastifyReply,
   store: BlobStore,
-  file: MediaFileRecord,
+  file: Pick<MediaFileRecord, 'storageKey' | 'contentType' | 'filename' | 'size' | 'sha1'>,
   cacheControl: 'public' | 'private',
 ): Promise<FastifyReply> {
   const etag = `"${file.sha1}"`;

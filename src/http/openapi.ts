@@ -53,8 +53,47 @@ const ANSWER_BODIES: Array<[RegExp, string]> = [
   [/^\/audio_clips\/\{id\}$/, 'audio_clip'],
 ];
 
-/** Paths that anyone may read without a token (SPEC 1: reads of public clips, users, health). */
-const PUBLIC_READS = /^\/(healthz|users(\/\{id\}(\/audio_clips)?)?|audio_clips(\/\{id\}(\/audio|\/image)?)?)$/;
+/** Paths that anyone may read without a token (SPEC 1: reads of public clips, users, health; SPEC 8: clips' renditions). */
+const PUBLIC_READS = /^\/(healthz|users(\/\{id\}(\/audio_clips)?)?|audio_clips(\/\{id\}(\/audio|\/image|\.mp3|\/audio\.mp3|\/waveform\.json|\/images\/\{name\})?)?)$/;
+
+/** Files a clip or message has: the originals and what media processing made (SPEC 8), by path suffix and content type. */
+const FILE_PATHS: Array<[RegExp, string, string]> = [
+  [/\/audio$/, 'audio/*', 'the audio file (its real content type)'],
+  [/\/image$/, 'image/*', 'the image file (its real content type)'],
+  [/\/audio\.mp3$/, 'audio/mpeg', 'the MP3 rendition (128 kbit/s)'],
+  [/\/waveform\.json$/, 'application/json', 'waveform peaks in the audiowaveform JSON format, version 2'],
+  [/\/images\/\{name\}$/, 'image/*', 'the image size (JPEG or PNG, as the original)'],
+];
+
+/** SPEC 8: what every clip and message view says about its processing. */
+const PROCESSING_PROPERTIES = {
+  processing: { type: 'string', enum: ['queued', 'processing', 'ready', 'failed', 'unavailable'] },
+  processing_error: {
+    type: 'object',
+    nullable: true,
+    required: ['name', 'description'],
+    properties: { name: { type: 'string', enum: ['media_timeout', 'media_unreadable', 'media_too_long', 'image_unreadable', 'image_too_large', 'internal_error'] }, description: { type: 'string' } },
+  },
+  urls: {
+    type: 'object',
+    additionalProperties: true,
+    properties: {
+      high_mp3: { type: 'string', nullable: true, description: 'the MP3 rendition once processing is ready' },
+      waveform: { type: 'string', nullable: true, description: 'audiowaveform JSON version 2 once processing is ready' },
+      images: {
+        type: 'object',
+        nullable: true,
+        description: 'thumb (100x100, cropped), full (at most 1024x1024) and the sizes asked for with image_size_hint[NAME]; each null until made',
+        additionalProperties: {
+          type: 'object',
+          nullable: true,
+          required: ['width', 'height', 'url'],
+          properties: { width: { type: 'integer' }, height: { type: 'integer' }, url: { type: 'string' } },
+        },
+      },
+    },
+  },
+};
 const NO_TOKEN = new Set(['POST /users', 'POST /oauth/token', 'POST /oauth/revoke']);
 
 /** TypeBox tuples (draft-07 `items: [...]`) become OpenAPI 3.0 arrays of fixed length. */
@@ -69,8 +108,7 @@ function fixTuples(node: Json): void {
   for (const value of Object.values(node)) fixTuples(value);
 }
 
-function fileResponses(kind: 'audio' | 'image'): Json {
-  const media = kind === 'audio' ? 'audio/*' : 'image/*';
+function fileResponses(media: string, description: string): Json {
   const binary = { [media]: { schema: { type: 'string', format: 'binary' } } };
   const headers = {
     'Content-Length': { schema: { type: 'integer' } },
@@ -78,7 +116,7 @@ function fileResponses(kind: 'audio' | 'image'): Json {
     'Accept-Ranges': { schema: { type: 'string', enum: ['bytes'] } },
   };
   return {
-    '200': { description: `the ${kind} file (its real content type)`, headers, content: binary },
+    '200': { description, headers, content: binary },
     '206': {
       description: 'the byte range asked for with `Range`',
       headers: { ...headers, 'Content-Range': { schema: { type: 'string' } } },
@@ -94,7 +132,7 @@ function successResponse(path: string, method: string): Json {
   const listed = ANSWER_BODIES.find(([pattern]) => pattern.test(path))?.[1] ?? (path.includes('message') || path.includes('outbox') ? 'message' : 'audio_clip');
   // A create answers with the one item it made.
   const key = method === 'post' ? listed.replace(/s$/, '') : listed;
-  const item = { type: 'object', additionalProperties: true };
+  const item = { type: 'object', additionalProperties: true, ...(/clip|message/.test(key) ? { properties: PROCESSING_PROPERTIES } : {}) };
   const body = { type: 'object', required: [key], properties: { [key]: key.endsWith('s') ? { type: 'array', items: item } : item }, additionalProperties: true };
   const envelope = {
     type: 'object',
@@ -151,8 +189,10 @@ export function completeOpenApi(doc: Json): Json {
         if (/^[45]XX$/i.test(status)) responses[status] = errorResponse(status.startsWith('4') ? 'the request was refused' : 'a server bug', oauth ? { $ref: '#/components/schemas/OAuthError' } : undefined);
         else if (responses[status].description === 'Default Response') responses[status].description = 'success';
       }
-      if (/\/(audio|image)$/.test(path)) Object.assign(responses, fileResponses(path.endsWith('audio') ? 'audio' : 'image'));
-      if (!Object.keys(responses).some((status) => status.startsWith('2'))) Object.assign(responses, successResponse(path, method));
+      const file = FILE_PATHS.find(([pattern]) => pattern.test(path));
+      if (file) Object.assign(responses, fileResponses(file[1], file[2]));
+      if (/\}\.mp3$/.test(path)) responses['302'] = { description: 'to urls.high_mp3', headers: { Location: { schema: { type: 'string' } } } };
+      if (!Object.keys(responses).some((status) => status.startsWith('2') || status === '302')) Object.assign(responses, successResponse(path, method));
       responses['4XX'] ??= errorResponse('the request was refused', oauth ? { $ref: '#/components/schemas/OAuthError' } : undefined);
       responses['5XX'] ??= errorResponse('a server bug', oauth ? { $ref: '#/components/schemas/OAuthError' } : undefined);
 

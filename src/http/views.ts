@@ -1,9 +1,10 @@
 /** JSON shapes of clips and messages (SPEC 4, 5). */
 import type { ClipRecord, MediaFileRecord, MessageRecord } from '../domain/ports.js';
+import { processingView, type HintedImages } from './processing-views.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-function audioView(file: MediaFileRecord) {
+function audioView(file: MediaFileRecord, loudness: ReturnType<typeof processingView>['loudness']) {
   return {
     filename: file.filename,
     content_type: file.contentType,
@@ -13,6 +14,7 @@ function audioView(file: MediaFileRecord) {
     sample_rate: file.audio?.sampleRate ?? null,
     channels: file.audio?.channels ?? null,
     duration: file.audio?.duration ?? null,
+    loudness,
   };
 }
 
@@ -20,8 +22,9 @@ function imageView(file: MediaFileRecord | null) {
   return file === null ? null : { content_type: file.contentType, width: file.image?.width ?? 0, height: file.image?.height ?? 0, size: file.size, sha1: file.sha1 };
 }
 
-export function clipView(clip: ClipRecord) {
+export function clipView(clip: ClipRecord, hinted?: HintedImages) {
   const detail = `/audio_clips/${clip.id}`;
+  const processed = processingView(detail, clip.processing, clip.image !== null, hinted);
   return {
     id: clip.id,
     title: clip.title,
@@ -34,14 +37,17 @@ export function clipView(clip: ClipRecord) {
     tags: clip.tags,
     location: clip.location,
     user: clip.owner,
-    audio: audioView(clip.audio),
+    audio: audioView(clip.audio, processed.loudness),
     image: imageView(clip.image),
-    urls: { detail, audio: `${detail}/audio`, image: clip.image ? `${detail}/image` : null },
+    processing: processed.processing,
+    processing_error: processed.processing_error,
+    urls: { detail, audio: `${detail}/audio`, image: clip.image ? `${detail}/image` : null, ...processed.urls },
   };
 }
 
-export function messageView(message: MessageRecord) {
+export function messageView(message: MessageRecord, hinted?: HintedImages) {
   const detail = `/account/messages/${message.id}`;
+  const processed = processingView(detail, message.processing, message.image !== null, hinted);
   return {
     id: message.id,
     title: message.title,
@@ -53,8 +59,10 @@ export function messageView(message: MessageRecord) {
     uuid: message.uuid,
     created_at: iso(message.createdAt),
     recorded_at: iso(message.recordedAt),
-    audio: audioView(message.audio),
+    audio: audioView(message.audio, processed.loudness),
     image: imageView(message.image),
-    urls: { detail, audio: `${detail}/audio`, image: message.image ? `${detail}/image` : null },
+    processing: processed.processing,
+    processing_error: processed.processing_error,
+    urls: { detail, audio: `${detail}/audio`, image: message.image ? `${detail}/image` : null, ...processed.urls },
   };
 }

@@ -21,7 +21,9 @@ for (const kind of storageKinds()) {
     let bob: { token: string; id: number; username: string };
 
     before(async () => {
-      server = await startServer(kind, { maxOpenAttachments: 1000 });
+      // Media processing off: these tests count stored files, which its renditions would add in
+      // the background (test/media/processing.test.ts covers processing and its files).
+      server = await startServer(kind, { maxOpenAttachments: 1000, ffmpegPath: '/nonexistent/ffmpeg' });
       base = server.url;
       alice = await newUser(base, 'alice');
       bob = await newUser(base, 'bob');

@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { databaseKinds } from '../helpers/databases.js';
 import { createAttachment, newUser, putRaw, request } from '../helpers/client.js';
 import { fixture } from '../helpers/media.js';
+import { waitProcessed } from '../helpers/processing.js';
 import { startServer, TestClock } from '../helpers/server.js';
 
 for (const kind of databaseKinds()) {
@@ -19,6 +20,8 @@ for (const kind of databaseKinds()) {
         await putRaw(server.url, token, attachment, 0, Buffer.alloc(50, 7));
         const clip = await request(server.url, 'POST', '/audio_clips', { token, multipart: [['audio_clip[title]', 't'], ['audio_clip[uploaded_data]', fixture('tone.wav'), 'a.wav']] });
         assert.equal(clip.status, 201);
+        // Its renditions (MP3, waveform) are files the database names: the sweep keeps them.
+        await waitProcessed(server.url, clip.json.body.audio_clip.urls.detail, undefined);
         const blobs = path.join(server.dataDir, 'blobs');
         const stray = '00000000-0000-4000-8000-000000000000';
         await writeFile(path.join(blobs, stray), 'left by a crash');

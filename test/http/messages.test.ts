@@ -23,7 +23,9 @@ for (const kind of databaseKinds()) {
     let eve: Person;
 
     before(async () => {
-      server = await startServer(kind);
+      // Media processing off: these tests count stored files, which its renditions would add in
+      // the background (test/media/processing.test.ts covers processing and its files).
+      server = await startServer(kind, { ffmpegPath: '/nonexistent/ffmpeg' });
       base = server.url;
       [ann, ben, eve] = [await newUser(base, 'ann'), await newUser(base, 'ben'), await newUser(base, 'eve')];
     });

@@ -18,10 +18,13 @@ import { startNode, type Node } from '../helpers/nodes.js';
 import { startServerProcess } from '../helpers/server-process.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { WebhookReceiver, type Received } from '../helpers/webhook-receiver.js';
+import { locateFfmpeg } from '../../src/media/ffmpeg.js';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const verifier = new Webhook(SECRET);
 const AUDIO = fixture('tone.wav');
+/** Events per clip or message from media processing (`*.processed`): none where ffmpeg is missing. */
+const PROCESSED = (await locateFfmpeg('ffmpeg')) ? 1 : 0;
 
 interface Event {
   type: string;
@@ -104,7 +107,7 @@ for (const kind of databaseKinds()) {
       await new Promise((resolve) => setTimeout(resolve, 2500 - (Date.now() - started)));
       receiver.answer = ({ attempt }) => (attempt === 1 ? 500 : 204);
       await receiver.up();
-      const wanted = ['attachment.completed', 'audio_clip.created', 'message.created'];
+      const wanted = ['attachment.completed', 'audio_clip.created', 'message.created', ...(PROCESSED ? ['audio_clip.processed', 'message.processed'] : [])];
       await receiver.until(() => wanted.every((type) => [...deliveredEvents(receiver).keys()].some((key) => key.startsWith(type))), 60_000, wanted.join(', '));
 
       const events = deliveredEvents(receiver);
@@ -115,6 +118,13 @@ for (const kind of databaseKinds()) {
       const message = events.get(`message.created:${messageId}`);
       assert.ok(message, 'message.created');
       assert.deepEqual(message.data.message, (await request(server.url, 'GET', `/account/messages/${messageId}`, { token: bob.token })).json.body.message);
+      if (PROCESSED) {
+        // Sent once processing has finished, with the processed view (rendered when sent, so compared with the API now).
+        const processed = events.get(`audio_clip.processed:${clipId}`)!;
+        assert.equal(processed.data.audio_clip!.processing, 'ready');
+        assert.deepEqual(processed.data.audio_clip, api.json.body.audio_clip);
+        assert.equal(events.get(`message.processed:${messageId}`)!.data.message!.processing, 'ready');
+      }
       const completed = [...events.values()].filter((e) => e.type === 'attachment.completed');
       assert.ok(completed.length >= 1, 'attachment.completed');
       assert.equal(completed[0]!.data.attachment!.state !== undefined, true);
@@ -146,7 +156,7 @@ for (const kind of databaseKinds()) {
       const erin = await newUser(server.url, 'hook_erin');
       const clipId = await createClip(server.url, erin.token, 'quick retry');
       // Its attachment's event too, so that none of this test's events arrive during the next.
-      await receiver.until(() => deliveredEvents(receiver).has(`audio_clip.created:${clipId}`) && receiver.delivered().size === 2, 30_000, 'the retried events');
+      await receiver.until(() => deliveredEvents(receiver).has(`audio_clip.created:${clipId}`) && receiver.delivered().size === 2 + PROCESSED, 30_000, 'the retried events');
       const attempts = receiver.received.filter((r) => verified(r).type === 'audio_clip.created');
       assert.deepEqual(
         attempts.map((a) => a.status),
@@ -168,7 +178,7 @@ for (const kind of databaseKinds()) {
       const perId = new Map<string, number>();
       for (const r of receiver.received) perId.set(r.id, (perId.get(r.id) ?? 0) + 1);
       assert.deepEqual([...new Set(perId.values())], [1]);
-      assert.equal(perId.size, 12, 'six clips and six attachments');
+      assert.equal(perId.size, 12 + 6 * PROCESSED, 'six clips, six attachments (and six clips processed)');
     });
   });
 }
@@ -214,11 +224,11 @@ for (const kind of databaseKinds()) {
       await receiver.up();
       const second = await startServerProcess(env);
       try {
-        await receiver.until(() => deliveredEvents(receiver).has(`audio_clip.created:${clipId}`) && receiver.delivered().size === 2, 60_000, 'the events after the restart');
+        await receiver.until(() => deliveredEvents(receiver).has(`audio_clip.created:${clipId}`) && receiver.delivered().size === 2 + PROCESSED, 60_000, 'the events after the restart');
         await new Promise((resolve) => setTimeout(resolve, 1000));
         const events = deliveredEvents(receiver); // asserts each id came once
         assert.ok(events.has(`audio_clip.created:${clipId}`));
-        assert.equal(receiver.received.length, 2, 'the clip and its attachment, once each');
+        assert.equal(receiver.received.length, 2 + PROCESSED, 'the clip, its attachment (and its processing), once each');
         const arrived = receiver.received.find((r) => verified(r).type === 'audio_clip.created')!;
         t.diagnostic(`delivered ${seconds(arrived.at - killedAt)} s after the kill (restart included); ${receiver.received.length} requests in all`);
       } finally {

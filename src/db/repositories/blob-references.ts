@@ -13,6 +13,10 @@ export class SqlBlobReferences implements BlobReferences {
       .where('storage_key', 'in', keys)
       .union(db.selectFrom('media_files').select('storage_key').where('storage_key', 'in', keys))
       .union(db.selectFrom('attachment_pieces').select('storage_key').where('storage_key', 'in', keys))
+      // Renditions made by media processing (SPEC 8).
+      .union(db.selectFrom('media_processing').select('mp3_key as storage_key').where('mp3_key', 'in', keys).$narrowType<{ storage_key: string }>())
+      .union(db.selectFrom('media_processing').select('waveform_key as storage_key').where('waveform_key', 'in', keys).$narrowType<{ storage_key: string }>())
+      .union(db.selectFrom('image_renditions').select('storage_key').where('storage_key', 'in', keys))
       .execute();
     return new Set(rows.map((r) => r.storage_key));
   }

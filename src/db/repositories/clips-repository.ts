@@ -6,6 +6,7 @@ import { scopeOf } from '../transaction-scope.js';
 import type { AudioClipsTable } from '../schema.js';
 import { isUniqueViolation } from './errors.js';
 import { AttachmentConflict, deleteFiles, loadRefs, storeFiles, withFiles } from './media-files.js';
+import { loadProcessing } from './media-processing-repository.js';
 
 /** Escapes LIKE wildcards so a search for "50%" means those characters. */
 function likePattern(query: string): string {
@@ -21,6 +22,7 @@ export class SqlClipRepository implements ClipRepository {
       rows.flatMap((r) => (r.image_file_id === null ? [r.audio_file_id] : [r.audio_file_id, r.image_file_id])),
       rows.map((r) => r.user_id),
     );
+    const processing = await loadProcessing(this.database.db, rows.map((r) => ({ audioFileId: r.audio_file_id, imageFileId: r.image_file_id })));
     return withFiles(rows, files).map(({ row, audio, image }) => ({
       id: row.id,
       userId: row.user_id,
@@ -35,6 +37,7 @@ export class SqlClipRepository implements ClipRepository {
       owner: users.get(row.user_id) ?? { id: row.user_id, username: '' },
       audio,
       image,
+      processing: processing.get(row.audio_file_id)!,
     }));
   }
 

@@ -2,6 +2,7 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { FilesToAttach, MediaFileRecord, NewMediaFile, UserRef } from '../../domain/ports.js';
 import type { MediaFilesTable, Tables } from '../schema.js';
+import { deleteRenditions } from './media-processing-repository.js';
 
 export function toMediaFile(row: Selectable<MediaFilesTable>): MediaFileRecord {
   return {
@@ -119,7 +120,8 @@ export function withFiles<R extends { audio_file_id: number; image_file_id: numb
 export async function deleteFiles(trx: Transaction<Tables>, ids: Array<number | null>): Promise<string[]> {
   const present = ids.filter((id): id is number => id !== null);
   if (present.length === 0) return [];
+  const renditions = await deleteRenditions(trx, present);
   const rows = await trx.selectFrom('media_files').select('storage_key').where('id', 'in', present).execute();
   await trx.deleteFrom('media_files').where('id', 'in', present).execute();
-  return rows.map((r) => r.storage_key);
+  return [...rows.map((r) => r.storage_key), ...renditions];
 }

@@ -6,6 +6,7 @@ import { scopeOf } from '../transaction-scope.js';
 import type { MessagesTable } from '../schema.js';
 import { isUniqueViolation } from './errors.js';
 import { AttachmentConflict, deleteFiles, loadRefs, storeFiles, withFiles } from './media-files.js';
+import { loadProcessing } from './media-processing-repository.js';
 
 export class SqlMessageRepository implements MessageRepository {
   constructor(private readonly database: Database) {}
@@ -16,6 +17,7 @@ export class SqlMessageRepository implements MessageRepository {
       rows.flatMap((r) => (r.image_file_id === null ? [r.audio_file_id] : [r.audio_file_id, r.image_file_id])),
       rows.flatMap((r) => [r.sender_id, r.recipient_id]),
     );
+    const processing = await loadProcessing(this.database.db, rows.map((r) => ({ audioFileId: r.audio_file_id, imageFileId: r.image_file_id })));
     return withFiles(rows, files).map(({ row, audio, image }) => ({
       id: row.id,
       senderId: row.sender_id,
@@ -32,6 +34,7 @@ export class SqlMessageRepository implements MessageRepository {
       recipientDeleted: row.recipient_deleted === 1,
       audio,
       image,
+      processing: processing.get(row.audio_file_id)!,
     }));
   }
 

@@ -3,6 +3,7 @@ import { Type, type StaticDecode } from '@sinclair/typebox';
 import type {} from '@fastify/swagger';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ClipService } from '../../domain/clips/clip-service.js';
+import type { MediaProcessingService } from '../../domain/media/processing.js';
 import { ApiError } from '../../domain/errors.js';
 import type { BlobStore } from '../../domain/ports.js';
 import type { UserService } from '../../domain/users/user-service.js';
@@ -14,12 +15,16 @@ import { parseId, readParams } from '../request-params.js';
 import { errorResponses } from '../schemas.js';
 import { FileParam, readMediaRequest } from '../uploaded-files.js';
 import { clipView } from '../views.js';
+import { hintedImages, ImageHintParams, parseImageSizeHints } from '../image-hints.js';
+import { renditionRoutes } from './renditions.js';
 
 export interface ClipRouteDeps {
   clips: ClipService;
   users: UserService;
   store: BlobStore;
   maxFileSize: number;
+  /** Media processing (SPEC 8): renditions and image_size_hint. */
+  media?: MediaProcessingService;
 }
 
 const Tag = TextParam({ maxLength: 64 });
@@ -92,11 +97,13 @@ export async function clipRoutes(app: FastifyInstance, deps: ClipRouteDeps): Pro
 
   const list = async (request: FastifyRequest, userId: number | undefined) => {
     const params = decodeParams(ListParams, request.query);
+    const hints = parseImageSizeHints(request.query);
     const window = pageWindow(params);
     const found = await clips.list({ userId, query: params.find?.query, maxTime: window.maxTime, offset: window.offset, limit: window.limit });
-    return envelope({ audio_clips: found.map(clipView) });
+    const hinted = await hintedImages(deps.media, hints, found);
+    return envelope({ audio_clips: found.map((clip) => clipView(clip, hinted.get(clip.id))) });
   };
-  const listSchema = { tags: ['audio clips'], querystring: ListParams, response: errorResponses };
+  const listSchema = { tags: ['audio clips'], querystring: Type.Composite([ListParams, ImageHintParams]), response: errorResponses };
   app.get('/audio_clips', { schema: { ...listSchema, summary: 'All clips, newest first' }, handler: (request) => list(request, undefined) });
   app.get('/account/audio_clips', {
     schema: { ...listSchema, summary: "The caller's clips" },
@@ -112,9 +119,31 @@ export async function clipRoutes(app: FastifyInstance, deps: ClipRouteDeps): Pro
   });
 
   app.get<{ Params: { id: string } }>('/audio_clips/:id', {
-    schema: { summary: 'One clip', tags: ['audio clips'], response: errorResponses },
-    handler: async (request) => envelope({ audio_clip: clipView(await clips.get(parseId(request.params.id, 'audio clip'))) }),
+    schema: { summary: 'One clip', tags: ['audio clips'], querystring: ImageHintParams, response: errorResponses },
+    handler: async (request) => {
+      const hints = parseImageSizeHints(request.query);
+      const clip = await clips.get(parseId(request.params.id, 'audio clip'));
+      return envelope({ audio_clip: clipView(clip, (await hintedImages(deps.media, hints, [clip])).get(clip.id)) });
+    },
   });
+  app.get<{ Params: { id: string } }>('/audio_clips/:id.mp3', {
+    schema: { summary: 'Redirects (302) to the MP3 rendition, urls.high_mp3', tags: ['audio clips'] },
+    handler: async (request, reply) => {
+      const clip = await clips.get(parseId(request.params.id, 'audio clip'));
+      if (!clip.processing.mp3) throw new ApiError('not_processed', 'The MP3 is not there: processing has not finished, failed, or is unavailable.');
+      return reply.redirect(`/audio_clips/${clip.id}/audio.mp3`, 302);
+    },
+  });
+  if (deps.media) {
+    renditionRoutes(app, {
+      base: '/audio_clips/:id',
+      tag: 'audio clips',
+      find: (request) => clips.get(parseId(request.params.id, 'audio clip')),
+      cacheControl: 'public',
+      store,
+      media: deps.media,
+    });
+  }
   app.get<{ Params: { id: string } }>('/audio_clips/:id/audio', {
     schema: { summary: "The clip's audio (Range, ETag)", tags: ['audio clips'] },
     handler: async (request, reply) => sendStoredFile(request, reply, store, (await clips.get(parseId(request.params.id, 'audio clip'))).audio, 'public'),

@@ -4,6 +4,7 @@ import type {} from '@fastify/swagger';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../domain/errors.js';
 import type { MessageService } from '../../domain/messages/message-service.js';
+import type { MediaProcessingService } from '../../domain/media/processing.js';
 import type { BlobStore } from '../../domain/ports.js';
 import type { UserService } from '../../domain/users/user-service.js';
 import { requireUser } from '../auth.js';
@@ -14,12 +15,16 @@ import { parseId, readParams } from '../request-params.js';
 import { errorResponses } from '../schemas.js';
 import { FileParam, readMediaRequest } from '../uploaded-files.js';
 import { messageView } from '../views.js';
+import { hintedImages, ImageHintParams, parseImageSizeHints } from '../image-hints.js';
+import { renditionRoutes } from './renditions.js';
 
 export interface MessageRouteDeps {
   messages: MessageService;
   users: UserService;
   store: BlobStore;
   maxFileSize: number;
+  /** Media processing (SPEC 8): renditions and image_size_hint. */
+  media?: MediaProcessingService;
 }
 
 const SendParams = Type.Object({
@@ -60,20 +65,41 @@ export async function messageRoutes(app: FastifyInstance, deps: MessageRouteDeps
 
   for (const box of ['inbox', 'outbox'] as const) {
     app.get(`/account/${box}`, {
-      schema: { summary: box === 'inbox' ? 'Messages received, newest first' : 'Messages sent, newest first', tags: ['messages'], querystring: PageParams, response: errorResponses },
+      schema: {
+        summary: box === 'inbox' ? 'Messages received, newest first' : 'Messages sent, newest first',
+        tags: ['messages'],
+        querystring: Type.Composite([PageParams, ImageHintParams]),
+        response: errorResponses,
+      },
       handler: async (request) => {
         const user = await requireUser(request, users);
         const window = pageWindow(decodeParams(PageParams, request.query));
+        const hints = parseImageSizeHints(request.query);
         const found = await messages.list({ box, userId: user.id, maxTime: window.maxTime, offset: window.offset, limit: window.limit });
-        return envelope({ messages: found.map(messageView) });
+        const hinted = await hintedImages(deps.media, hints, found);
+        return envelope({ messages: found.map((message) => messageView(message, hinted.get(message.id))) });
       },
     });
   }
 
   app.get<{ Params: { id: string } }>('/account/messages/:id', {
-    schema: { summary: 'One message (sender or recipient only)', tags: ['messages'], response: errorResponses },
-    handler: async (request) => envelope({ message: messageView(await messages.get((await requireUser(request, users)).id, idOf(request))) }),
+    schema: { summary: 'One message (sender or recipient only)', tags: ['messages'], querystring: ImageHintParams, response: errorResponses },
+    handler: async (request) => {
+      const hints = parseImageSizeHints(request.query);
+      const message = await messages.get((await requireUser(request, users)).id, idOf(request));
+      return envelope({ message: messageView(message, (await hintedImages(deps.media, hints, [message])).get(message.id)) });
+    },
   });
+  if (deps.media) {
+    renditionRoutes(app, {
+      base: '/account/messages/:id',
+      tag: 'messages',
+      find: async (request) => messages.get((await requireUser(request, users)).id, idOf(request)),
+      cacheControl: 'private',
+      store,
+      media: deps.media,
+    });
+  }
   app.get<{ Params: { id: string } }>('/account/messages/:id/audio', {
     schema: { summary: "The message's audio (Range, ETag)", tags: ['messages'] },
     handler: async (request, reply) => {

@@ -1,0 +1,282 @@
+/**
+ * Media processing (SPEC 8): after a clip or message is created, a durable job measures its
+ * audio (duration from the decoded samples, EBU R128 loudness), makes an MP3 rendition and a
+ * waveform, and resizes its image (thumb, full). The state and results live in the database;
+ * the tools (ffmpeg, sharp) and the storage of what they make are adapters behind the ports
+ * below. Image sizes a client asks for (`image_size_hint`) are made on demand, once each.
+ */
+import type { EventOutbox } from '../events/events.js';
+import type { CreatedRecord } from '../jobs/outbox.js';
+import type { JobContext, JobPolicy, TransactionScope } from '../jobs/job-queue.js';
+import type { Clock, MediaFileRecord } from '../ports.js';
+
+export type ProcessingState = 'queued' | 'processing' | 'ready' | 'failed' | 'unavailable';
+export type ProcessingSubject = CreatedRecord;
+
+/** A file made from another and stored under its own key. */
+export interface StoredRendition {
+  storageKey: string;
+  contentType: string;
+  size: number;
+  sha1: string;
+}
+
+export interface ImageRendition extends StoredRendition {
+  /** Canonical geometry text (see parseGeometry). */
+  geometry: string;
+  width: number;
+  height: number;
+}
+
+export interface Loudness {
+  /** EBU R128 integrated loudness (LUFS). */
+  integratedLufs: number | null;
+  /** True peak (dBTP); null for digital silence. */
+  truePeakDbtp: number | null;
+}
+
+/** `processing_error`: a name from the table in docs/api.md and a readable description. */
+export interface ProcessingError {
+  name: ProcessingErrorName;
+  description: string;
+}
+
+export type ProcessingErrorName = 'media_timeout' | 'media_unreadable' | 'media_too_long' | 'image_unreadable' | 'image_too_large' | 'internal_error';
+
+/** What a clip or message carries about its processing. */
+export interface MediaProcessing {
+  state: ProcessingState;
+  error: ProcessingError | null;
+  loudness: Loudness | null;
+  mp3: StoredRendition | null;
+  waveform: StoredRendition | null;
+  /** The background renditions of the image, once made. */
+  images: { thumb: ImageRendition | null; full: ImageRendition | null };
+}
+
+/** Records from before media processing existed were never processed. */
+export const NEVER_PROCESSED: MediaProcessing = { state: 'unavailable', error: null, loudness: null, mp3: null, waveform: null, images: { thumb: null, full: null } };
+
+export interface AudioAnalysis {
+  /** Seconds, counted from the decoded samples. */
+  duration: number;
+  loudness: Loudness;
+  mp3: StoredRendition;
+  waveform: StoredRendition;
+}
+
+/**
+ * The input's fault (undecodable, too long, too large, too slow): the job fails at once with
+ * this as its `processing_error`; a retry would fail the same way.
+ */
+export class MediaFailure extends Error {
+  constructor(
+    readonly errorName: ProcessingErrorName,
+    description: string,
+  ) {
+    super(description);
+  }
+}
+
+// ---------------------------------------------------------------- image geometry
+
+/** `crop`: fill WxH exactly, cropping (`WxH/c`); `fit`: fit inside, enlarged if smaller (`WxH<`); `shrink`: fit inside, never enlarged (`WxH`). */
+export interface ImageGeometry {
+  width: number;
+  height: number;
+  mode: 'crop' | 'fit' | 'shrink';
+}
+
+export const MAX_IMAGE_SIDE = 2048;
+export const THUMB: ImageGeometry = { width: 100, height: 100, mode: 'crop' };
+export const FULL: ImageGeometry = { width: 1024, height: 1024, mode: 'shrink' };
+
+/** Parses `WxH`, `WxH<` or `WxH/c` with sides 1..2048; null otherwise. */
+export function parseGeometry(text: string): ImageGeometry | null {
+  const match = /^([1-9][0-9]{0,3})x([1-9][0-9]{0,3})(<|\/c)?$/.exec(text.trim());
+  if (!match) return null;
+  const width = Number(match[1]);
+  const height = Number(match[2]);
+  if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE) return null;
+  return { width, height, mode: match[3] === '/c' ? 'crop' : match[3] === '<' ? 'fit' : 'shrink' };
+}
+
+export function geometryText(geometry: ImageGeometry): string {
+  const suffix = geometry.mode === 'crop' ? '/c' : geometry.mode === 'fit' ? '<' : '';
+  return `${geometry.width}x${geometry.height}${suffix}`;
+}
+
+// ---------------------------------------------------------------- ports
+
+export interface AudioProcessor {
+  /** Decodes the file once: duration, loudness, the MP3 and the waveform (stored). Throws MediaFailure for bad input. */
+  analyse(file: MediaFileRecord, signal: AbortSignal): Promise<AudioAnalysis>;
+}
+
+export interface ImageProcessor {
+  /** Makes and stores one size of an image file. Throws MediaFailure for bad input. */
+  render(file: MediaFileRecord, geometry: ImageGeometry, signal?: AbortSignal): Promise<ImageRendition>;
+}
+
+/** Deletes renditions nobody will record (a lost race, a failed run, a deleted clip). */
+export interface RenditionDisposal {
+  discard(keys: string[]): Promise<void>;
+}
+
+export interface ProcessingWork {
+  audio: MediaFileRecord;
+  image: MediaFileRecord | null;
+  state: ProcessingState;
+}
+
+export type ProcessingOutcome = { ready: AudioAnalysis; images: ImageRendition[] } | { failed: ProcessingError };
+
+export interface ProcessingRepository {
+  /** Inside the transaction that creates the clip or message: its processing row, in `state`. */
+  begin(scope: TransactionScope, subject: ProcessingSubject, state: 'queued' | 'unavailable', now: number): Promise<void>;
+  /** The subject's files and processing state; null when it is gone (deleted) or has no row. */
+  load(subject: ProcessingSubject): Promise<ProcessingWork | null>;
+  /** queued or processing → processing; false when it is finished already or gone. */
+  start(audioFileId: number, now: number): Promise<boolean>;
+  /**
+   * One transaction: the outcome (results, the measured duration, the thumb and full image
+   * renditions; or the error), then `also` (events). Resolves whether it was written (false:
+   * the row is gone or finished) and the keys of renditions it did not record.
+   */
+  finish(audioFileId: number, outcome: ProcessingOutcome, now: number, also: (scope: TransactionScope) => Promise<void>): Promise<{ written: boolean; unused: string[] }>;
+  findImageRendition(imageFileId: number, geometry: string): Promise<ImageRendition | null>;
+  /** Records a rendition unless that geometry has one; resolves the recorded one and whether it is this. */
+  addImageRendition(imageFileId: number, rendition: ImageRendition, now: number): Promise<{ rendition: ImageRendition; added: boolean }>;
+  /** Forgets the oldest on-demand renditions beyond `keep` (thumb and full stay); resolves their keys. */
+  trimImageRenditions(imageFileId: number, keep: number, kept: string[]): Promise<string[]>;
+}
+
+// ---------------------------------------------------------------- the service
+
+export const MEDIA_JOB = 'media-process';
+
+/**
+ * A few quick retries for what is not the input's fault (the database or disk hiccuped);
+ * bad input fails at once. The lease is short: a handler renews it while it runs, and a
+ * node killed mid-job hands the job on after 10 s.
+ */
+export const MEDIA_POLICY: Omit<JobPolicy, 'concurrency'> = {
+  maxAttempts: 4,
+  retryDelaySeconds: 5,
+  exponential: true,
+  maxRetryDelaySeconds: 60,
+  leaseSeconds: 10,
+};
+
+export interface MediaJobPayload {
+  [key: string]: unknown;
+  subject_type: ProcessingSubject['type'];
+  subject_id: number;
+}
+
+export interface ProcessingLimits {
+  /** On-demand image renditions kept per image file, besides thumb and full. */
+  maxHintRenditions: number;
+}
+
+export class MediaProcessingService {
+  /** Where `*.processed` events go (webhooks), when configured. */
+  events: EventOutbox | null = null;
+  private readonly making = new Map<string, Promise<ImageRendition | null>>();
+
+  constructor(
+    private readonly repository: ProcessingRepository,
+    /** Null: no ffmpeg on this node; clips say `unavailable`. */
+    private readonly audio: AudioProcessor | null,
+    private readonly images: ImageProcessor,
+    private readonly disposal: RenditionDisposal,
+    private readonly clock: Clock,
+    private readonly limits: ProcessingLimits = { maxHintRenditions: 16 },
+  ) {}
+
+  get available(): boolean {
+    return this.audio !== null;
+  }
+
+  /** The outbox part: the processing row, written with the new clip or message. Resolves whether a job is due. */
+  async begin(scope: TransactionScope, subject: ProcessingSubject): Promise<boolean> {
+    await this.repository.begin(scope, subject, this.available ? 'queued' : 'unavailable', this.clock.now());
+    return this.available;
+  }
+
+  /** The job: idempotent, so a repeat after a crash finishes the work or finds it done. */
+  async run(subject: ProcessingSubject, job: Pick<JobContext, 'signal' | 'lastAttempt'>): Promise<void> {
+    if (!this.audio) throw new Error('media processing is unavailable on this node (no ffmpeg)');
+    const work = await this.repository.load(subject);
+    if (!work || (work.state !== 'queued' && work.state !== 'processing')) return;
+    if (!(await this.repository.start(work.audio.id, this.clock.now()))) return;
+    const made: string[] = [];
+    let outcome: ProcessingOutcome;
+    try {
+      const analysis = await this.audio.analyse(work.audio, job.signal);
+      made.push(analysis.mp3.storageKey, analysis.waveform.storageKey);
+      const images: ImageRendition[] = [];
+      for (const geometry of work.image ? [THUMB, FULL] : []) {
+        const rendition = await this.images.render(work.image!, geometry, job.signal);
+        made.push(rendition.storageKey);
+        images.push(rendition);
+      }
+      outcome = { ready: analysis, images };
+    } catch (error) {
+      await this.disposal.discard(made.splice(0));
+      if (error instanceof MediaFailure) outcome = { failed: { name: error.errorName, description: error.message } };
+      else if (job.lastAttempt && !job.signal.aborted) outcome = { failed: { name: 'internal_error', description: `Processing failed on every attempt: ${String(error)}` } };
+      else throw error;
+    }
+    const event = { type: `${subject.type}.processed` as const, subjectId: subject.id, occurredAt: this.clock.now() };
+    const { written, unused } = await this.repository.finish(work.audio.id, outcome, this.clock.now(), async (scope) => {
+      await this.events?.record(event, scope);
+    });
+    await this.disposal.discard(written ? unused : made);
+  }
+
+  /**
+   * Renditions of an image in the asked geometries, made now when missing (once per
+   * geometry, also across nodes: the database keeps the first). A size that cannot be
+   * made (a hostile image), or that would exceed the request's `budget` of new sizes, is null.
+   */
+  async imageRenditions(image: MediaFileRecord, geometries: ImageGeometry[], budget: { remaining: number } = { remaining: Infinity }): Promise<Map<string, ImageRendition | null>> {
+    const out = new Map<string, ImageRendition | null>();
+    for (const geometry of geometries) {
+      const text = geometryText(geometry);
+      if (out.has(text)) continue;
+      const key = `${image.id}:${text}`;
+      let pending = this.making.get(key);
+      if (!pending) {
+        pending = this.makeImageRendition(image, geometry, budget).finally(() => this.making.delete(key));
+        this.making.set(key, pending);
+      }
+      out.set(text, await pending);
+    }
+    return out;
+  }
+
+  /** A rendition made before, if any (never makes one). */
+  storedImageRendition(image: MediaFileRecord, geometry: string): Promise<ImageRendition | null> {
+    return this.repository.findImageRendition(image.id, geometry);
+  }
+
+  private async makeImageRendition(image: MediaFileRecord, geometry: ImageGeometry, budget: { remaining: number }): Promise<ImageRendition | null> {
+    const text = geometryText(geometry);
+    const found = await this.repository.findImageRendition(image.id, text);
+    if (found) return found;
+    if (budget.remaining <= 0) return null;
+    budget.remaining -= 1;
+    let made: ImageRendition;
+    try {
+      made = await this.images.render(image, geometry);
+    } catch (error) {
+      if (error instanceof MediaFailure) return null;
+      throw error;
+    }
+    const { rendition, added } = await this.repository.addImageRendition(image.id, made, this.clock.now());
+    if (!added) await this.disposal.discard([made.storageKey]);
+    else await this.disposal.discard(await this.repository.trimImageRenditions(image.id, this.limits.maxHintRenditions, [geometryText(THUMB), geometryText(FULL), text]));
+    return rendition;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * SPEC 8: what media processing made, served like the originals (Range, ETag): the MP3, the
+ * waveform and image sizes of a clip (public) or a message (its sender and recipient only).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from '../../domain/errors.js';
+import { geometryText, FULL, THUMB, type MediaProcessingService } from '../../domain/media/processing.js';
+import type { BlobStore, MediaFileRecord } from '../../domain/ports.js';
+import type { MediaProcessing } from '../../domain/media/processing.js';
+import { sendStoredFile } from '../file-response.js';
+import { geometryFromToken } from '../processing-views.js';
+
+type IdRequest = FastifyRequest<{ Params: { id: string } }>;
+
+export interface RenditionRouteOptions {
+  /** `/audio_clips/:id` or `/account/messages/:id`. */
+  base: string;
+  tag: string;
+  /** The record the request may see (404 otherwise). */
+  find: (request: IdRequest) => Promise<{ id: number; processing: MediaProcessing; image: MediaFileRecord | null }>;
+  cacheControl: 'public' | 'private';
+  store: BlobStore;
+  media: MediaProcessingService;
+}
+
+const notProcessed = (what: string) => new ApiError('not_processed', `The ${what} is not there: processing has not finished, failed, or is unavailable.`);
+
+export function renditionRoutes(app: FastifyInstance, options: RenditionRouteOptions): void {
+  const { base, tag, find, cacheControl, store, media } = options;
+  const name = (id: number, suffix: string) => `${tag.replace(/s$/, '').replace(' ', '-')}-${id}${suffix}`;
+
+  app.get(`${base}/audio.mp3`, {
+    schema: { summary: 'The MP3 rendition, 128 kbit/s (Range, ETag)', tags: [tag] },
+    handler: async (request: IdRequest, reply: FastifyReply) => {
+      const record = await find(request);
+      if (!record.processing.mp3) throw notProcessed('MP3');
+      return sendStoredFile(request, reply, store, { ...record.processing.mp3, filename: name(record.id, '.mp3') }, cacheControl);
+    },
+  });
+  app.get(`${base}/waveform.json`, {
+    schema: { summary: 'Waveform peaks, audiowaveform JSON version 2 (Range, ETag)', tags: [tag] },
+    handler: async (request: IdRequest, reply: FastifyReply) => {
+      const record = await find(request);
+      if (!record.processing.waveform) throw notProcessed('waveform');
+      return sendStoredFile(request, reply, store, { ...record.processing.waveform, filename: name(record.id, '-waveform.json') }, cacheControl);
+    },
+  });
+  app.get(`${base}/images/:name`, {
+    schema: { summary: 'An image size: thumb, full, or one asked for with image_size_hint (Range, ETag)', tags: [tag] },
+    handler: async (request: FastifyRequest<{ Params: { id: string; name: string } }>, reply: FastifyReply) => {
+      const record = await find(request);
+      const geometry = geometryFromToken(request.params.name);
+      if (!record.image || geometry === null) throw new ApiError('not_found', 'No such image size.');
+      const background = geometry === geometryText(THUMB) ? record.processing.images.thumb : geometry === geometryText(FULL) ? record.processing.images.full : null;
+      const rendition = background ?? (await media.storedImageRendition(record.image, geometry));
+      if (!rendition) throw notProcessed('image size');
+      const extension = rendition.contentType === 'image/png' ? '.png' : '.jpg';
+      return sendStoredFile(request, reply, store, { ...rendition, filename: name(record.id, `-${request.params.name}${extension}`) }, cacheControl);
+    },
+  });
+}
