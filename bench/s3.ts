@@ -1,0 +1,140 @@
+/**
+ * `npm run bench:s3`: Trickle on S3-compatible storage against the object store's own ceiling,
+ * plain PutObject requests of the same sizes to the same server, in one run with the two taking
+ * turns; and how long completing a big upload takes after its last byte, in order and shuffled.
+ *
+ * Uses the S3 server that TEST_S3_* names, or starts the test one (scripts/s3-test-server.sh).
+ *   --runs N       runs per figure, median reported (default 5)
+ *   --size BYTES   bytes per throughput run (default 128m)
+ *   --big BYTES    the upload whose completion is timed (default 1g)
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { buildTrickle } from './build.js';
+import { bufferBody, expectStatus, send } from './http-client.js';
+import { MiB } from './options.js';
+import { spawnWithDataDir } from './server-process.js';
+import { median } from './stats.js';
+import { attachmentOf, authHeader, createAttachment, trickleLogin, type TrickleClient } from './trickle-api.js';
+
+const ROOT = path.join(import.meta.dirname, '..');
+
+function option(name: string, fallback: number): number {
+  const at = process.argv.indexOf(name);
+  if (at < 0) return fallback;
+  const match = /^([0-9]+)([kmg]?)$/i.exec(process.argv[at + 1] ?? '');
+  if (!match) throw new Error(`${name} needs a number (k, m, g allowed)`);
+  return Number(match[1]) * ({ '': 1, k: 1024, m: MiB, g: 1024 * MiB }[match[2]!.toLowerCase()] ?? 1);
+}
+
+function s3Env(): { endpoint: string; bucket: string; accessKeyId: string; secretAccessKey: string } {
+  if (!process.env.TEST_S3_ENDPOINT) {
+    const printed = execFileSync('bash', [path.join(ROOT, 'scripts', 's3-test-server.sh'), 'start'], { encoding: 'utf8' });
+    for (const [, key, value] of printed.matchAll(/export (\w+)=(\S+)/g)) process.env[key!] = value!;
+  }
+  return {
+    endpoint: process.env.TEST_S3_ENDPOINT!,
+    bucket: process.env.TEST_S3_BUCKET ?? 'trickle-test',
+    accessKeyId: process.env.TEST_S3_ACCESS_KEY_ID ?? '',
+    secretAccessKey: process.env.TEST_S3_SECRET_ACCESS_KEY ?? '',
+  };
+}
+
+/** Seconds to send `total` bytes as sequential PutObject requests of `chunk` bytes (then deleted). */
+async function putObjects(client: S3Client, bucket: string, total: number, chunk: Buffer): Promise<number> {
+  const keys: string[] = [];
+  const started = performance.now();
+  for (let sent = 0; sent < total; sent += chunk.length) {
+    const Key = `bench-put/${crypto.randomUUID()}`;
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key, Body: chunk, ContentLength: chunk.length }));
+    keys.push(Key);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  for (const Key of keys) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key }));
+  return seconds;
+}
+
+/** Sends a `total`-byte upload in chunks of `chunk` bytes in the given order; resolves each request's seconds (last = the completing one). */
+async function trickleUpload(client: TrickleClient, total: number, chunk: Buffer, order: number[] | null): Promise<number[]> {
+  const { id } = await createAttachment(client, total);
+  const offsets = order ?? Array.from({ length: Math.ceil(total / chunk.length) }, (_, i) => i);
+  const times: number[] = [];
+  let last = null;
+  for (const index of offsets) {
+    const offset = index * chunk.length;
+    const body = chunk.subarray(0, Math.min(chunk.length, total - offset));
+    const started = performance.now();
+    const url = `${client.baseUrl}/attachments/${id}?attachment%5Bchunk_offset%5D=${offset}`;
+    last = await send(client.agent, url, 'PUT', { ...authHeader(client.token), 'content-type': 'application/octet-stream' }, bufferBody(body));
+    expectStatus(last, 200, 'PUT chunk');
+    times.push((performance.now() - started) / 1000);
+  }
+  if (last && attachmentOf(last.body, 'last chunk').state !== 'complete') throw new Error('the upload did not complete with its last chunk');
+  expectStatus(await send(client.agent, `${client.baseUrl}/attachments/${id}`, 'DELETE', authHeader(client.token)), 204, 'DELETE');
+  return times;
+}
+
+async function main(): Promise<void> {
+  const runs = option('--runs', 5);
+  const size = option('--size', 128 * MiB);
+  const big = option('--big', 1024 * MiB);
+  const s3 = s3Env();
+  const tempRoot = await mkdtemp(path.join(os.tmpdir(), 'trickle-bench-s3-'));
+  const serverJs = await buildTrickle(ROOT, path.join(ROOT, '.bench', 'dist'));
+  const prefix = `bench-${Date.now()}`;
+  const server = await spawnWithDataDir(tempRoot, 'trickle-s3', (dataDir, port) => ({
+    name: 'trickle (S3)',
+    args: ['--max-semi-space-size=1', serverJs],
+    env: {
+      PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', MIN_FREE_BYTES: '0',
+      MAX_ATTACHMENT_SIZE: String(4 * 1024 * MiB), REGISTRATION_RATE_LIMIT: '0', TOKEN_RATE_LIMIT: '0',
+      STORAGE_URL: `s3://${s3.bucket}/${prefix}`, S3_ENDPOINT: s3.endpoint,
+      AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    },
+    port,
+    healthPath: '/healthz',
+  }));
+  const agent = new http.Agent({ keepAlive: true });
+  const client: TrickleClient = { agent, baseUrl: server.baseUrl, token: await trickleLogin(agent, server.baseUrl) };
+  const s3Client = new S3Client({
+    endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  try {
+    console.log(`S3 at ${s3.endpoint}; ${runs} runs of ${size / MiB} MiB per figure, taking turns\n`);
+    console.log('| chunk | PutObject MiB/s | Trickle MiB/s | ratio |\n|---|---|---|---|');
+    for (const chunkSize of [8 * MiB, 256 * 1024]) {
+      const chunk = randomBytes(chunkSize);
+      const put: number[] = [];
+      const trickle: number[] = [];
+      for (let run = 0; run < runs; run += 1) {
+        put.push(size / MiB / (await putObjects(s3Client, s3.bucket, size, chunk)));
+        trickle.push(size / MiB / (await trickleUpload(client, size, chunk, null)).reduce((a, b) => a + b, 0));
+      }
+      const [p, t] = [median(put)!, median(trickle)!];
+      console.log(`| ${chunkSize / 1024} KiB | ${p.toFixed(1)} | ${t.toFixed(1)} | ${(t / p).toFixed(2)}x |`);
+    }
+
+    console.log(`\nCompleting a ${big / MiB} MiB upload of 8 MiB chunks: the last chunk's request against the median one`);
+    console.log('| order | median chunk s | last chunk s (hash + assembly) |\n|---|---|---|');
+    const chunk = randomBytes(8 * MiB);
+    const count = Math.ceil(big / chunk.length);
+    for (const [name, order] of [['in order', null], ['shuffled', Array.from({ length: count }, (_, i) => i).sort(() => Math.random() - 0.5)]] as const) {
+      const times = await trickleUpload(client, big, chunk, order);
+      console.log(`| ${name} | ${median(times.slice(0, -1))!.toFixed(3)} | ${times.at(-1)!.toFixed(3)} |`);
+    }
+  } finally {
+    agent.destroy();
+    s3Client.destroy();
+    await server.stop();
+    await rm(tempRoot, { recursive: true, force: true });
+  }
+}
+
+await main();
