@@ -15,6 +15,8 @@ export interface LocalDiskOptions {
   root: string;
   /** fdatasync before acknowledging; off only for benchmarks. */
   durable: boolean;
+  /** Scratch files; on the same file system as root, so adopting one is a rename. Default root/scratch. */
+  scratchDir?: string | undefined;
 }
 
 /**
@@ -103,7 +105,7 @@ export class LocalDiskStore implements BlobStore, InPlaceUploads {
   static async open(options: LocalDiskOptions): Promise<LocalDiskStore> {
     await fs.mkdir(path.join(options.root, 'blobs'), { recursive: true });
     // Beside the blobs, so that adopting a scratch file is a rename on the same file system.
-    return new LocalDiskStore(options, await ScratchDirectory.open(path.join(options.root, 'scratch')));
+    return new LocalDiskStore(options, await ScratchDirectory.open(options.scratchDir ?? path.join(options.root, 'scratch')));
   }
 
   private uploadPath(key: string): string {

@@ -2,6 +2,7 @@
  * Reads what a server stored, from outside it (its processes may be dead): the database and
  * the blob store opened as the server opens them, bytes read through the ports only.
  */
+import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { SqlAttachmentRepository } from '../../src/db/repositories/attachments-repository.js';
@@ -21,8 +22,8 @@ export class StoredUploads {
   static async open(env: Record<string, string>): Promise<StoredUploads> {
     const config = loadConfig([], env);
     const database = await openDatabase({ url: config.databaseUrl, durable: false });
-    // A scratch folder of its own: the server's is emptied by every start.
-    const store = await openBlobStore({ ...config, dataDir: `${config.dataDir}-reader` });
+    // A scratch folder of its own: opening one empties it, and the server may be using its own.
+    const store = await openBlobStore(config, path.join(config.dataDir, 'scratch-reader'));
     const repo = new SqlAttachmentRepository(database);
     return new StoredUploads(database, store, new UploadBytes(repo, store), repo);
   }
