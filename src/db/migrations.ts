@@ -165,6 +165,10 @@ const migrations: Record<string, DialectMigration> = {
   '2026_12_06_attachment_probe': async (db) => {
     await db.schema.alterTable('attachments').addColumn('audio_rejected_sha1', 'text').execute();
   },
+  // Issue 11: creates add up the bytes open attachments still expect (state = 'uploading').
+  '2026_12_06_attachment_reserved_space': async (db) => {
+    await db.schema.createIndex('attachments_state').on('attachments').column('state').execute();
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

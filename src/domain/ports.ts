@@ -123,6 +123,10 @@ export interface AttachmentRepository {
    */
   createWithinLimit(attachment: NewAttachment, maxOpen: number): Promise<AttachmentRecord | null>;
   findById(id: number): Promise<AttachmentRecord | null>;
+  /** The attachment if `userId` owns it: one look-up by both, so another user's costs what a missing one does. */
+  findOwned(id: number, userId: number): Promise<AttachmentRecord | null>;
+  /** Bytes that open attachments of known size have declared but not received yet (their sparse files will fill). */
+  reservedBytes(): Promise<number>;
   /**
    * Adds [start, end) to the recorded ranges under a row lock, so concurrent callers never
    * lose each other's ranges; refuses (recording nothing) when that would leave more than

@@ -73,6 +73,21 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     return row ? toAttachment(row) : null;
   }
 
+  async findOwned(id: number, userId: number): Promise<AttachmentRecord | null> {
+    const row = await this.database.db.selectFrom('attachments').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    return row ? toAttachment(row) : null;
+  }
+
+  async reservedBytes(): Promise<number> {
+    const { reserved } = await this.database.db
+      .selectFrom('attachments')
+      .select((eb) => eb.fn.coalesce(eb.fn.sum<number | string>(eb('size', '-', eb.ref('received_bytes'))), eb.lit(0)).as('reserved'))
+      .where('state', '=', 'uploading')
+      .where('size_known', '=', 1)
+      .executeTakeFirstOrThrow();
+    return Number(reserved);
+  }
+
   async recordRange(id: number, range: { start: number; end: number }, maxRanges: number, now: number, expiresAt: number): Promise<RecordRangeOutcome> {
     return this.database.db.transaction().execute(async (trx): Promise<RecordRangeOutcome> => {
       const row = await this.lockRow(trx, 'attachments', id).executeTakeFirst();
