@@ -41,6 +41,7 @@ import type { BlobStore, Clock } from './domain/ports.js';
 import { UserService } from './domain/users/user-service.js';
 import { ApiError } from './domain/errors.js';
 import { clientErrorHandler } from './http/client-errors.js';
+import { rejectBodyCodings } from './http/codings.js';
 import { Drain } from './http/drain.js';
 import { registerErrorHandler } from './http/error-handler.js';
 import { completeOpenApi } from './http/openapi.js';
@@ -235,7 +236,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   drain.register(http);
   registerErrorHandler(http);
   registerRequestMetrics(http, metrics);
-  http.addHook('onRequest', async (request) => rejectMalformedQuery(request.query));
+  http.addHook('onRequest', async (request) => {
+    rejectMalformedQuery(request.query);
+    rejectBodyCodings(request);
+  });
   registerNotFound(http);
   await http.register(swagger, {
     openapi: {

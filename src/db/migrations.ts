@@ -226,6 +226,10 @@ const migrations: Record<string, DialectMigration> = {
     await db.schema.createIndex('media_processing_waveform_key').on('media_processing').column('waveform_key').execute();
     await db.schema.createIndex('image_renditions_storage_key').on('image_renditions').column('storage_key').execute();
   },
+  // Issue 11: creates add up the bytes open attachments still expect (state = 'uploading').
+  '2026_12_06_attachment_reserved_space': async (db) => {
+    await db.schema.createIndex('attachments_state').on('attachments').column('state').execute();
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

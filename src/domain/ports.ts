@@ -159,6 +159,10 @@ export interface AttachmentRepository {
    */
   createWithinLimit(attachment: NewAttachment, maxOpen: number): Promise<AttachmentRecord | null>;
   findById(id: number): Promise<AttachmentRecord | null>;
+  /** The attachment if `userId` owns it: one look-up by both, so another user's costs what a missing one does. */
+  findOwned(id: number, userId: number): Promise<AttachmentRecord | null>;
+  /** Bytes that open attachments of known size have declared but not received yet (their sparse files will fill). */
+  reservedBytes(): Promise<number>;
   /**
    * Adds the range (and its piece) under a row lock, so concurrent callers on any node never
    * lose each other's ranges; refuses (recording nothing) when that would leave more than

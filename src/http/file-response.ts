@@ -19,8 +19,10 @@ export function parseRange(header: string | undefined, size: number): ByteWindow
     return { start: Math.max(0, size - suffix), end: size };
   }
   const start = Number(first);
+  // A last position before the first makes the range invalid: ignored (RFC 9110 14.1.1), not 416.
+  if (last !== '' && Number(last) < start) return null;
   const end = last === '' ? size : Math.min(size, Number(last) + 1);
-  if (start >= size || end <= start) return 'unsatisfiable';
+  if (start >= size) return 'unsatisfiable';
   return { start, end };
 }
 
@@ -61,7 +63,8 @@ export async function sendStoredFile(
       .header('content-disposition', contentDisposition(file.filename))
       .header('cache-control', `${cacheControl}, max-age=0, must-revalidate`);
   const ifNoneMatch = request.headers['if-none-match'];
-  if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*')) {
+  // If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
+  if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag || tag.trim() === '*')) {
     return fileHeaders().code(304).send();
   }
   const ifRange = request.headers['if-range'];

@@ -106,6 +106,25 @@ for (const kind of databaseKinds()) {
       t.diagnostic(`${TRIALS} trials on ${kind.name}: ${summary(counts)}`);
     });
 
+    test('PUT /audio_clips/:id racing its DELETE answers the clip or 404, never 500', async (t) => {
+      const counts = new Map<string, number>();
+      for (let trial = 0; trial < TRIALS; trial += 1) {
+        const made = await request(base, 'POST', '/audio_clips', {
+          token: user.token,
+          multipart: [['audio_clip[title]', `edited ${trial}`], ['audio_clip[uploaded_data]', audio, 'tone.mp3']],
+        });
+        const id = made.json.body.audio_clip.id;
+        const [removed, edited] = await Promise.all([
+          delay(trial % 4).then(() => request(base, 'DELETE', `/audio_clips/${id}`, { token: user.token })),
+          request(base, 'PUT', `/audio_clips/${id}`, { token: user.token, json: { audio_clip: { title: 'new title' } } }),
+        ]);
+        tally(counts, `delete ${removed.status}, put ${edited.status}`);
+        assert.equal(removed.status, 204, removed.text);
+        assert.ok([200, 404].includes(edited.status), `trial ${trial}: put ${edited.status} ${edited.text}`);
+      }
+      t.diagnostic(`${TRIALS} trials on ${kind.name}: ${summary(counts)}`);
+    });
+
     test('DELETE /attachments/:id during the final hash of an out-of-order upload: the chunk and status reads answer 200 or 404', async (t) => {
       const counts = new Map<string, number>();
       const size = 48 * 1024 * 1024;

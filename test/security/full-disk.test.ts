@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -62,14 +62,16 @@ describe('a full disk', { skip: typeof disk === 'string' ? disk : undefined }, (
     const base = `http://127.0.0.1:${(app.http.server.address() as AddressInfo).port}`;
     try {
       const { token, id: userId } = await newUser(base, 'full');
-      // Two sparse 6 MiB files fit at creation (nothing is allocated yet) but not both in full.
-      const fileA = randomFile(6 * 1024 * 1024);
-      const fileB = randomFile(6 * 1024 * 1024);
+      // Two 3 MiB attachments fit at creation (their declared sizes are reserved); then another
+      // program takes most of the rest, so they no longer fit in full.
+      const fileA = randomFile(3 * 1024 * 1024);
+      const fileB = randomFile(3 * 1024 * 1024);
       const a = await createAttachment(base, token, fileA.length);
       const b = await createAttachment(base, token, fileB.length);
+      await writeFile(path.join(disk.dir, 'filler'), Buffer.alloc(3.5 * 1024 * 1024, 1));
       const acknowledged: Array<[number, number, number]> = [];
       let full = 0;
-      const chunk = 1024 * 1024;
+      const chunk = 512 * 1024;
       for (let at = 0; at < fileA.length; at += chunk) {
         for (const [id, file] of [[a, fileA], [b, fileB]] as const) {
           const reply = await putRaw(base, token, id, at, file.subarray(at, at + chunk));

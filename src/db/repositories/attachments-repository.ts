@@ -74,6 +74,21 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     return row ? toAttachment(row) : null;
   }
 
+  async findOwned(id: number, userId: number): Promise<AttachmentRecord | null> {
+    const row = await this.database.db.selectFrom('attachments').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    return row ? toAttachment(row) : null;
+  }
+
+  async reservedBytes(): Promise<number> {
+    const { reserved } = await this.database.db
+      .selectFrom('attachments')
+      .select((eb) => eb.fn.coalesce(eb.fn.sum<number | string>(eb('size', '-', eb.ref('received_bytes'))), eb.lit(0)).as('reserved'))
+      .where('state', '=', 'uploading')
+      .where('size_known', '=', 1)
+      .executeTakeFirstOrThrow();
+    return Number(reserved);
+  }
+
   async recordRange(id: number, commit: RangeCommit, maxRanges: number, now: number, expiresAt: number): Promise<RecordRangeOutcome> {
     const { start, end } = commit;
     return this.database.db.transaction().execute(async (trx): Promise<RecordRangeOutcome> => {

@@ -107,7 +107,8 @@ export class AttachmentService {
   async create(userId: number, input: NewAttachmentInput): Promise<AttachmentRecord> {
     if (input.size !== null && input.size > this.limits.maxSize) throw tooLarge(this.limits.maxSize);
     const free = await this.store.freeBytes();
-    if (free !== null && free - (input.size ?? 0) < this.limits.minFreeBytes) {
+    // Sparse files take their space as they fill: what open attachments declared is spoken for.
+    if (free !== null && free - (await this.repo.reservedBytes()) - (input.size ?? 0) < this.limits.minFreeBytes) {
       throw new ApiError('insufficient_storage', 'The server does not have room for an attachment of this size.');
     }
     // In place, the upload is a blob from the start; with pieces, this key names the assembled file-to-be.
@@ -132,8 +133,8 @@ export class AttachmentService {
 
   /** The caller's attachment; anyone else's is reported as not found. */
   async getOwned(userId: number, id: number): Promise<AttachmentRecord> {
-    const record = await this.repo.findById(id);
-    if (!record || record.userId !== userId) throw new ApiError('not_found', 'No such attachment.');
+    const record = await this.repo.findOwned(id, userId);
+    if (!record) throw new ApiError('not_found', 'No such attachment.');
     return record;
   }
 

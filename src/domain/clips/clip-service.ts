@@ -50,7 +50,10 @@ export class ClipService {
 
   async update(userId: number, id: number, changes: Omit<ClipChanges, 'updatedAt'>): Promise<ClipRecord> {
     await this.owned(userId, id);
-    return (await this.clips.update(id, { ...changes, updatedAt: this.clock.now() }))!;
+    const updated = await this.clips.update(id, { ...changes, updatedAt: this.clock.now() });
+    // Deleted between the ownership check and the update.
+    if (!updated) throw new ApiError('not_found', 'No such audio clip.');
+    return updated;
   }
 
   async delete(userId: number, id: number): Promise<void> {

@@ -39,7 +39,8 @@ export class MessageService {
       if (!recipient) throw new ApiError('recipient_not_found', undefined, { recipient_id: input.recipientId });
       if (input.parentId !== null) {
         const parent = await this.messages.findById(input.parentId);
-        if (!parent || (parent.senderId !== senderId && parent.recipientId !== senderId)) {
+        // A message the caller deleted from their view is not theirs to reply to any more.
+        if (!parent || !visibleTo(parent, senderId)) {
           throw new ApiError('parent_not_found', undefined, { parent_id: input.parentId });
         }
       }
