@@ -104,7 +104,7 @@ async function main(): Promise<void> {
   const s3Client = new S3Client({
     endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true,
     credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', expectContinueHeader: false,
   });
   try {
     console.log(`S3 at ${s3.endpoint}; ${runs} runs of ${size / MiB} MiB per figure, taking turns\n`);

@@ -70,6 +70,8 @@ export class S3Store implements BlobStore, PieceUploads {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: 5,
+      // No "Expect: 100-continue" round trip before every piece: bodies are ours and small.
+      expectContinueHeader: false,
     });
   }
 
@@ -112,7 +114,7 @@ export class S3Store implements BlobStore, PieceUploads {
     if (!(scratch instanceof LocalScratchFile)) throw new Error('not a scratch file of this store');
     const key = randomUUID();
     // A file stream of known length goes to the store as it is read: never whole in memory.
-    const body = length === 0 ? Buffer.alloc(0) : createReadStream(scratch.filePath, { start: 0, end: length - 1 });
+    const body = length === 0 ? Buffer.alloc(0) : createReadStream(scratch.filePath, { start: 0, end: length - 1, highWaterMark: 1024 * 1024 });
     await this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key), Body: body, ContentLength: length }));
     return key;
   }

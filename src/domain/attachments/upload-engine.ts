@@ -189,9 +189,11 @@ export class UploadEngine {
         // Our bytes are recorded: let go of the region before hashing the rest of the file.
         receiver.releaseRegion();
         if (committed.state === 'uploading') {
+          // Bytes at hand (a piece's scratch file) are hashed now rather than read back from the
+          // store; bytes written in place are read back in the background (from the page cache).
           const local = receiver.localSource();
-          // Bytes at hand (a piece's scratch file) are hashed now rather than read back from the store.
           if (local) await state.hashToEnd(local).catch(() => undefined);
+          else if (committed.size === null || committed.receivedBytes < committed.size) state.scheduleHashing();
           if (chunk.offset < SNIFF_BYTES) committed = await this.sniffEarly(committed);
           if (committed.size !== null && committed.receivedBytes === committed.size) committed = await this.finalize(state, committed);
         }
@@ -226,7 +228,6 @@ export class UploadEngine {
         return { record: outcome.recorded, bumped: outcome.bumped };
       },
     });
-    if (updated.state === 'uploading' && (updated.size === null || updated.receivedBytes < updated.size)) state.scheduleHashing();
     return updated;
   }
 
