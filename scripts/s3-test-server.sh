@@ -134,6 +134,11 @@ rgw data = $DIR/rgw
 rgw dns name = localhost
 rgw enable usage log = false
 rgw thread pool size = 128
+# Deleted objects' data is freed within seconds (the default waits two hours), so that the
+# in-memory OSD does not fill up under benchmarks that write and delete gigabytes.
+rgw gc obj min wait = 0
+rgw gc processor period = 5
+rgw gc processor max time = 5
 EOF
   ceph-authtool --create-keyring "$DIR/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
   monmaptool --create --add a "127.0.0.1:$MON_PORT" --fsid "$fsid" "$DIR/monmap" >/dev/null
