@@ -23,7 +23,7 @@ const GLOBAL_OPTIONS: OptionSpec = {
 const GLOBAL_HELP = [
   '  --server URL         the server (else TRICKLE_SERVER, else the one you logged in to, else http://127.0.0.1:8080)',
   '  --token TOKEN        an access token (else TRICKLE_TOKEN, else the one `trickle login` saved)',
-  '  --json               print one JSON document, for scripts',
+  '  --json               print one JSON document, for scripts (errors: one JSON object on stderr)',
   '  -h, --help           help; `trickle COMMAND --help` for a command',
 ].join('\n');
 

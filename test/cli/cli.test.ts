@@ -10,6 +10,8 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { TrickleApiError, TrickleNetworkError } from '../../src/client/node.js';
+import { jobFailedForGood } from '../../src/cli/commands/upload.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { newUser, request, sha1 } from '../helpers/client.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
@@ -142,6 +144,56 @@ describe('the trickle CLI', () => {
     assert.equal(help.code, 0);
     assert.match(help.stdout, /upload +upload an audio file/);
   });
+
+  test('with --json, errors are one JSON object on stderr, with the same exit statuses', async () => {
+    const cases: Array<[string[], number, { name: string; status: number | null; code: 'number' | null }]> = [
+      [['frobnicate'], 2, { name: 'usage', status: null, code: null }],
+      [['clips', '--page', '0'], 2, { name: 'usage', status: null, code: null }],
+      [['download', '999999'], 1, { name: 'not_found', status: 404, code: 'number' }],
+      [['download', '999999', '--message'], 1, { name: 'invalid_token', status: 401, code: 'number' }],
+      [['upload', path.join(workDir, 'missing.wav'), '--title', 't'], 1, { name: 'file', status: null, code: null }],
+      [['inbox', '--server', 'http://127.0.0.1:9'], 1, { name: 'network', status: null, code: null }],
+    ];
+    for (const [args, exit, expected] of cases) {
+      const run = await cli([...args, '--json'], { ...env, TRICKLE_TOKEN: 'x'.repeat(43) });
+      const what = `${args.join(' ')}: ${run.stderr}`;
+      assert.equal(run.code, exit, what);
+      assert.equal(run.stdout, '', what);
+      assert.equal(run.stderr.trim().split('\n').length, 1, what);
+      const { error } = JSON.parse(run.stderr) as { error: { name: string; code: number | null; status: number | null; description: string; details: unknown } };
+      assert.deepEqual(Object.keys(error), ['name', 'code', 'status', 'description', 'details'], what);
+      assert.equal(error.name, expected.name, what);
+      assert.equal(error.status, expected.status, what);
+      assert.equal(expected.code === null ? error.code : typeof error.code, expected.code, what);
+      assert.ok(error.description.length > 0, what);
+    }
+  });
+
+  test('an upload the server refuses for good is forgotten; what may pass is kept', async () => {
+    const user = await newUser(server.url, 'cli_refused');
+    const refusedEnv = { ...env, TRICKLE_CONFIG_DIR: path.join(workDir, 'refused-config'), TRICKLE_TOKEN: user.token };
+    // Bytes that are no audio: uploaded in full, then refused by the clip's create.
+    const file = path.join(workDir, 'not-audio.wav');
+    await writeFile(file, randomBytes(300 * 1024));
+    try {
+      for (let run = 1; run <= 2; run += 1) {
+        const refused = await cli(['upload', file, '--title', 'Noise'], refusedEnv);
+        assert.equal(refused.code, 1, refused.stderr);
+        assert.match(refused.stderr, /^trickle: .*\[unsupported_audio, HTTP 422\]\n$/, `run ${run}`);
+        // Each run starts afresh: nothing to resume.
+        assert.doesNotMatch(refused.stderr, /Resuming/, `run ${run}`);
+        assert.deepEqual(await readdir(path.join(refusedEnv.TRICKLE_CONFIG_DIR, 'uploads')), [], 'no job record left');
+      }
+    } finally {
+      await rm(file, { force: true });
+    }
+    const api = (status: number, name = 'some_error') => new TrickleApiError(status, name as 'not_found', 'x');
+    for (const status of [400, 404, 409, 410, 413, 415, 422]) assert.equal(jobFailedForGood(api(status)), true, String(status));
+    for (const status of [401, 403, 408, 429, 500, 502, 503, 507]) assert.equal(jobFailedForGood(api(status)), false, String(status));
+    assert.equal(jobFailedForGood(new TrickleNetworkError('reset')), false);
+    assert.equal(jobFailedForGood(new Error('interrupted')), false);
+  });
+
 
   test('killed midway through a 100 MiB upload, the same command finishes it and re-sends little', async (t) => {
     const user = await newUser(server.url, 'cli_kill');
