@@ -4,13 +4,13 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Command, OptionSpec } from './command.js';
 import { downloadCommand } from './commands/download.js';
-import { clipsCommand, inboxCommand } from './commands/listings.js';
+import { clipsCommand, inboxCommand, outboxCommand } from './commands/listings.js';
 import { loginCommand, logoutCommand, registerCommand } from './commands/login.js';
 import { serveCommand } from './commands/serve.js';
 import { uploadCommand } from './commands/upload.js';
 import { EXIT, Output, UsageError } from './output.js';
 
-const COMMANDS: Command[] = [serveCommand, registerCommand, loginCommand, logoutCommand, uploadCommand, clipsCommand, inboxCommand, downloadCommand];
+const COMMANDS: Command[] = [serveCommand, registerCommand, loginCommand, logoutCommand, uploadCommand, clipsCommand, inboxCommand, outboxCommand, downloadCommand];
 
 const GLOBAL_OPTIONS: OptionSpec = {
   server: { type: 'string' },

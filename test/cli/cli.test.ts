@@ -143,6 +143,7 @@ describe('the trickle CLI', () => {
     const help = await cli(['--help'], env);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /upload +upload an audio file/);
+    assert.match(help.stdout, /outbox +list the voice messages you sent/);
   });
 
   test('with --json, errors are one JSON object on stderr, with the same exit statuses', async () => {
@@ -167,6 +168,57 @@ describe('the trickle CLI', () => {
       assert.equal(expected.code === null ? error.code : typeof error.code, expected.code, what);
       assert.ok(error.description.length > 0, what);
     }
+  });
+
+  test('lists say whether there is another page; outbox lists the messages sent', async () => {
+    const alice = await newUser(server.url, 'cli_pages_a');
+    const bob = await newUser(server.url, 'cli_pages_b');
+    const audio = fixture('tone.mp3');
+    for (let i = 1; i <= 3; i += 1) {
+      const clip = await request(server.url, 'POST', '/audio_clips', { token: alice.token, multipart: [['audio_clip[title]', `page clip ${i}`], ['audio_clip[uploaded_data]', audio, 'tone.mp3']] });
+      assert.equal(clip.status, 201, clip.text);
+    }
+    for (let i = 1; i <= 2; i += 1) {
+      const sent = await request(server.url, 'POST', '/account/outbox', {
+        token: alice.token,
+        multipart: [['message[recipient_id]', String(bob.id)], ['message[title]', `note ${i}`], ['message[uploaded_data]', audio, 'tone.mp3']],
+      });
+      assert.equal(sent.status, 201, sent.text);
+    }
+    const aliceEnv = { ...env, TRICKLE_TOKEN: alice.token };
+    const json = async (args: string[], runEnv = aliceEnv) => {
+      const run = await cli([...args, '--json'], runEnv);
+      assert.equal(run.code, 0, run.stderr);
+      return JSON.parse(run.stdout) as { audio_clips?: Array<{ title: string }>; messages?: Array<{ title: string; recipient: { id: number } }>; page: number; next_page: number | null };
+    };
+
+    const user = ['clips', '--user', String(alice.id)];
+    const first = await json([...user, '--items', '2']);
+    assert.deepEqual(first.audio_clips!.map((c) => c.title), ['page clip 3', 'page clip 2']);
+    assert.deepEqual([first.page, first.next_page], [1, 2]);
+    const last = await json([...user, '--items', '2', '--page', '2']);
+    assert.deepEqual(last.audio_clips!.map((c) => c.title), ['page clip 1']);
+    assert.equal(last.next_page, null);
+    // A full page that is also the last.
+    assert.equal((await json([...user, '--items', '3'])).next_page, null);
+    assert.equal((await json([...user])).next_page, null);
+
+    const text = await cli([...user, '--items', '2'], aliceEnv);
+    assert.match(text.stdout, /page clip 2 .*\nmore: run with --page 2 --items 2\n$/);
+    assert.doesNotMatch((await cli([...user, '--items', '3'], aliceEnv)).stdout, /more:/);
+    assert.match((await cli(['clips', '--items', '151'], aliceEnv)).stderr, /--items must be at most 150/);
+
+    const outbox = await json(['outbox']);
+    assert.deepEqual(outbox.messages!.map((m) => [m.title, m.recipient.id]), [['note 2', bob.id], ['note 1', bob.id]]);
+    assert.equal(outbox.next_page, null);
+    assert.deepEqual((await json(['outbox', '--items', '1'])).next_page, 2);
+    const outboxText = await cli(['outbox', '--items', '1', '--page', '2'], aliceEnv);
+    assert.match(outboxText.stdout, /^ID +TO +TITLE +LENGTH +PLAYED +SENT\n\d+ +cli_pages_b\S* +note 1 /);
+    assert.doesNotMatch(outboxText.stdout, /more:/);
+    const inbox = await json(['inbox', '--items', '1'], { ...env, TRICKLE_TOKEN: bob.token });
+    assert.deepEqual([inbox.messages!.map((m) => m.title), inbox.next_page], [['note 2'], 2]);
+    assert.match((await cli(['inbox', '--items', '1'], { ...env, TRICKLE_TOKEN: bob.token })).stdout, /more: run with --page 2 --items 1\n$/);
+    assert.equal((await json(['outbox'], { ...env, TRICKLE_TOKEN: bob.token })).messages!.length, 0);
   });
 
   test('an upload the server refuses for good is forgotten; what may pass is kept', async () => {
