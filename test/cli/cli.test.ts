@@ -4,7 +4,7 @@
  * through a 100 MiB upload and checks that running it again re-sends only a small part.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -42,6 +42,27 @@ function startCli(args: string[], env: Record<string, string>, stdin = ''): { ch
 }
 
 const cli = (args: string[], env: Record<string, string>, stdin = '') => startCli(args, env, stdin).done;
+
+/** util-linux `script` runs a command on a pseudo-terminal: the CLI sees a TTY, as a person's shell gives it. */
+const scriptMissing = spawnSync('script', ['--version']).status === 0 ? false : 'util-linux script is not installed: it gives the CLI a terminal';
+
+/** Runs the CLI on a terminal, typing `typed` into it; the terminal's output comes back as stdout. */
+function ttyCli(args: string[], env: Record<string, string>, typed: string): Promise<Run> {
+  const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+  const command = [process.execPath, '--import', TSX, CLI, ...args].map(quote).join(' ');
+  const child = spawn('script', ['--quiet', '--return', '--command', command, '/dev/null'], { env: { ...process.env, ...env }, cwd: env.CWD ?? process.cwd() });
+  let stdout = '';
+  child.stdout.on('data', (data: Buffer) => {
+    stdout += data.toString();
+    // Answer once the question is on the screen.
+    if (typed && /\[y\/N\]/.test(stdout)) {
+      child.stdin.write(typed);
+      typed = '';
+    }
+  });
+  child.stderr.on('data', (data: Buffer) => (stdout += data.toString()));
+  return new Promise<Run>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr: '' })));
+}
 
 function audioFile(size: number): Buffer {
   return Buffer.concat([wavHeader(size - 44), randomBytes(size - 44)]);
@@ -219,6 +240,45 @@ describe('the trickle CLI', () => {
     assert.deepEqual([inbox.messages!.map((m) => m.title), inbox.next_page], [['note 2'], 2]);
     assert.match((await cli(['inbox', '--items', '1'], { ...env, TRICKLE_TOKEN: bob.token })).stdout, /more: run with --page 2 --items 1\n$/);
     assert.equal((await json(['outbox'], { ...env, TRICKLE_TOKEN: bob.token })).messages!.length, 0);
+  });
+
+  test('download never overwrites a file unasked: refuses without a terminal, asks on one, --force overwrites', async (t) => {
+    const user = await newUser(server.url, 'cli_overwrite');
+    const made = await request(server.url, 'POST', '/audio_clips', { token: user.token, multipart: [['audio_clip[title]', 'overwrite me'], ['audio_clip[uploaded_data]', fixture('tone.mp3'), 'tone.mp3']] });
+    const id = String(made.json.body.audio_clip.id);
+    const target = path.join(workDir, 'existing.mp3');
+    const mine = Buffer.from('my own recording, not to be lost');
+    await writeFile(target, mine);
+
+    const refused = await cli(['download', id, '-o', 'existing.mp3'], env);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /^trickle: existing\.mp3 exists; not overwriting it without --force\n$/);
+    assert.deepEqual(await readFile(target), mine);
+    const refusedJson = await cli(['download', id, '-o', 'existing.mp3', '--json'], env);
+    assert.equal(refusedJson.code, 1);
+    assert.match((JSON.parse(refusedJson.stderr) as { error: { description: string } }).error.description, /without --force/);
+    assert.deepEqual(await readFile(target), mine);
+
+    if (scriptMissing) t.diagnostic(`terminal cases skipped: ${scriptMissing}`);
+    else {
+      const declined = await ttyCli(['download', id, '-o', 'existing.mp3'], env, 'n\r');
+      assert.equal(declined.code, 1, declined.stdout);
+      assert.match(declined.stdout, /existing\.mp3 exists\. Overwrite it\? \[y\/N\]/);
+      assert.match(declined.stdout, /left it as it was/);
+      assert.deepEqual(await readFile(target), mine);
+      const accepted = await ttyCli(['download', id, '-o', 'existing.mp3'], env, 'y\r');
+      assert.equal(accepted.code, 0, accepted.stdout);
+      assert.deepEqual(await readFile(target), fixture('tone.mp3'));
+      await writeFile(target, mine);
+    }
+
+    for (const flag of ['--force', '-f']) {
+      const forced = await cli(['download', id, '-o', 'existing.mp3', flag], env);
+      assert.equal(forced.code, 0, forced.stderr);
+      assert.deepEqual(await readFile(target), fixture('tone.mp3'));
+      await writeFile(target, mine);
+    }
+    await rm(target);
   });
 
   test('an upload the server refuses for good is forgotten; what may pass is kept', async () => {
