@@ -4,13 +4,13 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Command, OptionSpec } from './command.js';
 import { downloadCommand } from './commands/download.js';
-import { clipsCommand, inboxCommand } from './commands/listings.js';
+import { clipsCommand, inboxCommand, outboxCommand } from './commands/listings.js';
 import { loginCommand, logoutCommand, registerCommand } from './commands/login.js';
 import { serveCommand } from './commands/serve.js';
 import { uploadCommand } from './commands/upload.js';
 import { EXIT, Output, UsageError } from './output.js';
 
-const COMMANDS: Command[] = [serveCommand, registerCommand, loginCommand, logoutCommand, uploadCommand, clipsCommand, inboxCommand, downloadCommand];
+const COMMANDS: Command[] = [serveCommand, registerCommand, loginCommand, logoutCommand, uploadCommand, clipsCommand, inboxCommand, outboxCommand, downloadCommand];
 
 const GLOBAL_OPTIONS: OptionSpec = {
   server: { type: 'string' },
@@ -23,7 +23,7 @@ const GLOBAL_OPTIONS: OptionSpec = {
 const GLOBAL_HELP = [
   '  --server URL         the server (else TRICKLE_SERVER, else the one you logged in to, else http://127.0.0.1:8080)',
   '  --token TOKEN        an access token (else TRICKLE_TOKEN, else the one `trickle login` saved)',
-  '  --json               print one JSON document, for scripts',
+  '  --json               print one JSON document, for scripts (errors: one JSON object on stderr)',
   '  -h, --help           help; `trickle COMMAND --help` for a command',
 ].join('\n');
 

@@ -1,4 +1,4 @@
-/** What the CLI prints: human lines, or one JSON document per command with --json; errors as one line. */
+/** What the CLI prints: human lines, or one JSON document per command with --json; errors as one line (one JSON object with --json). */
 import { TrickleApiError, TrickleNetworkError, TrickleTimeoutError, TrickleUploadError } from '../client/node.js';
 
 /** Bad command line: exit status 2. */
@@ -25,26 +25,54 @@ export class Output {
     if (!this.json) this.stderr.write(`${line}\n`);
   }
 
+  /**
+   * Prints a failure and answers the exit status. People get one line on stderr; with --json,
+   * stderr holds one JSON object instead (stdout stays empty, so a script never mistakes it for a result).
+   */
   error(error: unknown): number {
-    const { message, name, status, exit } = describeError(error);
-    this.stderr.write(`trickle: ${message}\n`);
-    if (this.json) this.stdout.write(`${JSON.stringify({ error: { name, status, message } })}\n`);
-    return exit;
+    const described = describeError(error);
+    if (this.json) {
+      const { name, code, status, description, details } = described;
+      this.stderr.write(`${JSON.stringify({ error: { name, code, status, description, details } })}\n`);
+    } else this.stderr.write(`trickle: ${described.line}\n`);
+    return described.exit;
   }
 }
 
-function describeError(error: unknown): { message: string; name: string; status: number | null; exit: number } {
-  if (error instanceof UsageError) return { message: `${error.message} (see trickle --help)`, name: 'usage', status: null, exit: EXIT.usage };
-  if (error instanceof TrickleApiError) return { message: `${error.message} [${error.errorName}, HTTP ${error.status}]`, name: error.errorName, status: error.status, exit: EXIT.failed };
-  if (error instanceof TrickleNetworkError || error instanceof TrickleTimeoutError) {
-    return { message: `cannot reach the server: ${error.message}`, name: 'network', status: null, exit: EXIT.failed };
+/** A failure as the CLI reports it: `name`, `code`, `status` and `details` as the API gives them. */
+export interface DescribedError {
+  /** The API's error name (e.g. `not_found`, `invalid_grant`), or the CLI's own: usage, network, upload, file, error. */
+  name: string;
+  /** The API's integer code; null when the server gave none. */
+  code: number | null;
+  /** The HTTP status; null when there was no answer. */
+  status: number | null;
+  description: string;
+  details: Record<string, unknown> | null;
+  /** The line people see. */
+  line: string;
+  exit: number;
+}
+
+export function describeError(error: unknown): DescribedError {
+  const own = (name: string, description: string, line = description, exit: number = EXIT.failed): DescribedError => ({ name, code: null, status: null, description, details: null, line, exit });
+  if (error instanceof UsageError) return own('usage', error.message, `${error.message} (see trickle --help)`, EXIT.usage);
+  if (error instanceof TrickleApiError) {
+    return {
+      name: error.errorName,
+      code: error.code,
+      status: error.status,
+      description: error.message,
+      details: error.details ?? null,
+      line: `${error.message} [${error.errorName}, HTTP ${error.status}]`,
+      exit: EXIT.failed,
+    };
   }
-  if (error instanceof TrickleUploadError) return { message: error.message, name: 'upload', status: null, exit: EXIT.failed };
+  if (error instanceof TrickleNetworkError || error instanceof TrickleTimeoutError) return own('network', `cannot reach the server: ${error.message}`);
+  if (error instanceof TrickleUploadError) return own('upload', error.message);
   const code = (error as NodeJS.ErrnoException | null)?.code;
-  if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
-    return { message: (error as Error).message, name: 'file', status: null, exit: EXIT.failed };
-  }
-  return { message: error instanceof Error ? error.message : String(error), name: 'error', status: null, exit: EXIT.failed };
+  if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') return own('file', (error as Error).message);
+  return own('error', error instanceof Error ? error.message : String(error));
 }
 
 export function formatBytes(bytes: number): string {

@@ -21,3 +21,24 @@ export async function readPassword(question: string): Promise<string> {
     process.stderr.write('\n');
   }
 }
+
+/** True when a person can be asked: stdin and stderr (where the question goes) are terminals. */
+export function canAsk(): boolean {
+  return Boolean(process.stdin.isTTY && process.stderr.isTTY);
+}
+
+/** A yes/no question on the terminal; anything but y or yes (Ctrl-C and Ctrl-D too) is no. */
+export async function confirm(question: string): Promise<boolean> {
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  try {
+    const answer = await new Promise<string>((resolve) => {
+      rl.question(`${question} [y/N] `, resolve);
+      // Ctrl-D (end of input) and Ctrl-C answer no.
+      rl.once('close', () => resolve(''));
+      rl.once('SIGINT', () => resolve(''));
+    });
+    return /^\s*y(es)?\s*$/i.test(answer);
+  } finally {
+    rl.close();
+  }
+}

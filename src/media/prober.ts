@@ -6,6 +6,7 @@
 import { open } from 'node:fs/promises';
 import type { AudioInfo, ImageInfo, MediaProber } from '../domain/ports.js';
 import { audioIsThere } from './audio-evidence.js';
+import { mp4AacChannels } from './mp4-channels.js';
 import { measureFragmentedMp4 } from './mp4-fragments.js';
 import { looksLikeEbml, probeWebm } from './webm-probe.js';
 
@@ -66,7 +67,9 @@ export async function probeAudio(path: string): Promise<AudioInfo | null> {
   if (!contentType) return null;
   // Declared is not present: a header claiming hours followed by nothing is not that audio.
   if (!(await audioIsThere(path, { contentType, codec, duration, sampleRate, channels: numberOfChannels, bitsPerSample: metadata.format.bitsPerSample }))) return null;
-  return { contentType, codec, duration, sampleRate, channels: numberOfChannels };
+  // music-metadata reports the mp4a entry's channelcount (2 even for mono); the AAC config knows.
+  const channels = contentType === 'audio/mp4' && /aac|mp4a/i.test(codec) ? ((await mp4AacChannels(path).catch(() => null)) ?? numberOfChannels) : numberOfChannels;
+  return { contentType, codec, duration, sampleRate, channels };
 }
 
 /** Enough of a file to find JPEG dimensions behind large EXIF blocks. */

@@ -4,12 +4,14 @@
  * through a 100 MiB upload and checks that running it again re-sends only a small part.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { TrickleApiError, TrickleNetworkError } from '../../src/client/node.js';
+import { jobFailedForGood } from '../../src/cli/commands/upload.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { newUser, request, sha1 } from '../helpers/client.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
@@ -40,6 +42,27 @@ function startCli(args: string[], env: Record<string, string>, stdin = ''): { ch
 }
 
 const cli = (args: string[], env: Record<string, string>, stdin = '') => startCli(args, env, stdin).done;
+
+/** util-linux `script` runs a command on a pseudo-terminal: the CLI sees a TTY, as a person's shell gives it. */
+const scriptMissing = spawnSync('script', ['--version']).status === 0 ? false : 'util-linux script is not installed: it gives the CLI a terminal';
+
+/** Runs the CLI on a terminal, typing `typed` into it; the terminal's output comes back as stdout. */
+function ttyCli(args: string[], env: Record<string, string>, typed: string): Promise<Run> {
+  const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+  const command = [process.execPath, '--import', TSX, CLI, ...args].map(quote).join(' ');
+  const child = spawn('script', ['--quiet', '--return', '--command', command, '/dev/null'], { env: { ...process.env, ...env }, cwd: env.CWD ?? process.cwd() });
+  let stdout = '';
+  child.stdout.on('data', (data: Buffer) => {
+    stdout += data.toString();
+    // Answer once the question is on the screen.
+    if (typed && /\[y\/N\]/.test(stdout)) {
+      child.stdin.write(typed);
+      typed = '';
+    }
+  });
+  child.stderr.on('data', (data: Buffer) => (stdout += data.toString()));
+  return new Promise<Run>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr: '' })));
+}
 
 function audioFile(size: number): Buffer {
   return Buffer.concat([wavHeader(size - 44), randomBytes(size - 44)]);
@@ -141,7 +164,148 @@ describe('the trickle CLI', () => {
     const help = await cli(['--help'], env);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /upload +upload an audio file/);
+    assert.match(help.stdout, /outbox +list the voice messages you sent/);
   });
+
+  test('with --json, errors are one JSON object on stderr, with the same exit statuses', async () => {
+    const cases: Array<[string[], number, { name: string; status: number | null; code: 'number' | null }]> = [
+      [['frobnicate'], 2, { name: 'usage', status: null, code: null }],
+      [['clips', '--page', '0'], 2, { name: 'usage', status: null, code: null }],
+      [['download', '999999'], 1, { name: 'not_found', status: 404, code: 'number' }],
+      [['download', '999999', '--message'], 1, { name: 'invalid_token', status: 401, code: 'number' }],
+      [['upload', path.join(workDir, 'missing.wav'), '--title', 't'], 1, { name: 'file', status: null, code: null }],
+      [['inbox', '--server', 'http://127.0.0.1:9'], 1, { name: 'network', status: null, code: null }],
+    ];
+    for (const [args, exit, expected] of cases) {
+      const run = await cli([...args, '--json'], { ...env, TRICKLE_TOKEN: 'x'.repeat(43) });
+      const what = `${args.join(' ')}: ${run.stderr}`;
+      assert.equal(run.code, exit, what);
+      assert.equal(run.stdout, '', what);
+      assert.equal(run.stderr.trim().split('\n').length, 1, what);
+      const { error } = JSON.parse(run.stderr) as { error: { name: string; code: number | null; status: number | null; description: string; details: unknown } };
+      assert.deepEqual(Object.keys(error), ['name', 'code', 'status', 'description', 'details'], what);
+      assert.equal(error.name, expected.name, what);
+      assert.equal(error.status, expected.status, what);
+      assert.equal(expected.code === null ? error.code : typeof error.code, expected.code, what);
+      assert.ok(error.description.length > 0, what);
+    }
+  });
+
+  test('lists say whether there is another page; outbox lists the messages sent', async () => {
+    const alice = await newUser(server.url, 'cli_pages_a');
+    const bob = await newUser(server.url, 'cli_pages_b');
+    const audio = fixture('tone.mp3');
+    for (let i = 1; i <= 3; i += 1) {
+      const clip = await request(server.url, 'POST', '/audio_clips', { token: alice.token, multipart: [['audio_clip[title]', `page clip ${i}`], ['audio_clip[uploaded_data]', audio, 'tone.mp3']] });
+      assert.equal(clip.status, 201, clip.text);
+    }
+    for (let i = 1; i <= 2; i += 1) {
+      const sent = await request(server.url, 'POST', '/account/outbox', {
+        token: alice.token,
+        multipart: [['message[recipient_id]', String(bob.id)], ['message[title]', `note ${i}`], ['message[uploaded_data]', audio, 'tone.mp3']],
+      });
+      assert.equal(sent.status, 201, sent.text);
+    }
+    const aliceEnv = { ...env, TRICKLE_TOKEN: alice.token };
+    const json = async (args: string[], runEnv = aliceEnv) => {
+      const run = await cli([...args, '--json'], runEnv);
+      assert.equal(run.code, 0, run.stderr);
+      return JSON.parse(run.stdout) as { audio_clips?: Array<{ title: string }>; messages?: Array<{ title: string; recipient: { id: number } }>; page: number; next_page: number | null };
+    };
+
+    const user = ['clips', '--user', String(alice.id)];
+    const first = await json([...user, '--items', '2']);
+    assert.deepEqual(first.audio_clips!.map((c) => c.title), ['page clip 3', 'page clip 2']);
+    assert.deepEqual([first.page, first.next_page], [1, 2]);
+    const last = await json([...user, '--items', '2', '--page', '2']);
+    assert.deepEqual(last.audio_clips!.map((c) => c.title), ['page clip 1']);
+    assert.equal(last.next_page, null);
+    // A full page that is also the last.
+    assert.equal((await json([...user, '--items', '3'])).next_page, null);
+    assert.equal((await json([...user])).next_page, null);
+
+    const text = await cli([...user, '--items', '2'], aliceEnv);
+    assert.match(text.stdout, /page clip 2 .*\nmore: run with --page 2 --items 2\n$/);
+    assert.doesNotMatch((await cli([...user, '--items', '3'], aliceEnv)).stdout, /more:/);
+    assert.match((await cli(['clips', '--items', '151'], aliceEnv)).stderr, /--items must be at most 150/);
+
+    const outbox = await json(['outbox']);
+    assert.deepEqual(outbox.messages!.map((m) => [m.title, m.recipient.id]), [['note 2', bob.id], ['note 1', bob.id]]);
+    assert.equal(outbox.next_page, null);
+    assert.deepEqual((await json(['outbox', '--items', '1'])).next_page, 2);
+    const outboxText = await cli(['outbox', '--items', '1', '--page', '2'], aliceEnv);
+    assert.match(outboxText.stdout, /^ID +TO +TITLE +LENGTH +PLAYED +SENT\n\d+ +cli_pages_b\S* +note 1 /);
+    assert.doesNotMatch(outboxText.stdout, /more:/);
+    const inbox = await json(['inbox', '--items', '1'], { ...env, TRICKLE_TOKEN: bob.token });
+    assert.deepEqual([inbox.messages!.map((m) => m.title), inbox.next_page], [['note 2'], 2]);
+    assert.match((await cli(['inbox', '--items', '1'], { ...env, TRICKLE_TOKEN: bob.token })).stdout, /more: run with --page 2 --items 1\n$/);
+    assert.equal((await json(['outbox'], { ...env, TRICKLE_TOKEN: bob.token })).messages!.length, 0);
+  });
+
+  test('download never overwrites a file unasked: refuses without a terminal, asks on one, --force overwrites', async (t) => {
+    const user = await newUser(server.url, 'cli_overwrite');
+    const made = await request(server.url, 'POST', '/audio_clips', { token: user.token, multipart: [['audio_clip[title]', 'overwrite me'], ['audio_clip[uploaded_data]', fixture('tone.mp3'), 'tone.mp3']] });
+    const id = String(made.json.body.audio_clip.id);
+    const target = path.join(workDir, 'existing.mp3');
+    const mine = Buffer.from('my own recording, not to be lost');
+    await writeFile(target, mine);
+
+    const refused = await cli(['download', id, '-o', 'existing.mp3'], env);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /^trickle: existing\.mp3 exists; not overwriting it without --force\n$/);
+    assert.deepEqual(await readFile(target), mine);
+    const refusedJson = await cli(['download', id, '-o', 'existing.mp3', '--json'], env);
+    assert.equal(refusedJson.code, 1);
+    assert.match((JSON.parse(refusedJson.stderr) as { error: { description: string } }).error.description, /without --force/);
+    assert.deepEqual(await readFile(target), mine);
+
+    if (scriptMissing) t.diagnostic(`terminal cases skipped: ${scriptMissing}`);
+    else {
+      const declined = await ttyCli(['download', id, '-o', 'existing.mp3'], env, 'n\r');
+      assert.equal(declined.code, 1, declined.stdout);
+      assert.match(declined.stdout, /existing\.mp3 exists\. Overwrite it\? \[y\/N\]/);
+      assert.match(declined.stdout, /left it as it was/);
+      assert.deepEqual(await readFile(target), mine);
+      const accepted = await ttyCli(['download', id, '-o', 'existing.mp3'], env, 'y\r');
+      assert.equal(accepted.code, 0, accepted.stdout);
+      assert.deepEqual(await readFile(target), fixture('tone.mp3'));
+      await writeFile(target, mine);
+    }
+
+    for (const flag of ['--force', '-f']) {
+      const forced = await cli(['download', id, '-o', 'existing.mp3', flag], env);
+      assert.equal(forced.code, 0, forced.stderr);
+      assert.deepEqual(await readFile(target), fixture('tone.mp3'));
+      await writeFile(target, mine);
+    }
+    await rm(target);
+  });
+
+  test('an upload the server refuses for good is forgotten; what may pass is kept', async () => {
+    const user = await newUser(server.url, 'cli_refused');
+    const refusedEnv = { ...env, TRICKLE_CONFIG_DIR: path.join(workDir, 'refused-config'), TRICKLE_TOKEN: user.token };
+    // Bytes that are no audio: uploaded in full, then refused by the clip's create.
+    const file = path.join(workDir, 'not-audio.wav');
+    await writeFile(file, randomBytes(300 * 1024));
+    try {
+      for (let run = 1; run <= 2; run += 1) {
+        const refused = await cli(['upload', file, '--title', 'Noise'], refusedEnv);
+        assert.equal(refused.code, 1, refused.stderr);
+        assert.match(refused.stderr, /^trickle: .*\[unsupported_audio, HTTP 422\]\n$/, `run ${run}`);
+        // Each run starts afresh: nothing to resume.
+        assert.doesNotMatch(refused.stderr, /Resuming/, `run ${run}`);
+        assert.deepEqual(await readdir(path.join(refusedEnv.TRICKLE_CONFIG_DIR, 'uploads')), [], 'no job record left');
+      }
+    } finally {
+      await rm(file, { force: true });
+    }
+    const api = (status: number, name = 'some_error') => new TrickleApiError(status, name as 'not_found', 'x');
+    for (const status of [400, 404, 409, 410, 413, 415, 422]) assert.equal(jobFailedForGood(api(status)), true, String(status));
+    for (const status of [401, 403, 408, 429, 500, 502, 503, 507]) assert.equal(jobFailedForGood(api(status)), false, String(status));
+    assert.equal(jobFailedForGood(new TrickleNetworkError('reset')), false);
+    assert.equal(jobFailedForGood(new Error('interrupted')), false);
+  });
+
 
   test('killed midway through a 100 MiB upload, the same command finishes it and re-sends little', async (t) => {
     const user = await newUser(server.url, 'cli_kill');

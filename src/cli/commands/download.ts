@@ -1,11 +1,12 @@
 /**
  * `trickle download ID`: a clip's audio (or a message's, with --message) to a file. The bytes go
  * to FILE.part first and are checked against the server's SHA1 before the rename; an
- * interrupted download continues from the end of FILE.part with a Range request.
+ * interrupted download continues from the end of FILE.part with a Range request. An existing
+ * FILE is replaced only when the user says so at the terminal, or with --force.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { lstat, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,6 +14,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { TrickleClient } from '../../client/node.js';
 import { positiveInteger, type Command } from '../command.js';
 import { formatBytes, UsageError } from '../output.js';
+import { canAsk, confirm } from '../prompt.js';
 import { requireToken, resolveConnection } from '../settings.js';
 
 async function sizeOf(file: string): Promise<number> {
@@ -29,11 +31,32 @@ async function sha1OfFile(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** Throws unless `target` is free, or a person at the terminal agrees to replace it. */
+async function mayOverwrite(target: string): Promise<void> {
+  const existing = await lstat(target).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+  if (existing === null) return;
+  if (existing.isDirectory()) throw new Error(`${target} is a folder; give a file name with --output`);
+  if (!canAsk()) throw new Error(`${target} exists; not overwriting it without --force`);
+  if (!(await confirm(`${target} exists. Overwrite it?`))) throw new Error(`${target} exists; left it as it was`);
+}
+
 export const downloadCommand: Command = {
   name: 'download',
   summary: "save a clip's audio (or a message's, with --message) to a file",
-  help: ['Usage: trickle download ID [--message] [--output FILE]', '', '  --message            ID is a message of yours, not a clip', '  -o, --output FILE    where to save it (default: the uploaded filename, in this folder)'].join('\n'),
-  options: { message: { type: 'boolean' }, output: { type: 'string', short: 'o' } },
+  help: [
+    'Usage: trickle download ID [--message] [--output FILE] [--force]',
+    '',
+    '  --message            ID is a message of yours, not a clip',
+    '  -o, --output FILE    where to save it (default: the uploaded filename, in this folder)',
+    '  -f, --force          overwrite FILE if it exists, without asking',
+    '',
+    'An existing FILE is overwritten only after you say yes at the terminal, or with --force;',
+    'without a terminal to ask at, it is left alone and the download fails.',
+  ].join('\n'),
+  options: { message: { type: 'boolean' }, output: { type: 'string', short: 'o' }, force: { type: 'boolean', short: 'f' } },
   async run({ values, positionals }, { output, server, token, signal }) {
     if (positionals.length !== 1) throw new UsageError('download needs exactly one ID');
     const id = positiveInteger(positionals[0], 'ID');
@@ -43,6 +66,7 @@ export const downloadCommand: Command = {
     // The server already stripped path parts from the name; basename keeps it in this folder regardless.
     const target = (values.output as string | undefined) ?? (path.basename(item.audio.filename) || `audio-${id}`);
     const partial = `${target}.part`;
+    if (!values.force) await mayOverwrite(target);
 
     let have = await sizeOf(partial);
     if (have > item.audio.size) {

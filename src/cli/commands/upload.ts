@@ -5,11 +5,14 @@
  * The whole job is remembered until it is done: its attachment ids and the uuid that makes the
  * final create idempotent. Run again after Ctrl-C or a crash, it continues the same attachments
  * and, should the clip already exist, answers that clip instead of making a second one.
+ * A job that failed for good (the server refused it with a 4xx that will not change: its
+ * attachment is gone, the audio is not audio...) is forgotten, so the next run starts afresh.
  */
 import { randomUUID } from 'node:crypto';
 import { stat, realpath } from 'node:fs/promises';
 import {
   DEFAULT_RETRY,
+  TrickleApiError,
   StateStore,
   TrickleClient,
   upload,
@@ -33,6 +36,18 @@ async function fileIdentity(file: string) {
   const info = await stat(file);
   if (!info.isFile()) throw new UsageError(`${file} is not a file`);
   return { path: await realpath(file), size: info.size, mtimeMs: info.mtimeMs };
+}
+
+/**
+ * Whether a failed job should be forgotten: a 4xx answer other than 408 and 429 will come again
+ * however often it is retried. Kept: what may pass (timeouts, 429, 5xx, a lost network, an
+ * interruption), and 401/403, which are about the credentials rather than the job: after
+ * `trickle login` the same command still continues the upload.
+ */
+export function jobFailedForGood(error: unknown): boolean {
+  if (!(error instanceof TrickleApiError)) return false;
+  const { status } = error;
+  return status >= 400 && status < 500 && status !== 408 && status !== 429 && status !== 401 && status !== 403;
 }
 
 export const uploadCommand: Command = {
@@ -80,57 +95,68 @@ export const uploadCommand: Command = {
     await jobs.set(jobKey, job);
     if (job.audioAttachmentId !== undefined) output.note(`Resuming the upload of ${file} (attachment ${job.audioAttachmentId})`);
 
-    const totalBytes = audioFile.size + (imageFile?.size ?? 0);
-    const bar = progressBar(recipient ? `to ${recipient.username}` : 'upload', !output.json);
-    const send = async (path: string, offset: number, field: 'audioAttachmentId' | 'imageAttachmentId'): Promise<UploadResult> =>
-      upload(path, {
-        client,
-        concurrency,
-        signal,
-        state: false,
-        attachmentId: job[field],
-        onAttachment: async (attachment) => {
-          job[field] = attachment.id;
-          await jobs.set(jobKey, job);
-        },
-        onProgress: (progress: UploadProgress) =>
-          bar.update({ ...progress, acknowledgedBytes: offset + progress.acknowledgedBytes, totalBytes }),
-      });
-
-    let audio: UploadResult;
-    let picture: UploadResult | null = null;
     try {
-      audio = await send(audioFile.path, 0, 'audioAttachmentId');
-      if (imageFile) picture = await send(imageFile.path, audioFile.size, 'imageAttachmentId');
-    } finally {
-      bar.stop();
-    }
-    const ref = (result: UploadResult): AttachmentRef => ({ chunked_attachment_id: result.attachmentId, fingerprint: result.fingerprint });
-    const imageRef = picture ? ref(picture) : undefined;
-    // The uuid makes a repeated create answer the first one, so retrying it is safe.
-    const retry = <T>(create: () => Promise<T>) => withRetries(create, DEFAULT_RETRY, signal);
-    const sent = { bytes: audio.bytesSent + (picture?.bytesSent ?? 0), resumed: audio.resumed };
+      const totalBytes = audioFile.size + (imageFile?.size ?? 0);
+      const bar = progressBar(recipient ? `to ${recipient.username}` : 'upload', !output.json);
+      const send = async (path: string, offset: number, field: 'audioAttachmentId' | 'imageAttachmentId'): Promise<UploadResult> =>
+        upload(path, {
+          client,
+          concurrency,
+          signal,
+          state: false,
+          attachmentId: job[field],
+          onAttachment: async (attachment) => {
+            job[field] = attachment.id;
+            await jobs.set(jobKey, job);
+          },
+          onProgress: (progress: UploadProgress) =>
+            bar.update({ ...progress, acknowledgedBytes: offset + progress.acknowledgedBytes, totalBytes }),
+        });
 
-    if (recipient) {
-      const { message } = await retry(() =>
-        client.sendMessage({ recipientId: recipient.id, audio: ref(audio), image: imageRef, title, uuid: job.uuid }),
+      let audio: UploadResult;
+      let picture: UploadResult | null = null;
+      try {
+        audio = await send(audioFile.path, 0, 'audioAttachmentId');
+        if (imageFile) picture = await send(imageFile.path, audioFile.size, 'imageAttachmentId');
+      } finally {
+        bar.stop();
+      }
+      const ref = (result: UploadResult): AttachmentRef => ({ chunked_attachment_id: result.attachmentId, fingerprint: result.fingerprint });
+      const imageRef = picture ? ref(picture) : undefined;
+      // The uuid makes a repeated create answer the first one, so retrying it is safe.
+      const retry = <T>(create: () => Promise<T>) => withRetries(create, DEFAULT_RETRY, signal);
+      const sent = { bytes: audio.bytesSent + (picture?.bytesSent ?? 0), resumed: audio.resumed };
+
+      if (recipient) {
+        const { message } = await retry(() =>
+          client.sendMessage({ recipientId: recipient.id, audio: ref(audio), image: imageRef, title, uuid: job.uuid }),
+        );
+        await jobs.delete(jobKey);
+        output.result(
+          `Sent message ${message.id} to ${recipient.username}: ${formatBytes(audio.size)}, ${formatDuration(message.duration)}`,
+          { message, upload: sent },
+        );
+        return;
+      }
+      const tags = values.tag as string[] | undefined;
+      const description = values.description as string | undefined;
+      const { clip } = await retry(() =>
+        client.createClip({ title: title as string, audio: ref(audio), image: imageRef, description, tags, uuid: job.uuid }),
       );
       await jobs.delete(jobKey);
       output.result(
-        `Sent message ${message.id} to ${recipient.username}: ${formatBytes(audio.size)}, ${formatDuration(message.duration)}`,
-        { message, upload: sent },
+        `Created clip ${clip.id} "${clip.title}": ${formatBytes(audio.size)}, ${formatDuration(clip.duration)}, ${client.server}${clip.urls.detail}`,
+        { audio_clip: clip, upload: sent },
       );
-      return;
+    } catch (error) {
+      if (jobFailedForGood(error) && !signal.aborted) {
+        await jobs.delete(jobKey);
+        // Its attachments would only wait to expire; used ones (or gone ones) refuse, which is fine.
+        for (const id of [job.audioAttachmentId, job.imageAttachmentId]) {
+          if (id !== undefined) await client.deleteAttachment(id).catch(() => undefined);
+        }
+      }
+      throw error;
     }
-    const tags = values.tag as string[] | undefined;
-    const description = values.description as string | undefined;
-    const { clip } = await retry(() =>
-      client.createClip({ title: title as string, audio: ref(audio), image: imageRef, description, tags, uuid: job.uuid }),
-    );
-    await jobs.delete(jobKey);
-    output.result(
-      `Created clip ${clip.id} "${clip.title}": ${formatBytes(audio.size)}, ${formatDuration(clip.duration)}, ${client.server}${clip.urls.detail}`,
-      { audio_clip: clip, upload: sent },
-    );
   },
 };
