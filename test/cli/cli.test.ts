@@ -30,13 +30,14 @@ interface Run {
   stderr: string;
 }
 
-function startCli(args: string[], env: Record<string, string>, stdin = ''): { child: ChildProcess; done: Promise<Run> } {
+/** `stdin`: written and closed at once; null leaves standard input open for the caller to write. */
+function startCli(args: string[], env: Record<string, string>, stdin: string | null = ''): { child: ChildProcess; done: Promise<Run> } {
   const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], { env: { ...process.env, ...env }, cwd: env.CWD ?? process.cwd() });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (data: Buffer) => (stdout += data.toString()));
   child.stderr?.on('data', (data: Buffer) => (stderr += data.toString()));
-  child.stdin?.end(stdin);
+  if (stdin !== null) child.stdin?.end(stdin);
   const done = new Promise<Run>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
   return { child, done };
 }
@@ -137,6 +138,25 @@ describe('the trickle CLI', () => {
     const clipDownload = await cli(['download', String(clip.id)], env);
     assert.equal(clipDownload.code, 0, clipDownload.stderr);
     assert.deepEqual(await readFile(path.join(workDir, 'tone.flac')), fixture('tone.flac'));
+  });
+
+  test('upload - sends standard input as it arrives, the size fixed when it ends', async () => {
+    const wav = fixture('tone.wav');
+    const { child, done } = startCli(['upload', '-', '--title', 'From a pipe', '--json'], env, null);
+    // Like a recorder: the bytes come in pieces, with pauses.
+    const step = Math.ceil(wav.length / 4);
+    for (let at = 0; at < wav.length; at += step) {
+      child.stdin!.write(wav.subarray(at, at + step));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    child.stdin!.end();
+    const run = await done;
+    assert.equal(run.code, 0, run.stderr);
+    const clip = (JSON.parse(run.stdout) as { audio_clip: { title: string; duration: number; audio: { sha1: string; size: number } } }).audio_clip;
+    assert.equal(clip.title, 'From a pipe');
+    assert.equal(clip.audio.size, wav.length);
+    assert.equal(clip.audio.sha1, sha1(wav));
+    assert.ok(Math.abs(clip.duration - 1) < 0.05, `lasts ${clip.duration} s`);
   });
 
   test('bad command lines exit 2, failures exit 1, each with one line', async () => {

@@ -50,12 +50,19 @@ export function jobFailedForGood(error: unknown): boolean {
   return status >= 400 && status < 500 && status !== 408 && status !== 429 && status !== 401 && status !== 403;
 }
 
+/** A job store that keeps nothing: for what cannot be resumed anyway. */
+function forgetfulStore(): Pick<StateStore, 'get' | 'set' | 'delete'> {
+  return { get: async () => null, set: async () => undefined, delete: async () => undefined };
+}
+
 export const uploadCommand: Command = {
   name: 'upload',
   summary: 'upload an audio file as a clip, or as a message with --to',
   help: [
     'Usage: trickle upload FILE --title TITLE [--image IMAGE] [--to USER] [options]',
     '',
+    '  FILE                 an audio file, or - for standard input (sent as it arrives, e.g. from',
+    '                       a recorder: arecord -f cd -t wav | trickle upload - --title Memo)',
     '  --title TITLE        the title (required for a clip)',
     '  --image IMAGE        a JPEG or PNG to go with it',
     '  --to USER            send it as a private message to USER (a username or an id)',
@@ -63,7 +70,8 @@ export const uploadCommand: Command = {
     '  --tag TAG            a tag; repeat for more',
     '  --parallel N         chunks in flight at once (default 4)',
     '',
-    'Interrupted (Ctrl-C, a crash, a lost network), the same command continues where it stopped.',
+    'Interrupted (Ctrl-C, a crash, a lost network), the same command continues where it stopped',
+    '(a file; what came from standard input cannot be read again).',
   ].join('\n'),
   options: {
     title: { type: 'string' },
@@ -87,19 +95,23 @@ export const uploadCommand: Command = {
     const client = new TrickleClient({ server: connection.server, token: requireToken(connection) });
     const recipient = to === undefined ? null : /^\d+$/.test(to) ? await client.user(Number(to)) : await client.userByName(to);
 
-    const audioFile = await fileIdentity(file);
+    // Standard input is sent piece by piece as it arrives, its size fixed when it ends (SPEC 3.8).
+    const fromStdin = file === '-';
+    const audioFile = fromStdin ? null : await fileIdentity(file);
     const imageFile = image === undefined ? null : await fileIdentity(image);
-    const jobs = new StateStore();
+    // Standard input cannot be read again, so its job is not kept for resuming.
+    const jobs: Pick<StateStore, 'get' | 'set' | 'delete'> = fromStdin ? forgetfulStore() : new StateStore();
     const jobKey = JSON.stringify(['cli-upload', client.server, audioFile, imageFile, title ?? null, recipient?.id ?? null]);
     const job: Job = (await jobs.get<Job>(jobKey)) ?? { uuid: randomUUID() };
     await jobs.set(jobKey, job);
     if (job.audioAttachmentId !== undefined) output.note(`Resuming the upload of ${file} (attachment ${job.audioAttachmentId})`);
 
     try {
-      const totalBytes = audioFile.size + (imageFile?.size ?? 0);
-      const bar = progressBar(recipient ? `to ${recipient.username}` : 'upload', !output.json);
-      const send = async (path: string, offset: number, field: 'audioAttachmentId' | 'imageAttachmentId'): Promise<UploadResult> =>
-        upload(path, {
+      const totalBytes = (audioFile?.size ?? 0) + (imageFile?.size ?? 0);
+      // A stream's total is not known until it ends: no bar for it.
+      const bar = progressBar(recipient ? `to ${recipient.username}` : 'upload', !output.json && !fromStdin);
+      const send = async (source: string | NodeJS.ReadableStream, offset: number, field: 'audioAttachmentId' | 'imageAttachmentId'): Promise<UploadResult> =>
+        upload(source as string, {
           client,
           concurrency,
           signal,
@@ -116,8 +128,8 @@ export const uploadCommand: Command = {
       let audio: UploadResult;
       let picture: UploadResult | null = null;
       try {
-        audio = await send(audioFile.path, 0, 'audioAttachmentId');
-        if (imageFile) picture = await send(imageFile.path, audioFile.size, 'imageAttachmentId');
+        audio = await send(audioFile?.path ?? process.stdin, 0, 'audioAttachmentId');
+        if (imageFile) picture = await send(imageFile.path, audio.size, 'imageAttachmentId');
       } finally {
         bar.stop();
       }
