@@ -49,6 +49,8 @@ const MIN_PART = 5 * 1024 * 1024;
 /** Bytes of small slices gathered into one uploaded part (bounded memory per assembly). */
 const GATHERED_PART = 8 * 1024 * 1024;
 const KEY_PATTERN = /^[0-9a-f-]{36}$/;
+/** Parts of one assembly sent at once (copies inside the store, or gathered small slices). */
+const PART_CONCURRENCY = 6;
 
 export class S3Store implements BlobStore, PieceUploads {
   readonly capabilities: StorageCapabilities = { inPlaceWrites: false, localPaths: false, freeSpace: false };
@@ -140,33 +142,44 @@ export class S3Store implements BlobStore, PieceUploads {
 
   /**
    * Large slices become parts copied inside the store; runs of small ones are read and sent as
-   * one part (every part but the last must be at least 5 MiB).
+   * one part (every part but the last must be at least 5 MiB). Parts are numbered in order as
+   * they are planned and sent PART_CONCURRENCY at a time, which bounds the gathered bytes held.
    */
   private async uploadParts(Key: string, UploadId: string, slices: PieceSlice[]): Promise<CompletedPart[]> {
     const Bucket = this.options.bucket;
     const parts: CompletedPart[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown = null;
+    const submit = async (send: (PartNumber: number) => Promise<string | undefined>) => {
+      while (inFlight.size >= PART_CONCURRENCY) await Promise.race(inFlight);
+      if (failure) throw failure;
+      const PartNumber = parts.length + 1;
+      const part: CompletedPart = { PartNumber };
+      parts.push(part);
+      const sending = send(PartNumber).then(
+        (ETag) => void (part.ETag = ETag),
+        (error: unknown) => void (failure ??= error),
+      );
+      inFlight.add(sending);
+      void sending.finally(() => inFlight.delete(sending));
+    };
     let gathered: Buffer[] = [];
     let gatheredBytes = 0;
     const sendGathered = async () => {
       if (gatheredBytes === 0) return;
-      const PartNumber = parts.length + 1;
       const body = Buffer.concat(gathered, gatheredBytes);
       gathered = [];
       gatheredBytes = 0;
-      const { ETag } = await this.client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: body, ContentLength: body.length }));
-      parts.push({ ETag, PartNumber });
+      await submit(async (PartNumber) => (await this.client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: body, ContentLength: body.length }))).ETag);
     };
     for (let i = 0; i < slices.length; i += 1) {
       const slice = slices[i]!;
       const length = slice.end - slice.start;
       const last = i === slices.length - 1;
       if (length >= MIN_PART && gatheredBytes === 0) {
-        const PartNumber = parts.length + 1;
         const range = `bytes=${slice.pieceOffset}-${slice.pieceOffset + length - 1}`;
-        const { CopyPartResult } = await this.client.send(
-          new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber, CopySource: this.copySource(slice.key), CopySourceRange: range }),
-        );
-        parts.push({ ETag: CopyPartResult?.ETag, PartNumber });
+        const CopySource = this.copySource(slice.key);
+        await submit(async (PartNumber) => (await this.client.send(new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber, CopySource, CopySourceRange: range }))).CopyPartResult?.ETag);
         continue;
       }
       // Read the slice (in steps, so a long one never sits in memory whole) into gathered parts.
@@ -180,6 +193,8 @@ export class S3Store implements BlobStore, PieceUploads {
       if (last || (gatheredBytes >= MIN_PART && next !== undefined && next.end - next.start >= MIN_PART)) await sendGathered();
     }
     await sendGathered();
+    await Promise.all(inFlight);
+    if (failure) throw failure;
     return parts;
   }
 
