@@ -86,7 +86,7 @@ export class UploadEngine {
   }
 
   /** Checks a chunk against the row before any byte is read; throws what the client must hear. */
-  checkBeforeBytes(record: AttachmentRecord, chunk: ChunkInput): void {
+  private checkBeforeBytes(record: AttachmentRecord, chunk: ChunkInput): void {
     if (record.state === 'used') {
       throw new ApiError('attachment_used', 'The attachment has been used and can no longer change.', { used_by: record.usedBy });
     }
@@ -392,7 +392,7 @@ function tooManyRanges(maxRanges: number): ApiError {
   );
 }
 
-export function sizeMismatch(expected: number, given: number): ApiError {
+function sizeMismatch(expected: number, given: number): ApiError {
   return new ApiError('size_mismatch', `attachment[size] is ${given}, but the attachment was created with size ${expected}.`, {
     size: expected,
     given,
