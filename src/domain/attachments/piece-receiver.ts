@@ -63,6 +63,9 @@ export class PieceReceiver implements ChunkReceiver {
   async commit(end: number, steps: CommitSteps): Promise<{ record: AttachmentRecord; bumped: boolean }> {
     const length = end - this.offset;
     const compared = await this.compareWithRecorded(end);
+    // A repeat of bytes of a file already complete (a retried last chunk) stores nothing.
+    // (A complete file's bytes are all recorded, so such a chunk overlaps nothing but them.)
+    if (compared?.ofCompleteFile && !compared.differs) return steps.record({ changesRecorded: false });
     const storageKey = await this.pieces.putPiece(this.scratch!, length);
     const change: Omit<RangeCommit, 'start' | 'end'> = {
       changesRecorded: compared?.differs ?? false,
@@ -81,18 +84,19 @@ export class PieceReceiver implements ChunkReceiver {
    * Compares the chunk with the recorded bytes it overlaps, as of one reading. Null when it
    * overlaps none (the database still counts a piece committed meanwhile as a change).
    */
-  private async compareWithRecorded(end: number): Promise<{ differs: boolean; through: number } | null> {
+  private async compareWithRecorded(end: number): Promise<{ differs: boolean; through: number; ofCompleteFile: boolean } | null> {
     if (intersect(this.record.ranges, this.offset, end).length === 0) return null;
     const snapshot = await this.bytes.snapshot(this.record);
     if (!snapshot) return null;
     const overlap = intersect(snapshot.record.ranges, this.offset, end);
     const through = snapshot.pieces.at(-1)?.id ?? 0;
+    const ofCompleteFile = snapshot.record.state !== 'uploading';
     for (const [start, stop] of overlap) {
       if (!(await sameBytes(snapshot.source.read(start, stop), this.readScratch(start - this.offset, stop - this.offset)))) {
-        return { differs: true, through };
+        return { differs: true, through, ofCompleteFile };
       }
     }
-    return { differs: false, through };
+    return { differs: false, through, ofCompleteFile };
   }
 
   private async *readScratch(from: number, to: number): AsyncGenerator<Buffer> {
