@@ -21,8 +21,10 @@ export class StoredUploads {
   static async open(env: Record<string, string>): Promise<StoredUploads> {
     const config = loadConfig([], env);
     const database = await openDatabase({ url: config.databaseUrl, durable: false });
-    // A scratch folder of its own: the server's is emptied by every start.
-    const store = await openBlobStore({ ...config, dataDir: `${config.dataDir}-reader` });
+    // Object storage: a scratch folder of its own (the server's is emptied by every start). On
+    // local disk the blobs are under DATA_DIR itself, so the reader must open that (it is opened
+    // only while the server is down).
+    const store = await openBlobStore({ ...config, dataDir: config.storageUrl ? `${config.dataDir}-reader` : config.dataDir });
     const repo = new SqlAttachmentRepository(database);
     return new StoredUploads(database, store, new UploadBytes(repo, store), repo);
   }
