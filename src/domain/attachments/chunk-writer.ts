@@ -195,14 +195,19 @@ export class ChunkWriter implements ChunkReceiver {
   }
 }
 
-/** Most bytes waiting for the write before them; beyond it the source waits. */
+/** Most bytes of one request waiting for the write before them; beyond it the source waits. */
 const MAX_QUEUED = 1024 * 1024;
+/** Most such bytes of all requests together: with many uploads at once, memory stays bounded. */
+const MAX_QUEUED_TOTAL = 8 * 1024 * 1024;
+/** Bytes queued or being written by every CoalescingWriter of this process. */
+let queuedTotal = 0;
 
 /**
  * Sequential in-place writes of one chunk, coalesced: while one write is on its way to the
  * file, the pieces that arrive meanwhile are gathered and go in the next write as one writev.
  * Bytes are never held back waiting for more: a piece is written at once when no write is in
- * flight, so this adds no latency and at most MAX_QUEUED bytes of memory per request.
+ * flight, so this adds no latency, and memory stays within MAX_QUEUED per request and
+ * MAX_QUEUED_TOTAL for the process.
  */
 class CoalescingWriter {
   /** Where the bytes written so far end (all of them, in order, from the chunk's offset). */
@@ -224,8 +229,9 @@ class CoalescingWriter {
     if (this.failure !== null) throw this.failure;
     this.queue.push(piece);
     this.queuedBytes += piece.length;
+    queuedTotal += piece.length;
     this.running ??= this.drain();
-    if (this.queuedBytes >= MAX_QUEUED) await this.flush();
+    if (this.queuedBytes >= MAX_QUEUED || queuedTotal >= MAX_QUEUED_TOTAL) await this.flush();
   }
 
   /** Waits until everything queued is written; throws what a write threw. */
@@ -246,12 +252,17 @@ class CoalescingWriter {
         const bytes = this.queuedBytes;
         this.queue = [];
         this.queuedBytes = 0;
-        await this.upload.writev(buffers, this.writtenUpTo);
+        try {
+          await this.upload.writev(buffers, this.writtenUpTo);
+        } finally {
+          queuedTotal -= bytes;
+        }
         this.writtenUpTo += bytes;
       }
     } catch (error) {
       // What was not written is dropped: only writtenUpTo counts.
       this.failure = error;
+      queuedTotal -= this.queuedBytes;
       this.queue = [];
       this.queuedBytes = 0;
     } finally {
