@@ -46,19 +46,48 @@ interface Tally {
   errors: string[];
 }
 
+/** At most `limit` holders at once; the rest wait in order. */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(limit: number) {
+    this.free = limit;
+  }
+
+  async take(): Promise<void> {
+    if (this.free > 0) {
+      this.free -= 1;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  give(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free += 1;
+  }
+}
+
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-async function oneUpload(target: UploadTarget, source: SourceFile, chunkSize: number, tally: Tally): Promise<void> {
+async function oneUpload(target: UploadTarget, source: SourceFile, chunkSize: number, tally: Tally, slots: Slots): Promise<void> {
   let session;
+  await slots.take();
   try {
     session = await target.begin(source.size);
   } catch (error) {
     tally.errors.push(messageOf(error));
     return;
+  } finally {
+    slots.give();
   }
   let failed = false;
   for (const offset of chunkOffsets(source.size, chunkSize, 'in-order')) {
     tally.chunkRequests += 1;
+    // Latency counts from sending, not from waiting for a slot in the client.
+    await slots.take();
     const sent = process.hrtime.bigint();
     try {
       await session.sendChunk(offset, Math.min(chunkSize, source.size - offset));
@@ -66,6 +95,8 @@ async function oneUpload(target: UploadTarget, source: SourceFile, chunkSize: nu
     } catch (error) {
       failed = true;
       tally.errors.push(messageOf(error));
+    } finally {
+      slots.give();
     }
   }
   if (failed) return;
@@ -92,8 +123,9 @@ export async function measureConcurrentUploadsRun(scenario: ConcurrentUploadsSce
   const source = context.sources.get(scenario.size);
   if (!source) throw new Error(`no source file of ${scenario.size} bytes`);
   let server: ManagedServer | null = null;
-  // A socket per upload: no request waits in the client for a free connection.
-  const agent = uploadAgent(scenario.uploads);
+  // A socket per request in flight: no request waits in the agent for a free connection.
+  const inFlight = scenario.inFlight ?? scenario.uploads;
+  const agent = uploadAgent(inFlight);
   try {
     server = await startTrickle({
       serverJs: context.trickleJs,
@@ -108,7 +140,8 @@ export async function measureConcurrentUploadsRun(scenario: ConcurrentUploadsSce
     const target = trickleTarget(client, 'raw', source);
     const tally: Tally = { latenciesMs: [], chunkRequests: 0, errors: [] };
     const started = process.hrtime.bigint();
-    await Promise.all(Array.from({ length: scenario.uploads }, () => oneUpload(target, source, scenario.chunkSize, tally)));
+    const slots = new Slots(inFlight);
+    await Promise.all(Array.from({ length: scenario.uploads }, () => oneUpload(target, source, scenario.chunkSize, tally, slots)));
     record.seconds = elapsedMs(started) / 1000;
     record.chunkRequests = tally.chunkRequests;
     record.errors = tally.errors.length;

@@ -3,7 +3,7 @@ import { startBare } from './bare-server.js';
 import type { ThroughputScenario, Variant } from './scenarios.js';
 import type { ManagedServer } from './server-process.js';
 import type { SourceFile } from './source-file.js';
-import { bareTarget, trickleTarget, tusTarget, type UploadTarget } from './targets.js';
+import { bareTarget, trickleTarget, trickleTusTarget, tusTarget, type UploadTarget } from './targets.js';
 import { trickleLogin } from './trickle-api.js';
 import { startTrickle } from './trickle-server.js';
 import { startTus } from './tus-server.js';
@@ -85,7 +85,7 @@ export async function measureThroughputRun(scenario: ThroughputScenario, variant
       target = tusTarget(agent, server.baseUrl, server.dataDir, source);
     } else {
       const client = { agent, baseUrl: server.baseUrl, token: await trickleLogin(agent, server.baseUrl) };
-      target = trickleTarget(client, variant.server === 'trickle-raw' ? 'raw' : 'multipart', source);
+      target = variant.server === 'trickle-tus' ? trickleTusTarget(client, source) : trickleTarget(client, variant.server === 'trickle-raw' ? 'raw' : 'multipart', source);
     }
     const cpuBefore = await server.cpuSeconds();
     const timing = await runUpload(target, source, { size: scenario.size, chunkSize: scenario.chunkSize, concurrency: scenario.concurrency });

@@ -24,7 +24,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --size BYTES      size of the big test file; suffixes k, m, g (binary) allowed (default 1g)
   --quick           smoke test: 128 MiB file, 1 run (flags given after it still win)
   --only NAME[,..]  run only these scenarios or groups: seq-8m, conc4-8m, seq-256k,
-                    rss (rss-10m, rss-big), clip (clip-in-order, clip-shuffled), conc200-1m
+                    rss (rss-10m, rss-big), clip (clip-in-order, clip-shuffled), conc200-1m,
+                    conc2000-1m
   --cpu-prof        profile every Trickle process (node --cpu-prof) into .bench/profiles
   --server-js PATH  benchmark this built server instead of building src/ afresh
   --help            this text

@@ -35,12 +35,13 @@ const runsCell = (runs: number, failures: number) => (failures > 0 ? `${runs - f
 const SERVER_LABEL: Record<ThroughputSummary['server'], string> = {
   'trickle-raw': 'trickle raw',
   'trickle-multipart': 'trickle multipart',
+  'trickle-tus': 'trickle tus PATCH',
   tus: '@tus/server',
   bare: 'bare node:http',
 };
 
 export function formatThroughputTable(rows: readonly ThroughputSummary[]): string {
-  const header = ['scenario', 'server', 'durability', 'size', 'chunk', 'conc', 'MiB/s (median)', 'min-max', 'vs bare', 'vs tus', 'server CPU s', 'peak RSS', 'runs'];
+  const header = ['scenario', 'server', 'durability', 'size', 'chunk', 'conc', 'MiB/s (median)', 'min-max', 'vs bare', 'vs tus', 'vs raw', 'server CPU s/GiB', 'peak RSS', 'runs'];
   const body = rows.map((row) => [
     row.scenario,
     SERVER_LABEL[row.server],
@@ -52,11 +53,12 @@ export function formatThroughputTable(rows: readonly ThroughputSummary[]): strin
     row.mibPerSecond ? `${row.mibPerSecond.min.toFixed(0)}-${row.mibPerSecond.max.toFixed(0)}` : '',
     row.ratioVsBare === null ? (row.server === 'bare' ? '1.00' : '-') : row.ratioVsBare.toFixed(2),
     row.ratioVsTus === null ? '' : row.ratioVsTus.toFixed(2),
-    row.serverCpuSeconds === null ? '-' : row.serverCpuSeconds.toFixed(2),
+    row.ratioVsRaw === null ? '' : row.ratioVsRaw.toFixed(2),
+    row.serverCpuSecondsPerGiB === null ? '-' : row.serverCpuSecondsPerGiB.toFixed(2),
     row.peakRssBytes === null ? '-' : formatBytes(row.peakRssBytes),
     runsCell(row.runs, row.failures),
   ]);
-  return formatColumns(header, body, new Set([5, 6, 7, 8, 9, 10, 11, 12]));
+  return formatColumns(header, body, new Set([5, 6, 7, 8, 9, 10, 11, 12, 13]));
 }
 
 export function formatClipTable(rows: readonly ClipSummary[]): string {
@@ -83,10 +85,11 @@ export function formatClipTable(rows: readonly ClipSummary[]): string {
 }
 
 export function formatConcurrentUploadsTable(rows: readonly ConcurrentUploadsSummary[]): string {
-  const header = ['scenario', 'uploads', 'file', 'chunk', 'chunk requests', 'errors', 'p50 ms', 'p99 ms', 'max ms', 'MiB/s', 'peak RSS', 'runs'];
+  const header = ['scenario', 'uploads', 'in flight', 'file', 'chunk', 'chunk requests', 'errors', 'p50 ms', 'p99 ms', 'max ms', 'MiB/s', 'peak RSS', 'runs'];
   const body = rows.map((row) => [
     row.scenario,
     String(row.uploads),
+    String(row.inFlight ?? row.uploads),
     formatBytes(row.size),
     formatBytes(row.chunkSize),
     String(row.chunkRequests),
@@ -98,7 +101,7 @@ export function formatConcurrentUploadsTable(rows: readonly ConcurrentUploadsSum
     row.peakRssBytes === null ? '-' : formatBytes(row.peakRssBytes),
     runsCell(row.runs, row.failures),
   ]);
-  const table = formatColumns(header, body, new Set([1, 4, 5, 6, 7, 8, 9, 10, 11]));
+  const table = formatColumns(header, body, new Set([1, 2, 5, 6, 7, 8, 9, 10, 11, 12]));
   const samples = rows.flatMap((row) => row.errorSamples.map((message) => `  ${row.scenario}: ${message}`));
   return samples.length > 0 ? `${table}\nErrors seen:\n${samples.join('\n')}` : table;
 }

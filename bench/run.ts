@@ -9,6 +9,7 @@
  * and writes every run to .bench/results.json.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,6 +42,21 @@ function gitCommit(): string | null {
   } catch {
     return null;
   }
+}
+
+/** CPU seconds per GiB that SHA1 alone costs here (node:crypto, 1 MiB updates, the best of 3). */
+function measureSha1Cost(): number {
+  const block = Buffer.alloc(1024 * 1024, 0x5a);
+  let best = Infinity;
+  for (let round = 0; round < 3; round += 1) {
+    const before = process.cpuUsage();
+    const hash = createHash('sha1');
+    for (let i = 0; i < 256; i += 1) hash.update(block);
+    hash.digest();
+    const used = process.cpuUsage(before);
+    best = Math.min(best, ((used.user + used.system) / 1e6) * 4);
+  }
+  return best;
 }
 
 async function prepare(options: BenchOptions, scenarios: Scenario[]): Promise<BenchContext> {
@@ -104,7 +120,8 @@ async function main(): Promise<number> {
     clips: summariseClips(scenarios.flatMap((s) => (s.kind === 'clip' ? [s] : [])), records.clips),
     concurrentUploads: summariseConcurrentUploads(scenarios.flatMap((s) => (s.kind === 'concurrent-uploads' ? [s] : [])), records.concurrentUploads),
   };
-  const goals = evaluateGoals(summary);
+  const sha1CpuSecondsPerGiB = measureSha1Cost();
+  const goals = evaluateGoals({ ...summary, sha1CpuSecondsPerGiB });
   const cpus = os.cpus();
   const results = {
     date: startedAt.toISOString(),
@@ -128,6 +145,7 @@ async function main(): Promise<number> {
     clientRssBeforeRunsBytes: clientRssBeforeRuns,
     clientPeakRssBytes: process.resourceUsage().maxRSS * 1024,
     summary,
+    sha1CpuSecondsPerGiB,
     goals,
     runs: records,
   };
@@ -147,7 +165,8 @@ async function main(): Promise<number> {
     log('\nConcurrent uploads (Trickle, fdatasync): latency of every chunk request; errors are failed requests over all runs.\n');
     log(formatConcurrentUploadsTable(summary.concurrentUploads));
   }
-  log('\nTargets (issue #5):\n');
+  log(`\nSHA1 alone on this machine: ${sha1CpuSecondsPerGiB.toFixed(2)} CPU s/GiB.`);
+  log('\nTargets (issue 17; clip and RSS from issue #5):\n');
   log(formatGoals(goals));
   log(`\nClient RSS ${formatBytes(clientRssBeforeRuns)} before the runs, peak ${formatBytes(results.clientPeakRssBytes)}.`);
   log(`Every run: ${path.relative(process.cwd(), jsonPath)}`);

@@ -6,7 +6,9 @@
 import { MiB } from './options.js';
 import type { ChunkOrder } from './upload-client.js';
 
-export type ServerName = 'trickle-raw' | 'trickle-multipart' | 'tus' | 'bare';
+/** trickle-tus: tus 1.0 PATCHes to Trickle's own /files/ endpoint (SPEC 7). */
+export type ServerName = 'trickle-raw' | 'trickle-multipart' | 'trickle-tus' | 'tus' | 'bare';
+export type TrickleServerName = 'trickle-raw' | 'trickle-multipart' | 'trickle-tus';
 
 export interface Variant {
   server: ServerName;
@@ -44,12 +46,14 @@ export interface ConcurrentUploadsScenario {
   uploads: number;
   size: number;
   chunkSize: number;
+  /** Most chunk requests the client has in flight at once (all uploads stay open); undefined: one per upload. */
+  inFlight?: number;
 }
 
 export type Scenario = ThroughputScenario | ClipScenario | ConcurrentUploadsScenario;
 
 /** Trickle first, then its baseline: runs take turns so that machine noise hits both alike. */
-function pair(durable: boolean, ...trickle: Array<'trickle-raw' | 'trickle-multipart'>): Variant[] {
+function pair(durable: boolean, ...trickle: TrickleServerName[]): Variant[] {
   return [...trickle, 'bare' as const].map((server) => ({ server, durable }));
 }
 
@@ -57,7 +61,7 @@ function pair(durable: boolean, ...trickle: Array<'trickle-raw' | 'trickle-multi
  * Trickle, @tus/server and the baseline, all without fdatasync (the FileStore never
  * syncs). Only for sequential scenarios: tus takes one PATCH at a time per upload.
  */
-function withTus(...trickle: Array<'trickle-raw' | 'trickle-multipart'>): Variant[] {
+function withTus(...trickle: TrickleServerName[]): Variant[] {
   return [...trickle, 'tus' as const, 'bare' as const].map((server) => ({ server, durable: false }));
 }
 
@@ -73,15 +77,17 @@ export function allScenarios(size: number): Scenario[] {
     variants,
   });
   return [
-    throughput('seq-8m', 'seq-8m', size, eight, 1, [...pair(true, 'trickle-raw', 'trickle-multipart'), ...withTus('trickle-raw', 'trickle-multipart')]),
+    throughput('seq-8m', 'seq-8m', size, eight, 1, [...pair(true, 'trickle-raw', 'trickle-multipart'), ...withTus('trickle-raw', 'trickle-multipart', 'trickle-tus')]),
     throughput('conc4-8m', 'conc4-8m', size, eight, 4, [...pair(true, 'trickle-raw'), ...pair(false, 'trickle-raw')]),
-    throughput('seq-256k', 'seq-256k', size, 256 * 1024, 1, withTus('trickle-raw')),
+    throughput('seq-256k', 'seq-256k', size, 256 * 1024, 1, withTus('trickle-raw', 'trickle-tus')),
     throughput('rss-10m', 'rss', 10 * MiB, eight, 1, pair(false, 'trickle-raw')),
     throughput('rss-big', 'rss', size, eight, 1, pair(false, 'trickle-raw')),
     { kind: 'clip', name: 'clip-in-order', group: 'clip', size, chunkSize: eight, order: 'in-order' },
     { kind: 'clip', name: 'clip-shuffled', group: 'clip', size, chunkSize: eight, order: 'shuffled' },
     // Not shrunk by --quick: the count is what is being tested, and 200 MiB is quick anyway.
     { kind: 'concurrent-uploads', name: 'conc200-1m', group: 'conc200-1m', uploads: 200, size: MiB, chunkSize: 256 * 1024 },
+    // 2,000 uploads open at once, their 256 KiB chunks interleaved, with at most 200 requests in flight.
+    { kind: 'concurrent-uploads', name: 'conc2000-1m', group: 'conc2000-1m', uploads: 2000, size: MiB, chunkSize: 256 * 1024, inFlight: 200 },
   ];
 }
 

@@ -41,6 +41,10 @@ export interface ThroughputSummary {
   peakRssBytes: number | null;
   /** Median server CPU seconds per run: on a 2-core machine shared with the client, CPU bounds throughput. */
   serverCpuSeconds: number | null;
+  /** The same per GiB uploaded. */
+  serverCpuSecondsPerGiB: number | null;
+  /** For Trickle's multipart and tus rows: median of per-run ratios to Trickle raw with the same durability. */
+  ratioVsRaw: number | null;
 }
 
 const ok = (r: { error: string | null }) => r.error === null;
@@ -57,7 +61,7 @@ function pairedRatio(records: readonly ThroughputRecord[], mine: readonly Throug
   return median(ratios);
 }
 
-const isTrickle = (server: Variant['server']) => server === 'trickle-raw' || server === 'trickle-multipart';
+const isTrickle = (server: Variant['server']) => server === 'trickle-raw' || server === 'trickle-multipart' || server === 'trickle-tus';
 
 export function summariseThroughput(scenarios: readonly ThroughputScenario[], records: readonly ThroughputRecord[]): ThroughputSummary[] {
   return scenarios.flatMap((scenario) =>
@@ -79,6 +83,8 @@ export function summariseThroughput(scenarios: readonly ThroughputScenario[], re
         ratioVsTus: isTrickle(variant.server) ? pairedRatio(records, good, 'tus') : null,
         peakRssBytes: median(good.map((r) => r.peakRssBytes)),
         serverCpuSeconds: median(good.map((r) => r.serverCpuSeconds)),
+        serverCpuSecondsPerGiB: median(good.map((r) => (r.serverCpuSeconds * 1024 ** 3) / r.size)),
+        ratioVsRaw: isTrickle(variant.server) && variant.server !== 'trickle-raw' ? pairedRatio(records, good, 'trickle-raw') : null,
       };
     }),
   );
@@ -144,6 +150,7 @@ export interface ConcurrentUploadsSummary {
   /** All the uploads' bytes over the time from the first create to the last reply. */
   mibPerSecond: number | null;
   peakRssBytes: number | null;
+  inFlight: number | null;
 }
 
 export function summariseConcurrentUploads(scenarios: readonly ConcurrentUploadsScenario[], records: readonly ConcurrentUploadsRecord[]): ConcurrentUploadsSummary[] {
@@ -166,6 +173,7 @@ export function summariseConcurrentUploads(scenarios: readonly ConcurrentUploads
       maxMs: of((r) => r.maxMs),
       mibPerSecond: of((r) => (r.uploads * r.size) / (1024 * 1024) / r.seconds),
       peakRssBytes: of((r) => r.peakRssBytes),
+      inFlight: scenario.inFlight ?? null,
     };
   });
 }

@@ -81,6 +81,34 @@ export function bareTarget(agent: http.Agent, baseUrl: string, dataDir: string, 
 const TUS = { 'tus-resumable': '1.0.0' };
 
 /**
+ * tus 1.0 to Trickle itself (/files/, SPEC 7): the same calls as to @tus/server, plus the
+ * bearer token. The upload is an attachment, so its SHA1 is asked at /attachments/<id>.
+ */
+export function trickleTusTarget(client: TrickleClient, source: SourceFile): UploadTarget {
+  const { agent, baseUrl } = client;
+  const auth = authHeader(client.token);
+  return {
+    async begin(size) {
+      const created = await send(agent, `${baseUrl}/files/`, 'POST', { ...auth, ...TUS, 'upload-length': size, 'content-length': 0 });
+      const location = expectStatus(created, 201, 'POST /files/').headers.location;
+      if (typeof location !== 'string') throw new Error('POST /files/ gave no Location');
+      const uploadUrl = new URL(location, baseUrl).href;
+      const id = Number(path.posix.basename(new URL(uploadUrl).pathname));
+      return {
+        async sendChunk(offset, length) {
+          const headers = { ...auth, ...TUS, 'content-type': 'application/offset+octet-stream', 'upload-offset': offset, 'content-length': length };
+          const reply = expectStatus(await send(agent, uploadUrl, 'PATCH', headers, fileBody(source.path, offset, length)), 204, `PATCH at ${offset}`);
+          if (reply.headers['upload-offset'] !== String(offset + length)) {
+            throw new Error(`PATCH at ${offset}: Upload-Offset ${String(reply.headers['upload-offset'])}, expected ${offset + length}`);
+          }
+        },
+        storedSha1: () => waitUntilComplete(client, id),
+      };
+    },
+  };
+}
+
+/**
  * tus 1.0: POST creates the upload, then each chunk is a PATCH at the current end of
  * the file. The protocol allows no parallel PATCHes to one upload (the offset must be
  * the upload's current length), so this target serves the sequential scenarios only.

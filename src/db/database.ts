@@ -3,7 +3,9 @@
  * by default, PostgreSQL for postgres:// URLs. Runs pending migrations.
  */
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql, SqliteDialect, type Transaction } from 'kysely';
+import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { Migrator } from 'kysely/migration';
 import { migrationProvider } from './migrations.js';
 import type { Tables } from './schema.js';
@@ -13,6 +15,13 @@ export type SqlDialectName = 'sqlite' | 'postgres';
 export interface Database {
   db: Kysely<Tables>;
   dialect: SqlDialectName;
+  /**
+   * A transaction that is durable when this resolves, like any other, but whose sync may be
+   * shared with concurrent ones (group commit): for the frequent small commits of the upload
+   * path. SQLite with durable writes commits it without the fsync on the request thread, then
+   * waits for one fdatasync of the WAL that covers every commit made before it started.
+   */
+  groupCommit<T>(fn: (trx: Transaction<Tables>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -58,6 +67,37 @@ function withStatementCache(sqlite: SQLite.Database, capacity = 256): SQLite.Dat
   return sqlite;
 }
 
+/**
+ * One fdatasync of a file shared by everyone who asks while it is not yet under way: a caller
+ * waits for a sync that started after it asked, so every write it made before is covered.
+ */
+export class GroupSync {
+  private running: Promise<void> | null = null;
+  private next: Promise<void> | null = null;
+
+  constructor(private readonly syncOnce: () => Promise<void>) {}
+
+  sync(): Promise<void> {
+    if (!this.running) return this.start();
+    // The sync under way may have started before the caller's writes: share the one after it.
+    this.next ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.next = null;
+        return this.start();
+      });
+    return this.next;
+  }
+
+  private start(): Promise<void> {
+    const run: Promise<void> = this.syncOnce().finally(() => {
+      if (this.running === run) this.running = null;
+    });
+    this.running = run;
+    return run;
+  }
+}
+
 function openSqlite(file: string, durable: boolean): Database {
   const sqlite = withStatementCache(new SQLite(file));
   sqlite.pragma('journal_mode = WAL');
@@ -66,7 +106,41 @@ function openSqlite(file: string, durable: boolean): Database {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+  if (!durable || sqlite.memory) return { db, dialect: 'sqlite', groupCommit: (fn) => db.transaction().execute(fn), close: () => db.destroy() };
+
+  // The WAL file, opened once: SQLite keeps it (same inode) for as long as this connection is
+  // open, and removes it only when the last connection closes, i.e. after close() below.
+  let wal: Promise<FileHandle> | null = null;
+  const walSync = new GroupSync(async () => {
+    wal ??= fs.open(`${sqlite.name}-wal`, 'r').catch((error: unknown) => {
+      wal = null;
+      throw error;
+    });
+    await (await wal).datasync();
+  });
+  return {
+    db,
+    dialect: 'sqlite',
+    async groupCommit(fn) {
+      // The safety level can only change outside a transaction: the connection is held (no
+      // other statement runs) from lowering it to restoring it, so only this commit skips the sync.
+      const result = await db.connection().execute(async (connection) => {
+        await sql`PRAGMA synchronous = NORMAL`.execute(connection);
+        try {
+          return await connection.transaction().execute(fn);
+        } finally {
+          await sql`PRAGMA synchronous = FULL`.execute(connection);
+        }
+      });
+      // Durable before the caller goes on: one fdatasync of the WAL for this and concurrent commits.
+      await walSync.sync();
+      return result;
+    },
+    async close() {
+      await (await wal?.catch(() => null))?.close();
+      await db.destroy();
+    },
+  };
 }
 
 /** The pg driver is loaded only when PostgreSQL is used: SQLite servers need not carry it. */
@@ -79,5 +153,6 @@ async function openPostgres(url: string): Promise<Database> {
   // pool; unheard, that would crash the process. The pool drops it and connects anew.
   pool.on('error', () => undefined);
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: 'postgres', close: () => db.destroy() };
+  // PostgreSQL groups commits' WAL flushes itself.
+  return { db, dialect: 'postgres', groupCommit: (fn) => db.transaction().execute(fn), close: () => db.destroy() };
 }

@@ -381,6 +381,8 @@ export interface MessageRepository {
 export interface UploadHandle {
   /** Writes all of data at position, or throws. */
   write(data: Buffer, position: number): Promise<void>;
+  /** Writes all of the buffers, one after another, from position on, or throws. */
+  writev(data: Buffer[], position: number): Promise<void>;
   /** Reads up to length bytes at position into buffer; resolves the count read. */
   read(buffer: Buffer, position: number, length: number): Promise<number>;
   /** Makes every write so far durable (survives a crash of the process and the OS). */

@@ -26,6 +26,23 @@ export class FileUploadHandle implements UploadHandle {
     }
   }
 
+  async writev(data: Buffer[], position: number): Promise<void> {
+    if (data.length === 1) return this.write(data[0]!, position);
+    let buffers = data;
+    let at = position;
+    // One system call for many pieces; a short writev goes on from where it stopped.
+    while (buffers.length > 0) {
+      let { bytesWritten } = await this.file.writev(buffers, at);
+      if (bytesWritten === 0) throw new Error('short write with no progress');
+      at += bytesWritten;
+      while (buffers.length > 0 && bytesWritten >= buffers[0]!.length) {
+        bytesWritten -= buffers[0]!.length;
+        buffers = buffers.slice(1);
+      }
+      if (bytesWritten > 0) buffers = [buffers[0]!.subarray(bytesWritten), ...buffers.slice(1)];
+    }
+  }
+
   async read(buffer: Buffer, position: number, length: number): Promise<number> {
     let done = 0;
     while (done < length) {

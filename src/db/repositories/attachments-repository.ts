@@ -91,7 +91,8 @@ export class SqlAttachmentRepository implements AttachmentRepository {
 
   async recordRange(id: number, commit: RangeCommit, maxRanges: number, now: number, expiresAt: number): Promise<RecordRangeOutcome> {
     const { start, end } = commit;
-    return this.database.db.transaction().execute(async (trx): Promise<RecordRangeOutcome> => {
+    // Every chunk commits here: concurrent chunks share the sync of their commits.
+    return this.database.groupCommit(async (trx): Promise<RecordRangeOutcome> => {
       const row = await this.lockRow(trx, 'attachments', id).executeTakeFirst();
       if (!row) return { gone: true };
       // A size fixed meanwhile (SPEC 3.8) bounds what may be recorded: the caller sees the row unchanged.

@@ -44,6 +44,7 @@ export class ChunkWriter implements ChunkReceiver {
     if (options.declaredLength !== undefined && options.declaredLength > 0) {
       await locks.acquire(this.hold, position, position + options.declaredLength, options.signal);
     }
+    const writes = new CoalescingWriter(this.upload, position);
     try {
       for await (const piece of source) {
         if (piece.length === 0) continue;
@@ -59,18 +60,31 @@ export class ChunkWriter implements ChunkReceiver {
             break;
           }
         }
-        await this.place(piece, position);
+        if (intersect(this.state.ranges, position, end).length === 0) {
+          // Bytes for a region nobody recorded: written in place, coalesced with what arrives meanwhile.
+          await writes.add(piece);
+        } else {
+          await writes.flush();
+          await this.place(piece, position);
+          writes.skipTo(end);
+        }
         hash?.update(piece);
         position = end;
       }
     } catch (error) {
       sourceError = error;
     }
+    // Bytes fully received are written even when the source broke off after them.
+    const writeError = await writes.flush().then(
+      () => null,
+      (error: unknown) => error,
+    );
+    sourceError ??= writeError;
     return {
-      written: position - this.offset,
+      written: writes.writtenUpTo - this.offset,
       outOfRange,
       sourceError,
-      digest: hash ? hash.digest('hex') : null,
+      digest: hash && writes.writtenUpTo === position ? hash.digest('hex') : null,
     };
   }
 
@@ -178,5 +192,81 @@ export class ChunkWriter implements ChunkReceiver {
     this.scratch ??= await this.store.createScratch();
     await this.scratch.write(bytes, position - this.offset);
     this.replaced = addRange(this.replaced, position, position + bytes.length);
+  }
+}
+
+/** Most bytes of one request waiting for the write before them; beyond it the source waits. */
+const MAX_QUEUED = 1024 * 1024;
+/** Most such bytes of all requests together: with many uploads at once, memory stays bounded. */
+const MAX_QUEUED_TOTAL = 8 * 1024 * 1024;
+/** Bytes queued or being written by every CoalescingWriter of this process. */
+let queuedTotal = 0;
+
+/**
+ * Sequential in-place writes of one chunk, coalesced: while one write is on its way to the
+ * file, the pieces that arrive meanwhile are gathered and go in the next write as one writev.
+ * Bytes are never held back waiting for more: a piece is written at once when no write is in
+ * flight, so this adds no latency, and memory stays within MAX_QUEUED per request and
+ * MAX_QUEUED_TOTAL for the process.
+ */
+class CoalescingWriter {
+  /** Where the bytes written so far end (all of them, in order, from the chunk's offset). */
+  writtenUpTo: number;
+  private queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private running: Promise<void> | null = null;
+  private failure: unknown = null;
+
+  constructor(
+    private readonly upload: UploadHandle,
+    start: number,
+  ) {
+    this.writtenUpTo = start;
+  }
+
+  /** Queues a piece that follows the bytes queued so far; waits only when too much is queued. */
+  async add(piece: Buffer): Promise<void> {
+    if (this.failure !== null) throw this.failure;
+    this.queue.push(piece);
+    this.queuedBytes += piece.length;
+    queuedTotal += piece.length;
+    this.running ??= this.drain();
+    if (this.queuedBytes >= MAX_QUEUED || queuedTotal >= MAX_QUEUED_TOTAL) await this.flush();
+  }
+
+  /** Waits until everything queued is written; throws what a write threw. */
+  async flush(): Promise<void> {
+    while (this.running) await this.running;
+    if (this.failure !== null) throw this.failure;
+  }
+
+  /** The next bytes were placed some other way (flush() first): continue after them. */
+  skipTo(position: number): void {
+    this.writtenUpTo = position;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const buffers = this.queue;
+        const bytes = this.queuedBytes;
+        this.queue = [];
+        this.queuedBytes = 0;
+        try {
+          await this.upload.writev(buffers, this.writtenUpTo);
+        } finally {
+          queuedTotal -= bytes;
+        }
+        this.writtenUpTo += bytes;
+      }
+    } catch (error) {
+      // What was not written is dropped: only writtenUpTo counts.
+      this.failure = error;
+      queuedTotal -= this.queuedBytes;
+      this.queue = [];
+      this.queuedBytes = 0;
+    } finally {
+      this.running = null;
+    }
   }
 }

@@ -17,6 +17,13 @@ import type { UploadSnapshot } from './upload-bytes.js';
 /** Bytes hashed per step; the region is locked against writers only for one step. */
 const HASH_STEP = 4 * 1024 * 1024;
 
+/**
+ * Background hashing starts once this many contiguous bytes wait for it: an upload in small
+ * chunks is hashed in few large steps rather than one round trip to the hasher per chunk.
+ * Whatever is left (less than this) is hashed when the upload completes.
+ */
+const HASH_BATCH = HASH_STEP;
+
 /** Reads an upload as it stands (UploadBytes.snapshot), bound to one attachment. */
 export type SnapshotReader = (record: AttachmentRecord) => Promise<UploadSnapshot | null>;
 
@@ -27,6 +34,8 @@ export class UploadState {
   lastUsed = Date.now();
 
   private hashedUpTo = 0;
+  /** The contiguous prefix background hashing was last asked to reach. */
+  private scheduledUpTo = 0;
   /** The content version the running hash describes. */
   private hashVersion: number;
   /** Bumped whenever the hash is thrown away; each generation is a hash of its own. */
@@ -95,11 +104,15 @@ export class UploadState {
     this.hasher.discard(this.hashName);
     this.hashGeneration += 1;
     this.hashedUpTo = 0;
+    this.scheduledUpTo = 0;
     this.hashVersion = version;
   }
 
-  /** Hashes newly contiguous bytes in the background; errors surface at finish. */
+  /** Hashes newly contiguous bytes in the background, a batch at a time; errors surface at finish. */
   scheduleHashing(): void {
+    const prefix = contiguousPrefix(this.ranges);
+    if (prefix - Math.max(this.scheduledUpTo, this.hashedUpTo) < HASH_BATCH) return;
+    this.scheduledUpTo = prefix;
     this.hashing = this.hashing.then(() => this.catchUp(null)).catch(() => undefined);
   }
 
