@@ -7,43 +7,13 @@
  * Walks moov/trak/mdia/minf/stbl/stsd by box headers, reading only the small boxes on the way,
  * so the position of `moov` (before or after `mdat`) and the file's size do not matter.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { fileBoxes, readAt, type Box } from './mp4-boxes.js';
 
 /** Boxes to descend into on the way to the sample descriptions. */
 const PATH = new Set(['moov', 'trak', 'mdia', 'minf', 'stbl']);
 /** An stsd larger than this is not plausible and not read. */
 const MAX_STSD = 64 * 1024;
-
-interface Box {
-  type: string;
-  start: number;
-  end: number;
-}
-
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer | null> {
-  const buffer = Buffer.alloc(length);
-  const { bytesRead } = await handle.read(buffer, 0, length, position);
-  return bytesRead === length ? buffer : null;
-}
-
-/** The boxes directly inside [start, end) of the file. */
-async function* fileBoxes(handle: FileHandle, start: number, end: number): AsyncGenerator<Box> {
-  for (let at = start; at + 8 <= end; ) {
-    const header = await readAt(handle, at, 8);
-    if (header === null) return;
-    let size = header.readUInt32BE(0);
-    let headerLength = 8;
-    if (size === 1) {
-      const large = await readAt(handle, at + 8, 8);
-      if (large === null) return;
-      size = Number(large.readBigUInt64BE(0));
-      headerLength = 16;
-    } else if (size === 0) size = end - at;
-    if (size < headerLength || at + size > end) return;
-    yield { type: header.toString('latin1', 4, 8), start: at + headerLength, end: at + size };
-    at += size;
-  }
-}
 
 /** The boxes directly inside `bytes` (32-bit sizes: what sample descriptions use). */
 function* bufferBoxes(bytes: Buffer, start: number, end: number): Generator<Box> {

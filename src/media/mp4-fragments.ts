@@ -5,43 +5,11 @@
  * fragment's `trun` are the truth. Box headers and `moof`s are read; `mdat`s are skipped.
  */
 import { open, type FileHandle } from 'node:fs/promises';
+import { fileBoxes as boxes, readAt, type Box } from './mp4-boxes.js';
 
 const CONTAINERS = new Set(['moov', 'trak', 'mdia', 'mvex', 'moof', 'traf']);
 /** Larger boxes of these kinds are not plausible and not read. */
 const MAX_READ_BOX = 4 * 1024 * 1024;
-
-interface Box {
-  type: string;
-  /** Payload start and end. */
-  start: number;
-  end: number;
-}
-
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer | null> {
-  const buffer = Buffer.alloc(length);
-  const { bytesRead } = await handle.read(buffer, 0, length, position);
-  return bytesRead === length ? buffer : null;
-}
-
-/** The boxes directly inside [start, end) of the file. */
-async function* boxes(handle: FileHandle, start: number, end: number): AsyncGenerator<Box> {
-  for (let at = start; at + 8 <= end; ) {
-    const header = await readAt(handle, at, 16);
-    const short = header ?? (await readAt(handle, at, 8));
-    if (short === null) return;
-    let size = short.readUInt32BE(0);
-    const type = short.toString('latin1', 4, 8);
-    let headerLength = 8;
-    if (size === 1) {
-      if (header === null) return;
-      size = Number(header.readBigUInt64BE(8));
-      headerLength = 16;
-    } else if (size === 0) size = end - at;
-    if (size < headerLength || at + size > end) return;
-    yield { type, start: at + headerLength, end: at + size };
-    at += size;
-  }
-}
 
 async function payload(handle: FileHandle, box: Box): Promise<Buffer | null> {
   if (box.end - box.start > MAX_READ_BOX) return null;
