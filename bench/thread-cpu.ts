@@ -2,12 +2,15 @@
  * Where a server's CPU time goes, per thread: starts one server of the bench (already
  * built by `npm run bench`, in .bench/), uploads the big source file once, and prints the
  * CPU seconds of every thread of the server process (from /proc/<pid>/task/<tid>/stat),
- * grouped by thread name, per GiB uploaded. Also strace-free syscall-level evidence is
- * easy to add: run the printed pid under `strace -c -f -p PID` in another shell.
+ * grouped by thread name, per GiB uploaded. With --strace, the upload runs under
+ * `strace -c -f` attached to the server, and the syscall counts are printed (strace slows the
+ * server down: read the counts, not the speed).
  *
- *   npx tsx bench/thread-cpu.ts trickle-raw|trickle-multipart|trickle-tus|tus|bare [--sync] [--chunk 256k] [--size 128m] [--runs N] [--cpu-prof]
+ *   npx tsx bench/thread-cpu.ts trickle-raw|trickle-multipart|trickle-tus|tus|bare [--sync] [--chunk 256k] [--size 128m] [--runs N] [--cpu-prof] [--server-js PATH] [--strace]
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,7 +61,7 @@ async function main(): Promise<void> {
     let proc: ManagedServer;
     if (server === 'bare') proc = await startBare({ programJs: path.join(root, '.bench/bare/bare-server-program.js'), durable, tempRoot });
     else if (server === 'tus') proc = await startTus({ programJs: path.join(root, '.bench/tus/tus-server-program.js'), tempRoot });
-    else proc = await startTrickle({ serverJs: path.join(root, '.bench/dist/server.js'), durable, maxAttachmentSize: size * 2, tempRoot, cpuProfile: args.includes('--cpu-prof') ? { dir: path.join(root, '.bench/profiles'), name: `threads-${server}-${run}.cpuprofile` } : null });
+    else proc = await startTrickle({ serverJs: path.resolve(opt('--server-js', path.join(root, '.bench/dist/server.js'))), durable, maxAttachmentSize: size * 2, tempRoot, cpuProfile: args.includes('--cpu-prof') ? { dir: path.join(root, '.bench/profiles'), name: `threads-${server}-${run}.cpuprofile` } : null });
     const agent = uploadAgent(1);
     try {
       let target: UploadTarget;
@@ -68,9 +71,22 @@ async function main(): Promise<void> {
         const client = { agent, baseUrl: proc.baseUrl, token: await trickleLogin(agent, proc.baseUrl) };
         target = server === 'trickle-tus' ? trickleTusTarget(client, source) : trickleTarget(client, server === 'trickle-raw' ? 'raw' : 'multipart', source);
       }
+      let tracer: ChildProcess | null = null;
+      let traced = '';
+      if (args.includes('--strace')) {
+        tracer = spawn('strace', ['-c', '-f', '-p', String(proc.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+        tracer.stderr!.on('data', (data: Buffer) => (traced += data.toString()));
+        await sleep(1000);
+      }
       const before = await threadTimes(proc.pid);
       const timing = await runUpload(target, source, { size, chunkSize, concurrency: 1 });
       const after = await threadTimes(proc.pid);
+      if (tracer) {
+        const exited = new Promise((resolve) => tracer.once('exit', resolve));
+        tracer.kill('SIGINT');
+        await exited;
+        console.log(traced.split('\n').slice(0, 18).join('\n'));
+      }
       const groups = new Map<string, number>();
       for (const [key, value] of after) {
         const name = key.split('#')[0]!;
