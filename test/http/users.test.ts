@@ -107,6 +107,16 @@ for (const kind of databaseKinds()) {
       assert.equal((await request(base, 'GET', '/users')).json.body.error.name, 'missing_parameter');
     });
 
+    test('names outside the username rules (a NUL byte, too long) are nobody, never a 500', async () => {
+      for (const name of ['a\u0000b', '\u0000', 'x'.repeat(40), 'no such!']) {
+        const lookup = await request(base, 'GET', `/users?username=${encodeURIComponent(name)}`);
+        assert.equal(lookup.status, name.length > 64 ? 400 : 404, `${JSON.stringify(name)}: ${lookup.text}`);
+        const token = await request(base, 'POST', '/oauth/token', { json: { grant_type: 'password', username: name, password: 'password1' } });
+        assert.equal(token.status, 400, token.text);
+        assert.equal(token.json.error, 'invalid_grant');
+      }
+    });
+
     test('tokens and passwords are stored hashed', async () => {
       await register({ username: 'grace', email: 'g@example.com', password: 'password1' });
       const token = (await request(base, 'POST', '/oauth/token', { form: { grant_type: 'password', username: 'grace', password: 'password1' } })).json.access_token;

@@ -58,7 +58,8 @@ export class UserService {
 
   /** Resolves a new access token, or null when the credentials are wrong. */
   async issueToken(username: string, password: string): Promise<IssuedToken | null> {
-    const user = await this.users.findByUsername(username);
+    // No name outside the rules exists (and some, like a NUL byte, a database refuses to compare).
+    const user = USERNAME.test(username) ? await this.users.findByUsername(username) : null;
     // An unknown user costs a hash too, so timing does not tell which usernames exist.
     this.dummyHash ??= hashPassword('not a password', this.options.passwordCost);
     const valid = await verifyPassword(password, user ? user.passwordHash : await this.dummyHash);
@@ -100,7 +101,7 @@ export class UserService {
   }
 
   /** Case-insensitive, as usernames are unique regardless of case. */
-  findByUsername(username: string): Promise<UserRecord | null> {
-    return this.users.findByUsername(username);
+  async findByUsername(username: string): Promise<UserRecord | null> {
+    return USERNAME.test(username) ? this.users.findByUsername(username) : null;
   }
 }
