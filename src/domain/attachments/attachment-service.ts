@@ -192,20 +192,27 @@ export class AttachmentService {
     return this.engine.writeChunk(await this.getOwned(userId, id), chunk);
   }
 
-  /** Deletes the row, then its bytes: the blob, and the pieces of an upload kept as pieces. */
   private async remove(record: AttachmentRecord): Promise<void> {
-    const pieces = this.store.pieces ? ((await this.repo.findLayout(record.id))?.pieces ?? []) : [];
-    if (!(await this.repo.deleteUnused(record.id))) {
-      // Used (or deleted) since it was read: the bytes now belong to what uses it.
-      const current = await this.repo.findById(record.id);
-      if (current?.state === 'used') {
-        throw new ApiError('attachment_used', 'The attachment has been used; delete what uses it instead.', { used_by: current.usedBy });
-      }
-      throw new ApiError('not_found', 'No such attachment.');
+    if (await this.deleteWithBytes(record, () => this.repo.deleteUnused(record.id))) return;
+    // Used (or deleted) since it was read: the bytes now belong to what uses it.
+    const current = await this.repo.findById(record.id);
+    if (current?.state === 'used') {
+      throw new ApiError('attachment_used', 'The attachment has been used; delete what uses it instead.', { used_by: current.usedBy });
     }
+    throw new ApiError('not_found', 'No such attachment.');
+  }
+
+  /**
+   * Deletes the row by `deleteRow` (a conditional delete), then, only if it went, its bytes: the
+   * blob, and the pieces of an upload kept as pieces (read first: they go with the row).
+   */
+  private async deleteWithBytes(record: AttachmentRecord, deleteRow: () => Promise<boolean>): Promise<boolean> {
+    const pieces = this.store.pieces ? ((await this.repo.findLayout(record.id))?.pieces ?? []) : [];
+    if (!(await deleteRow())) return false;
     this.engine.forget(record.id);
     await this.store.deleteBlob(record.storageKey);
     for (const piece of pieces) await this.store.deleteBlob(piece.storageKey).catch(() => undefined);
+    return true;
   }
 
   /** Deletes attachments that were left unused past their expiry; resolves how many. */
@@ -217,13 +224,7 @@ export class AttachmentService {
       const records = await this.repo.findExpired(now, batch, after);
       for (const record of records) {
         if (this.engine.isActive(record.id)) continue;
-        const pieces = this.store.pieces ? ((await this.repo.findLayout(record.id))?.pieces ?? []) : [];
-        if (await this.repo.deleteIfExpired(record.id, now)) {
-          this.engine.forget(record.id);
-          await this.store.deleteBlob(record.storageKey);
-          for (const piece of pieces) await this.store.deleteBlob(piece.storageKey).catch(() => undefined);
-          removed += 1;
-        }
+        if (await this.deleteWithBytes(record, () => this.repo.deleteIfExpired(record.id, now))) removed += 1;
       }
       const last = records.at(-1);
       if (!last || records.length < batch) break;
