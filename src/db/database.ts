@@ -3,7 +3,7 @@
  * by default, PostgreSQL for postgres:// URLs. Runs pending migrations.
  */
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, sql, SqliteDialect, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { Migrator } from 'kysely/migration';
@@ -16,12 +16,13 @@ export interface Database {
   db: Kysely<Tables>;
   dialect: SqlDialectName;
   /**
-   * A transaction that is durable when this resolves, like any other, but whose sync may be
-   * shared with concurrent ones (group commit): for the frequent small commits of the upload
-   * path. SQLite with durable writes commits it without the fsync on the request thread, then
-   * waits for one fdatasync of the WAL that covers every commit made before it started.
+   * Commits made by `fn` (one statement, or a transaction it opens on `db`) are durable when
+   * this resolves, like any other, but their sync may be shared with concurrent ones (group
+   * commit): for the frequent small commits of the upload path. SQLite with durable writes
+   * commits them without the fsync on the request thread, then waits for one fdatasync of the
+   * WAL that covers every commit made before it started.
    */
-  groupCommit<T>(fn: (trx: Transaction<Tables>) => Promise<T>): Promise<T>;
+  groupCommit<T>(fn: (db: Kysely<Tables>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -98,6 +99,9 @@ export class GroupSync {
   }
 }
 
+const SYNC_NORMAL = CompiledQuery.raw('PRAGMA synchronous = NORMAL');
+const SYNC_FULL = CompiledQuery.raw('PRAGMA synchronous = FULL');
+
 function openSqlite(file: string, durable: boolean): Database {
   const sqlite = withStatementCache(new SQLite(file));
   sqlite.pragma('journal_mode = WAL');
@@ -106,7 +110,7 @@ function openSqlite(file: string, durable: boolean): Database {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
-  if (!durable || sqlite.memory) return { db, dialect: 'sqlite', groupCommit: (fn) => db.transaction().execute(fn), close: () => db.destroy() };
+  if (!durable || sqlite.memory) return { db, dialect: 'sqlite', groupCommit: (fn) => fn(db), close: () => db.destroy() };
 
   // The WAL file, opened once: SQLite keeps it (same inode) for as long as this connection is
   // open, and removes it only when the last connection closes, i.e. after close() below.
@@ -125,11 +129,11 @@ function openSqlite(file: string, durable: boolean): Database {
       // The safety level can only change outside a transaction: the connection is held (no
       // other statement runs) from lowering it to restoring it, so only this commit skips the sync.
       const result = await db.connection().execute(async (connection) => {
-        await sql`PRAGMA synchronous = NORMAL`.execute(connection);
+        await connection.executeQuery(SYNC_NORMAL);
         try {
-          return await connection.transaction().execute(fn);
+          return await fn(connection);
         } finally {
-          await sql`PRAGMA synchronous = FULL`.execute(connection);
+          await connection.executeQuery(SYNC_FULL);
         }
       });
       // Durable before the caller goes on: one fdatasync of the WAL for this and concurrent commits.
@@ -154,5 +158,5 @@ async function openPostgres(url: string): Promise<Database> {
   pool.on('error', () => undefined);
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
   // PostgreSQL groups commits' WAL flushes itself.
-  return { db, dialect: 'postgres', groupCommit: (fn) => db.transaction().execute(fn), close: () => db.destroy() };
+  return { db, dialect: 'postgres', groupCommit: (fn) => fn(db), close: () => db.destroy() };
 }

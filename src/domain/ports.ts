@@ -121,6 +121,8 @@ export interface RangeCommit {
    * A newer piece it overlaps, or recorded bytes it was not compared with, count as changed.
    */
   piece?: { storageKey: string; comparedThrough: number; compared: boolean } | undefined;
+  /** The row as this process last saw it: if it is still so, the range is recorded in one write. */
+  seen?: AttachmentRecord | undefined;
 }
 
 /** What the row looked like as one consistent reading: its pieces and the version they make. */

@@ -3,6 +3,7 @@ import { countAfterAdding, intersect, mergeRange, parseRangeSet, type ByteRange 
 import type { AttachmentRecord, AttachmentRepository, AttachmentState, ExpiryCursor, NewAttachment, PieceLayout, RangeCommit, RecordRangeOutcome } from '../../domain/ports.js';
 import type { TransactionScope } from '../../domain/jobs/job-queue.js';
 import type { Database } from '../database.js';
+import { compileOnce } from '../compiled-query.js';
 import { scopeOf } from '../transaction-scope.js';
 import type { AttachmentsTable, Tables } from '../schema.js';
 
@@ -26,6 +27,28 @@ function toAttachment(row: Selectable<AttachmentsTable>, ranges?: ByteRange[]): 
     contentVersion: row.content_version,
   };
 }
+
+// The per-chunk queries, compiled once.
+const selectById = compileOnce<[id: number], Selectable<AttachmentsTable>>(1, (db, id) => db.selectFrom('attachments').selectAll().where('id', '=', id));
+const selectOwned = compileOnce<[id: number, userId: number], Selectable<AttachmentsTable>>(2, (db, id, userId) =>
+  db.selectFrom('attachments').selectAll().where('id', '=', id).where('user_id', '=', userId),
+);
+/** Records a range on a row that is still exactly as it was seen (see recordOnSeen). */
+const updateRangesIfUnchanged = compileOnce<
+  [ranges: string, receivedBytes: number, updatedAt: number, expiresAt: number, contentVersion: number, id: number, storageKey: string, seenBytes: number, seenVersion: number, sizeKnown: number, size: number],
+  never
+>(11, (db, ranges, receivedBytes, updatedAt, expiresAt, contentVersion, id, storageKey, seenBytes, seenVersion, sizeKnown, size) =>
+  db
+    .updateTable('attachments')
+    .set({ ranges, received_bytes: receivedBytes, updated_at: updatedAt, expires_at: expiresAt, content_version: contentVersion })
+    .where('id', '=', id)
+    .where('storage_key', '=', storageKey)
+    .where('state', '=', 'uploading')
+    .where('received_bytes', '=', seenBytes)
+    .where('content_version', '=', seenVersion)
+    .where('size_known', '=', sizeKnown)
+    .where('size', '=', size),
+);
 
 export class SqlAttachmentRepository implements AttachmentRepository {
   constructor(private readonly database: Database) {}
@@ -70,12 +93,12 @@ export class SqlAttachmentRepository implements AttachmentRepository {
   }
 
   async findById(id: number): Promise<AttachmentRecord | null> {
-    const row = await this.database.db.selectFrom('attachments').selectAll().where('id', '=', id).executeTakeFirst();
+    const [row] = (await selectById.run(this.database.db, id)).rows;
     return row ? toAttachment(row) : null;
   }
 
   async findOwned(id: number, userId: number): Promise<AttachmentRecord | null> {
-    const row = await this.database.db.selectFrom('attachments').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    const [row] = (await selectOwned.run(this.database.db, id, userId)).rows;
     return row ? toAttachment(row) : null;
   }
 
@@ -90,37 +113,76 @@ export class SqlAttachmentRepository implements AttachmentRepository {
   }
 
   async recordRange(id: number, commit: RangeCommit, maxRanges: number, now: number, expiresAt: number): Promise<RecordRangeOutcome> {
+    return (await this.recordOnSeen(commit, maxRanges, now, expiresAt)) ?? this.recordLocked(id, commit, maxRanges, now, expiresAt);
+  }
+
+  /**
+   * The usual case in one statement: the row is still as the caller last saw it (ranges only
+   * grow, so the same received byte count and content version mean the same ranges), and the
+   * chunk simply adds its range. Anything else (a piece, a change by another request, a limit)
+   * is left to recordLocked: null.
+   */
+  private async recordOnSeen(commit: RangeCommit, maxRanges: number, now: number, expiresAt: number): Promise<RecordRangeOutcome | null> {
+    const { seen, start, end } = commit;
+    if (!seen || commit.piece || seen.state !== 'uploading' || (seen.size !== null && end > seen.size)) return null;
+    if (countAfterAdding(seen.ranges, start, end) > Math.max(maxRanges, seen.ranges.length)) return null;
+    const { ranges, added } = mergeRange(seen.ranges, start, end);
+    const receivedBytes = seen.receivedBytes + added;
+    const contentVersion = seen.contentVersion + (commit.changesRecorded ? 1 : 0);
+    const result = await this.database.groupCommit((db) =>
+      updateRangesIfUnchanged.run(
+        db,
+        JSON.stringify(ranges),
+        receivedBytes,
+        now,
+        expiresAt,
+        contentVersion,
+        seen.id,
+        seen.storageKey,
+        seen.receivedBytes,
+        seen.contentVersion,
+        seen.size === null ? 0 : 1,
+        seen.size ?? 0,
+      ),
+    );
+    if (Number(result.numAffectedRows ?? 0) !== 1) return null;
+    return { recorded: { ...seen, ranges, receivedBytes, contentVersion, updatedAt: now, expiresAt }, bumped: commit.changesRecorded };
+  }
+
+  private recordLocked(id: number, commit: RangeCommit, maxRanges: number, now: number, expiresAt: number): Promise<RecordRangeOutcome> {
     const { start, end } = commit;
     // Every chunk commits here: concurrent chunks share the sync of their commits.
-    return this.database.groupCommit(async (trx): Promise<RecordRangeOutcome> => {
-      const row = await this.lockRow(trx, 'attachments', id).executeTakeFirst();
-      if (!row) return { gone: true };
-      // A size fixed meanwhile (SPEC 3.8) bounds what may be recorded: the caller sees the row unchanged.
-      if (row.size_known && end > row.size) return { recorded: toAttachment(row), bumped: false };
-      const recorded = parseRangeSet(JSON.parse(row.ranges));
-      const changes = await this.changesRecorded(trx, id, recorded, commit);
-      if (row.state !== 'uploading') {
-        // Done already: only a chunk that repeats what is there is fine, and it records nothing.
-        return changes ? { complete: toAttachment(row, recorded) } : { recorded: toAttachment(row, recorded), bumped: false };
-      }
-      if (countAfterAdding(recorded, start, end) > Math.max(maxRanges, recorded.length)) return { tooManyRanges: true };
-      const { ranges, added } = mergeRange(recorded, start, end);
-      const update = {
-        ranges: JSON.stringify(ranges),
-        received_bytes: row.received_bytes + added,
-        updated_at: now,
-        expires_at: expiresAt,
-        content_version: row.content_version + (changes ? 1 : 0),
-      };
-      await trx.updateTable('attachments').set(update).where('id', '=', id).execute();
-      if (commit.piece) {
-        await trx
-          .insertInto('attachment_pieces')
-          .values({ attachment_id: id, start_offset: start, end_offset: end, storage_key: commit.piece.storageKey, created_at: now })
-          .execute();
-      }
-      return { recorded: toAttachment({ ...row, ...update }, ranges), bumped: changes };
-    });
+    return this.database.groupCommit((db) =>
+      db.transaction().execute(async (trx): Promise<RecordRangeOutcome> => {
+        const row = await this.lockRow(trx, 'attachments', id).executeTakeFirst();
+        if (!row) return { gone: true };
+        // A size fixed meanwhile (SPEC 3.8) bounds what may be recorded: the caller sees the row unchanged.
+        if (row.size_known && end > row.size) return { recorded: toAttachment(row), bumped: false };
+        const recorded = parseRangeSet(JSON.parse(row.ranges));
+        const changes = await this.changesRecorded(trx, id, recorded, commit);
+        if (row.state !== 'uploading') {
+          // Done already: only a chunk that repeats what is there is fine, and it records nothing.
+          return changes ? { complete: toAttachment(row, recorded) } : { recorded: toAttachment(row, recorded), bumped: false };
+        }
+        if (countAfterAdding(recorded, start, end) > Math.max(maxRanges, recorded.length)) return { tooManyRanges: true };
+        const { ranges, added } = mergeRange(recorded, start, end);
+        const update = {
+          ranges: JSON.stringify(ranges),
+          received_bytes: row.received_bytes + added,
+          updated_at: now,
+          expires_at: expiresAt,
+          content_version: row.content_version + (changes ? 1 : 0),
+        };
+        await trx.updateTable('attachments').set(update).where('id', '=', id).execute();
+        if (commit.piece) {
+          await trx
+            .insertInto('attachment_pieces')
+            .values({ attachment_id: id, start_offset: start, end_offset: end, storage_key: commit.piece.storageKey, created_at: now })
+            .execute();
+        }
+        return { recorded: toAttachment({ ...row, ...update }, ranges), bumped: changes };
+      }),
+    );
   }
 
   /**

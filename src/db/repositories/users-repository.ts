@@ -1,5 +1,6 @@
 import type { Insertable, Selectable } from 'kysely';
 import type { NewUser, TokenRepository, UserRecord, UserRepository } from '../../domain/ports.js';
+import { compileOnce } from '../compiled-query.js';
 import type { Database } from '../database.js';
 import type { UsersTable } from '../schema.js';
 import { isUniqueViolation } from './errors.js';
@@ -26,6 +27,16 @@ export function userRow(user: NewUser): Insertable<UsersTable> {
     created_at: user.createdAt,
   };
 }
+
+/** Every authenticated request runs this: compiled once. */
+const selectTokenUser = compileOnce<[tokenHash: string, now: number], Selectable<UsersTable>>(2, (db, tokenHash, now) =>
+  db
+    .selectFrom('access_tokens')
+    .innerJoin('users', 'users.id', 'access_tokens.user_id')
+    .selectAll('users')
+    .where('access_tokens.token_hash', '=', tokenHash)
+    .where((eb) => eb.or([eb('access_tokens.expires_at', 'is', null), eb('access_tokens.expires_at', '>', now)])),
+);
 
 export class SqlUserRepository implements UserRepository {
   constructor(private readonly database: Database) {}
@@ -70,13 +81,7 @@ export class SqlTokenRepository implements TokenRepository {
   }
 
   async findUser(tokenHash: string, now: number): Promise<UserRecord | null> {
-    const row = await this.database.db
-      .selectFrom('access_tokens')
-      .innerJoin('users', 'users.id', 'access_tokens.user_id')
-      .selectAll('users')
-      .where('access_tokens.token_hash', '=', tokenHash)
-      .where((eb) => eb.or([eb('access_tokens.expires_at', 'is', null), eb('access_tokens.expires_at', '>', now)]))
-      .executeTakeFirst();
+    const [row] = (await selectTokenUser.run(this.database.db, tokenHash, now)).rows;
     return row ? toUser(row) : null;
   }
 

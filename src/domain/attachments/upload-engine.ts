@@ -216,7 +216,8 @@ export class UploadEngine {
       },
       record: async (change) => {
         const now = this.clock.now();
-        const outcome = await this.repo.recordRange(record.id, { start, end, ...change }, this.limits.maxRanges, now, now + this.limits.idleTimeoutMs);
+        const commit = { start, end, ...change, seen: state.latest };
+        const outcome = await this.repo.recordRange(record.id, commit, this.limits.maxRanges, now, now + this.limits.idleTimeoutMs);
         if ('gone' in outcome) throw new ApiError('not_found', 'The attachment was deleted while the chunk was arriving.');
         if ('tooManyRanges' in outcome) throw tooManyRanges(this.limits.maxRanges);
         if ('complete' in outcome) throw completeError();

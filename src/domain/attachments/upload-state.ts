@@ -58,6 +58,11 @@ export class UploadState {
     return this.recorded.id;
   }
 
+  /** The row as of the newest commit this process has seen. */
+  get latest(): AttachmentRecord {
+    return this.recorded;
+  }
+
   /** The recorded ranges as of the newest commit this process has seen. */
   get ranges(): ByteRange[] {
     return this.recorded.ranges;

@@ -1,0 +1,51 @@
+/**
+ * Queries built and compiled once, then run with new values: Kysely otherwise builds, freezes
+ * and compiles a query tree on every call, which costs more than a small indexed query itself
+ * on the per-chunk path. The SQL text stays the same, so SQLite's statement cache keeps hitting.
+ */
+import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
+import type { Tables } from './schema.js';
+
+/** Stand-ins for the arguments while the query is built; never sent to a database. */
+const placeholder = (index: number) => `\u0000trickle-argument-${index}\u0000`;
+
+export interface CompiledStatement<A extends readonly unknown[], R> {
+  run(executor: Kysely<Tables>, ...args: A): Promise<QueryResult<R>>;
+}
+
+/**
+ * `build` must use each argument only as a value (no branching on it): the query is built
+ * once with stand-ins, and each stand-in's place among the parameters is remembered.
+ */
+export function compileOnce<A extends readonly unknown[], R>(arity: A['length'], build: (db: Kysely<Tables>, ...args: A) => Compilable<R>): CompiledStatement<A, R> {
+  const byDialect = new WeakMap<object, { compiled: CompiledQuery<R>; slots: (number | null)[] }>();
+  const compile = (db: Kysely<Tables>) => {
+    const stand = Array.from({ length: arity }, (_, index) => placeholder(index)) as unknown as A;
+    const compiled = build(db, ...stand).compile();
+    const slots = compiled.parameters.map((value) => {
+      const index = typeof value === 'string' ? stand.indexOf(value as never) : -1;
+      return index >= 0 ? index : null;
+    });
+    for (let index = 0; index < arity; index += 1) {
+      if (!slots.includes(index)) throw new Error(`compileOnce: argument ${index} is not a parameter of: ${compiled.sql}`);
+    }
+    return { compiled, slots };
+  };
+  return {
+    async run(executor, ...args) {
+      // One compilation per dialect adapter: a transaction shares its parent's.
+      const key = executor.getExecutor().adapter;
+      let entry = byDialect.get(key);
+      if (!entry) {
+        entry = compile(executor);
+        byDialect.set(key, entry);
+      }
+      const { compiled, slots } = entry;
+      const parameters = compiled.parameters.map((constant, position) => {
+        const slot = slots[position];
+        return slot === null || slot === undefined ? constant : args[slot];
+      });
+      return executor.executeQuery<R>({ ...compiled, parameters });
+    },
+  };
+}

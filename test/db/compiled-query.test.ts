@@ -1,0 +1,112 @@
+/**
+ * Queries compiled once (src/db/compiled-query.ts) and the one-statement range commit built on
+ * them, on every database: the same rows as a freshly built query, and a row that changed since
+ * it was seen is never overwritten by the short path.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { compileOnce } from '../../src/db/compiled-query.js';
+import { openDatabase, type Database } from '../../src/db/database.js';
+import { SqlAttachmentRepository } from '../../src/db/repositories/attachments-repository.js';
+import { SqlTokenRepository, SqlUserRepository } from '../../src/db/repositories/users-repository.js';
+import type { AttachmentRecord } from '../../src/domain/ports.js';
+import { databaseKinds, type TestDatabase } from '../helpers/databases.js';
+
+const usersByPrefix = compileOnce<[prefix: string, limit: number], { id: number; username: string }>(2, (db, prefix, limit) =>
+  db.selectFrom('users').select(['id', 'username']).where('username', 'like', prefix).orderBy('id').limit(limit),
+);
+
+for (const kind of databaseKinds()) {
+  describe(`compiled queries on ${kind.name}`, { skip: kind.skip }, () => {
+    let dataDir: string;
+    let testDatabase: TestDatabase;
+    let database: Database;
+    let userId: number;
+
+    before(async () => {
+      dataDir = await mkdtemp(path.join(os.tmpdir(), 'trickle-compiled-'));
+      testDatabase = await kind.create(dataDir);
+      // Durable: on SQLite the range commit then takes the group-commit path.
+      database = await openDatabase({ url: testDatabase.url, durable: true });
+      const users = new SqlUserRepository(database);
+      for (const name of ['alice', 'albert', 'bob']) {
+        const user = await users.create({ username: name, email: `${name}@example.com`, passwordHash: 'x', createdAt: 1 });
+        assert.ok(user);
+        if (name === 'alice') userId = user.id;
+      }
+    });
+
+    after(async () => {
+      await database.close();
+      await testDatabase.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    });
+
+    test('each call binds its own values and returns what a freshly built query returns', async () => {
+      for (const [prefix, limit] of [['al%', 10], ['al%', 1], ['b%', 5], ['z%', 5]] as const) {
+        const built = await database.db.selectFrom('users').select(['id', 'username']).where('username', 'like', prefix).orderBy('id').limit(limit).execute();
+        const compiled = (await usersByPrefix.run(database.db, prefix, limit)).rows;
+        assert.deepEqual(compiled, built);
+      }
+      assert.deepEqual((await usersByPrefix.run(database.db, 'al%', 10)).rows.map((row) => row.username), ['alice', 'albert']);
+      // Inside a transaction, on its connection.
+      const inside = await database.db.transaction().execute((trx) => usersByPrefix.run(trx, 'b%', 5));
+      assert.deepEqual(inside.rows.map((row) => row.username), ['bob']);
+    });
+
+    test('an argument the query does not bind as a value is refused when it is compiled', async () => {
+      const broken = compileOnce<[column: string], unknown>(1, (db) => db.selectFrom('users').select('id'));
+      await assert.rejects(() => broken.run(database.db, 'id'), /argument 0 is not a parameter/);
+    });
+
+    test('the token look-up honours expiry', async () => {
+      const tokens = new SqlTokenRepository(database);
+      await tokens.create('fresh', userId, 1, null);
+      await tokens.create('lapsing', userId, 1, 1_000);
+      assert.equal((await tokens.findUser('fresh', 5_000))?.username, 'alice');
+      assert.equal((await tokens.findUser('lapsing', 999))?.username, 'alice');
+      assert.equal(await tokens.findUser('lapsing', 1_000), null);
+      assert.equal(await tokens.findUser('unknown', 0), null);
+    });
+
+    test('a range commit on a row seen before another commit records both ranges', async () => {
+      const repo = new SqlAttachmentRepository(database);
+      const created = await repo.createWithinLimit(
+        { userId, filename: 'a', contentType: null, size: 100, storageKey: 'k', createdAt: 1, expiresAt: 10_000 },
+        10,
+      );
+      assert.ok(created);
+      const change = { changesRecorded: false };
+      const first = await repo.recordRange(created.id, { start: 0, end: 10, ...change, seen: created }, 100, 2, 10_000);
+      assert.ok('recorded' in first);
+      assert.deepEqual(first.recorded.ranges, [[0, 10]]);
+      // `created` is stale now: the one-statement path must not apply, the locked one must merge.
+      const second = await repo.recordRange(created.id, { start: 50, end: 60, ...change, seen: created }, 100, 3, 10_000);
+      assert.ok('recorded' in second);
+      assert.deepEqual(second.recorded.ranges, [[0, 10], [50, 60]]);
+      const stored = (await repo.findById(created.id)) as AttachmentRecord;
+      assert.deepEqual(stored.ranges, [[0, 10], [50, 60]]);
+      assert.equal(stored.receivedBytes, 20);
+      // Seen as it is now: the short path, and the row agrees with what it returned.
+      const third = await repo.recordRange(created.id, { start: 10, end: 50, changesRecorded: true, seen: stored }, 100, 4, 20_000);
+      assert.ok('recorded' in third);
+      assert.deepEqual(third.recorded, await repo.findById(created.id));
+      assert.equal(third.recorded.contentVersion, stored.contentVersion + 1);
+      assert.equal(third.bumped, true);
+      // A size fixed elsewhere bounds what may be recorded, whatever the caller saw.
+      const unsized = await repo.createWithinLimit(
+        { userId, filename: 'b', contentType: null, size: null, storageKey: 'k2', createdAt: 1, expiresAt: 10_000 },
+        10,
+      );
+      assert.ok(unsized);
+      await repo.fixSize(unsized.id, 20, 5);
+      const past = await repo.recordRange(unsized.id, { start: 0, end: 30, ...change, seen: unsized }, 100, 6, 10_000);
+      assert.ok('recorded' in past);
+      assert.equal(past.recorded.size, 20);
+      assert.deepEqual(past.recorded.ranges, []);
+    });
+  });
+}
