@@ -7,6 +7,7 @@
  *   --runs N       runs per figure, median reported (default 5)
  *   --size BYTES   bytes per throughput run (default 128m)
  *   --big BYTES    the upload whose completion is timed (default 1g)
+ *   --server-js PATH  test an existing build instead of building src/ into .bench/dist
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -85,7 +86,9 @@ async function main(): Promise<void> {
   const big = option('--big', 1024 * MiB);
   const s3 = s3Env();
   const tempRoot = await mkdtemp(path.join(os.tmpdir(), 'trickle-bench-s3-'));
-  const serverJs = await buildTrickle(ROOT, path.join(ROOT, '.bench', 'dist'));
+  // --server-js: an existing build (e.g. an older commit's) instead of building src/.
+  const given = process.argv.indexOf('--server-js');
+  const serverJs = given >= 0 ? path.resolve(process.argv[given + 1]!) : await buildTrickle(ROOT, path.join(ROOT, '.bench', 'dist'));
   const prefix = `bench-${Date.now()}`;
   const server = await spawnWithDataDir(tempRoot, 'trickle-s3', (dataDir, port) => ({
     name: 'trickle (S3)',

@@ -432,8 +432,24 @@ export interface PieceSlice {
 export interface PieceUploads {
   /** Stores the first `length` bytes of a scratch file as a new blob, durably; resolves its key. */
   putPiece(scratch: ScratchFile, length: number): Promise<string>;
+  /**
+   * Starts storing a new blob of exactly `length` bytes that are written as they arrive, so
+   * the transfer to the store overlaps the request's own. Optional: a store without it gets
+   * the piece from the scratch file afterwards.
+   */
+  streamPiece?(length: number): PieceStream;
   /** Makes one new blob of the slices, in order, copying inside the store where it can. */
   assemble(slices: PieceSlice[]): Promise<string>;
+}
+
+/** A piece on its way to the store while its bytes arrive (PieceUploads.streamPiece). */
+export interface PieceStream {
+  /** Resolves when the store can take more (backpressure); rejects if the transfer failed. */
+  write(bytes: Buffer): Promise<void>;
+  /** After the last byte: resolves the new blob's key once it is stored durably. */
+  finish(): Promise<string>;
+  /** Gives up: whatever was sent is not kept. */
+  abort(): Promise<void>;
 }
 
 /** Blobs: finished files (clips' and messages' audio and images) and the bytes of uploads. */

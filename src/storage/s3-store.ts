@@ -27,8 +27,9 @@ import {
   UploadPartCopyCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
-import type { BlobStore, PieceSlice, PieceUploads, ScratchFile, StorageCapabilities } from '../domain/ports.js';
+import type { BlobStore, PieceSlice, PieceStream, PieceUploads, ScratchFile, StorageCapabilities } from '../domain/ports.js';
 import { LocalScratchFile, ScratchDirectory } from './local-files.js';
+import { StreamedPut } from './streamed-put.js';
 
 export interface S3StoreOptions {
   bucket: string;
@@ -57,12 +58,14 @@ export class S3Store implements BlobStore, PieceUploads {
   readonly inPlace = null;
   readonly pieces: PieceUploads = this;
   private readonly client: S3Client;
+  /** For bodies streamed as they arrive, which cannot be sent again: no retries. */
+  private readonly streamingClient: S3Client;
 
   private constructor(
     private readonly options: S3StoreOptions,
     private readonly scratch: ScratchDirectory,
   ) {
-    this.client = new S3Client({
+    const settings = {
       region: options.region,
       endpoint: options.endpoint,
       forcePathStyle: options.forcePathStyle,
@@ -74,7 +77,9 @@ export class S3Store implements BlobStore, PieceUploads {
       maxAttempts: 5,
       // No "Expect: 100-continue" round trip before every piece: bodies are ours and small.
       expectContinueHeader: false,
-    });
+    } as const;
+    this.client = new S3Client(settings);
+    this.streamingClient = new S3Client({ ...settings, maxAttempts: 1 });
   }
 
   /** Opens the store, creating the bucket when it is missing and the credentials allow it. */
@@ -119,6 +124,13 @@ export class S3Store implements BlobStore, PieceUploads {
     const body = length === 0 ? Buffer.alloc(0) : createReadStream(scratch.filePath, { start: 0, end: length - 1, highWaterMark: 1024 * 1024 });
     await this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key), Body: body, ContentLength: length }));
     return key;
+  }
+
+  streamPiece(length: number): PieceStream {
+    const key = randomUUID();
+    return new StreamedPut(key, (body, abortSignal) =>
+      this.streamingClient.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key), Body: body, ContentLength: length }), { abortSignal }),
+    );
   }
 
   async assemble(slices: PieceSlice[]): Promise<string> {
@@ -273,6 +285,7 @@ export class S3Store implements BlobStore, PieceUploads {
 
   async close(): Promise<void> {
     this.client.destroy();
+    this.streamingClient.destroy();
   }
 }
 

@@ -4,9 +4,12 @@
  * chunk keeps its prefix and a chunk of unknown length needs no buffer), compared with the
  * recorded bytes they overlap, stored as one blob, and only then recorded. Pieces never
  * change each other's bytes, so no node needs to hold any lock while they travel.
+ *
+ * A chunk of declared length also streams to the store as it arrives, when the store can take
+ * a stream, so that transfer overlaps the client's; if it fails, the scratch file is stored.
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { AttachmentRecord, BlobStore, PieceUploads, RangeCommit, ScratchFile } from '../ports.js';
+import type { AttachmentRecord, BlobStore, PieceStream, PieceUploads, RangeCommit, ScratchFile } from '../ports.js';
 import type { ChunkReceiver, ChunkWriteResult, CommitSteps, ConsumeOptions } from './chunk-receiver.js';
 import { intersect } from './ranges.js';
 import { UploadBytes } from './upload-bytes.js';
@@ -16,6 +19,10 @@ const READ_STEP = 1024 * 1024;
 export class PieceReceiver implements ChunkReceiver {
   private scratch: ScratchFile | null = null;
   private written = 0;
+  /** The piece sent while it arrived: its key once stored (null if that failed). */
+  private streamed: Promise<string | null> | null = null;
+  /** A streamed piece that is now the upload's: close() must not delete it. */
+  private streamedKept = false;
 
   constructor(
     private readonly store: BlobStore,
@@ -31,6 +38,16 @@ export class PieceReceiver implements ChunkReceiver {
     let outOfRange = false;
     let sourceError: unknown = null;
     const scratch = (this.scratch = await this.store.createScratch());
+    const declared = options.declaredLength;
+    let stream: PieceStream | null =
+      declared !== undefined && declared > 0 && this.offset + declared <= bound && this.pieces.streamPiece ? this.pieces.streamPiece(declared) : null;
+    const send = async (piece: Buffer) => {
+      // A failed transfer only costs the overlap: the scratch file is stored instead.
+      await stream?.write(piece).catch(() => {
+        void stream?.abort();
+        stream = null;
+      });
+    };
     try {
       for await (const piece of source) {
         if (piece.length === 0) continue;
@@ -38,12 +55,17 @@ export class PieceReceiver implements ChunkReceiver {
           outOfRange = true;
           break;
         }
-        await scratch.write(piece, this.written);
+        await Promise.all([scratch.write(piece, this.written), send(piece)]);
         hash?.update(piece);
         this.written += piece.length;
       }
     } catch (error) {
       sourceError = error;
+    }
+    const current = stream as PieceStream | null;
+    if (current) {
+      if (sourceError === null && !outOfRange && this.written === declared) this.streamed = current.finish().catch(() => null);
+      else await current.abort();
     }
     return { written: this.written, outOfRange, sourceError, digest: hash ? hash.digest('hex') : null };
   }
@@ -66,7 +88,8 @@ export class PieceReceiver implements ChunkReceiver {
     // A repeat of bytes of a file already complete (a retried last chunk) stores nothing.
     // (A complete file's bytes are all recorded, so such a chunk overlaps nothing but them.)
     if (compared?.ofCompleteFile && !compared.differs) return steps.record({ changesRecorded: false });
-    const storageKey = await this.pieces.putPiece(this.scratch!, length);
+    const storageKey = (this.written === length ? await this.streamed : null) ?? (await this.pieces.putPiece(this.scratch!, length));
+    if (this.streamed && storageKey === (await this.streamed)) this.streamedKept = true;
     const change: Omit<RangeCommit, 'start' | 'end'> = {
       changesRecorded: compared?.differs ?? false,
       piece: { storageKey, compared: compared !== null, comparedThrough: compared?.through ?? 0 },
@@ -116,6 +139,9 @@ export class PieceReceiver implements ChunkReceiver {
   async close(): Promise<void> {
     await this.scratch?.discard();
     this.scratch = null;
+    // Sent but refused or not recorded: nobody's (the orphan sweep would find it later anyway).
+    const streamed = this.streamedKept ? null : await this.streamed;
+    if (streamed) await this.store.deleteBlob(streamed).catch(() => undefined);
   }
 }
 
