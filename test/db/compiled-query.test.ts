@@ -90,10 +90,13 @@ for (const kind of databaseKinds()) {
       const stored = (await repo.findById(created.id)) as AttachmentRecord;
       assert.deepEqual(stored.ranges, [[0, 10], [50, 60]]);
       assert.equal(stored.receivedBytes, 20);
+      // A type sniffed since `stored` was read: not part of what must match, but the reply shows it.
+      await repo.setContentType(created.id, 'audio/wav');
       // Seen as it is now: the short path, and the row agrees with what it returned.
       const third = await repo.recordRange(created.id, { start: 10, end: 50, changesRecorded: true, seen: stored }, 100, 4, 20_000);
       assert.ok('recorded' in third);
       assert.deepEqual(third.recorded, await repo.findById(created.id));
+      assert.equal(third.recorded.contentType, 'audio/wav');
       assert.equal(third.recorded.contentVersion, stored.contentVersion + 1);
       assert.equal(third.bumped, true);
       // A size fixed elsewhere bounds what may be recorded, whatever the caller saw.

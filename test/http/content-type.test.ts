@@ -33,6 +33,18 @@ for (const kind of databaseKinds()) {
       assert.equal(done.json.body.attachment.content_type, 'audio/wav');
     });
 
+    test('replies to chunks past the head keep the sniffed type', async () => {
+      const wav = fixture('tone.wav');
+      const id = await createAttachment(server.url, token, wav.length);
+      assert.equal((await putRaw(server.url, token, id, 0, wav.subarray(0, 100))).json.body.attachment.content_type, 'audio/wav');
+      // Past what sniffing reads: the range is recorded on the row as this process last saw it.
+      for (const start of [100, 10_000, 20_000]) {
+        const reply = await putRaw(server.url, token, id, start, wav.subarray(start, start + 5_000));
+        assert.equal(reply.json.body.attachment.complete, false);
+        assert.equal(reply.json.body.attachment.content_type, 'audio/wav', `chunk at ${start}`);
+      }
+    });
+
     test("the chunk part's declared type until the head arrives", async () => {
       const mp3 = fixture('tone.mp3');
       const form = new FormData();

@@ -36,7 +36,7 @@ const selectOwned = compileOnce<[id: number, userId: number], Selectable<Attachm
 /** Records a range on a row that is still exactly as it was seen (see recordOnSeen). */
 const updateRangesIfUnchanged = compileOnce<
   [ranges: string, receivedBytes: number, updatedAt: number, expiresAt: number, contentVersion: number, id: number, storageKey: string, seenBytes: number, seenVersion: number, sizeKnown: number, size: number],
-  never
+  Selectable<AttachmentsTable>
 >(11, (db, ranges, receivedBytes, updatedAt, expiresAt, contentVersion, id, storageKey, seenBytes, seenVersion, sizeKnown, size) =>
   db
     .updateTable('attachments')
@@ -47,7 +47,9 @@ const updateRangesIfUnchanged = compileOnce<
     .where('received_bytes', '=', seenBytes)
     .where('content_version', '=', seenVersion)
     .where('size_known', '=', sizeKnown)
-    .where('size', '=', size),
+    .where('size', '=', size)
+    // The row as stored: columns the caller's reading may not have caught (a sniffed type).
+    .returningAll(),
 );
 
 export class SqlAttachmentRepository implements AttachmentRepository {
@@ -145,8 +147,8 @@ export class SqlAttachmentRepository implements AttachmentRepository {
         seen.size ?? 0,
       ),
     );
-    if (Number(result.numAffectedRows ?? 0) !== 1) return null;
-    return { recorded: { ...seen, ranges, receivedBytes, contentVersion, updatedAt: now, expiresAt }, bumped: commit.changesRecorded };
+    const [row] = result.rows;
+    return row ? { recorded: toAttachment(row, ranges), bumped: commit.changesRecorded } : null;
   }
 
   private recordLocked(id: number, commit: RangeCommit, maxRanges: number, now: number, expiresAt: number): Promise<RecordRangeOutcome> {
