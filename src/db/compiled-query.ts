@@ -15,9 +15,11 @@ export interface CompiledStatement<A extends readonly unknown[], R> {
 
 /**
  * `build` must use each argument only as a value (no branching on it): the query is built
- * once with stand-ins, and each stand-in's place among the parameters is remembered.
+ * once with stand-ins, and each stand-in's place among the parameters is remembered. Its
+ * arguments are counted from its declaration, so it declares each one (no rest or defaults).
  */
-export function compileOnce<A extends readonly unknown[], R>(arity: A['length'], build: (db: Kysely<Tables>, ...args: A) => Compilable<R>): CompiledStatement<A, R> {
+export function compileOnce<A extends readonly unknown[], R>(build: (db: Kysely<Tables>, ...args: A) => Compilable<R>): CompiledStatement<A, R> {
+  const arity = build.length - 1;
   const byDialect = new WeakMap<object, { compiled: CompiledQuery<R>; slots: (number | null)[] }>();
   const compile = (db: Kysely<Tables>) => {
     const stand = Array.from({ length: arity }, (_, index) => placeholder(index)) as unknown as A;

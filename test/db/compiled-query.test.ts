@@ -15,7 +15,7 @@ import { SqlTokenRepository, SqlUserRepository } from '../../src/db/repositories
 import type { AttachmentRecord } from '../../src/domain/ports.js';
 import { databaseKinds, type TestDatabase } from '../helpers/databases.js';
 
-const usersByPrefix = compileOnce<[prefix: string, limit: number], { id: number; username: string }>(2, (db, prefix, limit) =>
+const usersByPrefix = compileOnce<[prefix: string, limit: number], { id: number; username: string }>((db, prefix, limit) =>
   db.selectFrom('users').select(['id', 'username']).where('username', 'like', prefix).orderBy('id').limit(limit),
 );
 
@@ -58,7 +58,7 @@ for (const kind of databaseKinds()) {
     });
 
     test('an argument the query does not bind as a value is refused when it is compiled', async () => {
-      const broken = compileOnce<[column: string], unknown>(1, (db) => db.selectFrom('users').select('id'));
+      const broken = compileOnce<[column: string], unknown>((db, _column) => db.selectFrom('users').select('id'));
       await assert.rejects(() => broken.run(database.db, 'id'), /argument 0 is not a parameter/);
     });
 

@@ -29,15 +29,15 @@ function toAttachment(row: Selectable<AttachmentsTable>, ranges?: ByteRange[]): 
 }
 
 // The per-chunk queries, compiled once.
-const selectById = compileOnce<[id: number], Selectable<AttachmentsTable>>(1, (db, id) => db.selectFrom('attachments').selectAll().where('id', '=', id));
-const selectOwned = compileOnce<[id: number, userId: number], Selectable<AttachmentsTable>>(2, (db, id, userId) =>
+const selectById = compileOnce<[id: number], Selectable<AttachmentsTable>>((db, id) => db.selectFrom('attachments').selectAll().where('id', '=', id));
+const selectOwned = compileOnce<[id: number, userId: number], Selectable<AttachmentsTable>>((db, id, userId) =>
   db.selectFrom('attachments').selectAll().where('id', '=', id).where('user_id', '=', userId),
 );
 /** Records a range on a row that is still exactly as it was seen (see recordOnSeen). */
 const updateRangesIfUnchanged = compileOnce<
   [ranges: string, receivedBytes: number, updatedAt: number, expiresAt: number, contentVersion: number, id: number, storageKey: string, seenBytes: number, seenVersion: number, sizeKnown: number, size: number],
   Selectable<AttachmentsTable>
->(11, (db, ranges, receivedBytes, updatedAt, expiresAt, contentVersion, id, storageKey, seenBytes, seenVersion, sizeKnown, size) =>
+>((db, ranges, receivedBytes, updatedAt, expiresAt, contentVersion, id, storageKey, seenBytes, seenVersion, sizeKnown, size) =>
   db
     .updateTable('attachments')
     .set({ ranges, received_bytes: receivedBytes, updated_at: updatedAt, expires_at: expiresAt, content_version: contentVersion })

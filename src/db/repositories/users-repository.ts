@@ -32,7 +32,7 @@ export function userRow(user: NewUser): Insertable<UsersTable> {
  * Every authenticated request runs this: compiled once, and as a scalar subquery rather than a
  * join, which SQLite runs in a seventh of the time (2 against 14 µs here).
  */
-const selectTokenUser = compileOnce<[tokenHash: string, now: number], Selectable<UsersTable>>(2, (db, tokenHash, now) =>
+const selectTokenUser = compileOnce<[tokenHash: string, now: number], Selectable<UsersTable>>((db, tokenHash, now) =>
   db
     .selectFrom('users')
     .selectAll()

@@ -88,8 +88,10 @@ export class PieceReceiver implements ChunkReceiver {
     // A repeat of bytes of a file already complete (a retried last chunk) stores nothing.
     // (A complete file's bytes are all recorded, so such a chunk overlaps nothing but them.)
     if (compared?.ofCompleteFile && !compared.differs) return steps.record({ changesRecorded: false });
-    const storageKey = (this.written === length ? await this.streamed : null) ?? (await this.pieces.putPiece(this.scratch!, length));
-    if (this.streamed && storageKey === (await this.streamed)) this.streamedKept = true;
+    // The piece streamed as it arrived, if that worked (it covers the whole chunk); else the scratch copy.
+    const streamedKey = await this.streamed;
+    const storageKey = streamedKey ?? (await this.pieces.putPiece(this.scratch!, length));
+    this.streamedKept = streamedKey !== null && streamedKey !== undefined;
     const change: Omit<RangeCommit, 'start' | 'end'> = {
       changesRecorded: compared?.differs ?? false,
       piece: { storageKey, compared: compared !== null, comparedThrough: compared?.through ?? 0 },
