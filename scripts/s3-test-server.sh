@@ -9,11 +9,20 @@
 #
 # Everything lives in one folder (S3_TEST_DIR, default $TMPDIR/trickle-s3-$UID); nothing is
 # installed or written elsewhere. Needs Debian's radosgw ceph-mon ceph-osd (scripts/ci-apt.sh).
+#
+# A second server runs beside the first on other ports: S3_TEST_PORT (the gateway, default
+# 7480) and S3_TEST_MON_PORT (the monitor, default 6789). Its folder then defaults to
+# $TMPDIR/trickle-s3-$UID-$S3_TEST_PORT, so that starting or stopping it never touches the
+# first; give the same variables to `stop`.
 set -euo pipefail
 
-DIR="${S3_TEST_DIR:-${TMPDIR:-/tmp}/trickle-s3-$(id -u)}"
 PORT="${S3_TEST_PORT:-7480}"
 MON_PORT="${S3_TEST_MON_PORT:-6789}"
+if [ "$PORT" = 7480 ]; then
+  DIR="${S3_TEST_DIR:-${TMPDIR:-/tmp}/trickle-s3-$(id -u)}"
+else
+  DIR="${S3_TEST_DIR:-${TMPDIR:-/tmp}/trickle-s3-$(id -u)-$PORT}"
+fi
 # The OSD keeps objects in RAM, allocated as they arrive; this is only the ceiling.
 MEMORY="${S3_TEST_MEMORY:-6442450944}"
 ACCESS_KEY="trickle-test-access-key"
@@ -33,6 +42,16 @@ EOF
 gateway_up() {
   # Any HTTP answer from the gateway will do (bash's /dev/tcp: no curl needed).
   timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && head -c 8 <&3 | grep -q HTTP" 2>/dev/null
+}
+
+port_taken() {
+  timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+
+# The folder was made for another gateway port (S3_TEST_DIR shared by mistake): that server's
+# daemons must not be stopped or its folder deleted.
+foreign_folder() {
+  [ -f "$CONF" ] && ! grep -q "endpoint=127.0.0.1:$PORT\$" "$CONF"
 }
 
 stop() {
@@ -87,8 +106,18 @@ start() {
     print_env
     return 0
   fi
+  if foreign_folder; then
+    echo "s3-test-server: $DIR belongs to a server on another port; set S3_TEST_DIR to a folder of its own" >&2
+    return 1
+  fi
   # A half-started or dead cluster: start over.
   stop
+  for port in "$PORT" "$MON_PORT"; do
+    if port_taken "$port"; then
+      echo "s3-test-server: port $port is taken; choose free ones with S3_TEST_PORT and S3_TEST_MON_PORT" >&2
+      return 1
+    fi
+  done
   mkdir -p "$DIR"/{run,log,mon,osd0,rgw}
   local fsid
   fsid="$(cat /proc/sys/kernel/random/uuid)"
@@ -141,7 +170,9 @@ rgw gc processor period = 5
 rgw gc processor max time = 5
 EOF
   ceph-authtool --create-keyring "$DIR/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
-  monmaptool --create --add a "127.0.0.1:$MON_PORT" --fsid "$fsid" "$DIR/monmap" >/dev/null
+  # v1 spelled out: `--add` takes any port but 6789 for a msgr2 address, which this monitor
+  # (ms bind msgr2 = false) never binds, and nothing could reach it.
+  monmaptool --create --addv a "[v1:127.0.0.1:$MON_PORT]" --fsid "$fsid" "$DIR/monmap" >/dev/null
   ceph-mon -c "$CONF" --mkfs -i a --monmap "$DIR/monmap" --keyring "$DIR/keyring"
   ceph-mon -c "$CONF" -i a
   wait_for "the monitor" 40 ceph -c "$CONF" --connect-timeout 2 mon stat
@@ -164,7 +195,13 @@ EOF
 
 case "${1:-}" in
   start) start ;;
-  stop) stop ;;
+  stop)
+    if foreign_folder; then
+      echo "s3-test-server: $DIR belongs to a server on another port; give the same S3_TEST_PORT (and S3_TEST_DIR) as at start" >&2
+      exit 1
+    fi
+    stop
+    ;;
   env) print_env ;;
   *)
     echo "usage: $0 start|stop|env" >&2
