@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Command, OptionSpec } from './command.js';
+import { passwordCommand } from './commands/account.js';
 import { downloadCommand } from './commands/download.js';
 import { clipsCommand, inboxCommand, outboxCommand } from './commands/listings.js';
 import { loginCommand, logoutCommand, registerCommand } from './commands/login.js';
@@ -10,7 +11,7 @@ import { serveCommand } from './commands/serve.js';
 import { uploadCommand } from './commands/upload.js';
 import { EXIT, Output, UsageError } from './output.js';
 
-const COMMANDS: Command[] = [serveCommand, registerCommand, loginCommand, logoutCommand, uploadCommand, clipsCommand, inboxCommand, outboxCommand, downloadCommand];
+const COMMANDS: Command[] = [serveCommand, registerCommand, loginCommand, logoutCommand, passwordCommand, uploadCommand, clipsCommand, inboxCommand, outboxCommand, downloadCommand];
 
 const GLOBAL_OPTIONS: OptionSpec = {
   server: { type: 'string' },

@@ -2,14 +2,30 @@
 import readline from 'node:readline';
 
 export async function readPassword(question: string): Promise<string> {
+  return (await readPasswords([question]))[0]!;
+}
+
+/**
+ * Several passwords in turn: each asked hidden at a terminal, else one line of stdin each (a
+ * script pipes them in, one per line; a missing line reads as empty).
+ */
+export async function readPasswords(questions: string[]): Promise<string[]> {
   if (!process.stdin.isTTY) {
+    const answers: string[] = [];
     const lines = readline.createInterface({ input: process.stdin, terminal: false });
     for await (const line of lines) {
-      lines.close();
-      return line;
+      answers.push(line);
+      if (answers.length === questions.length) break;
     }
-    return '';
+    lines.close();
+    return questions.map((_, i) => answers[i] ?? '');
   }
+  const answers: string[] = [];
+  for (const question of questions) answers.push(await askHidden(question));
+  return answers;
+}
+
+async function askHidden(question: string): Promise<string> {
   process.stderr.write(question);
   const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   // Echo nothing while the password is typed.

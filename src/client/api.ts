@@ -87,6 +87,14 @@ export class TrickleClient {
     this.transport.token = undefined;
   }
 
+  /**
+   * Changes the signed-in user's password. Every other token of the account (other devices,
+   * other sessions) stops working; the one in use goes on.
+   */
+  async changePassword(current: string, next: string): Promise<AccountUser> {
+    return (await this.transport.call<{ user: AccountUser }>('PUT', '/account/password', { json: { password: { current, new: next } } })).user;
+  }
+
   async account(): Promise<AccountUser> {
     return (await this.transport.call<{ user: AccountUser }>('GET', '/account')).user;
   }

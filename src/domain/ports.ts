@@ -30,6 +30,11 @@ export interface UserRepository {
   create(user: NewUser): Promise<UserRecord | null>;
   findById(id: number): Promise<UserRecord | null>;
   findByUsername(username: string): Promise<UserRecord | null>;
+  /**
+   * Sets a new password hash and, in the same transaction, forgets every token of the user but
+   * the one whose digest is `keepTokenHash` (none kept when null); resolves how many went.
+   */
+  changePassword(userId: number, passwordHash: string, keepTokenHash: string | null): Promise<number>;
 }
 
 export interface TokenRepository {

@@ -1,27 +1,14 @@
 /** `trickle logout` and the SDK's logout(): the token is revoked on the server and forgotten locally. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TrickleApiError, TrickleClient } from '../../src/client/index.js';
+import { runCli as cli } from '../helpers/cli.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { newUser, request } from '../helpers/client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-
-const CLI = path.join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
-const TSX = import.meta.resolve('tsx');
-
-function cli(args: string[], env: Record<string, string>, stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], { env: { ...process.env, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
-  child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
-  child.stdin.end(stdin);
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
 
 describe('logging out', () => {
   let server: TestServer;

@@ -75,6 +75,15 @@ export class SqlUserRepository implements UserRepository {
       .executeTakeFirst();
     return row ? toUser(row) : null;
   }
+
+  async changePassword(userId: number, passwordHash: string, keepTokenHash: string | null): Promise<number> {
+    return this.database.db.transaction().execute(async (trx) => {
+      await trx.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', userId).execute();
+      let revoke = trx.deleteFrom('access_tokens').where('user_id', '=', userId);
+      if (keepTokenHash !== null) revoke = revoke.where('token_hash', '<>', keepTokenHash);
+      return Number((await revoke.executeTakeFirst()).numDeletedRows);
+    });
+  }
 }
 
 export class SqlTokenRepository implements TokenRepository {

@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ApiError, invalidParameter } from '../errors.js';
 import type { Clock, TokenRepository, UserRecord, UserRepository } from '../ports.js';
-import type { ExternalSignIn } from './external-sign-in.js';
+import { NO_PASSWORD, type ExternalSignIn } from './external-sign-in.js';
 import { hashPassword, verifyPassword, type PasswordHashCost } from './passwords.js';
 import { USERNAME } from './usernames.js';
 
@@ -10,6 +10,11 @@ export interface RegistrationInput {
   username: string;
   email: string;
   password: string;
+}
+
+export interface PasswordChange {
+  current: string;
+  new: string;
 }
 
 export interface IssuedToken {
@@ -21,6 +26,11 @@ export interface IssuedToken {
 // Deliberately loose: one @, something on each side, a dot in the domain.
 const EMAIL = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/;
 const MAX_PASSWORD_LENGTH = 1024;
+
+function checkNewPassword(password: string, parameter: string): void {
+  if (password.length < 8) throw invalidParameter(parameter, 'must be at least 8 characters');
+  if (password.length > MAX_PASSWORD_LENGTH) throw invalidParameter(parameter, `must be at most ${MAX_PASSWORD_LENGTH} characters`);
+}
 
 /** Tokens are stored as SHA-256 digests: a leaked table grants nothing. */
 export function tokenDigest(token: string): string {
@@ -48,8 +58,7 @@ export class UserService {
     if (!this.options.registrationEnabled) throw new ApiError('registration_disabled');
     if (!USERNAME.test(input.username)) throw invalidParameter('user[username]', 'must be 3 to 32 letters, digits or underscores');
     if (input.email.length > 254 || !EMAIL.test(input.email)) throw invalidParameter('user[email]', 'must be an email address');
-    if (input.password.length < 8) throw invalidParameter('user[password]', 'must be at least 8 characters');
-    if (input.password.length > MAX_PASSWORD_LENGTH) throw invalidParameter('user[password]', `must be at most ${MAX_PASSWORD_LENGTH} characters`);
+    checkNewPassword(input.password, 'user[password]');
     const passwordHash = await hashPassword(input.password, this.options.passwordCost);
     const user = await this.users.create({ username: input.username, email: input.email, passwordHash, createdAt: this.clock.now() });
     if (!user) throw new ApiError('username_taken', `The username ${input.username} is already taken.`);
@@ -79,6 +88,23 @@ export class UserService {
   authenticate(token: string): Promise<UserRecord | null> {
     if (this.external?.recognizes(token)) return this.external.authenticate(token);
     return this.tokens.findUser(tokenDigest(token), this.clock.now());
+  }
+
+  /**
+   * Changes the user's password after checking the current one; every Trickle token of the
+   * user except `callerToken` (the one the request came with) stops working, in the same
+   * transaction. A JWT caller keeps no Trickle token: all of them go.
+   */
+  async changePassword(user: UserRecord, change: PasswordChange, callerToken: string | null): Promise<UserRecord> {
+    if (user.passwordHash === NO_PASSWORD) {
+      throw new ApiError('forbidden', "This account signs in through the app's identity provider; it has no password to change.");
+    }
+    if (!(await verifyPassword(change.current, user.passwordHash))) throw new ApiError('wrong_password', 'The current password is wrong.');
+    checkNewPassword(change.new, 'password[new]');
+    const passwordHash = await hashPassword(change.new, this.options.passwordCost);
+    const keep = callerToken !== null && !this.external?.recognizes(callerToken) ? tokenDigest(callerToken) : null;
+    await this.users.changePassword(user.id, passwordHash, keep);
+    return { ...user, passwordHash };
   }
 
   /** RFC 7009: revoking an unknown or already revoked token is not an error. */

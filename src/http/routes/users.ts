@@ -7,7 +7,7 @@ import type { AttachmentLimits } from '../../domain/attachments/attachment-servi
 import { ApiError } from '../../domain/errors.js';
 import type { UserRecord } from '../../domain/ports.js';
 import type { UserService } from '../../domain/users/user-service.js';
-import { requireUser } from '../auth.js';
+import { bearerToken, requireUser } from '../auth.js';
 import { envelope } from '../envelope.js';
 import { decodeParams, TextParam } from '../params.js';
 import { parseId, readParams } from '../request-params.js';
@@ -30,6 +30,13 @@ const RegisterParams = Type.Object({
     username: TextParam({ maxLength: 64, description: '3 to 32 letters, digits or underscores' }),
     email: TextParam({ maxLength: 254, description: 'an email address' }),
     password: TextParam({ maxLength: 1024, description: 'a password of at least 8 characters' }),
+  }),
+});
+
+const PasswordParams = Type.Object({
+  password: Type.Object({
+    current: TextParam({ maxLength: 1024, description: 'the password the account has now' }),
+    new: TextParam({ maxLength: 1024, description: 'a password of at least 8 characters' }),
   }),
 });
 
@@ -138,6 +145,22 @@ export async function userRoutes(app: FastifyInstance, deps: UserRouteDeps): Pro
       const user = await requireUser(request, users);
       await users.signOutEverywhere(user.id);
       return reply.code(204).send();
+    },
+  });
+
+  // Checks a password: rate-limited like the token endpoint.
+  app.put('/account/password', {
+    config: perMinute(deps.rateLimits.token),
+    schema: {
+      summary: "Change the caller's password; every other token of the account is revoked",
+      tags: ['users'],
+      body: PasswordParams,
+      response: { 200: AccountEnvelope, ...errorResponses },
+    },
+    handler: async (request) => {
+      const user = await requireUser(request, users);
+      const { password } = decodeParams(PasswordParams, await readParams(request));
+      return envelope({ user: accountUser(await users.changePassword(user, password, bearerToken(request))) });
     },
   });
 
