@@ -443,7 +443,7 @@ export interface PieceUploads {
    * the piece from the scratch file afterwards.
    */
   streamPiece?(length: number): PieceStream;
-  /** Makes one new blob of the slices, in order, copying inside the store where it can. */
+  /** Makes one new blob of the slices, in order, copying inside the store where it can; a missing piece rejects with code 'ENOENT'. */
   assemble(slices: PieceSlice[]): Promise<string>;
 }
 
@@ -468,7 +468,10 @@ export interface BlobStore {
   createScratch(): Promise<ScratchFile>;
   /** Turns a scratch file into a blob under a new key (without copying where the store can); resolves the key. */
   adoptScratch(scratch: ScratchFile): Promise<string>;
-  /** Streams bytes [start, end) of a blob (all of it by default). */
+  /**
+   * Streams bytes [start, end) of a blob (all of it by default). A blob that does not exist
+   * fails the stream with an error whose `code` is 'ENOENT', whatever the store.
+   */
   openRead(key: string, range?: { start: number; end: number }): NodeJS.ReadableStream;
   /** Runs fn with a local file holding the blob (the blob itself where capabilities.localPaths, else a temporary copy). */
   withLocalFile<T>(key: string, fn: (path: string) => Promise<T>): Promise<T>;

@@ -147,7 +147,7 @@ export class S3Store implements BlobStore, PieceUploads {
       await this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }));
     } catch (error) {
       await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
-      throw error;
+      throw asMissing(error);
     }
     return key;
   }
@@ -225,7 +225,7 @@ export class S3Store implements BlobStore, PieceUploads {
     this.client
       .send(request)
       .then(({ Body }) => pipeline(Body as Readable, out))
-      .catch((error: unknown) => out.destroy(error as Error));
+      .catch((error: unknown) => out.destroy(asMissing(error)));
     return out;
   }
 
@@ -292,4 +292,11 @@ export class S3Store implements BlobStore, PieceUploads {
 function isMissing(error: unknown): boolean {
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   return status === 404 || (error as Error).name === 'NotFound' || (error as Error).name === 'NoSuchBucket';
+}
+
+/** The port's way to say a blob is not there (code 'ENOENT', as on a disk); other errors as they are. */
+function asMissing(error: unknown): Error {
+  const name = (error as { name?: unknown } | null)?.name;
+  if (name !== 'NoSuchKey' && name !== 'NotFound') return error as Error;
+  return Object.assign(new Error(`no such blob (${String(name)})`, { cause: error }), { code: 'ENOENT' });
 }

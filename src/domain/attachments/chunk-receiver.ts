@@ -4,6 +4,7 @@
  * way: consume the bytes, verify them, commit them, then let go.
  */
 import type { AttachmentRecord, RangeCommit } from '../ports.js';
+import type { LocalBytes } from './upload-state.js';
 
 export interface ChunkWriteResult {
   /** Bytes consumed from the source and placed (the written prefix of the chunk). */
@@ -40,7 +41,7 @@ export interface ChunkReceiver {
   /** Makes [offset, end) durable and part of the upload, recording it through `steps`. */
   commit(end: number, steps: CommitSteps): Promise<{ record: AttachmentRecord; bumped: boolean }>;
   /** Where this request's bytes can be read cheaply while it lasts, for hashing them; null if nowhere. */
-  localSource(): { start: number; end: number; read: (start: number, end: number) => AsyncIterable<Buffer> } | null;
+  localSource(): LocalBytes | null;
   /** Lets other writers into the chunk's region (once its bytes are recorded). */
   releaseRegion(): void;
   close(): Promise<void>;

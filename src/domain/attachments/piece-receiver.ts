@@ -12,9 +12,20 @@ import { createHash, type Hash } from 'node:crypto';
 import type { AttachmentRecord, BlobStore, PieceStream, PieceUploads, RangeCommit, ScratchFile } from '../ports.js';
 import type { ChunkReceiver, ChunkWriteResult, CommitSteps, ConsumeOptions } from './chunk-receiver.js';
 import { intersect } from './ranges.js';
-import { UploadBytes } from './upload-bytes.js';
+import type { LocalBytes } from './upload-state.js';
+import { isMissingBlob, UploadBytes } from './upload-bytes.js';
 
 const READ_STEP = 1024 * 1024;
+
+/** Readings of the recorded bytes a chunk is compared with before a vanishing piece is an error. */
+const COMPARE_READINGS = 4;
+
+interface Comparison {
+  differs: boolean;
+  /** The newest piece the comparison saw. */
+  through: number;
+  ofCompleteFile: boolean;
+}
 
 export class PieceReceiver implements ChunkReceiver {
   private scratch: ScratchFile | null = null;
@@ -23,6 +34,8 @@ export class PieceReceiver implements ChunkReceiver {
   private streamed: Promise<string | null> | null = null;
   /** A streamed piece that is now the upload's: close() must not delete it. */
   private streamedKept = false;
+  /** The piece the chunk became, once stored. */
+  private storedKey: string | null = null;
 
   constructor(
     private readonly store: BlobStore,
@@ -77,9 +90,14 @@ export class PieceReceiver implements ChunkReceiver {
   }
 
   /** Where the chunk's bytes can be read while the request lasts (hashing them needs no download). */
-  localSource(): { start: number; end: number; read: (start: number, end: number) => AsyncIterable<Buffer> } | null {
-    if (!this.scratch || this.written === 0) return null;
-    return { start: this.offset, end: this.offset + this.written, read: (start, end) => this.readScratch(start - this.offset, end - this.offset) };
+  localSource(): LocalBytes | null {
+    if (!this.scratch || this.written === 0 || this.storedKey === null) return null;
+    return {
+      start: this.offset,
+      end: this.offset + this.written,
+      pieceKey: this.storedKey,
+      read: (start, end) => this.readScratch(start - this.offset, end - this.offset),
+    };
   }
 
   async commit(end: number, steps: CommitSteps): Promise<{ record: AttachmentRecord; bumped: boolean }> {
@@ -92,6 +110,7 @@ export class PieceReceiver implements ChunkReceiver {
     const streamedKey = await this.streamed;
     const storageKey = streamedKey ?? (await this.pieces.putPiece(this.scratch!, length));
     this.streamedKept = streamedKey !== null && streamedKey !== undefined;
+    this.storedKey = storageKey;
     const change: Omit<RangeCommit, 'start' | 'end'> = {
       changesRecorded: compared?.differs ?? false,
       piece: { storageKey, compared: compared !== null, comparedThrough: compared?.through ?? 0 },
@@ -109,8 +128,19 @@ export class PieceReceiver implements ChunkReceiver {
    * Compares the chunk with the recorded bytes it overlaps, as of one reading. Null when it
    * overlaps none (the database still counts a piece committed meanwhile as a change).
    */
-  private async compareWithRecorded(end: number): Promise<{ differs: boolean; through: number; ofCompleteFile: boolean } | null> {
+  private async compareWithRecorded(end: number): Promise<Comparison | null> {
     if (intersect(this.record.ranges, this.offset, end).length === 0) return null;
+    // A piece read may be deleted meanwhile (another node completed the upload): read again.
+    for (let reading = 1; ; reading += 1) {
+      try {
+        return await this.compareWithReading(end);
+      } catch (error) {
+        if (!isMissingBlob(error) || reading >= COMPARE_READINGS) throw error;
+      }
+    }
+  }
+
+  private async compareWithReading(end: number): Promise<Comparison | null> {
     const snapshot = await this.bytes.snapshot(this.record);
     if (!snapshot) return null;
     const overlap = intersect(snapshot.record.ranges, this.offset, end);

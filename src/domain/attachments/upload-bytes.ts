@@ -11,6 +11,17 @@ export interface UploadSnapshot {
   source: ByteSource;
   /** Piece stores: the pieces read, oldest first. */
   pieces: PieceRecord[];
+  /**
+   * True when reads show the bytes as they are at the moment of reading (an upload written in
+   * place) rather than as of `record`'s content version (pieces, a finished file).
+   */
+  live: boolean;
+}
+
+/** Whether the piece `key` holds every byte of [from, to) in a reading of pieces. */
+export function heldBy(snapshot: UploadSnapshot, key: string, from: number, to: number): boolean {
+  if (snapshot.pieces.length === 0) return false;
+  return sliceLayout(snapshot.pieces, from, to).every((slice) => slice.key === key);
 }
 
 /** Which piece holds each byte of [from, to), in order: newer pieces cover older ones. */
@@ -40,6 +51,14 @@ async function* readSlices(store: BlobStore, slices: PieceSlice[]): AsyncGenerat
   }
 }
 
+/** A blob that is not there (deleted after it was looked up): the port's 'ENOENT'. */
+export function isMissingBlob(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'ENOENT';
+}
+
+/** Readings of a row and its pieces that disagree (pieces deleted in between) before one is given up. */
+const LAYOUT_READINGS = 4;
+
 export class UploadBytes {
   constructor(
     private readonly repo: AttachmentRepository,
@@ -61,14 +80,25 @@ export class UploadBytes {
    * completion with it fail, never a SHA1 kept for bytes it was not computed on.
    */
   async snapshot(record: AttachmentRecord): Promise<UploadSnapshot | null> {
-    if (!this.store.pieces || record.state !== 'uploading') return { record, source: this.blobSource(record.storageKey), pieces: [] };
-    const layout = await this.repo.findLayout(record.id);
-    if (!layout) return null;
-    if (layout.record.state !== 'uploading') return { record: layout.record, source: this.blobSource(layout.record.storageKey), pieces: [] };
-    const { pieces } = layout;
+    if (!this.store.pieces || record.state !== 'uploading') {
+      return { record, source: this.blobSource(record.storageKey), pieces: [], live: record.state === 'uploading' };
+    }
+    for (let reading = 1; ; reading += 1) {
+      const layout = await this.repo.findLayout(record.id);
+      if (!layout) return null;
+      if (layout.record.state !== 'uploading') return { record: layout.record, source: this.blobSource(layout.record.storageKey), pieces: [], live: false };
+      // Pieces that do not hold every recorded byte were deleted after the row was read (the
+      // upload completed or was deleted meanwhile): read again to see which.
+      if (uncovered(layout.record.ranges, layout.pieces) && reading < LAYOUT_READINGS) continue;
+      return this.piecesSnapshot(layout.record, layout.pieces);
+    }
+  }
+
+  private piecesSnapshot(record: AttachmentRecord, pieces: PieceRecord[]): UploadSnapshot {
     return {
-      record: layout.record,
+      record,
       pieces,
+      live: false,
       source: { localPath: null, read: (start, end) => readSlices(this.store, sliceLayout(pieces, start, end)) },
     };
   }
@@ -79,4 +109,11 @@ export class UploadBytes {
     for await (const part of source.read(0, Math.min(available, length))) parts.push(part);
     return Buffer.concat(parts);
   }
+}
+
+/** Whether some recorded byte is held by none of the pieces. */
+function uncovered(ranges: ByteRange[], pieces: PieceRecord[]): boolean {
+  let left = ranges;
+  for (const piece of pieces) left = removeRange(left, piece.start, piece.end);
+  return left.length > 0;
 }

@@ -20,7 +20,7 @@ import { ChunkWriter } from './chunk-writer.js';
 import { PieceReceiver } from './piece-receiver.js';
 import { contiguousPrefix, countAfterAdding, type ByteRange } from './ranges.js';
 import { RegionHold } from './region-locks.js';
-import { sliceLayout, UploadBytes } from './upload-bytes.js';
+import { isMissingBlob, sliceLayout, UploadBytes } from './upload-bytes.js';
 import { UploadStates, type UploadState } from './upload-state.js';
 
 export interface EngineLimits {
@@ -224,7 +224,7 @@ export class UploadEngine {
         // The size was fixed below this chunk's end meanwhile (SPEC 3.8); nothing was recorded.
         const size = outcome.recorded.size;
         if (size !== null && end > size) throw outOfRange(start, end - start, size);
-        if (outcome.bumped) state.carryHashOver(outcome.recorded.contentVersion - 1, outcome.recorded, start);
+        if (outcome.bumped) state.noteChange(outcome.recorded.contentVersion, start);
         state.observe(outcome.recorded);
         return { record: outcome.recorded, bumped: outcome.bumped };
       },
@@ -262,7 +262,11 @@ export class UploadEngine {
     state.observe(current);
     const digest = await state.digestIfWhole();
     if (digest === null) return null;
-    const assembled = await this.assemble(current, digest.contentVersion);
+    // A piece gone meanwhile: another node completed the upload (or it was deleted); see which.
+    const assembled = await this.assemble(current, digest.contentVersion).catch((error: unknown) => {
+      if (isMissingBlob(error)) return null;
+      throw error;
+    });
     if (assembled === null) return null;
     const contentType = (await this.sniffHead(assembled ?? current.storageKey)) ?? current.contentType;
     const now = this.clock.now();
@@ -306,7 +310,13 @@ export class UploadEngine {
     if (prefix === 0) return record;
     const snapshot = await this.bytes.snapshot(record);
     if (!snapshot) return record;
-    const sniffed = await this.sniff(await UploadBytes.head(snapshot.source, prefix, SNIFF_BYTES));
+    // A piece gone meanwhile (completed on another node): completion sniffs the whole file anyway.
+    const head = await UploadBytes.head(snapshot.source, prefix, SNIFF_BYTES).catch((error: unknown) => {
+      if (isMissingBlob(error)) return null;
+      throw error;
+    });
+    if (head === null) return record;
+    const sniffed = await this.sniff(head);
     if (sniffed === null || sniffed === record.contentType) return record;
     return (await this.repo.setContentType(record.id, sniffed)) ?? record;
   }

@@ -3,16 +3,18 @@
  * which regions are being written right now (in-place stores), a mirror of the recorded
  * ranges (refreshed from every commit), and the running SHA1 of the contiguous prefix.
  *
- * All of it is a cache that may be lost at any moment. The running SHA1 is tagged with the
- * content version it was computed on; the database completes an attachment only with the
- * SHA1 of its current version, so a hash that missed a change (another node replaced bytes)
- * only costs a retry, never a wrong SHA1. An in-order upload is complete with its SHA1 moments
- * after its last byte, and an out-of-order one is hashed once, as its gaps close.
+ * All of it is a cache that may be lost at any moment. The running SHA1 is labelled with the
+ * content version of the bytes it read, never another; the database completes an attachment
+ * only with the SHA1 of its current version, so a hash that missed a change (another node
+ * replaced bytes) only costs a retry, never a wrong SHA1. A hash still holds for a newer
+ * version when every change between the two, as this process committed it, lies above the
+ * hashed prefix. An in-order upload is complete with its SHA1 moments after its last byte, and
+ * an out-of-order one is hashed once, as its gaps close.
  */
 import type { AttachmentRecord, ByteSource, PrefixHasher } from '../ports.js';
 import { contiguousPrefix, type ByteRange } from './ranges.js';
 import { RegionHold, RegionLocks } from './region-locks.js';
-import type { UploadSnapshot } from './upload-bytes.js';
+import { heldBy, type UploadSnapshot } from './upload-bytes.js';
 
 /** Bytes hashed per step; the region is locked against writers only for one step. */
 const HASH_STEP = 4 * 1024 * 1024;
@@ -23,6 +25,17 @@ const HASH_STEP = 4 * 1024 * 1024;
  * Whatever is left (less than this) is hashed when the upload completes.
  */
 const HASH_BATCH = HASH_STEP;
+
+/** Bytes this process still has at hand (a chunk's scratch file), and the piece they became. */
+export interface LocalBytes {
+  start: number;
+  end: number;
+  pieceKey: string;
+  read: ByteSource['read'];
+}
+
+/** Changes this process committed and remembers, at most; past that a newer version rehashes. */
+const REMEMBERED_CHANGES = 1024;
 
 /** Reads an upload as it stands (UploadBytes.snapshot), bound to one attachment. */
 export type SnapshotReader = (record: AttachmentRecord) => Promise<UploadSnapshot | null>;
@@ -36,8 +49,10 @@ export class UploadState {
   private hashedUpTo = 0;
   /** The contiguous prefix background hashing was last asked to reach. */
   private scheduledUpTo = 0;
-  /** The content version the running hash describes. */
+  /** The content version of the bytes the running hash read. */
   private hashVersion: number;
+  /** For versions this process made: where the bytes that version changed begin. */
+  private readonly changedFrom = new Map<number, number>();
   /** Bumped whenever the hash is thrown away; each generation is a hash of its own. */
   private hashGeneration = 0;
   /** Serialises hashing work; each step waits for the one before. */
@@ -84,14 +99,28 @@ export class UploadState {
     }
   }
 
+  /** After this process's own commit made `version`: bytes from `changedFrom` on may differ from the version before. */
+  noteChange(version: number, changedFrom: number): void {
+    if (version <= this.hashVersion) return;
+    if (this.changedFrom.size >= REMEMBERED_CHANGES) this.changedFrom.clear();
+    this.changedFrom.set(version, changedFrom);
+  }
+
   /**
-   * After this process's own commit raised the version by one: bytes from `changedFrom` on
-   * changed, so a hash that stands below them still holds for the new version.
+   * Relabels the hash with a newer version when it holds for it: every version in between was
+   * made by this process, each changing only bytes above the hashed prefix. False otherwise
+   * (another node's change, or one below the prefix): the hash does not describe that version.
    */
-  carryHashOver(previousVersion: number, record: AttachmentRecord, changedFrom: number): void {
-    if (this.hashVersion === previousVersion && record.contentVersion === previousVersion + 1 && changedFrom >= this.hashedUpTo) {
-      this.hashVersion = record.contentVersion;
+  private adopt(version: number): boolean {
+    if (version === this.hashVersion) return true;
+    if (version < this.hashVersion) return false;
+    for (let v = this.hashVersion + 1; v <= version; v += 1) {
+      const from = this.changedFrom.get(v);
+      if (from === undefined || from < this.hashedUpTo) return false;
     }
+    for (const v of this.changedFrom.keys()) if (v <= version) this.changedFrom.delete(v);
+    this.hashVersion = version;
+    return true;
   }
 
   private get hashName(): string {
@@ -111,6 +140,7 @@ export class UploadState {
     this.hashedUpTo = 0;
     this.scheduledUpTo = 0;
     this.hashVersion = version;
+    for (const v of this.changedFrom.keys()) if (v <= version) this.changedFrom.delete(v);
   }
 
   /** Hashes newly contiguous bytes in the background, a batch at a time; errors surface at finish. */
@@ -125,7 +155,7 @@ export class UploadState {
    * Waits for background hashing, then hashes whatever is contiguous now. `local` names
    * bytes this process still has at hand (a chunk's scratch file), read instead of the store.
    */
-  async hashToEnd(local: { start: number; end: number; read: ByteSource['read'] } | null = null): Promise<void> {
+  async hashToEnd(local: LocalBytes | null = null): Promise<void> {
     const run = this.hashing.then(() => this.catchUp(local));
     this.hashing = run.catch(() => undefined);
     await run;
@@ -134,7 +164,7 @@ export class UploadState {
   /** The file's SHA1 and the content version it belongs to, if every byte is hashed; else null. */
   async digestIfWhole(): Promise<{ sha1: string; contentVersion: number } | null> {
     const size = this.recorded.size;
-    if (size === null || this.hashedUpTo !== size || this.hashVersion !== this.recorded.contentVersion) return null;
+    if (size === null || this.hashedUpTo !== size || !this.adopt(this.recorded.contentVersion)) return null;
     return { sha1: await this.hasher.digest(this.hashName), contentVersion: this.hashVersion };
   }
 
@@ -142,16 +172,14 @@ export class UploadState {
     this.hasher.discard(this.hashName);
   }
 
-  private async catchUp(local: { start: number; end: number; read: ByteSource['read'] } | null): Promise<void> {
-    if (this.hashVersion < this.recorded.contentVersion) this.restartHash(this.recorded.contentVersion);
+  private async catchUp(local: LocalBytes | null): Promise<void> {
+    if (!this.adopt(this.recorded.contentVersion)) this.restartHash(this.recorded.contentVersion);
     if (this.hashedUpTo >= contiguousPrefix(this.ranges)) return;
     const snapshot = await this.read(this.recorded);
     if (!snapshot) return;
     this.observe(snapshot.record);
-    const version = snapshot.record.contentVersion;
     // An older reading than the hash (another process's view raced ours): wait for a newer one.
-    if (version < this.hashVersion) return;
-    if (version > this.hashVersion) this.restartHash(version);
+    if (snapshot.record.contentVersion < this.hashVersion) return;
     const hold = new RegionHold();
     const target = contiguousPrefix(snapshot.record.ranges);
     while (this.hashedUpTo < target) {
@@ -161,16 +189,28 @@ export class UploadState {
       // In place: hold the region so no writer changes it while it is read.
       await this.locks.acquire(hold, from, to);
       try {
-        const source: ByteSource =
-          local && from >= local.start && to <= local.end ? { localPath: null, read: local.read } : snapshot.source;
-        await this.hasher.extend(this.hashName, source, from, to);
+        // The version of the bytes this step reads: a live blob shows the newest commit (whose
+        // writer held this region until it was recorded); pieces show the snapshot's.
+        const version = snapshot.live ? this.recorded.contentVersion : snapshot.record.contentVersion;
+        if (this.adopt(version)) {
+          const source: ByteSource =
+            local && from >= local.start && to <= local.end && heldBy(snapshot, local.pieceKey, from, to)
+              ? { localPath: null, read: local.read }
+              : snapshot.source;
+          await this.hasher.extend(this.hashName, source, from, to);
+        } else {
+          this.restartHash(version); // bytes below `from` changed: from the start, on this reading
+        }
       } catch (error) {
         if (generation === this.hashGeneration) this.restartHash(this.hashVersion);
         throw error;
       } finally {
         this.locks.release(hold);
       }
-      if (generation !== this.hashGeneration) return;
+      if (generation !== this.hashGeneration) {
+        if (this.hashedUpTo === 0) continue;
+        return;
+      }
       this.hashedUpTo = to;
     }
   }
