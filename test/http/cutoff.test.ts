@@ -1,7 +1,7 @@
 /**
  * Requests that break off midway record at most the bytes fully received and
- * written, never a byte that was not; a checksummed chunk that breaks off records
- * nothing; a stalled request is cut off by the idle timeout.
+ * written, never a byte that was not, checksummed or not (SPEC 3.6); a stalled request is
+ * cut off by the idle timeout.
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -92,7 +92,7 @@ for (const kind of storageKinds()) {
       assert.ok((await diskBytes(id, start, end)).equals(file.subarray(start, end)));
     });
 
-    test('a checksummed chunk that breaks off records nothing', async () => {
+    test('a checksummed chunk that breaks off keeps the prefix that arrived (SPEC 3.6), and the file SHA1 still guards it', async () => {
       const file = randomFile(200_000);
       const id = await createAttachment(server.url, token, file.length);
       const socket = await openSocket(server.url);
@@ -100,7 +100,15 @@ for (const kind of storageKinds()) {
       socket.write(file.subarray(0, 150_000));
       await delay(300);
       socket.destroy();
-      assert.deepEqual(await settledRanges(server.url, token, id), []);
+      assert.deepEqual(await settledRanges(server.url, token, id), [[0, 150_000]]);
+      assert.ok((await diskBytes(id, 0, 150_000)).equals(file.subarray(0, 150_000)));
+      // Only the tail is sent again; the whole file's SHA1 is the file's.
+      const rest = await request(server.url, 'PUT', `/attachments/${id}?attachment%5Bchunk_offset%5D=150000&attachment%5Bchunk_sha1%5D=${sha1(file.subarray(150_000))}`, {
+        token,
+        raw: file.subarray(150_000),
+      });
+      assert.equal(rest.status, 200, rest.text);
+      assert.equal(rest.json.body.attachment.sha1, sha1(file));
     });
 
     test('a stalled request is cut off after the idle timeout and keeps its prefix', async () => {

@@ -170,9 +170,9 @@ export class UploadEngine {
           throw sizeMismatch(state.size, trailing.size);
         }
       }
-      if (expectedSha1 !== undefined) {
-        // An unverifiable prefix is worth nothing: a cut-off checksummed chunk records no bytes.
-        if (result.sourceError !== null) throw result.sourceError;
+      // A cut-off chunk cannot be checked against its SHA1; it keeps the prefix that arrived
+      // (SPEC 3.6), which the whole file's SHA1 and the fingerprint then guard.
+      if (expectedSha1 !== undefined && result.sourceError === null) {
         const actual = result.digest ?? (await receiver.digestWritten(end));
         if (actual !== expectedSha1) {
           throw new ApiError('chunk_checksum_mismatch', 'The chunk does not match its chunk_sha1; nothing was recorded.', {
