@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import './check-node.mjs';
 
 function testFiles(dir) {
   return readdirSync(dir)

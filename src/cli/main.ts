@@ -10,6 +10,10 @@ import { loginCommand, logoutCommand, registerCommand } from './commands/login.j
 import { serveCommand } from './commands/serve.js';
 import { uploadCommand } from './commands/upload.js';
 import { EXIT, Output, UsageError } from './output.js';
+import { exitOnOldNode } from '../required-node.js';
+
+// The commands import nothing native, but `serve` loads the server, which would crash on an old Node.
+exitOnOldNode();
 
 const COMMANDS: Command[] = [serveCommand, registerCommand, loginCommand, logoutCommand, passwordCommand, uploadCommand, clipsCommand, inboxCommand, outboxCommand, downloadCommand];
 
