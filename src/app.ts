@@ -16,6 +16,7 @@ import { SqlClipRepository } from './db/repositories/clips-repository.js';
 import { SqlMessageRepository } from './db/repositories/messages-repository.js';
 import { SqlTokenRepository, SqlUserRepository } from './db/repositories/users-repository.js';
 import { SqlExternalIdentityRepository } from './db/repositories/external-identities-repository.js';
+import { SqlBlockRepository } from './db/repositories/blocks-repository.js';
 import { SqlProbeVerdicts } from './db/repositories/probe-verdicts.js';
 import { JwtVerifier } from './auth/jwt-verifier.js';
 import { ExternalSignIn } from './domain/users/external-sign-in.js';
@@ -39,6 +40,7 @@ import type { JobLog } from './jobs/job-log.js';
 import { openJobQueue } from './jobs/open-job-queue.js';
 import type { BlobStore, Clock } from './domain/ports.js';
 import { UserService } from './domain/users/user-service.js';
+import { BlockService } from './domain/users/blocks.js';
 import { ApiError } from './domain/errors.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { rejectBodyCodings } from './http/codings.js';
@@ -57,6 +59,7 @@ import { clipRoutes } from './http/routes/clips.js';
 import { messageRoutes } from './http/routes/messages.js';
 import { healthRoutes } from './http/routes/health.js';
 import { userRoutes } from './http/routes/users.js';
+import { blockRoutes } from './http/routes/blocks.js';
 import { webRoutes } from './http/web.js';
 import { IsolatedProber } from './media/isolated-prober.js';
 import { sniffContentType, warmUpSniffer } from './media/sniff.js';
@@ -68,6 +71,8 @@ export interface Services {
   database: Database;
   store: BlobStore;
   users: UserService;
+  /** Who blocks whom (SPEC 10). */
+  blocks: BlockService;
   attachments: AttachmentService;
   clips: ClipService;
   messages: MessageService;
@@ -141,6 +146,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     minFreeBytes: config.minFreeBytes,
   };
   const userRepository = new SqlUserRepository(database);
+  const blockRepository = new SqlBlockRepository(database);
   const attachmentRepository = new SqlAttachmentRepository(database);
   // SHA1s of growing uploads: read and computed on a worker thread where uploads are local
   // files, off the request thread; streamed from the store otherwise.
@@ -200,9 +206,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       passwordCost: { log2N: config.passwordHashLog2N },
       accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     }, external),
+    blocks: new BlockService(blockRepository, userRepository, clock),
     attachments,
     clips: new ClipService(clipRepository, intake, store, clock, outbox),
-    messages: new MessageService(messageRepository, userRepository, intake, store, clock, outbox),
+    messages: new MessageService(messageRepository, userRepository, blockRepository, intake, store, clock, outbox),
     metrics,
     orphans: new OrphanSweeper(store, new SqlBlobReferences(database), clock, config.orphanGraceSeconds * 1000),
     jobs,
@@ -274,6 +281,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     limits,
     rateLimits: { registration: config.registrationRateLimit, token: config.tokenRateLimit },
   });
+  await http.register(blockRoutes, { blocks: services.blocks, users: services.users });
   await http.register(attachmentRoutes, { attachments: services.attachments, users: services.users, store });
   await http.register(resumableUploadRoutes, {
     uploads: new ResumableUploads(services.attachments, new SqlUploadExtrasRepository(database), store),

@@ -3,7 +3,7 @@
  * server's own schemas, failures thrown as TrickleApiError with the SPEC's error name.
  */
 import { Transport, type TransportOptions } from './transport.js';
-import type { AccountUser, Attachment, AttachmentRef, AudioClip, ByteRange, ClipChanges, Message, NewClip, NewMessage, PageQuery, PublicUser } from './types.js';
+import type { AccountUser, Attachment, AttachmentRef, AudioClip, Block, ByteRange, ClipChanges, Message, NewClip, NewMessage, PageQuery, PublicUser } from './types.js';
 
 export interface ChunkRequest {
   offset: number;
@@ -105,6 +105,22 @@ export class TrickleClient {
 
   async userByName(username: string): Promise<PublicUser> {
     return (await this.transport.call<{ user: PublicUser }>('GET', '/users', { query: { username } })).user;
+  }
+
+  // --- blocking (SPEC 10)
+
+  /** Blocks a user: their messages are refused, and the inbox hides what they sent. Blocking twice is harmless. */
+  async block(userId: number): Promise<Block> {
+    return (await this.transport.call<{ block: Block }>('POST', '/account/blocks', { json: { block: { user_id: userId } } })).block;
+  }
+
+  async unblock(userId: number): Promise<void> {
+    await this.transport.call('DELETE', `/account/blocks/${userId}`);
+  }
+
+  /** The users the signed-in user blocks, most recently blocked first. */
+  async blocks(page: PageQuery = {}): Promise<Block[]> {
+    return (await this.transport.call<{ blocks: Block[] }>('GET', '/account/blocks', { query: pageQuery(page) })).blocks;
   }
 
   // --- chunked attachments (SPEC 3)

@@ -4,13 +4,15 @@
  */
 import type { Static } from '@sinclair/typebox';
 import type { ErrorName } from '../domain/errors.js';
-import type { AccountUser as AccountUserSchema, Attachment as AttachmentSchema, PublicUser as PublicUserSchema } from '../http/schemas.js';
+import type { AccountUser as AccountUserSchema, Attachment as AttachmentSchema, Block as BlockSchema, PublicUser as PublicUserSchema } from '../http/schemas.js';
 import type { clipView, messageView } from '../http/views.js';
 
 export type { ErrorName };
 export type Attachment = Static<typeof AttachmentSchema>;
 export type AccountUser = Static<typeof AccountUserSchema>;
 export type PublicUser = Static<typeof PublicUserSchema>;
+/** A user the signed-in user blocks. */
+export type Block = Static<typeof BlockSchema>;
 export type AudioClip = ReturnType<typeof clipView>;
 export type Message = ReturnType<typeof messageView>;
 /** A half-open byte range [start, end). */

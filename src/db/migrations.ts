@@ -230,6 +230,18 @@ const migrations: Record<string, DialectMigration> = {
   '2026_12_06_attachment_reserved_space': async (db) => {
     await db.schema.createIndex('attachments_state').on('attachments').column('state').execute();
   },
+  // Issue 25 (SPEC 10): who blocks whom. The blocked side is indexed for erasing a user.
+  '2026_12_20_accounts_blocks': async (db, dialect) => {
+    const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+    await db.schema
+      .createTable('blocks')
+      .addColumn('blocker_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('blocked_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('created_at', bigint, (c) => c.notNull())
+      .addPrimaryKeyConstraint('blocks_pkey', ['blocker_id', 'blocked_id'])
+      .execute();
+    await db.schema.createIndex('blocks_blocked').on('blocks').column('blocked_id').execute();
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

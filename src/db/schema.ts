@@ -179,6 +179,13 @@ export interface ImageRenditionsTable {
   created_at: number;
 }
 
+/** One user blocks another: the blocked user's messages to them are refused (SPEC 10). */
+export interface BlocksTable {
+  blocker_id: number;
+  blocked_id: number;
+  created_at: number;
+}
+
 export interface Tables {
   media_processing: MediaProcessingTable;
   image_renditions: ImageRenditionsTable;
@@ -192,4 +199,5 @@ export interface Tables {
   audio_clips: AudioClipsTable;
   messages: MessagesTable;
   jobs: JobsTable;
+  blocks: BlocksTable;
 }

@@ -51,6 +51,7 @@ export const ERROR_TABLE = {
   unsupported_image: { code: 1607, status: 422, description: 'The image is not a JPEG or PNG file.' },
   recipient_not_found: { code: 1608, status: 422, description: 'The recipient does not exist.' },
   parent_not_found: { code: 1609, status: 422, description: 'The parent message does not exist or is not one you sent or received.' },
+  user_not_found: { code: 1610, status: 422, description: 'The user does not exist.' },
   // 429 / 507
   too_many_open_attachments: { code: 1701, status: 429, description: 'You have too many unfinished attachments open.' },
   rate_limited: { code: 1702, status: 429, description: 'Too many requests; try again later.' },

@@ -50,6 +50,25 @@ export interface TokenRepository {
   deleteExpired(now: number): Promise<number>;
 }
 
+/** A user the caller blocks, and since when. */
+export interface BlockRecord {
+  user: UserRef;
+  createdAt: number;
+}
+
+export interface BlockRepository {
+  /**
+   * Records that `blockerId` blocks `blockedId` (unless it does already); resolves whether this
+   * call made it and when the block was made, or null when `blockedId` is no user.
+   */
+  add(blockerId: number, blockedId: number, now: number): Promise<{ created: boolean; createdAt: number } | null>;
+  /** False when `blockerId` did not block `blockedId`. */
+  remove(blockerId: number, blockedId: number): Promise<boolean>;
+  /** Newest first; `maxTime` (epoch ms) leaves out blocks made after it. */
+  list(blockerId: number, page: { offset: number; limit: number; maxTime?: number | undefined }): Promise<BlockRecord[]>;
+  isBlocked(blockerId: number, blockedId: number): Promise<boolean>;
+}
+
 /** Who a verified token from the app's identity provider says the caller is. */
 export interface ExternalIdentity {
   issuer: string;
@@ -358,6 +377,7 @@ export interface MessageRecord extends NewMessage {
 }
 
 export interface MessageFilter {
+  /** The inbox leaves out messages from senders the user blocks (SPEC 10). */
   box: 'inbox' | 'outbox';
   userId: number;
   maxTime?: number | undefined;

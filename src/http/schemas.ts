@@ -39,6 +39,12 @@ export const PublicUser = Type.Object({
   messaging_enabled: Type.Boolean(),
 });
 
+/** A user the caller blocks (SPEC 10). */
+export const Block = Type.Object({
+  user: Type.Object({ id: Type.Integer(), username: Type.String() }),
+  created_at: Type.String({ format: 'date-time' }),
+});
+
 export const AccountUser = Type.Composite([
   PublicUser,
   Type.Object({ email: Type.String(), created_at: Type.String({ format: 'date-time' }), limits: Limits }),

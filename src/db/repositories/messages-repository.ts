@@ -93,7 +93,10 @@ export class SqlMessageRepository implements MessageRepository {
     let query = this.database.db.selectFrom('messages').selectAll();
     query =
       filter.box === 'inbox'
-        ? query.where('recipient_id', '=', filter.userId).where('recipient_deleted', '=', 0)
+        ? query
+            .where('recipient_id', '=', filter.userId)
+            .where('recipient_deleted', '=', 0)
+            .where('sender_id', 'not in', (eb) => eb.selectFrom('blocks').select('blocked_id').where('blocker_id', '=', filter.userId))
         : query.where('sender_id', '=', filter.userId).where('sender_deleted', '=', 0);
     if (filter.maxTime !== undefined) query = query.where('created_at', '<=', filter.maxTime);
     const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit).offset(filter.offset).execute();

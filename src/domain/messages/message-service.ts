@@ -2,7 +2,7 @@
 import { ApiError } from '../errors.js';
 import { Outbox } from '../jobs/outbox.js';
 import { createWithFiles, type MediaIntake, type UploadedFile } from '../media/media-intake.js';
-import type { BlobStore, Clock, MessageFilter, MessageRecord, MessageRepository, UserRepository } from '../ports.js';
+import type { BlobStore, BlockRepository, Clock, MessageFilter, MessageRecord, MessageRepository, UserRepository } from '../ports.js';
 
 export interface MessageInput {
   recipientId: number;
@@ -20,6 +20,7 @@ export class MessageService {
   constructor(
     private readonly messages: MessageRepository,
     private readonly users: UserRepository,
+    private readonly blocks: BlockRepository,
     private readonly intake: MediaIntake,
     private readonly store: BlobStore,
     private readonly clock: Clock,
@@ -36,7 +37,10 @@ export class MessageService {
         }
       }
       const recipient = await this.users.findById(input.recipientId);
-      if (!recipient) throw new ApiError('recipient_not_found', undefined, { recipient_id: input.recipientId });
+      // A recipient who blocks the sender looks to the sender like no recipient at all (SPEC 10).
+      if (!recipient || (await this.blocks.isBlocked(recipient.id, senderId))) {
+        throw new ApiError('recipient_not_found', undefined, { recipient_id: input.recipientId });
+      }
       if (input.parentId !== null) {
         const parent = await this.messages.findById(input.parentId);
         // A message the caller deleted from their view is not theirs to reply to any more.
