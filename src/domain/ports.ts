@@ -147,6 +147,11 @@ export interface RangeCommit {
   piece?: { storageKey: string; comparedThrough: number; compared: boolean } | undefined;
   /** The row as this process last saw it: if it is still so, the range is recorded in one write. */
   seen?: AttachmentRecord | undefined;
+  /**
+   * An append (tus, the IETF draft): recorded only while the bytes received contiguously from 0
+   * end exactly at `start`, checked in the same write that records the range.
+   */
+  append?: boolean | undefined;
 }
 
 /** What the row looked like as one consistent reading: its pieces and the version they make. */
@@ -176,7 +181,9 @@ export type RecordRangeOutcome =
   | { gone: true }
   | { tooManyRanges: true }
   /** The attachment is no longer uploading and the chunk would change it: nothing was recorded. */
-  | { complete: AttachmentRecord };
+  | { complete: AttachmentRecord }
+  /** An append whose offset is no longer the upload's: nothing was recorded. */
+  | { offsetMoved: AttachmentRecord };
 
 export interface AttachmentRepository {
   /**

@@ -1,5 +1,5 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import { countAfterAdding, intersect, mergeRange, parseRangeSet, type ByteRange } from '../../domain/attachments/ranges.js';
+import { contiguousPrefix, countAfterAdding, intersect, mergeRange, parseRangeSet, type ByteRange } from '../../domain/attachments/ranges.js';
 import type { AttachmentRecord, AttachmentRepository, AttachmentState, ExpiryCursor, NewAttachment, PieceLayout, RangeCommit, RecordRangeOutcome } from '../../domain/ports.js';
 import type { TransactionScope } from '../../domain/jobs/job-queue.js';
 import type { Database } from '../database.js';
@@ -127,6 +127,7 @@ export class SqlAttachmentRepository implements AttachmentRepository {
   private async recordOnSeen(commit: RangeCommit, maxRanges: number, now: number, expiresAt: number): Promise<RecordRangeOutcome | null> {
     const { seen, start, end } = commit;
     if (!seen || commit.piece || seen.state !== 'uploading' || (seen.size !== null && end > seen.size)) return null;
+    if (commit.append && contiguousPrefix(seen.ranges) !== start) return null;
     if (countAfterAdding(seen.ranges, start, end) > Math.max(maxRanges, seen.ranges.length)) return null;
     const { ranges, added } = mergeRange(seen.ranges, start, end);
     const receivedBytes = seen.receivedBytes + added;
@@ -161,6 +162,8 @@ export class SqlAttachmentRepository implements AttachmentRepository {
         // A size fixed meanwhile (SPEC 3.8) bounds what may be recorded: the caller sees the row unchanged.
         if (row.size_known && end > row.size) return { recorded: toAttachment(row), bumped: false };
         const recorded = parseRangeSet(JSON.parse(row.ranges));
+        // An append lands only where the upload's offset is now (a complete upload's is its end).
+        if (commit.append && contiguousPrefix(recorded) !== start) return { offsetMoved: toAttachment(row, recorded) };
         const changes = await this.changesRecorded(trx, id, recorded, commit);
         if (row.state !== 'uploading') {
           // Done already: only a chunk that repeats what is there is fine, and it records nothing.

@@ -11,6 +11,7 @@ import { contiguousPrefix, missingRanges, type ByteRange } from './ranges.js';
 import { highestByte, outOfRange, tooLarge, UploadEngine, type ChunkInput, type ContentSniffer } from './upload-engine.js';
 
 export type { ChunkInput, ContentSniffer, TrailingChunkParams } from './upload-engine.js';
+export { AppendOffsetMoved } from './upload-engine.js';
 
 export interface AttachmentLimits {
   maxSize: number;

@@ -37,9 +37,21 @@ export interface ChunkInput {
   length?: number | undefined;
   sha1?: string | undefined;
   size?: number | undefined;
+  /**
+   * An append (tus, the IETF draft): its bytes are recorded only if the upload's offset (the
+   * bytes received contiguously from 0) is still `offset` when they are; else AppendOffsetMoved.
+   */
+  append?: boolean | undefined;
   /** Parameters that arrive after the bytes, e.g. multipart fields after the file part. */
   trailing?: (() => Promise<TrailingChunkParams>) | undefined;
   signal?: AbortSignal | undefined;
+}
+
+/** An append lost the race for its offset: nothing of it was recorded. `offset` is the upload's now. */
+export class AppendOffsetMoved extends Error {
+  constructor(readonly offset: number) {
+    super(`The upload's offset is ${offset} now; nothing of the append was recorded.`);
+  }
 }
 
 export interface TrailingChunkParams {
@@ -185,7 +197,7 @@ export class UploadEngine {
 
       let committed = record;
       if (result.written > 0) {
-        committed = await this.commit(state, receiver, record, chunk.offset, end);
+        committed = await this.commit(state, receiver, record, chunk.offset, end, chunk.append === true);
         // Our bytes are recorded: let go of the region before hashing the rest of the file.
         receiver.releaseRegion();
         if (committed.state === 'uploading') {
@@ -207,18 +219,22 @@ export class UploadEngine {
   }
 
   /** Makes a chunk's bytes durable, then records them. */
-  private async commit(state: UploadState, receiver: ChunkReceiver, record: AttachmentRecord, start: number, end: number): Promise<AttachmentRecord> {
+  private async commit(state: UploadState, receiver: ChunkReceiver, record: AttachmentRecord, start: number, end: number, append: boolean): Promise<AttachmentRecord> {
     const completeError = () => new ApiError('attachment_complete', 'The attachment is complete; this chunk would change bytes already received.');
     const { record: updated } = await receiver.commit(end, {
       ensureUploading: async () => {
         const current = await this.repo.findById(record.id);
-        if (current && current.state !== 'uploading') throw completeError();
+        if (!current) return;
+        // Before replaced bytes are applied: an append that would be refused must change nothing.
+        if (append && contiguousPrefix(current.ranges) !== start) throw new AppendOffsetMoved(contiguousPrefix(current.ranges));
+        if (current.state !== 'uploading') throw completeError();
       },
       record: async (change) => {
         const now = this.clock.now();
-        const commit = { start, end, ...change, seen: state.latest };
+        const commit = { start, end, ...change, seen: state.latest, append };
         const outcome = await this.repo.recordRange(record.id, commit, this.limits.maxRanges, now, now + this.limits.idleTimeoutMs);
         if ('gone' in outcome) throw new ApiError('not_found', 'The attachment was deleted while the chunk was arriving.');
+        if ('offsetMoved' in outcome) throw new AppendOffsetMoved(contiguousPrefix(outcome.offsetMoved.ranges));
         if ('tooManyRanges' in outcome) throw tooManyRanges(this.limits.maxRanges);
         if ('complete' in outcome) throw completeError();
         // The size was fixed below this chunk's end meanwhile (SPEC 3.8); nothing was recorded.

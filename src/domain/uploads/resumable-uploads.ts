@@ -5,7 +5,7 @@
  * limits, expiry and SHA1 all come from the AttachmentService's public methods.
  */
 import { contiguousPrefix } from '../attachments/ranges.js';
-import type { AttachmentService, ChunkInput } from '../attachments/attachment-service.js';
+import { AppendOffsetMoved, type AttachmentService, type ChunkInput } from '../attachments/attachment-service.js';
 import { ApiError } from '../errors.js';
 import type { AttachmentRecord, BlobStore } from '../ports.js';
 
@@ -34,6 +34,10 @@ export class UploadConflict extends Error {
   ) {
     super(message);
   }
+}
+
+function offsetMismatch(offset: number, given: number): UploadConflict {
+  return new UploadConflict('offset_mismatch', `The upload is at offset ${offset}, not ${given}.`, offset);
 }
 
 export interface NewUpload {
@@ -99,16 +103,18 @@ export class ResumableUploads {
     const { record, extras } = await this.get(userId, id);
     if (extras.concat?.kind === 'final') throw new UploadConflict('final_upload_is_read_only', 'A final upload cannot be changed.');
     const offset = uploadOffset(record);
-    if (append.offset !== offset) {
-      throw new UploadConflict('offset_mismatch', `The upload is at offset ${offset}, not ${append.offset}.`, offset);
-    }
-    const chunk: ChunkInput = { offset, source: append.source, length: append.length, sha1: append.sha1, size: append.size, signal: append.signal };
+    if (append.offset !== offset) throw offsetMismatch(offset, append.offset);
+    const chunk: ChunkInput = { offset, append: true, source: append.source, length: append.length, sha1: append.sha1, size: append.size, signal: append.signal };
     // An empty body only fixes the length, or changes nothing.
     if (append.length === 0) {
       const updated = append.size !== undefined ? await this.attachments.setSize(userId, id, append.size) : record;
       return { record: updated, extras };
     }
-    const updated = await this.attachments.writeChunk(userId, id, chunk);
+    // The check above is a quick answer; the one that counts is made where the range is recorded.
+    const updated = await this.attachments.writeChunk(userId, id, chunk).catch((error: unknown) => {
+      if (error instanceof AppendOffsetMoved) throw offsetMismatch(error.offset, append.offset);
+      throw error;
+    });
     return { record: updated, extras };
   }
 
