@@ -1,13 +1,12 @@
 /**
- * Compiles the servers under test to plain JavaScript in .bench/, each in a child
- * tsc process, so that all run on bare `node` (no TypeScript loader adding memory
- * and start-up to their figures) and the compiler's memory stays out of the client's.
+ * Builds the servers under test to plain JavaScript in .bench/, each in a child process, so
+ * that all run on bare `node` (no TypeScript loader adding memory and start-up to their
+ * figures): Trickle by its own build (scripts/build.mjs), the peer programs by tsc.
  */
 import { spawnSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 function tsc(args: string[], cwd: string): { ok: boolean; output: string } {
   const compiler = createRequire(import.meta.url).resolve('typescript/bin/tsc');
@@ -17,18 +16,14 @@ function tsc(args: string[], cwd: string): { ok: boolean; output: string } {
 
 /**
  * Builds src/ into `outDir` rather than dist/: someone else may rebuild dist/ while a
- * long benchmark runs, and every run must measure the same code. Retried because
- * src/ may be mid-edit and not compile for a moment. Resolves the server.js path.
+ * long benchmark runs, and every run must measure the same code. Resolves the server.js path.
  */
 export async function buildTrickle(projectRoot: string, outDir: string): Promise<string> {
-  for (let attempt = 1; ; attempt += 1) {
-    await rm(outDir, { recursive: true, force: true });
-    const { ok, output } = tsc(['-p', 'tsconfig.build.json', '--outDir', outDir, '--sourceMap', 'false'], projectRoot);
-    if (ok) return path.join(outDir, 'server.js');
-    if (attempt >= 3) throw new Error(`Trickle does not build:\n${output}`);
-    process.stderr.write(`Trickle does not build (attempt ${attempt}); retrying in 60 s:\n${output.slice(0, 2000)}\n`);
-    await sleep(60_000);
-  }
+  await rm(outDir, { recursive: true, force: true });
+  const build = path.join(projectRoot, 'scripts', 'build.mjs');
+  const result = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', build, '--out', outDir], { cwd: projectRoot, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`Trickle does not build:\n${result.stderr}`);
+  return path.join(outDir, 'server.js');
 }
 
 /**

@@ -1,6 +1,6 @@
 // The Trickle web app: sign in, record while uploading, publish or send, listen.
-// Plain ES modules; the SDK comes bundled for browsers (dist/web/trickle-client.js).
-import { TrickleApiError, TrickleClient, upload } from './trickle-client.js';
+// Plain ES modules; the SDK's modules as the build made them, named by the page's import map.
+import { TrickleApiError, TrickleClient, upload } from 'trickle-audio-client';
 import { recordingSupported, startRecording } from './recorder.js';
 import { renderClips, renderInbox } from './lists.js';
 

@@ -29,13 +29,18 @@ export interface JwtVerifierOptions {
 }
 
 export class JwtVerifier implements IdentityVerifier {
+  private readonly options: JwtVerifierOptions;
+  private readonly clock: Clock;
+
   private readonly key: JWTVerifyGetKey;
   private readonly algorithms: string[];
 
   constructor(
-    private readonly options: JwtVerifierOptions,
-    private readonly clock: Clock,
+    options: JwtVerifierOptions,
+    clock: Clock,
   ) {
+    this.options = options;
+    this.clock = clock;
     const { jwksUrl, secret } = options;
     if (!jwksUrl && !secret) throw new Error('a JWT verifier needs AUTH_JWKS_URL or AUTH_JWT_SECRET');
     if (!options.issuer || !options.audience) throw new Error('AUTH_ISSUER and AUTH_AUDIENCE are required with AUTH_JWKS_URL or AUTH_JWT_SECRET');

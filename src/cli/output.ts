@@ -9,11 +9,19 @@ export class UsageError extends Error {
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
 export class Output {
+  readonly json: boolean;
+  private readonly stdout: NodeJS.WritableStream;
+  private readonly stderr: NodeJS.WritableStream;
+
   constructor(
-    readonly json: boolean,
-    private readonly stdout: NodeJS.WritableStream = process.stdout,
-    private readonly stderr: NodeJS.WritableStream = process.stderr,
-  ) {}
+    json: boolean,
+    stdout: NodeJS.WritableStream = process.stdout,
+    stderr: NodeJS.WritableStream = process.stderr,
+  ) {
+    this.json = json;
+    this.stdout = stdout;
+    this.stderr = stderr;
+  }
 
   /** The command's result: `human` for people, `data` for --json. */
   result(human: string, data: unknown): void {

@@ -11,6 +11,11 @@ import type { Attachment } from './types.js';
 import type { UploadOptions } from './upload.js';
 
 export class ChunkSender {
+  readonly client: TrickleClient;
+  private readonly options: UploadOptions;
+  /** Aborts every request of the upload. */
+  private readonly signal: AbortSignal;
+
   readonly sizer: ChunkSizer;
   readonly sha1: Sha1Factory;
   /** Chunk bytes put on the wire, retries included. */
@@ -18,11 +23,13 @@ export class ChunkSender {
   private readonly retry: RetryPolicy;
 
   constructor(
-    readonly client: TrickleClient,
-    private readonly options: UploadOptions,
-    /** Aborts every request of the upload. */
-    private readonly signal: AbortSignal,
+    client: TrickleClient,
+    options: UploadOptions,
+    signal: AbortSignal,
   ) {
+    this.client = client;
+    this.options = options;
+    this.signal = signal;
     this.sizer = new ChunkSizer({ ...DEFAULT_CHUNK_SIZING, ...options.chunkSizing });
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.sha1 = options.sha1 ?? portableSha1;

@@ -17,9 +17,12 @@ export interface ChunkSizing {
 export const DEFAULT_CHUNK_SIZING: ChunkSizing = { initial: 256 * 1024, min: 64 * 1024, max: 2 * 1024 * 1024, targetMs: 3000 };
 
 export class ChunkSizer {
+  private readonly sizing: ChunkSizing;
+
   private size: number;
 
-  constructor(private readonly sizing: ChunkSizing = DEFAULT_CHUNK_SIZING) {
+  constructor(sizing: ChunkSizing = DEFAULT_CHUNK_SIZING) {
+    this.sizing = sizing;
     if (!(sizing.min > 0 && sizing.min <= sizing.initial && sizing.initial <= sizing.max)) {
       throw new RangeError(`chunk sizes must satisfy 0 < min <= initial <= max, got ${sizing.min}, ${sizing.initial}, ${sizing.max}`);
     }

@@ -6,20 +6,31 @@ export type OAuthErrorName = 'invalid_request' | 'invalid_grant' | 'unsupported_
 
 /** The server answered with an error. */
 export class TrickleApiError extends Error {
+  readonly status: number;
+  /** The SPEC's error name, e.g. `chunk_out_of_range`; `unexpected_response` for a reply that is not the API's. */
+  readonly errorName: ErrorName | OAuthErrorName | 'unexpected_response';
+  /** The API's integer code; null for OAuth errors and unexpected replies. */
+  readonly code: number | null;
+  readonly details: Record<string, unknown> | undefined;
+  /** Milliseconds the server asked the client to wait (Retry-After), if it did. */
+  readonly retryAfterMs: number | null;
+
   override readonly name = 'TrickleApiError';
 
   constructor(
-    readonly status: number,
-    /** The SPEC's error name, e.g. `chunk_out_of_range`; `unexpected_response` for a reply that is not the API's. */
-    readonly errorName: ErrorName | OAuthErrorName | 'unexpected_response',
+    status: number,
+    errorName: ErrorName | OAuthErrorName | 'unexpected_response',
     message: string,
-    /** The API's integer code; null for OAuth errors and unexpected replies. */
-    readonly code: number | null = null,
-    readonly details: Record<string, unknown> | undefined = undefined,
-    /** Milliseconds the server asked the client to wait (Retry-After), if it did. */
-    readonly retryAfterMs: number | null = null,
+    code: number | null = null,
+    details: Record<string, unknown> | undefined = undefined,
+    retryAfterMs: number | null = null,
   ) {
     super(message);
+    this.status = status;
+    this.errorName = errorName;
+    this.code = code;
+    this.details = details;
+    this.retryAfterMs = retryAfterMs;
   }
 
   /** 5xx and 429 are worth another try; any other 4xx will fail the same way again. */

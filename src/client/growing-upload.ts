@@ -65,6 +65,9 @@ export async function uploadGrowing(source: GrowingSource, options: UploadOption
 }
 
 class GrowingUploadRun {
+  private readonly source: GrowingSource;
+  private readonly options: UploadOptions;
+
   private readonly client: TrickleClient;
   private readonly chunks: ChunkSender;
   private readonly stop = new AbortController();
@@ -72,9 +75,11 @@ class GrowingUploadRun {
   private latest: Attachment | null = null;
 
   constructor(
-    private readonly source: GrowingSource,
-    private readonly options: UploadOptions,
+    source: GrowingSource,
+    options: UploadOptions,
   ) {
+    this.source = source;
+    this.options = options;
     this.client = clientFor(options);
     this.chunks = new ChunkSender(this.client, options, this.stop.signal);
   }

@@ -1,12 +1,18 @@
 /** Chunks sent in parallel: at most `limit` in flight; the first to fail for good stops the rest. */
 export class InFlight {
+  private readonly limit: number;
+  private readonly stop: AbortController;
+
   private readonly running = new Set<Promise<void>>();
   private failure: { error: unknown } | null = null;
 
   constructor(
-    private readonly limit: number,
-    private readonly stop: AbortController,
-  ) {}
+    limit: number,
+    stop: AbortController,
+  ) {
+    this.limit = limit;
+    this.stop = stop;
+  }
 
   /** Resolves when another chunk may start; throws the first failure. */
   async slot(): Promise<void> {

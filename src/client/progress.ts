@@ -12,17 +12,24 @@ export interface UploadProgress {
 
 /** A sliding window keeps the rate current on networks whose speed changes. */
 export class ProgressMeter {
+  private total: number;
+  private readonly windowMs: number;
+  private readonly now: () => number;
+
   private readonly samples: Array<{ at: number; bytes: number }> = [];
   private acknowledged: number;
   /** False while a growing source may still deliver more: no ETA then. */
   private totalKnown = true;
 
   constructor(
-    private total: number,
+    total: number,
     alreadyAcknowledged: number,
-    private readonly windowMs = 5000,
-    private readonly now: () => number = () => Date.now(),
+    windowMs = 5000,
+    now: () => number = () => Date.now(),
   ) {
+    this.total = total;
+    this.windowMs = windowMs;
+    this.now = now;
     this.acknowledged = alreadyAcknowledged;
     this.samples.push({ at: this.now(), bytes: alreadyAcknowledged });
   }

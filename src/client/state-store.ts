@@ -15,7 +15,11 @@ export function configDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export class StateStore {
-  constructor(readonly dir: string = path.join(configDir(), 'uploads')) {}
+  readonly dir: string;
+
+  constructor(dir: string = path.join(configDir(), 'uploads')) {
+    this.dir = dir;
+  }
 
   /** Keys may be any string; file names are their digests. */
   private fileFor(key: string): string {

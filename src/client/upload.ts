@@ -101,6 +101,9 @@ export async function stoppable<T>(stop: AbortController, signal: AbortSignal | 
 }
 
 class UploadRun {
+  private readonly source: UploadSource;
+  private readonly options: UploadOptions;
+
   private readonly client: TrickleClient;
   private readonly chunks: ChunkSender;
   private readonly concurrency: number;
@@ -111,9 +114,11 @@ class UploadRun {
   private latest: Attachment | null = null;
 
   constructor(
-    private readonly source: UploadSource,
-    private readonly options: UploadOptions,
+    source: UploadSource,
+    options: UploadOptions,
   ) {
+    this.source = source;
+    this.options = options;
     this.client = clientFor(options);
     this.chunks = new ChunkSender(this.client, options, this.stop.signal);
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));

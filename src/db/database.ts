@@ -73,10 +73,14 @@ function withStatementCache(sqlite: SQLite.Database, capacity = 256): SQLite.Dat
  * waits for a sync that started after it asked, so every write it made before is covered.
  */
 export class GroupSync {
+  private readonly syncOnce: () => Promise<void>;
+
   private running: Promise<void> | null = null;
   private next: Promise<void> | null = null;
 
-  constructor(private readonly syncOnce: () => Promise<void>) {}
+  constructor(syncOnce: () => Promise<void>) {
+    this.syncOnce = syncOnce;
+  }
 
   sync(): Promise<void> {
     if (!this.running) return this.start();

@@ -61,9 +61,13 @@ export function mergeParams(base: unknown, over: unknown): Record<string, unknow
 
 /** Collects multipart fields as they arrive, so what is known so far can be read at any time. */
 export class FieldCollector {
+  private readonly query: unknown;
+
   private readonly pairs: string[] = [];
 
-  constructor(private readonly query: unknown) {}
+  constructor(query: unknown) {
+    this.query = query;
+  }
 
   /** Adds a multipart field; one cut short by the parser's size limit is refused, never kept truncated. */
   add(field: { fieldname: string; value: unknown; valueTruncated?: boolean; fieldnameTruncated?: boolean }): void {

@@ -45,6 +45,9 @@ function executorFor(scope: TransactionScope): Db {
 }
 
 export class PgBossJobQueue implements JobQueue {
+  private readonly database: Database;
+  private readonly log: JobLog;
+
   private readonly boss: PgBoss;
   private readonly types = new Map<string, JobType>();
   private prepared: Promise<void> | null = null;
@@ -52,11 +55,13 @@ export class PgBossJobQueue implements JobQueue {
   private readonly pollSeconds: number;
 
   constructor(
-    private readonly database: Database,
+    database: Database,
     connectionString: string,
-    private readonly log: JobLog,
+    log: JobLog,
     options: PgBossJobQueueOptions = {},
   ) {
+    this.database = database;
+    this.log = log;
     this.pollSeconds = options.pollSeconds ?? 0.5;
     this.boss = new PgBoss({
       connectionString,

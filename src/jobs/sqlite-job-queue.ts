@@ -42,6 +42,9 @@ export interface SqliteJobQueueOptions {
 }
 
 export class SqliteJobQueue implements JobQueue {
+  private readonly database: Database;
+  private readonly log: JobLog;
+
   private readonly types = new Map<string, JobType>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
@@ -51,10 +54,12 @@ export class SqliteJobQueue implements JobQueue {
   private readonly stopGraceMs: number;
 
   constructor(
-    private readonly database: Database,
-    private readonly log: JobLog,
+    database: Database,
+    log: JobLog,
     options: SqliteJobQueueOptions = {},
   ) {
+    this.database = database;
+    this.log = log;
     this.pollMs = options.pollMs ?? 250;
     this.stopGraceMs = options.stopGraceMs ?? 10_000;
   }

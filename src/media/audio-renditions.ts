@@ -37,6 +37,9 @@ export interface AudioLimits {
  * `samples_per_pixel` samples, its minimum and maximum. Fed as PCM arrives; keeps only the peaks.
  */
 export class WaveformBuilder {
+  readonly sampleRate: number;
+  readonly samplesPerPixel: number;
+
   samples = 0;
   private readonly peaks: number[] = [];
   private min = 127;
@@ -45,9 +48,12 @@ export class WaveformBuilder {
   private carry: Buffer | null = null;
 
   constructor(
-    readonly sampleRate: number,
-    readonly samplesPerPixel: number,
-  ) {}
+    sampleRate: number,
+    samplesPerPixel: number,
+  ) {
+    this.sampleRate = sampleRate;
+    this.samplesPerPixel = samplesPerPixel;
+  }
 
   /** Little-endian signed 16-bit samples; a chunk may end in the middle of one. */
   add(chunk: Buffer): void {
@@ -94,13 +100,20 @@ export function parseLoudness(stderr: string): Loudness {
 }
 
 export class FfmpegAudioProcessor implements AudioProcessor {
+  private readonly ffmpeg: string;
+  private readonly storage: RenditionStorage;
+  private readonly limits: AudioLimits;
+
   private readonly maxSeconds: number;
 
   constructor(
-    private readonly ffmpeg: string,
-    private readonly storage: RenditionStorage,
-    private readonly limits: AudioLimits,
+    ffmpeg: string,
+    storage: RenditionStorage,
+    limits: AudioLimits,
   ) {
+    this.ffmpeg = ffmpeg;
+    this.storage = storage;
+    this.limits = limits;
     this.maxSeconds = limits.maxSeconds ?? MAX_AUDIO_SECONDS;
   }
 

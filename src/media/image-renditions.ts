@@ -20,10 +20,16 @@ const MAX_OUTPUT_BYTES = 32 * 1024 * 1024;
 let loadSharp: Promise<typeof import('sharp')> | null = null;
 
 export class SharpImageProcessor implements ImageProcessor {
+  private readonly storage: RenditionStorage;
+  private readonly timeoutMs: number;
+
   constructor(
-    private readonly storage: RenditionStorage,
-    private readonly timeoutMs: number,
-  ) {}
+    storage: RenditionStorage,
+    timeoutMs: number,
+  ) {
+    this.storage = storage;
+    this.timeoutMs = timeoutMs;
+  }
 
   async render(file: MediaFileRecord, geometry: ImageGeometry, signal?: AbortSignal): Promise<ImageRendition> {
     signal?.throwIfAborted();

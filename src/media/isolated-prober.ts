@@ -19,6 +19,8 @@ function spawnProbeWorker(): Worker {
 }
 
 export class IsolatedProber implements MediaProber {
+  private readonly timeoutMs: number;
+
   private worker: Promise<Worker> | null = null;
   private current: Worker | null = null;
   private queue: Promise<unknown> = Promise.resolve();
@@ -26,7 +28,9 @@ export class IsolatedProber implements MediaProber {
   /** Probes answered "not supported" because they ran out of time (for tests and logs). */
   timeouts = 0;
 
-  constructor(private readonly timeoutMs: number) {}
+  constructor(timeoutMs: number) {
+    this.timeoutMs = timeoutMs;
+  }
 
   probeAudio(path: string): Promise<AudioInfo | null> {
     return this.enqueue('audio', path) as Promise<AudioInfo | null>;

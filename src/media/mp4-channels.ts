@@ -27,8 +27,12 @@ function* bufferBoxes(bytes: Buffer, start: number, end: number): Generator<Box>
 
 /** A minimal MSB-first bit reader. */
 class Bits {
+  private readonly bytes: Buffer;
+
   private position = 0;
-  constructor(private readonly bytes: Buffer) {}
+  constructor(bytes: Buffer) {
+    this.bytes = bytes;
+  }
 
   read(count: number): number | null {
     let value = 0;

@@ -12,7 +12,11 @@ import type { BlobStore } from '../domain/ports.js';
 export type ToolInput = { path: string } | { stream: () => Readable };
 
 export class RenditionStorage implements RenditionDisposal {
-  constructor(private readonly store: BlobStore) {}
+  private readonly store: BlobStore;
+
+  constructor(store: BlobStore) {
+    this.store = store;
+  }
 
   input(storageKey: string): ToolInput {
     const path = this.store.localPath(storageKey);

@@ -34,14 +34,20 @@ const READ_SIZE = 64 * 1024;
 
 /** Sequential reads through a window of the file; skipping past the window costs no read. */
 class FileCursor {
+  private readonly handle: FileHandle;
+  readonly size: number;
+
   private buffer = Buffer.alloc(0);
   private bufferStart = 0;
   position = 0;
 
   constructor(
-    private readonly handle: FileHandle,
-    readonly size: number,
-  ) {}
+    handle: FileHandle,
+    size: number,
+  ) {
+    this.handle = handle;
+    this.size = size;
+  }
 
   /** Makes `count` bytes from the position available; false when the file ends first. */
   private async fill(count: number): Promise<boolean> {

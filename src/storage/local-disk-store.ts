@@ -26,9 +26,13 @@ export interface LocalDiskOptions {
  * least recently used first; a deleted blob's descriptor closes with its last lease.
  */
 class DescriptorCache {
+  private readonly capacity: number;
+
   private readonly entries = new Map<string, { file: Promise<FileHandle>; leases: number; retired: boolean }>();
 
-  constructor(private readonly capacity: number) {}
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
 
   async lease(filePath: string): Promise<{ file: FileHandle; release: () => Promise<void> }> {
     let entry = this.entries.get(filePath);
@@ -89,6 +93,9 @@ class DescriptorCache {
 }
 
 export class LocalDiskStore implements BlobStore, InPlaceUploads {
+  private readonly options: LocalDiskOptions;
+  private readonly scratch: ScratchDirectory;
+
   readonly capabilities: StorageCapabilities = { inPlaceWrites: true, localPaths: true, freeSpace: true };
   readonly inPlace: InPlaceUploads = this;
   readonly pieces = null;
@@ -96,9 +103,11 @@ export class LocalDiskStore implements BlobStore, InPlaceUploads {
   private readonly descriptors = new DescriptorCache(64);
 
   private constructor(
-    private readonly options: LocalDiskOptions,
-    private readonly scratch: ScratchDirectory,
+    options: LocalDiskOptions,
+    scratch: ScratchDirectory,
   ) {
+    this.options = options;
+    this.scratch = scratch;
     this.uploadsDir = path.join(options.root, 'blobs');
   }
 

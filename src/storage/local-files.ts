@@ -10,11 +10,19 @@ import path from 'node:path';
 import type { ScratchFile, UploadHandle } from '../domain/ports.js';
 
 export class FileUploadHandle implements UploadHandle {
+  protected readonly file: FileHandle;
+  private readonly durable: boolean;
+  private readonly release: () => Promise<void>;
+
   constructor(
-    protected readonly file: FileHandle,
-    private readonly durable: boolean,
-    private readonly release: () => Promise<void> = () => file.close(),
-  ) {}
+    file: FileHandle,
+    durable: boolean,
+    release: () => Promise<void> = () => file.close(),
+  ) {
+    this.file = file;
+    this.durable = durable;
+    this.release = release;
+  }
 
   async write(data: Buffer, position: number): Promise<void> {
     let done = 0;
@@ -67,11 +75,14 @@ export class FileUploadHandle implements UploadHandle {
 }
 
 export class LocalScratchFile extends FileUploadHandle implements ScratchFile {
+  readonly filePath: string;
+
   constructor(
     file: FileHandle,
-    readonly filePath: string,
+    filePath: string,
   ) {
     super(file, false);
+    this.filePath = filePath;
   }
 
   /** Flushes the scratch file's bytes before it becomes a blob. */
@@ -87,7 +98,11 @@ export class LocalScratchFile extends FileUploadHandle implements ScratchFile {
 
 /** A folder of scratch files, emptied when it is opened: whatever is there is from a crash. */
 export class ScratchDirectory {
-  private constructor(readonly dir: string) {}
+  readonly dir: string;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+  }
 
   static async open(dir: string): Promise<ScratchDirectory> {
     await fs.rm(dir, { recursive: true, force: true });

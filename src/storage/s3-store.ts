@@ -54,6 +54,9 @@ const KEY_PATTERN = /^[0-9a-f-]{36}$/;
 const PART_CONCURRENCY = 6;
 
 export class S3Store implements BlobStore, PieceUploads {
+  private readonly options: S3StoreOptions;
+  private readonly scratch: ScratchDirectory;
+
   readonly capabilities: StorageCapabilities = { inPlaceWrites: false, localPaths: false, freeSpace: false };
   readonly inPlace = null;
   readonly pieces: PieceUploads = this;
@@ -62,9 +65,11 @@ export class S3Store implements BlobStore, PieceUploads {
   private readonly streamingClient: S3Client;
 
   private constructor(
-    private readonly options: S3StoreOptions,
-    private readonly scratch: ScratchDirectory,
+    options: S3StoreOptions,
+    scratch: ScratchDirectory,
   ) {
+    this.options = options;
+    this.scratch = scratch;
     const settings = {
       region: options.region,
       endpoint: options.endpoint,

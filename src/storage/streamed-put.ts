@@ -14,14 +14,17 @@ const PIPE_BYTES = 256 * 1024;
 export type SendBody = (body: Readable, signal: AbortSignal) => Promise<unknown>;
 
 export class StreamedPut implements PieceStream {
+  private readonly key: string;
+
   private readonly body = new PassThrough({ highWaterMark: PIPE_BYTES });
   private readonly controller = new AbortController();
   private readonly sent: Promise<void>;
 
   constructor(
-    private readonly key: string,
+    key: string,
     send: SendBody,
   ) {
+    this.key = key;
     // The transfer's outcome is `sent`; the pipe's own errors only repeat it.
     this.body.on('error', () => undefined);
     this.sent = send(this.body, this.controller.signal).then(() => undefined);

@@ -54,7 +54,11 @@ export interface WebhookSettings {
 }
 
 export class WebhookOutbox implements EventOutbox {
-  constructor(private readonly queue: JobQueue) {}
+  private readonly queue: JobQueue;
+
+  constructor(queue: JobQueue) {
+    this.queue = queue;
+  }
 
   async record(event: DomainEvent, scope: TransactionScope): Promise<void> {
     const job: WebhookJob = { id: `msg_${randomUUID().replaceAll('-', '')}`, type: event.type, subject_id: event.subjectId, occurred_at: event.occurredAt };

@@ -77,7 +77,7 @@ describe('the web app in Chromium', { skip }, () => {
   const measured: Record<string, unknown> = {};
 
   before(async () => {
-    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build-web.mjs')]); // the SDK bundle the page loads
+    execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', path.join(ROOT, 'scripts', 'build.mjs'), '--if-stale']); // the SDK modules the page loads
     dir = await mkdtemp(path.join(os.tmpdir(), 'trickle-browser-'));
     server = await startServer(databaseKinds()[0]!);
     const wav = speechWav(dir);

@@ -46,6 +46,9 @@ function seededRandom(seed: number): () => number {
 }
 
 export class FaultProxy {
+  private readonly target: { host: string; port: number };
+  private plan: FaultPlan;
+
   readonly stats: ProxyStats = { connections: 0, bytesUp: 0, bytesDown: 0, faults: { cut: 0, reset: 0, stall: 0, unavailable: 0 } };
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
@@ -57,9 +60,11 @@ export class FaultProxy {
   url = '';
 
   private constructor(
-    private readonly target: { host: string; port: number },
-    private plan: FaultPlan,
+    target: { host: string; port: number },
+    plan: FaultPlan,
   ) {
+    this.target = target;
+    this.plan = plan;
     this.random = seededRandom(plan.seed ?? 1);
     this.faultsLeft = plan.maxFaults ?? 0;
     this.server = net.createServer((client) => this.handle(client));

@@ -19,7 +19,11 @@ export interface TestServer {
 
 /** A clock tests can move forward. */
 export class TestClock implements Clock {
-  constructor(public current = Date.now()) {}
+  public current: number;
+
+  constructor(current = Date.now()) {
+    this.current = current;
+  }
   now(): number {
     return this.current;
   }

@@ -11,12 +11,22 @@ import type { BlobStore } from '../../src/domain/ports.js';
 import { openBlobStore } from '../../src/storage/open-store.js';
 
 export class StoredUploads {
+  private readonly database: Database;
+  readonly store: BlobStore;
+  private readonly bytes: UploadBytes;
+  private readonly repo: SqlAttachmentRepository;
+
   private constructor(
-    private readonly database: Database,
-    readonly store: BlobStore,
-    private readonly bytes: UploadBytes,
-    private readonly repo: SqlAttachmentRepository,
-  ) {}
+    database: Database,
+    store: BlobStore,
+    bytes: UploadBytes,
+    repo: SqlAttachmentRepository,
+  ) {
+    this.database = database;
+    this.store = store;
+    this.bytes = bytes;
+    this.repo = repo;
+  }
 
   /** `env`: the server's settings (DATA_DIR, DATABASE_URL, STORAGE_URL, ...). */
   static async open(env: Record<string, string>): Promise<StoredUploads> {

@@ -53,7 +53,11 @@ const updateRangesIfUnchanged = compileOnce<
 );
 
 export class SqlAttachmentRepository implements AttachmentRepository {
-  constructor(private readonly database: Database) {}
+  private readonly database: Database;
+
+  constructor(database: Database) {
+    this.database = database;
+  }
 
   /** SELECT … FOR UPDATE where the database has row locks; SQLite serialises writers anyway. */
   private lockRow(trx: Transaction<Tables>, table: 'attachments' | 'users', id: number) {

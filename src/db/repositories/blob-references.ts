@@ -2,7 +2,11 @@ import type { BlobReferences } from '../../domain/ports.js';
 import type { Database } from '../database.js';
 
 export class SqlBlobReferences implements BlobReferences {
-  constructor(private readonly database: Database) {}
+  private readonly database: Database;
+
+  constructor(database: Database) {
+    this.database = database;
+  }
 
   async referenced(keys: string[]): Promise<Set<string>> {
     if (keys.length === 0) return new Set();

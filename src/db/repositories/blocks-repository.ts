@@ -3,7 +3,11 @@ import type { Database } from '../database.js';
 import { isForeignKeyViolation } from './errors.js';
 
 export class SqlBlockRepository implements BlockRepository {
-  constructor(private readonly database: Database) {}
+  private readonly database: Database;
+
+  constructor(database: Database) {
+    this.database = database;
+  }
 
   async add(blockerId: number, blockedId: number, now: number): Promise<{ created: boolean; createdAt: number } | null> {
     try {

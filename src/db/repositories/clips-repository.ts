@@ -14,7 +14,11 @@ function likePattern(query: string): string {
 }
 
 export class SqlClipRepository implements ClipRepository {
-  constructor(private readonly database: Database) {}
+  private readonly database: Database;
+
+  constructor(database: Database) {
+    this.database = database;
+  }
 
   private async hydrate(rows: Array<Selectable<AudioClipsTable>>): Promise<ClipRecord[]> {
     const { files, users } = await loadRefs(

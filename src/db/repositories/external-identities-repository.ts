@@ -4,7 +4,11 @@ import { isUniqueViolation } from './errors.js';
 import { toUser, userRow } from './users-repository.js';
 
 export class SqlExternalIdentityRepository implements ExternalIdentityRepository {
-  constructor(private readonly database: Database) {}
+  private readonly database: Database;
+
+  constructor(database: Database) {
+    this.database = database;
+  }
 
   async findUser(issuer: string, subject: string): Promise<UserRecord | null> {
     const row = await this.database.db

@@ -48,8 +48,11 @@ async function insertFile(trx: Transaction<Tables>, file: NewMediaFile): Promise
 }
 
 export class AttachmentConflict extends Error {
-  constructor(readonly attachmentId: number) {
+  readonly attachmentId: number;
+
+  constructor(attachmentId: number) {
     super(`attachment ${attachmentId} is no longer complete`);
+    this.attachmentId = attachmentId;
   }
 }
 

@@ -110,7 +110,11 @@ async function insertRendition(db: Kysely<Tables>, imageFileId: number, renditio
 }
 
 export class SqlProcessingRepository implements ProcessingRepository {
-  constructor(private readonly database: Database) {}
+  private readonly database: Database;
+
+  constructor(database: Database) {
+    this.database = database;
+  }
 
   async begin(scope: TransactionScope, subject: ProcessingSubject, state: 'queued' | 'unavailable', now: number): Promise<void> {
     const trx = transactionOf(scope);

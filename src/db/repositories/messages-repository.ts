@@ -9,7 +9,11 @@ import { AttachmentConflict, deleteFiles, loadRefs, storeFiles, withFiles } from
 import { loadProcessing } from './media-processing-repository.js';
 
 export class SqlMessageRepository implements MessageRepository {
-  constructor(private readonly database: Database) {}
+  private readonly database: Database;
+
+  constructor(database: Database) {
+    this.database = database;
+  }
 
   private async hydrate(rows: Array<Selectable<MessagesTable>>): Promise<MessageRecord[]> {
     const { files, users } = await loadRefs(

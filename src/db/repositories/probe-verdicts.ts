@@ -3,7 +3,11 @@ import type { ProbeVerdicts } from '../../domain/ports.js';
 import type { Database } from '../database.js';
 
 export class SqlProbeVerdicts implements ProbeVerdicts {
-  constructor(private readonly database: Database) {}
+  private readonly database: Database;
+
+  constructor(database: Database) {
+    this.database = database;
+  }
 
   async isRejectedAudio(attachmentId: number, sha1: string): Promise<boolean> {
     const row = await this.database.db

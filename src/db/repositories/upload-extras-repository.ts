@@ -2,7 +2,11 @@ import type { UploadExtras, UploadExtrasRepository } from '../../domain/uploads/
 import type { Database } from '../database.js';
 
 export class SqlUploadExtrasRepository implements UploadExtrasRepository {
-  constructor(private readonly database: Database) {}
+  private readonly database: Database;
+
+  constructor(database: Database) {
+    this.database = database;
+  }
 
   async save(attachmentId: number, extras: UploadExtras): Promise<void> {
     await this.database.db

@@ -46,7 +46,11 @@ const selectTokenUser = compileOnce<[tokenHash: string, now: number], Selectable
 );
 
 export class SqlUserRepository implements UserRepository {
-  constructor(private readonly database: Database) {}
+  private readonly database: Database;
+
+  constructor(database: Database) {
+    this.database = database;
+  }
 
   async create(user: NewUser): Promise<UserRecord | null> {
     try {
@@ -87,7 +91,11 @@ export class SqlUserRepository implements UserRepository {
 }
 
 export class SqlTokenRepository implements TokenRepository {
-  constructor(private readonly database: Database) {}
+  private readonly database: Database;
+
+  constructor(database: Database) {
+    this.database = database;
+  }
 
   async create(tokenHash: string, userId: number, createdAt: number, expiresAt: number | null): Promise<void> {
     await this.database.db

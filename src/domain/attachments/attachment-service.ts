@@ -82,16 +82,25 @@ export function normalizeSha1(value: string, parameter: string): string {
 const MAX_SWEEP_PAGES = 100;
 
 export class AttachmentService {
+  private readonly repo: AttachmentRepository;
+  private readonly store: BlobStore;
+  private readonly clock: Clock;
+  readonly limits: AttachmentLimits;
+
   readonly engine: UploadEngine;
 
   constructor(
-    private readonly repo: AttachmentRepository,
-    private readonly store: BlobStore,
-    private readonly clock: Clock,
-    readonly limits: AttachmentLimits,
+    repo: AttachmentRepository,
+    store: BlobStore,
+    clock: Clock,
+    limits: AttachmentLimits,
     sniff: ContentSniffer,
     hasher: PrefixHasher,
   ) {
+    this.repo = repo;
+    this.store = store;
+    this.clock = clock;
+    this.limits = limits;
     this.engine = new UploadEngine(repo, store, clock, limits, sniff, hasher);
   }
 

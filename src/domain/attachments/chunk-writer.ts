@@ -15,17 +15,27 @@ import { RegionHold } from './region-locks.js';
 import type { UploadState } from './upload-state.js';
 
 export class ChunkWriter implements ChunkReceiver {
+  private readonly state: UploadState;
+  private readonly upload: UploadHandle;
+  private readonly store: BlobStore;
+  private readonly offset: number;
+
   readonly hold = new RegionHold();
   private scratch: ScratchFile | null = null;
   private replaced: ByteRange[] = [];
   private compareBuffer: Buffer | null = null;
 
   constructor(
-    private readonly state: UploadState,
-    private readonly upload: UploadHandle,
-    private readonly store: BlobStore,
-    private readonly offset: number,
-  ) {}
+    state: UploadState,
+    upload: UploadHandle,
+    store: BlobStore,
+    offset: number,
+  ) {
+    this.state = state;
+    this.upload = upload;
+    this.store = store;
+    this.offset = offset;
+  }
 
   /**
    * Consumes the source, placing its bytes from `offset` on. Never throws for a
@@ -210,6 +220,8 @@ let queuedTotal = 0;
  * MAX_QUEUED_TOTAL for the process.
  */
 class CoalescingWriter {
+  private readonly upload: UploadHandle;
+
   /** Where the bytes written so far end (all of them, in order, from the chunk's offset). */
   writtenUpTo: number;
   private queue: Buffer[] = [];
@@ -218,9 +230,10 @@ class CoalescingWriter {
   private failure: unknown = null;
 
   constructor(
-    private readonly upload: UploadHandle,
+    upload: UploadHandle,
     start: number,
   ) {
+    this.upload = upload;
     this.writtenUpTo = start;
   }
 

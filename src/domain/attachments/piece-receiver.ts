@@ -28,6 +28,12 @@ interface Comparison {
 }
 
 export class PieceReceiver implements ChunkReceiver {
+  private readonly store: BlobStore;
+  private readonly pieces: PieceUploads;
+  private readonly bytes: UploadBytes;
+  private readonly record: AttachmentRecord;
+  private readonly offset: number;
+
   private scratch: ScratchFile | null = null;
   private written = 0;
   /** The piece sent while it arrived: its key once stored (null if that failed). */
@@ -38,12 +44,18 @@ export class PieceReceiver implements ChunkReceiver {
   private storedKey: string | null = null;
 
   constructor(
-    private readonly store: BlobStore,
-    private readonly pieces: PieceUploads,
-    private readonly bytes: UploadBytes,
-    private readonly record: AttachmentRecord,
-    private readonly offset: number,
-  ) {}
+    store: BlobStore,
+    pieces: PieceUploads,
+    bytes: UploadBytes,
+    record: AttachmentRecord,
+    offset: number,
+  ) {
+    this.store = store;
+    this.pieces = pieces;
+    this.bytes = bytes;
+    this.record = record;
+    this.offset = offset;
+  }
 
   async consume(source: AsyncIterable<Buffer>, options: ConsumeOptions): Promise<ChunkWriteResult> {
     const hash: Hash | null = options.hashChunk ? createHash('sha1') : null;

@@ -60,10 +60,16 @@ export function isMissingBlob(error: unknown): boolean {
 const LAYOUT_READINGS = 4;
 
 export class UploadBytes {
+  private readonly repo: AttachmentRepository;
+  private readonly store: BlobStore;
+
   constructor(
-    private readonly repo: AttachmentRepository,
-    private readonly store: BlobStore,
-  ) {}
+    repo: AttachmentRepository,
+    store: BlobStore,
+  ) {
+    this.repo = repo;
+    this.store = store;
+  }
 
   /** The bytes of a blob as a hasher or sniffer reads them. */
   blobSource(key: string): ByteSource {

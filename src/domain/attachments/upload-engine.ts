@@ -49,8 +49,11 @@ export interface ChunkInput {
 
 /** An append lost the race for its offset: nothing of it was recorded. `offset` is the upload's now. */
 export class AppendOffsetMoved extends Error {
-  constructor(readonly offset: number) {
+  readonly offset: number;
+
+  constructor(offset: number) {
     super(`The upload's offset is ${offset} now; nothing of the append was recorded.`);
+    this.offset = offset;
   }
 }
 
@@ -69,6 +72,12 @@ const SNIFF_BYTES = 4100;
 const FINALIZE_ATTEMPTS = 8;
 
 export class UploadEngine {
+  private readonly repo: AttachmentRepository;
+  private readonly store: BlobStore;
+  private readonly clock: Clock;
+  private readonly limits: EngineLimits;
+  private readonly sniff: ContentSniffer;
+
   private readonly states: UploadStates;
   readonly bytes: UploadBytes;
   /** Set by the composition root when the server exports metrics. */
@@ -77,13 +86,18 @@ export class UploadEngine {
   events: EventOutbox | null = null;
 
   constructor(
-    private readonly repo: AttachmentRepository,
-    private readonly store: BlobStore,
-    private readonly clock: Clock,
-    private readonly limits: EngineLimits,
-    private readonly sniff: ContentSniffer,
+    repo: AttachmentRepository,
+    store: BlobStore,
+    clock: Clock,
+    limits: EngineLimits,
+    sniff: ContentSniffer,
     hasher: PrefixHasher,
   ) {
+    this.repo = repo;
+    this.store = store;
+    this.clock = clock;
+    this.limits = limits;
+    this.sniff = sniff;
     this.bytes = new UploadBytes(repo, store);
     this.states = new UploadStates(hasher, (record) => this.bytes.snapshot(record));
   }

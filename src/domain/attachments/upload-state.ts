@@ -41,6 +41,9 @@ const REMEMBERED_CHANGES = 1024;
 export type SnapshotReader = (record: AttachmentRecord) => Promise<UploadSnapshot | null>;
 
 export class UploadState {
+  private readonly hasher: PrefixHasher;
+  private readonly read: SnapshotReader;
+
   readonly locks = new RegionLocks();
   private recorded: AttachmentRecord;
   activeRequests = 0;
@@ -62,9 +65,11 @@ export class UploadState {
 
   constructor(
     record: AttachmentRecord,
-    private readonly hasher: PrefixHasher,
-    private readonly read: SnapshotReader,
+    hasher: PrefixHasher,
+    read: SnapshotReader,
   ) {
+    this.hasher = hasher;
+    this.read = read;
     this.recorded = record;
     this.hashVersion = record.contentVersion;
   }
@@ -222,13 +227,21 @@ export class UploadState {
  * re-read of the prefix when that upload completes.
  */
 export class UploadStates {
+  private readonly hasher: PrefixHasher;
+  private readonly read: SnapshotReader;
+  private readonly capacity: number;
+
   private readonly states = new Map<number, UploadState>();
 
   constructor(
-    private readonly hasher: PrefixHasher,
-    private readonly read: SnapshotReader,
-    private readonly capacity = 10_000,
-  ) {}
+    hasher: PrefixHasher,
+    read: SnapshotReader,
+    capacity = 10_000,
+  ) {
+    this.hasher = hasher;
+    this.read = read;
+    this.capacity = capacity;
+  }
 
   get(attachmentId: number): UploadState | undefined {
     return this.states.get(attachmentId);

@@ -14,13 +14,25 @@ export interface ClipInput {
 }
 
 export class ClipService {
+  private readonly clips: ClipRepository;
+  private readonly intake: MediaIntake;
+  private readonly store: BlobStore;
+  private readonly clock: Clock;
+  private readonly outbox: Outbox;
+
   constructor(
-    private readonly clips: ClipRepository,
-    private readonly intake: MediaIntake,
-    private readonly store: BlobStore,
-    private readonly clock: Clock,
-    private readonly outbox: Outbox = new Outbox(),
-  ) {}
+    clips: ClipRepository,
+    intake: MediaIntake,
+    store: BlobStore,
+    clock: Clock,
+    outbox: Outbox = new Outbox(),
+  ) {
+    this.clips = clips;
+    this.intake = intake;
+    this.store = store;
+    this.clock = clock;
+    this.outbox = outbox;
+  }
 
   /** Resolves the clip, and whether this call made it (false: a retry with a known uuid). */
   async create(userId: number, input: ClipInput, audio: UploadedFile, image: UploadedFile | null): Promise<{ clip: ClipRecord; created: boolean }> {

@@ -8,12 +8,22 @@ import type { BlobReferences, BlobStore, Clock } from '../ports.js';
 const BATCH = 500;
 
 export class OrphanSweeper {
+  private readonly store: BlobStore;
+  private readonly references: BlobReferences;
+  private readonly clock: Clock;
+  private readonly graceMs: number;
+
   constructor(
-    private readonly store: BlobStore,
-    private readonly references: BlobReferences,
-    private readonly clock: Clock,
-    private readonly graceMs: number,
-  ) {}
+    store: BlobStore,
+    references: BlobReferences,
+    clock: Clock,
+    graceMs: number,
+  ) {
+    this.store = store;
+    this.references = references;
+    this.clock = clock;
+    this.graceMs = graceMs;
+  }
 
   /** Resolves how many blobs were deleted. */
   async sweep(): Promise<number> {

@@ -26,12 +26,22 @@ export interface PreparedFile {
 }
 
 export class MediaIntake {
+  private readonly attachments: AttachmentLookup;
+  private readonly store: BlobStore;
+  private readonly prober: MediaProber;
+  private readonly verdicts: ProbeVerdicts;
+
   constructor(
-    private readonly attachments: AttachmentLookup,
-    private readonly store: BlobStore,
-    private readonly prober: MediaProber,
-    private readonly verdicts: ProbeVerdicts,
-  ) {}
+    attachments: AttachmentLookup,
+    store: BlobStore,
+    prober: MediaProber,
+    verdicts: ProbeVerdicts,
+  ) {
+    this.attachments = attachments;
+    this.store = store;
+    this.prober = prober;
+    this.verdicts = verdicts;
+  }
 
   async prepare(userId: number, input: UploadedFile, kind: 'audio' | 'image'): Promise<PreparedFile> {
     const source = input.kind === 'attachment' ? await this.usableAttachment(userId, input) : { ...input, attachmentId: null, newBlob: input.storageKey };

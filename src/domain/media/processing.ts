@@ -70,11 +70,14 @@ export interface AudioAnalysis {
  * this as its `processing_error`; a retry would fail the same way.
  */
 export class MediaFailure extends Error {
+  readonly errorName: ProcessingErrorName;
+
   constructor(
-    readonly errorName: ProcessingErrorName,
+    errorName: ProcessingErrorName,
     description: string,
   ) {
     super(description);
+    this.errorName = errorName;
   }
 }
 
@@ -180,19 +183,33 @@ export interface ProcessingLimits {
 }
 
 export class MediaProcessingService {
+  private readonly repository: ProcessingRepository;
+  /** Null: no ffmpeg on this node; clips say `unavailable`. */
+  private readonly audio: AudioProcessor | null;
+  private readonly images: ImageProcessor;
+  private readonly disposal: RenditionDisposal;
+  private readonly clock: Clock;
+  private readonly limits: ProcessingLimits;
+
   /** Where `*.processed` events go (webhooks), when configured. */
   events: EventOutbox | null = null;
   private readonly making = new Map<string, Promise<ImageRendition | null>>();
 
   constructor(
-    private readonly repository: ProcessingRepository,
-    /** Null: no ffmpeg on this node; clips say `unavailable`. */
-    private readonly audio: AudioProcessor | null,
-    private readonly images: ImageProcessor,
-    private readonly disposal: RenditionDisposal,
-    private readonly clock: Clock,
-    private readonly limits: ProcessingLimits = { maxHintRenditions: 16 },
-  ) {}
+    repository: ProcessingRepository,
+    audio: AudioProcessor | null,
+    images: ImageProcessor,
+    disposal: RenditionDisposal,
+    clock: Clock,
+    limits: ProcessingLimits = { maxHintRenditions: 16 },
+  ) {
+    this.repository = repository;
+    this.audio = audio;
+    this.images = images;
+    this.disposal = disposal;
+    this.clock = clock;
+    this.limits = limits;
+  }
 
   get available(): boolean {
     return this.audio !== null;

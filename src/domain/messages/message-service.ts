@@ -17,15 +17,31 @@ function visibleTo(message: MessageRecord, userId: number): boolean {
 }
 
 export class MessageService {
+  private readonly messages: MessageRepository;
+  private readonly users: UserRepository;
+  private readonly blocks: BlockRepository;
+  private readonly intake: MediaIntake;
+  private readonly store: BlobStore;
+  private readonly clock: Clock;
+  private readonly outbox: Outbox;
+
   constructor(
-    private readonly messages: MessageRepository,
-    private readonly users: UserRepository,
-    private readonly blocks: BlockRepository,
-    private readonly intake: MediaIntake,
-    private readonly store: BlobStore,
-    private readonly clock: Clock,
-    private readonly outbox: Outbox = new Outbox(),
-  ) {}
+    messages: MessageRepository,
+    users: UserRepository,
+    blocks: BlockRepository,
+    intake: MediaIntake,
+    store: BlobStore,
+    clock: Clock,
+    outbox: Outbox = new Outbox(),
+  ) {
+    this.messages = messages;
+    this.users = users;
+    this.blocks = blocks;
+    this.intake = intake;
+    this.store = store;
+    this.clock = clock;
+    this.outbox = outbox;
+  }
 
   async send(senderId: number, input: MessageInput, audio: UploadedFile, image: UploadedFile | null): Promise<{ message: MessageRecord; created: boolean }> {
     try {

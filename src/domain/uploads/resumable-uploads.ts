@@ -26,13 +26,18 @@ export type UploadConflictReason = 'offset_mismatch' | 'final_upload_is_read_onl
 
 /** A protocol-level refusal; each protocol maps the reason to its own status. */
 export class UploadConflict extends Error {
+  readonly reason: UploadConflictReason;
+  /** The upload's current offset, for offset mismatches. */
+  readonly offset?: number;
+
   constructor(
-    readonly reason: UploadConflictReason,
+    reason: UploadConflictReason,
     message: string,
-    /** The upload's current offset, for offset mismatches. */
-    readonly offset?: number,
+    offset?: number,
   ) {
     super(message);
+    this.reason = reason;
+    this.offset = offset;
   }
 }
 
@@ -72,11 +77,19 @@ export function uploadOffset(record: AttachmentRecord): number {
 }
 
 export class ResumableUploads {
+  private readonly attachments: AttachmentService;
+  private readonly extras: UploadExtrasRepository;
+  private readonly store: BlobStore;
+
   constructor(
-    private readonly attachments: AttachmentService,
-    private readonly extras: UploadExtrasRepository,
-    private readonly store: BlobStore,
-  ) {}
+    attachments: AttachmentService,
+    extras: UploadExtrasRepository,
+    store: BlobStore,
+  ) {
+    this.attachments = attachments;
+    this.extras = extras;
+    this.store = store;
+  }
 
   get maxSize(): number {
     return this.attachments.limits.maxSize;

@@ -6,11 +6,19 @@ import { ApiError, invalidParameter } from '../errors.js';
 import type { BlockRecord, BlockRepository, Clock, UserRepository } from '../ports.js';
 
 export class BlockService {
+  private readonly blocks: BlockRepository;
+  private readonly users: UserRepository;
+  private readonly clock: Clock;
+
   constructor(
-    private readonly blocks: BlockRepository,
-    private readonly users: UserRepository,
-    private readonly clock: Clock,
-  ) {}
+    blocks: BlockRepository,
+    users: UserRepository,
+    clock: Clock,
+  ) {
+    this.blocks = blocks;
+    this.users = users;
+    this.clock = clock;
+  }
 
   /** Resolves the block, and whether this call made it (false: it was there already). */
   async block(blockerId: number, blockedId: number): Promise<{ block: BlockRecord; created: boolean }> {

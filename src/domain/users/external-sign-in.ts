@@ -12,11 +12,19 @@ const NUMBERED_TRIES = 8;
 const MAX_TRIES = 16;
 
 export class ExternalSignIn {
+  private readonly verifier: IdentityVerifier;
+  private readonly identities: ExternalIdentityRepository;
+  private readonly clock: Clock;
+
   constructor(
-    private readonly verifier: IdentityVerifier,
-    private readonly identities: ExternalIdentityRepository,
-    private readonly clock: Clock,
-  ) {}
+    verifier: IdentityVerifier,
+    identities: ExternalIdentityRepository,
+    clock: Clock,
+  ) {
+    this.verifier = verifier;
+    this.identities = identities;
+    this.clock = clock;
+  }
 
   recognizes(token: string): boolean {
     return this.verifier.recognizes(token);

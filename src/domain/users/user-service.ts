@@ -37,22 +37,36 @@ export function tokenDigest(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+export interface UserServiceOptions {
+  registrationEnabled: boolean;
+  passwordCost: PasswordHashCost;
+  /** Lifetime of a new access token in seconds; 0: tokens never expire. */
+  accessTokenTtlSeconds: number;
+}
+
 export class UserService {
+  private readonly users: UserRepository;
+  private readonly tokens: TokenRepository;
+  private readonly clock: Clock;
+  private readonly options: UserServiceOptions;
+  /** Sign-in with the app's identity provider (JWTs), when configured. */
+  private readonly external: ExternalSignIn | null;
+
   private dummyHash: Promise<string> | null = null;
 
   constructor(
-    private readonly users: UserRepository,
-    private readonly tokens: TokenRepository,
-    private readonly clock: Clock,
-    private readonly options: {
-      registrationEnabled: boolean;
-      passwordCost: PasswordHashCost;
-      /** Lifetime of a new access token in seconds; 0: tokens never expire. */
-      accessTokenTtlSeconds: number;
-    },
-    /** Sign-in with the app's identity provider (JWTs), when configured. */
-    private readonly external: ExternalSignIn | null = null,
-  ) {}
+    users: UserRepository,
+    tokens: TokenRepository,
+    clock: Clock,
+    options: UserServiceOptions,
+    external: ExternalSignIn | null = null,
+  ) {
+    this.users = users;
+    this.tokens = tokens;
+    this.clock = clock;
+    this.options = options;
+    this.external = external;
+  }
 
   async register(input: RegistrationInput): Promise<UserRecord> {
     if (!this.options.registrationEnabled) throw new ApiError('registration_disabled');

@@ -18,7 +18,11 @@ import { checkAppendType, INTEROP_HEADER, requestCompletes, setComplete, type In
 const NOT_A_FILE_TYPE = new Set(['application/partial-upload', 'application/octet-stream', 'application/offset+octet-stream']);
 
 export class IetfProtocol {
-  constructor(private readonly uploads: ResumableUploads) {}
+  private readonly uploads: ResumableUploads;
+
+  constructor(uploads: ResumableUploads) {
+    this.uploads = uploads;
+  }
 
   /** `Upload-Limit`: the largest upload, and how long an idle one lives. */
   get limits(): string {

@@ -18,7 +18,11 @@ export const TUS_EXTENSIONS = ['creation', 'creation-with-upload', 'creation-def
 const OFFSET_STREAM = 'application/offset+octet-stream';
 
 export class TusProtocol {
-  constructor(private readonly uploads: ResumableUploads) {}
+  private readonly uploads: ResumableUploads;
+
+  constructor(uploads: ResumableUploads) {
+    this.uploads = uploads;
+  }
 
   /** Discovery: versions, extensions, limits. No Tus-Resumable needed on the request. */
   options(reply: FastifyReply): FastifyReply {
