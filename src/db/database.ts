@@ -7,7 +7,9 @@ import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { Migrator } from 'kysely/migration';
+import { isDiskFull, reportingFullDisk } from './full-disk.js';
 import { migrationProvider } from './migrations.js';
+import { SpaceReserve } from './space-reserve.js';
 import type { Tables } from './schema.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -23,6 +25,12 @@ export interface Database {
    * WAL that covers every commit made before it started.
    */
   groupCommit<T>(fn: (db: Kysely<Tables>) => Promise<T>): Promise<T>;
+  /**
+   * Runs a delete, which must work on a full disk (deletes are what make room). Where the
+   * database holds space in reserve (SQLite), a delete that fails for want of space releases
+   * it and runs once more.
+   */
+  freeingSpace<T>(fn: (db: Kysely<Tables>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -36,7 +44,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const database =
     options.url.startsWith('postgres://') || options.url.startsWith('postgresql://')
       ? await openPostgres(options.url)
-      : openSqlite(options.url.replace(/^sqlite:/, ''), options.durable);
+      : await openSqlite(options.url.replace(/^sqlite:/, ''), options.durable);
   const migrator = new Migrator({ db: database.db, provider: migrationProvider(database.dialect) });
   const { error } = await migrator.migrateToLatest();
   if (error) {
@@ -106,15 +114,31 @@ export class GroupSync {
 const SYNC_NORMAL = CompiledQuery.raw('PRAGMA synchronous = NORMAL');
 const SYNC_FULL = CompiledQuery.raw('PRAGMA synchronous = FULL');
 
-function openSqlite(file: string, durable: boolean): Database {
+async function openSqlite(file: string, durable: boolean): Promise<Database> {
   const sqlite = withStatementCache(new SQLite(file));
   sqlite.pragma('journal_mode = WAL');
   // WAL with FULL survives power loss for every commit; NORMAL only process crashes.
   sqlite.pragma(`synchronous = ${durable ? 'FULL' : 'NORMAL'}`);
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
-  if (!durable || sqlite.memory) return { db, dialect: 'sqlite', groupCommit: (fn) => fn(db), close: () => db.destroy() };
+  const db = new Kysely<Tables>({ dialect: reportingFullDisk(new SqliteDialect({ database: sqlite }), { inTransaction: () => sqlite.inTransaction }) });
+  const reserve = sqlite.memory ? null : new SpaceReserve(`${sqlite.name}-reserve`);
+  await reserve?.fill();
+  const freeingSpace = async <T>(fn: (db: Kysely<Tables>) => Promise<T>): Promise<T> => {
+    try {
+      return await fn(db);
+    } catch (error) {
+      // Once more in the reserve's room (or in room a concurrent delete has just made).
+      if (!reserve || !isDiskFull(error)) throw error;
+      reserve.release();
+      return fn(db);
+    }
+  };
+  const closeSqlite = () => {
+    reserve?.close();
+    return db.destroy();
+  };
+  if (!durable || sqlite.memory) return { db, dialect: 'sqlite', groupCommit: (fn) => fn(db), freeingSpace, close: closeSqlite };
 
   // The WAL file, opened once: SQLite keeps it (same inode) for as long as this connection is
   // open, and removes it only when the last connection closes, i.e. after close() below.
@@ -144,9 +168,10 @@ function openSqlite(file: string, durable: boolean): Database {
       await walSync.sync();
       return result;
     },
+    freeingSpace,
     async close() {
       await (await wal?.catch(() => null))?.close();
-      await db.destroy();
+      await closeSqlite();
     },
   };
 }
@@ -160,7 +185,7 @@ async function openPostgres(url: string): Promise<Database> {
   // An idle connection the server closes (a restart, an administrator) emits 'error' on the
   // pool; unheard, that would crash the process. The pool drops it and connects anew.
   pool.on('error', () => undefined);
-  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
-  // PostgreSQL groups commits' WAL flushes itself.
-  return { db, dialect: 'postgres', groupCommit: (fn) => fn(db), close: () => db.destroy() };
+  const db = new Kysely<Tables>({ dialect: reportingFullDisk(new PostgresDialect({ pool })) });
+  // PostgreSQL groups commits' WAL flushes itself. Its data directory is its own to keep room in.
+  return { db, dialect: 'postgres', groupCommit: (fn) => fn(db), freeingSpace: (fn) => fn(db), close: () => db.destroy() };
 }

@@ -298,7 +298,7 @@ export class SqlAttachmentRepository implements AttachmentRepository {
 
   async deleteUnused(id: number): Promise<boolean> {
     // Conditional: a clip's transaction that made it used meanwhile wins (its bytes are the clip's).
-    const result = await this.database.db.deleteFrom('attachments').where('id', '=', id).where('state', '!=', 'used').executeTakeFirst();
+    const result = await this.database.freeingSpace((db) => db.deleteFrom('attachments').where('id', '=', id).where('state', '!=', 'used').executeTakeFirst());
     return Number(result.numDeletedRows) > 0;
   }
 
@@ -333,12 +333,9 @@ export class SqlAttachmentRepository implements AttachmentRepository {
   }
 
   async deleteIfExpired(id: number, now: number): Promise<boolean> {
-    const result = await this.database.db
-      .deleteFrom('attachments')
-      .where('id', '=', id)
-      .where('state', '!=', 'used')
-      .where('expires_at', '<=', now)
-      .executeTakeFirst();
+    const result = await this.database.freeingSpace((db) =>
+      db.deleteFrom('attachments').where('id', '=', id).where('state', '!=', 'used').where('expires_at', '<=', now).executeTakeFirst(),
+    );
     return Number(result.numDeletedRows) > 0;
   }
 }
