@@ -66,7 +66,8 @@ async function readStreamInfo(file: FileHandle): Promise<StreamInfo | null> {
   return null;
 }
 
-function crc8(bytes: Buffer): number {
+/** FLAC's frame header check (CRC-8, polynomial 0x07). */
+export function crc8(bytes: Buffer): number {
   let crc = 0;
   for (const byte of bytes) {
     crc ^= byte;
@@ -122,6 +123,21 @@ function frameHeader(buffer: Buffer, at: number, info: StreamInfo): FrameHeader 
   if (sampleRate !== info.sampleRate || end >= buffer.length || crc8(buffer.subarray(at, end)) !== buffer[end]) return null;
   const firstSample = variable ? number[0] : number[0] * info.maxBlockSize;
   return { firstSample, blockSize };
+}
+
+/**
+ * The duration STREAMINFO declares, in seconds, or null without one. Tag readers get it wrong
+ * from 2^31 samples on (a 36-bit count read with 32-bit operators: a 192 kHz stream past
+ * 3 h 6 min came out negative, past 6 h 12 min wrapped), so this one counts.
+ */
+export async function flacDuration(path: string): Promise<number | null> {
+  const file = await open(path, 'r');
+  try {
+    const info = await readStreamInfo(file);
+    return info && info.totalSamples > 0 && info.sampleRate > 0 ? info.totalSamples / info.sampleRate : null;
+  } finally {
+    await file.close();
+  }
 }
 
 /** True when the file's frames are where its STREAMINFO says; false for a header without audio. */

@@ -6,6 +6,7 @@
 import { open } from 'node:fs/promises';
 import type { AudioInfo, ImageInfo, MediaProber } from '../domain/ports.js';
 import { audioIsThere } from './audio-evidence.js';
+import { flacDuration } from './flac-frames.js';
 import { mp4AacChannels } from './mp4-channels.js';
 import { measureFragmentedMp4 } from './mp4-fragments.js';
 import { looksLikeEbml, probeWebm } from './webm-probe.js';
@@ -56,7 +57,9 @@ export async function probeAudio(path: string): Promise<AudioInfo | null> {
   const { container, sampleRate, numberOfChannels, bitrate } = metadata.format;
   // A fragmented MP4's headers hold no duration: its fragments are summed instead.
   const fragmented = container && ISO_BMFF.test(container) ? await measureFragmentedMp4(path).catch(() => null) : null;
-  const duration = fragmented ?? metadata.format.duration;
+  // FLAC's sample count is read here too: music-metadata's is wrong from 2^31 samples on.
+  const flac = container === 'FLAC' ? await flacDuration(path) : null;
+  const duration = fragmented ?? flac ?? metadata.format.duration;
   // music-metadata names no codec for Opus in MP4; its track does.
   const codec = metadata.format.codec ?? (metadata.format.trackInfo.find((track) => track.codecId === 'Opus') ? 'Opus' : undefined);
   if (!container || !codec || !sampleRate || !numberOfChannels || !duration) return null;
