@@ -8,7 +8,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { sql } from 'kysely';
-import type { Config } from './config.js';
+import { registrationMode, type Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { SqlAttachmentRepository } from './db/repositories/attachments-repository.js';
 import { SqlBlobReferences } from './db/repositories/blob-references.js';
@@ -17,6 +17,7 @@ import { SqlMessageRepository } from './db/repositories/messages-repository.js';
 import { SqlTokenRepository, SqlUserRepository } from './db/repositories/users-repository.js';
 import { SqlExternalIdentityRepository } from './db/repositories/external-identities-repository.js';
 import { SqlBlockRepository } from './db/repositories/blocks-repository.js';
+import { SqlInviteRepository } from './db/repositories/invites-repository.js';
 import { SqlProbeVerdicts } from './db/repositories/probe-verdicts.js';
 import { JwtVerifier } from './auth/jwt-verifier.js';
 import { ExternalSignIn } from './domain/users/external-sign-in.js';
@@ -41,6 +42,7 @@ import { openJobQueue } from './jobs/open-job-queue.js';
 import type { BlobStore, Clock } from './domain/ports.js';
 import { UserService } from './domain/users/user-service.js';
 import { BlockService } from './domain/users/blocks.js';
+import { InviteCodes } from './domain/users/invites.js';
 import { ApiError } from './domain/errors.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { rejectBodyCodings } from './http/codings.js';
@@ -73,6 +75,8 @@ export interface Services {
   users: UserService;
   /** Who blocks whom (SPEC 10). */
   blocks: BlockService;
+  /** Invite codes for REGISTRATION=invite (SPEC 10). */
+  invites: InviteCodes;
   attachments: AttachmentService;
   clips: ClipService;
   messages: MessageService;
@@ -147,6 +151,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   };
   const userRepository = new SqlUserRepository(database);
   const blockRepository = new SqlBlockRepository(database);
+  const inviteRepository = new SqlInviteRepository(database);
   const attachmentRepository = new SqlAttachmentRepository(database);
   // SHA1s of growing uploads: read and computed on a worker thread where uploads are local
   // files, off the request thread; streamed from the store otherwise.
@@ -201,12 +206,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const services: Services = {
     database,
     store,
-    users: new UserService(userRepository, new SqlTokenRepository(database), clock, {
-      registrationEnabled: config.registrationEnabled,
+    users: new UserService(userRepository, new SqlTokenRepository(database), inviteRepository, clock, {
+      registration: registrationMode(config),
       passwordCost: { log2N: config.passwordHashLog2N },
       accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     }, external),
     blocks: new BlockService(blockRepository, userRepository, clock),
+    invites: new InviteCodes(inviteRepository, clock),
     attachments,
     clips: new ClipService(clipRepository, intake, store, clock, outbox),
     messages: new MessageService(messageRepository, userRepository, blockRepository, intake, store, clock, outbox),

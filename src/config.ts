@@ -3,6 +3,7 @@
  * (--port 9000 or --port=9000 for PORT). Flags win over the environment.
  */
 import path from 'node:path';
+import type { RegistrationMode } from './domain/users/user-service.js';
 
 export interface Config {
   port: number;
@@ -29,6 +30,8 @@ export interface Config {
   /** A probe of an uploaded file that takes longer is stopped, and the file counts as unsupported. */
   probeTimeoutSeconds: number;
   registrationEnabled: boolean;
+  /** Who may register (POST /users); null: as REGISTRATION_ENABLED says (see registrationMode). */
+  registration: RegistrationMode | null;
   /** Origins allowed to call from a browser: a list, '*' for any, or null for none (no CORS). */
   corsOrigins: string[] | '*' | null;
   /** Registrations per minute from one address; 0 switches the limit off. */
@@ -65,6 +68,11 @@ export interface Config {
   logLevel: string;
   /** `json` (one object per line, for machines) or `pretty` (for people). */
   logFormat: 'json' | 'pretty';
+}
+
+/** REGISTRATION when set; else the older REGISTRATION_ENABLED: true is open, false closed. */
+export function registrationMode(config: Pick<Config, 'registration' | 'registrationEnabled'>): RegistrationMode {
+  return config.registration ?? (config.registrationEnabled ? 'open' : 'closed');
 }
 
 interface Setting {
@@ -160,7 +168,16 @@ const SETTINGS: { [K in keyof Config]: Setting } = {
     fallback: () => null,
     help: 'origins that may call from a browser, comma-separated, or * for any (default: none)',
   },
-  registrationEnabled: { env: 'REGISTRATION_ENABLED', parse: boolean('REGISTRATION_ENABLED'), fallback: () => true, help: 'allow POST /users' },
+  registrationEnabled: { env: 'REGISTRATION_ENABLED', parse: boolean('REGISTRATION_ENABLED'), fallback: () => true, help: 'allow POST /users (REGISTRATION, when set, wins)' },
+  registration: {
+    env: 'REGISTRATION',
+    parse: (raw) => {
+      if (raw !== 'open' && raw !== 'invite' && raw !== 'closed') throw new Error(`REGISTRATION must be open, invite or closed, got ${JSON.stringify(raw)}`);
+      return raw;
+    },
+    fallback: () => null,
+    help: 'open, invite (POST /users needs an invite code) or closed; unset: open, or closed with REGISTRATION_ENABLED=false',
+  },
   registrationRateLimit: { env: 'REGISTRATION_RATE_LIMIT', parse: integer('REGISTRATION_RATE_LIMIT', 0), fallback: () => 10, help: 'registrations per minute per address (0: no limit)' },
   tokenRateLimit: { env: 'TOKEN_RATE_LIMIT', parse: integer('TOKEN_RATE_LIMIT', 0), fallback: () => 30, help: 'token requests per minute per address (0: no limit)' },
   accessTokenTtlSeconds: { env: 'ACCESS_TOKEN_TTL', parse: integer('ACCESS_TOKEN_TTL', 0), fallback: () => 0, help: 'seconds an access token lives (0: no expiry)' },

@@ -59,8 +59,10 @@ export class TrickleClient {
 
   // --- users and tokens (SPEC 2)
 
-  async register(user: { username: string; email: string; password: string }): Promise<AccountUser> {
-    return (await this.transport.call<{ user: AccountUser }>('POST', '/users', { json: { user } })).user;
+  /** `inviteCode`: needed when the server registers by invitation only (REGISTRATION=invite). */
+  async register(user: { username: string; email: string; password: string; inviteCode?: string }): Promise<AccountUser> {
+    const { inviteCode, ...fields } = user;
+    return (await this.transport.call<{ user: AccountUser }>('POST', '/users', { json: { user: { ...fields, invite_code: inviteCode } } })).user;
   }
 
   /** The OAuth 2 password grant; the token is kept for the calls that follow, and returned. */

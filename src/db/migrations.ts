@@ -242,6 +242,19 @@ const migrations: Record<string, DialectMigration> = {
       .execute();
     await db.schema.createIndex('blocks_blocked').on('blocks').column('blocked_id').execute();
   },
+  // Issue 25 (SPEC 10): single-use invite codes for REGISTRATION=invite, kept as SHA-256 digests.
+  '2026_12_20_accounts_invites': async (db, dialect) => {
+    const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+    await db.schema
+      .createTable('invite_codes')
+      .addColumn('id', 'integer', (c) => (dialect === 'postgres' ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement()))
+      .addColumn('code_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('created_at', bigint, (c) => c.notNull())
+      .addColumn('expires_at', bigint, (c) => c.notNull())
+      .addColumn('used_at', bigint)
+      .addColumn('used_by', 'integer', (c) => c.references('users.id').onDelete('set null'))
+      .execute();
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

@@ -186,6 +186,18 @@ export interface BlocksTable {
   created_at: number;
 }
 
+/** A single-use invite code for REGISTRATION=invite (SPEC 10), kept as its SHA-256 digest. */
+export interface InviteCodesTable {
+  id: Generated<number>;
+  code_hash: string;
+  created_at: number;
+  expires_at: number;
+  /** Null until a registration spends it. */
+  used_at: number | null;
+  /** The user it registered; null once that user is erased. */
+  used_by: number | null;
+}
+
 export interface Tables {
   media_processing: MediaProcessingTable;
   image_renditions: ImageRenditionsTable;
@@ -200,4 +212,5 @@ export interface Tables {
   messages: MessagesTable;
   jobs: JobsTable;
   blocks: BlocksTable;
+  invite_codes: InviteCodesTable;
 }

@@ -52,6 +52,7 @@ export const ERROR_TABLE = {
   recipient_not_found: { code: 1608, status: 422, description: 'The recipient does not exist.' },
   parent_not_found: { code: 1609, status: 422, description: 'The parent message does not exist or is not one you sent or received.' },
   user_not_found: { code: 1610, status: 422, description: 'The user does not exist.' },
+  invite_code_invalid: { code: 1611, status: 422, description: 'The invite code is unknown, already used or expired.' },
   // 429 / 507
   too_many_open_attachments: { code: 1701, status: 429, description: 'You have too many unfinished attachments open.' },
   rate_limited: { code: 1702, status: 429, description: 'Too many requests; try again later.' },

@@ -50,6 +50,31 @@ export interface TokenRepository {
   deleteExpired(now: number): Promise<number>;
 }
 
+export interface InviteRecord {
+  id: number;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  /** The user it registered (null once that user is erased, or while unused). */
+  usedBy: number | null;
+}
+
+export type InvitedRegistration = { user: UserRecord } | { usernameTaken: true } | { inviteInvalid: true };
+
+export interface InviteRepository {
+  create(codeHash: string, createdAt: number, expiresAt: number): Promise<InviteRecord>;
+  /**
+   * Spends the invite and inserts the user in one transaction: the code must be unused and not
+   * expired at `now`, and one code registers one user however many try at once. A taken
+   * username leaves the code unspent.
+   */
+  register(user: NewUser, codeHash: string, now: number): Promise<InvitedRegistration>;
+  /** Newest first; `unusedAt` (epoch ms): only codes still usable then. */
+  list(page: { offset: number; limit: number; unusedAt?: number | undefined }): Promise<InviteRecord[]>;
+  /** Forgets a code that was not used; false when there is none such. */
+  deleteUnused(id: number): Promise<boolean>;
+}
+
 /** A user the caller blocks, and since when. */
 export interface BlockRecord {
   user: UserRef;

@@ -33,8 +33,13 @@ export const loginCommand: Command = {
 export const registerCommand: Command = {
   name: 'register',
   summary: 'create an account, then log in',
-  help: 'Usage: trickle register USERNAME --email EMAIL\n\nAsks for a password (8 or more characters), as `trickle login` does.',
-  options: { email: { type: 'string' } },
+  help: [
+    'Usage: trickle register USERNAME --email EMAIL [--invite CODE]',
+    '',
+    'Asks for a password (8 or more characters), as `trickle login` does.',
+    '  --invite CODE        an invite code, where the server registers by invitation only',
+  ].join('\n'),
+  options: { email: { type: 'string' }, invite: { type: 'string' } },
   async run({ positionals, values }, { output, server }) {
     const [username] = positionals;
     const email = values.email;
@@ -43,7 +48,8 @@ export const registerCommand: Command = {
     const connection = await resolveConnection({ server, token: undefined });
     const client = new TrickleClient({ server: connection.server });
     const password = await readPassword(`New password for ${username}: `);
-    const user = await client.register({ username, email, password });
+    const invite = typeof values.invite === 'string' ? { inviteCode: values.invite } : {};
+    const user = await client.register({ username, email, password, ...invite });
     const file = await logIn(client, username, password);
     output.result(`Registered ${user.username} (id ${user.id}) on ${client.server}; token saved in ${file}`, { user, config: file });
   },

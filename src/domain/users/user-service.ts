@@ -1,8 +1,9 @@
 /** Registration, password sign-in and access tokens. */
 import { createHash, randomBytes } from 'node:crypto';
 import { ApiError, invalidParameter } from '../errors.js';
-import type { Clock, TokenRepository, UserRecord, UserRepository } from '../ports.js';
+import type { Clock, InviteRepository, NewUser, TokenRepository, UserRecord, UserRepository } from '../ports.js';
 import { NO_PASSWORD, type ExternalSignIn } from './external-sign-in.js';
+import { inviteDigest } from './invites.js';
 import { hashPassword, verifyPassword, type PasswordHashCost } from './passwords.js';
 import { USERNAME } from './usernames.js';
 
@@ -10,7 +11,12 @@ export interface RegistrationInput {
   username: string;
   email: string;
   password: string;
+  /** Needed when registration is by invitation; ignored otherwise. */
+  inviteCode?: string | undefined;
 }
+
+/** Who may register: anyone, holders of an invite code, or nobody (SPEC 10). */
+export type RegistrationMode = 'open' | 'invite' | 'closed';
 
 export interface PasswordChange {
   current: string;
@@ -38,7 +44,7 @@ export function tokenDigest(token: string): string {
 }
 
 export interface UserServiceOptions {
-  registrationEnabled: boolean;
+  registration: RegistrationMode;
   passwordCost: PasswordHashCost;
   /** Lifetime of a new access token in seconds; 0: tokens never expire. */
   accessTokenTtlSeconds: number;
@@ -47,6 +53,7 @@ export interface UserServiceOptions {
 export class UserService {
   private readonly users: UserRepository;
   private readonly tokens: TokenRepository;
+  private readonly invites: InviteRepository;
   private readonly clock: Clock;
   private readonly options: UserServiceOptions;
   /** Sign-in with the app's identity provider (JWTs), when configured. */
@@ -57,26 +64,38 @@ export class UserService {
   constructor(
     users: UserRepository,
     tokens: TokenRepository,
+    invites: InviteRepository,
     clock: Clock,
     options: UserServiceOptions,
     external: ExternalSignIn | null = null,
   ) {
     this.users = users;
     this.tokens = tokens;
+    this.invites = invites;
     this.clock = clock;
     this.options = options;
     this.external = external;
   }
 
   async register(input: RegistrationInput): Promise<UserRecord> {
-    if (!this.options.registrationEnabled) throw new ApiError('registration_disabled');
+    const mode = this.options.registration;
+    if (mode === 'closed') throw new ApiError('registration_disabled');
+    if (mode === 'invite' && !input.inviteCode) throw new ApiError('missing_parameter', 'Registration here is by invitation: user[invite_code] is required.', { parameter: 'user[invite_code]' });
     if (!USERNAME.test(input.username)) throw invalidParameter('user[username]', 'must be 3 to 32 letters, digits or underscores');
     if (input.email.length > 254 || !EMAIL.test(input.email)) throw invalidParameter('user[email]', 'must be an email address');
     checkNewPassword(input.password, 'user[password]');
     const passwordHash = await hashPassword(input.password, this.options.passwordCost);
-    const user = await this.users.create({ username: input.username, email: input.email, passwordHash, createdAt: this.clock.now() });
-    if (!user) throw new ApiError('username_taken', `The username ${input.username} is already taken.`);
-    return user;
+    const user: NewUser = { username: input.username, email: input.email, passwordHash, createdAt: this.clock.now() };
+    const created = mode === 'invite' ? await this.registerInvited(user, input.inviteCode!) : await this.users.create(user);
+    if (!created) throw new ApiError('username_taken', `The username ${input.username} is already taken.`);
+    return created;
+  }
+
+  /** Null when the username is taken (the code is then not spent). */
+  private async registerInvited(user: NewUser, code: string): Promise<UserRecord | null> {
+    const outcome = await this.invites.register(user, inviteDigest(code), user.createdAt);
+    if ('inviteInvalid' in outcome) throw new ApiError('invite_code_invalid', undefined, { parameter: 'user[invite_code]' });
+    return 'user' in outcome ? outcome.user : null;
   }
 
   /** Resolves a new access token, or null when the credentials are wrong. */

@@ -30,6 +30,7 @@ const RegisterParams = Type.Object({
     username: TextParam({ maxLength: 64, description: '3 to 32 letters, digits or underscores' }),
     email: TextParam({ maxLength: 254, description: 'an email address' }),
     password: TextParam({ maxLength: 1024, description: 'a password of at least 8 characters' }),
+    invite_code: Type.Optional(TextParam({ maxLength: 64, description: 'an invite code (required when registration is by invitation)' })),
   }),
 });
 
@@ -79,7 +80,7 @@ export async function userRoutes(app: FastifyInstance, deps: UserRouteDeps): Pro
     schema: { summary: 'Register a user', tags: ['users'], body: RegisterParams, response: { 201: AccountEnvelope, ...errorResponses } },
     handler: async (request, reply) => {
       const { user: input } = decodeParams(RegisterParams, await readParams(request));
-      const user = await users.register(input);
+      const user = await users.register({ ...input, inviteCode: input.invite_code });
       return reply.code(201).header('location', `/users/${user.id}`).send(envelope({ user: accountUser(user) }));
     },
   });
