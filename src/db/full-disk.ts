@@ -53,11 +53,13 @@ export function reportingFullDisk(dialect: Dialect, options: FullDiskOptions = {
  */
 class FullDiskDriver implements Driver {
   private readonly inner = new WeakMap<DatabaseConnection, DatabaseConnection>();
+  private readonly driver: Driver;
+  private readonly options: FullDiskOptions;
 
-  constructor(
-    private readonly driver: Driver,
-    private readonly options: FullDiskOptions,
-  ) {}
+  constructor(driver: Driver, options: FullDiskOptions) {
+    this.driver = driver;
+    this.options = options;
+  }
 
   private unwrap(connection: DatabaseConnection): DatabaseConnection {
     return this.inner.get(connection) ?? connection;

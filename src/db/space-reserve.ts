@@ -13,13 +13,15 @@ export const RESERVE_BYTES = 4 * 1024 * 1024;
 const RETRY_MS = 2000;
 
 export class SpaceReserve {
+  readonly file: string;
+  private readonly bytes: number;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
-  constructor(
-    readonly file: string,
-    private readonly bytes = RESERVE_BYTES,
-  ) {}
+  constructor(file: string, bytes = RESERVE_BYTES) {
+    this.file = file;
+    this.bytes = bytes;
+  }
 
   /** Writes the reserve if it is missing; when the disk has no room for it, tries again later. */
   async fill(): Promise<void> {
