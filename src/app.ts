@@ -68,6 +68,7 @@ import { sniffContentType, warmUpSniffer } from './media/sniff.js';
 import { openBlobStore } from './storage/open-store.js';
 import { InProcessPrefixHasher, WorkerPrefixHasher } from './storage/prefix-hashers.js';
 import { mkdir } from 'node:fs/promises';
+import { LogDestination } from './log-destination.js';
 
 export interface Services {
   database: Database;
@@ -106,10 +107,13 @@ function trustProxy(setting: Config['trustProxy']): boolean | string | ((address
   return typeof setting === 'number' ? (_address, hop) => hop < setting : setting;
 }
 
-function logger(config: Config): FastifyServerOptions['logger'] {
+/** Both formats write through `stdout`, which drops what it cannot write instead of waiting. */
+async function logger(config: Config, stdout: LogDestination): Promise<FastifyServerOptions['logger']> {
   const options = { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] };
-  if (config.logFormat === 'pretty') return { ...options, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true } } };
-  return options;
+  if (config.logFormat === 'json') return { ...options, stream: stdout };
+  const { prettyFactory } = (await import('pino-pretty')).default;
+  const pretty = prettyFactory({ translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true });
+  return { ...options, stream: { write: (line: string) => stdout.write(pretty(line)) } };
 }
 
 function jwtVerifier(config: Config, clock: Clock): JwtVerifier {
@@ -158,6 +162,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const hasher = store.capabilities.localPaths ? new WorkerPrefixHasher() : new InProcessPrefixHasher();
   const attachments = new AttachmentService(attachmentRepository, store, clock, limits, sniffContentType, hasher);
   const metrics = new PrometheusMetrics();
+  // The JSON log: a line that cannot be written (a full disk) is dropped and counted, never waited for.
+  const logOutput = new LogDestination(1, (lines) => metrics.logLinesDropped(lines));
   attachments.metrics = metrics;
   // Probing untrusted files runs on a worker thread with a deadline, off the request thread.
   const prober = new IsolatedProber(config.probeTimeoutSeconds * 1000);
@@ -224,7 +230,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   };
 
   const http = Fastify({
-    logger: options.logger === false ? false : logger(config),
+    logger: options.logger === false ? false : await logger(config, logOutput),
     // One line per request, written by the metrics hook when the answer is done.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { querystringParser: (text) => parseUrlQuery(text), maxParamLength: 100 },
@@ -329,6 +335,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     } finally {
       await Promise.allSettled([hasher.close(), prober.close(), store.close()]);
       await database.close();
+      logOutput.close();
     }
   });
   return { http, services, drain };

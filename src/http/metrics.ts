@@ -60,6 +60,11 @@ export class PrometheusMetrics implements Metrics {
     help: 'Chunks being received right now',
     registers: [this.registry],
   });
+  private readonly logLinesLost = new Counter({
+    name: 'trickle_log_lines_dropped_total',
+    help: 'Log lines that could not be written (the log\'s disk full, its reader gone or too slow) and were dropped',
+    registers: [this.registry],
+  });
   private readonly mediaJobs = new Gauge({
     name: 'trickle_media_jobs',
     help: 'Media processing jobs, by state',
@@ -87,6 +92,10 @@ export class PrometheusMetrics implements Metrics {
       done = true;
       this.uploadsInFlight.dec();
     };
+  }
+
+  logLinesDropped(lines: number): void {
+    this.logLinesLost.inc(lines);
   }
 
   setMediaJobs(state: string, count: number): void {

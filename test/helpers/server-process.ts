@@ -40,25 +40,30 @@ function hasExited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
+export interface StartOptions {
+  /** A file descriptor for the server's stdout (its log) instead of a pipe read into output(). */
+  stdout?: number;
+}
+
 /**
  * Starts the server with `env` on top of this process's environment. The port is chosen
  * afresh on every attempt: another process may take a probed port before the server binds it.
  */
-export async function startServerProcess(env: Record<string, string>, timeoutMs = READY_TIMEOUT_MS): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string>, timeoutMs = READY_TIMEOUT_MS, options: StartOptions = {}): Promise<ServerProcess> {
   let lastOutput = '';
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const child = spawn(process.execPath, ['--import', 'tsx', SERVER], {
       env: { ...process.env, ...env, PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
     });
     let output = '';
     const keep = (data: Buffer) => {
       output += data.toString();
       if (output.length > 2 * OUTPUT_KEPT) output = output.slice(-OUTPUT_KEPT);
     };
-    child.stdout!.on('data', keep);
+    child.stdout?.on('data', keep);
     child.stderr!.on('data', keep);
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal })),
