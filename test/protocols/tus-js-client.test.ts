@@ -44,12 +44,15 @@ class Recording {
   readonly size = null;
   emptySlices = 0;
   private readonly started = Date.now();
+  private readonly bytes: Buffer;
+  private readonly pieceSize: number;
+  private readonly pieceEveryMs: number;
 
-  constructor(
-    private readonly bytes: Buffer,
-    private readonly pieceSize: number,
-    private readonly pieceEveryMs: number,
-  ) {}
+  constructor(bytes: Buffer, pieceSize: number, pieceEveryMs: number) {
+    this.bytes = bytes;
+    this.pieceSize = pieceSize;
+    this.pieceEveryMs = pieceEveryMs;
+  }
 
   async slice(start: number, end: number): Promise<{ value: Buffer & { size: number }; done: boolean }> {
     const stop = Math.min(end, this.bytes.length);
