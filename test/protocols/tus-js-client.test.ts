@@ -14,6 +14,7 @@ import { startServer, type TestServer } from '../helpers/server.js';
 
 /** tus-js-client 4 speaks the IETF draft at run time; its type declarations do not list the option yet. */
 type UploadOptions = ConstructorParameters<typeof tus.Upload>[1] & { protocol?: 'tus-v1' | 'ietf-draft-03' | 'ietf-draft-05' };
+type FileSource = Awaited<ReturnType<NonNullable<UploadOptions['fileReader']>['openFile']>>;
 
 function idOf(url: string | null): number {
   const match = /\/files\/(\d+)$/.exec(url ?? '');
@@ -32,6 +33,40 @@ function upload(file: Buffer | Readable, options: UploadOptions): Promise<string
     });
     task.start();
   });
+}
+
+/**
+ * A tus-js-client source for a recording in progress: bytes become available piece by piece
+ * over time, and the recording ends only after its last bytes were handed out, so the client's
+ * last request is an empty one that says the length (tus) or completes the upload (IETF).
+ */
+class Recording {
+  readonly size = null;
+  emptySlices = 0;
+  private readonly started = Date.now();
+  private readonly bytes: Buffer;
+  private readonly pieceSize: number;
+  private readonly pieceEveryMs: number;
+
+  constructor(bytes: Buffer, pieceSize: number, pieceEveryMs: number) {
+    this.bytes = bytes;
+    this.pieceSize = pieceSize;
+    this.pieceEveryMs = pieceEveryMs;
+  }
+
+  async slice(start: number, end: number): Promise<{ value: Buffer & { size: number }; done: boolean }> {
+    const stop = Math.min(end, this.bytes.length);
+    // The end is learnt only when asked for more after the last byte.
+    if (start >= this.bytes.length) {
+      this.emptySlices += 1;
+      return { value: Object.assign(Buffer.alloc(0), { size: 0 }), done: true };
+    }
+    while (Math.floor((Date.now() - this.started) / this.pieceEveryMs) * this.pieceSize < stop) await new Promise((resolve) => setTimeout(resolve, 5));
+    const value = this.bytes.subarray(start, stop);
+    return { value: Object.assign(value, { size: value.length }), done: false };
+  }
+
+  close(): void {}
 }
 
 for (const kind of databaseKinds()) {
@@ -128,6 +163,35 @@ for (const kind of databaseKinds()) {
       });
       await assertAttachment(idOf(url), file, 'live.webm');
     });
+
+    for (const protocol of ['tus-v1', 'ietf-draft-05'] as const) {
+      test(`${protocol}: uploadLengthDeferred from a recording that ends after its last chunk was sent (an empty chunked request ends it)`, async () => {
+        const chunkSize = 64 * 1024;
+        const file = randomFile(3 * chunkSize);
+        const recording = new Recording(file, chunkSize / 2, 20);
+        const sent: Array<{ method: string; length: string | undefined; complete: string | undefined }> = [];
+        const url = await upload(Buffer.alloc(0), {
+          endpoint,
+          protocol,
+          uploadLengthDeferred: true,
+          chunkSize,
+          headers: { Authorization: `Bearer ${alice.token}` },
+          metadata: { filename: 'ended-late.webm' },
+          // The declarations say a source's size is a number; tus-js-client's own stream source uses null (unknown).
+          fileReader: { openFile: async () => recording as unknown as FileSource },
+          onBeforeRequest: (req) => {
+            sent.push({ method: req.getMethod(), length: req.getHeader('Upload-Length'), complete: req.getHeader('Upload-Complete') });
+          },
+        });
+        await assertAttachment(idOf(url), file, protocol === 'tus-v1' ? 'ended-late.webm' : undefined);
+        // The last request carried no bytes: it only said the recording had ended.
+        const last = sent.at(-1)!;
+        assert.equal(last.method, 'PATCH');
+        if (protocol === 'tus-v1') assert.equal(last.length, String(file.length));
+        else assert.equal(last.complete, '?1');
+        assert.equal(recording.emptySlices, 1);
+      });
+    }
 
     for (const protocol of ['ietf-draft-03', 'ietf-draft-05'] as const) {
       test(`IETF draft as tus-js-client's ${protocol}: chunked, then resumed after abort`, async () => {

@@ -128,7 +128,8 @@ export class UploadEngine {
       // Refused before its bytes are read; a chunk of unknown length is checked when it is recorded.
       const ranges = countAfterAdding(record.ranges, chunk.offset, chunk.offset + chunk.length);
       if (ranges > Math.max(this.limits.maxRanges, record.ranges.length)) throw tooManyRanges(this.limits.maxRanges);
-    } else if (chunk.offset >= bound) {
+    } else if (chunk.offset > bound) {
+      // A body of unknown length at the very end may still be empty: it is refused when a byte past it arrives.
       throw refuse();
     }
   }
@@ -366,6 +367,8 @@ export class UploadEngine {
       return record;
     }
     if (size > this.limits.maxSize) throw tooLarge(this.limits.maxSize);
+    // Every protocol's way to an empty attachment ends here (SPEC 3.1: a size is at least 1).
+    if (size < 1) throw invalidParameter('attachment[size]', 'must be at least 1: an attachment cannot be empty');
     const state = this.states.obtain(record);
     const hold = new RegionHold();
     state.activeRequests += 1;

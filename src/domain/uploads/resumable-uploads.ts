@@ -117,9 +117,11 @@ export class ResumableUploads {
     if (extras.concat?.kind === 'final') throw new UploadConflict('final_upload_is_read_only', 'A final upload cannot be changed.');
     const offset = uploadOffset(record);
     if (append.offset !== offset) throw offsetMismatch(offset, append.offset);
-    const chunk: ChunkInput = { offset, append: true, source: append.source, length: append.length, sha1: append.sha1, size: append.size, signal: append.signal };
+    // A body of unknown length (chunked) is judged by what arrives: one that ends before a byte is empty.
+    const source = append.length === undefined ? await unlessEmpty(append.source) : append.source;
+    const chunk: ChunkInput = { offset, append: true, source: source ?? append.source, length: append.length, sha1: append.sha1, size: append.size, signal: append.signal };
     // An empty body only fixes the length, or changes nothing.
-    if (append.length === 0) {
+    if (append.length === 0 || source === null) {
       const updated = append.size !== undefined ? await this.attachments.setSize(userId, id, append.size) : record;
       return { record: updated, extras };
     }
@@ -174,4 +176,24 @@ export class ResumableUploads {
     }
     return { record, extras };
   }
+}
+
+/**
+ * The source, unless it ends without a byte (then null). The first piece is read here and
+ * handed on first, so nothing is held beyond what has arrived.
+ */
+async function unlessEmpty(source: AsyncIterable<Buffer>): Promise<AsyncIterable<Buffer> | null> {
+  const iterator = source[Symbol.asyncIterator]();
+  let first = await iterator.next();
+  while (!first.done && first.value.length === 0) first = await iterator.next();
+  if (first.done) return null;
+  const head = first.value;
+  return (async function* () {
+    try {
+      yield head;
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+    } finally {
+      await iterator.return?.();
+    }
+  })();
 }

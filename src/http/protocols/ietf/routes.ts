@@ -31,14 +31,14 @@ export class IetfProtocol {
 
   async create(request: FastifyRequest, reply: FastifyReply, userId: number, version: InteropVersion): Promise<FastifyReply> {
     const completes = requestCompletes(request, version) ?? false;
-    const declared = integerHeader(request, 'upload-length');
+    const declared = declaredLength(request);
     const length = contentLength(request);
     // With the whole representation in this request, its Content-Length is the length too.
     if (completes && declared !== undefined && length !== undefined && declared !== length) {
       throw new ApiError('size_mismatch', `Upload-Length is ${declared} but the complete content is ${length} bytes.`);
     }
     const size = declared ?? (completes ? length : undefined) ?? null;
-    if (size === 0) throw new ApiError('invalid_parameter', 'An upload needs at least one byte.', { parameter: 'Upload-Length' });
+    if (size === 0) throw emptyUpload();
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     let upload = await this.uploads.create(userId, {
       size,
@@ -51,7 +51,7 @@ export class IetfProtocol {
     // The client may resume from here even if this request breaks off.
     sendInterim(reply, 104, 'Upload Resumption Supported', { location, [INTEROP_HEADER]: String(version), 'upload-limit': this.limits });
     if (hasBody(request)) upload = await this.uploads.append(userId, upload.record.id, this.appendInput(request, reply, 0));
-    if (completes) upload = await this.complete(userId, upload);
+    if (completes) upload = await this.completeCreated(userId, upload);
     this.describe(reply, upload, version);
     return reply.code(201).header('location', location).send();
   }
@@ -69,7 +69,7 @@ export class IetfProtocol {
     if (offset === undefined) throw new ApiError('missing_parameter', 'Upload-Offset is required.', { parameter: 'Upload-Offset' });
     const id = uploadId(rawId);
     const completes = requestCompletes(request, version) ?? false;
-    const declared = integerHeader(request, 'upload-length');
+    const declared = declaredLength(request);
     const length = contentLength(request);
     // Completing with a known Content-Length says the length too; refuse a disagreement before any byte.
     if (completes && declared !== undefined && length !== undefined && offset + length !== declared) {
@@ -102,9 +102,20 @@ export class IetfProtocol {
     return sendPlain(request, reply, answer.status, answer.text);
   }
 
+  /** Completion in the creating request; if the representation is refused, the upload announced by the 104 goes too. */
+  private async completeCreated(userId: number, upload: Upload): Promise<Upload> {
+    try {
+      return await this.complete(userId, upload);
+    } catch (error) {
+      if (error instanceof ApiError) await this.uploads.terminate(userId, upload.record.id).catch(() => undefined);
+      throw error;
+    }
+  }
+
   /** The client says it has sent everything: the length is what arrived, and must agree with one given before. */
   private async complete(userId: number, upload: Upload): Promise<Upload> {
     const offset = uploadOffset(upload.record);
+    if (offset === 0) throw emptyUpload();
     if (upload.record.size === null) return this.uploads.setLength(userId, upload.record.id, offset);
     if (offset !== upload.record.size) {
       throw new ApiError('size_mismatch', `The upload was declared complete at ${offset} bytes, but its length is ${upload.record.size}.`);
@@ -113,7 +124,7 @@ export class IetfProtocol {
   }
 
   private appendInput(request: FastifyRequest, reply: FastifyReply, offset: number) {
-    return { offset, source: bodyStream(request), length: contentLength(request), size: integerHeader(request, 'upload-length'), signal: abortOnClose(reply) };
+    return { offset, source: bodyStream(request), length: contentLength(request), size: declaredLength(request), signal: abortOnClose(reply) };
   }
 
   private describe(reply: FastifyReply, { record }: Upload, version: InteropVersion): void {
@@ -142,4 +153,16 @@ function dispositionFilename(header: string | undefined): string | undefined {
   }
   const plain = /filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/.exec(header);
   return plain ? (plain[1] ?? plain[2]) : undefined;
+}
+
+/** `Upload-Length`; 0 is an empty representation. */
+function declaredLength(request: FastifyRequest): number | undefined {
+  const length = integerHeader(request, 'upload-length');
+  if (length === 0) throw emptyUpload();
+  return length;
+}
+
+/** An empty representation: refused on every protocol, as /attachments refuses size 0. */
+function emptyUpload(): ApiError {
+  return new ApiError('invalid_parameter', 'An upload needs at least one byte; an empty representation cannot be stored.', { parameter: 'Upload-Length' });
 }

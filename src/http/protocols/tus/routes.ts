@@ -62,13 +62,12 @@ export class TusProtocol {
     }
     if (concat !== undefined && concat !== 'partial') throw new ApiError('invalid_parameter', 'Upload-Concat must be "partial" or "final;<urls>".', { parameter: 'Upload-Concat' });
 
-    const length = integerHeader(request, 'upload-length');
+    const length = uploadLength(request);
     const deferred = request.headers['upload-defer-length'];
     if (deferred !== undefined && deferred !== '1') throw new ApiError('invalid_parameter', 'Upload-Defer-Length must be 1.', { parameter: 'Upload-Defer-Length' });
     if ((length === undefined) === (deferred === undefined)) {
       throw new ApiError('invalid_parameter', 'Send either Upload-Length or Upload-Defer-Length: 1.', { parameter: 'Upload-Length' });
     }
-    if (length === 0) throw new ApiError('invalid_parameter', 'Upload-Length must be at least 1.', { parameter: 'Upload-Length' });
     let upload = await this.uploads.create(userId, { size: length ?? null, filename, contentType: file.contentType, metadata: metadataHeader ?? null, partial: concat === 'partial' });
     // creation-with-upload: the body is the first bytes.
     if (hasBody(request) && request.headers['content-type'] === OFFSET_STREAM) {
@@ -119,7 +118,7 @@ export class TusProtocol {
       source: bodyStream(request),
       length: contentLength(request),
       sha1: checksumSha1(stringHeader(request, 'upload-checksum')),
-      size: integerHeader(request, 'upload-length'),
+      size: uploadLength(request),
       signal: abortOnClose(reply),
     };
   }
@@ -145,4 +144,11 @@ function checksumSha1(header: string | undefined): string | undefined {
   const digest = Buffer.from(value ?? '', 'base64');
   if (digest.length !== 20) throw new ApiError('invalid_parameter', 'Upload-Checksum does not hold a base64 SHA1 digest.', { parameter: 'Upload-Checksum' });
   return digest.toString('hex');
+}
+
+/** `Upload-Length`, at creation or fixing a deferred length: an empty upload is refused (as /attachments refuses size 0). */
+function uploadLength(request: FastifyRequest): number | undefined {
+  const length = integerHeader(request, 'upload-length');
+  if (length === 0) throw new ApiError('invalid_parameter', 'Upload-Length must be at least 1: an upload cannot be empty.', { parameter: 'Upload-Length' });
+  return length;
 }
