@@ -49,7 +49,7 @@ import { rejectBodyCodings } from './http/codings.js';
 import { Drain } from './http/drain.js';
 import { registerErrorHandler } from './http/error-handler.js';
 import { completeOpenApi } from './http/openapi.js';
-import { PrometheusMetrics, registerRequestMetrics } from './http/metrics.js';
+import { PrometheusMetrics, registerMetricsRoute, registerRequestMetrics } from './http/metrics.js';
 import { registerNotFound } from './http/method-not-allowed.js';
 import { parseQueryString, parseUrlQuery, rejectMalformedQuery } from './http/params.js';
 import { attachmentRoutes } from './http/routes/attachments.js';
@@ -288,6 +288,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   if (config.corsOrigins !== null) await registerCors(http, config.corsOrigins);
   await http.register(healthRoutes, { ping: async () => void (await sql`select 1`.execute(database.db)), store });
+  // With METRICS_PORT, serve.ts answers /metrics on that port instead.
+  if (config.metricsPort === null) registerMetricsRoute(http, metrics, config.metricsToken);
   await http.register(userRoutes, {
     users: services.users,
     limits,

@@ -18,6 +18,8 @@ export interface Config {
   s3Endpoint: string | null;
   s3Region: string;
   s3ForcePathStyle: boolean;
+  /** How long S3 may take to connect, to answer a call that moves no bulk data, or stay silent mid-transfer. */
+  s3TimeoutSeconds: number;
   maxAttachmentSize: number;
   maxOpenAttachments: number;
   /** Separate received ranges one attachment may have; a chunk that would add one more is refused. */
@@ -65,6 +67,11 @@ export interface Config {
   trustProxy: boolean | number | string;
   /** Seconds that requests in flight may take to finish after SIGTERM before they are cut. */
   shutdownGraceSeconds: number;
+  /** When set, GET /metrics needs `Authorization: Bearer <this>`. */
+  metricsToken: string | null;
+  /** When set, /metrics is served on this port (at metricsHost) only, not on the API's port. */
+  metricsPort: number | null;
+  metricsHost: string;
   logLevel: string;
   /** `json` (one object per line, for machines) or `pretty` (for people). */
   logFormat: 'json' | 'pretty';
@@ -143,6 +150,12 @@ const SETTINGS: { [K in keyof Config]: Setting } = {
     parse: boolean('S3_FORCE_PATH_STYLE'),
     fallback: (c) => c.s3Endpoint !== null && c.s3Endpoint !== undefined,
     help: 'path-style S3 URLs (default: true when S3_ENDPOINT is set)',
+  },
+  s3TimeoutSeconds: {
+    env: 'S3_TIMEOUT',
+    parse: integer('S3_TIMEOUT', 1),
+    fallback: () => 10,
+    help: 'seconds S3 may take to connect, to answer a call that moves no bulk data, or stay silent mid-transfer (then 503)',
   },
   maxAttachmentSize: { env: 'MAX_ATTACHMENT_SIZE', parse: integer('MAX_ATTACHMENT_SIZE', 1), fallback: () => 2 * 1024 ** 3, help: 'largest attachment in bytes' },
   maxOpenAttachments: { env: 'MAX_OPEN_ATTACHMENTS', parse: integer('MAX_OPEN_ATTACHMENTS', 1), fallback: () => 100, help: 'unused attachments one user may hold' },
@@ -228,6 +241,14 @@ const SETTINGS: { [K in keyof Config]: Setting } = {
     fallback: () => 30,
     help: 'seconds requests in flight may take to finish after SIGTERM before they are cut',
   },
+  metricsToken: { env: 'METRICS_TOKEN', parse: (raw) => raw, fallback: () => null, help: 'bearer token GET /metrics requires (default: none, open)' },
+  metricsPort: {
+    env: 'METRICS_PORT',
+    parse: integer('METRICS_PORT', 1),
+    fallback: () => null,
+    help: 'serve /metrics on this port only, not on the API port (default: none, the API port)',
+  },
+  metricsHost: { env: 'METRICS_HOST', parse: (raw) => raw, fallback: () => '127.0.0.1', help: 'address the METRICS_PORT listener binds' },
   logLevel: { env: 'LOG_LEVEL', parse: (raw) => raw, fallback: () => 'info', help: 'fatal, error, warn, info, debug or silent' },
   logFormat: {
     env: 'LOG_FORMAT',

@@ -1,6 +1,7 @@
 /** Runs the server until SIGTERM/SIGINT, finishing requests in flight; shared by `npm start` and `trickle serve`. */
 import { buildApp } from './app.js';
 import { configHelp, loadConfig } from './config.js';
+import { listenForMetrics } from './http/metrics.js';
 
 export function serverUsage(command: string): string {
   return `Usage: ${command} [options]\n\nEvery option is also an environment variable:\n${configHelp()}\n`;
@@ -15,8 +16,11 @@ export async function serve(argv: readonly string[], command = 'npm start --'): 
     return;
   }
   const config = loadConfig(argv);
-  const { http, drain } = await buildApp(config);
+  const { http, drain, services } = await buildApp(config);
   await http.listen({ port: config.port, host: config.host });
+  // METRICS_PORT: /metrics on a listener of its own; a port that cannot be had fails the start.
+  const metricsServer =
+    config.metricsPort === null ? null : await listenForMetrics(services.metrics, { host: config.metricsHost, port: config.metricsPort, token: config.metricsToken });
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -31,6 +35,8 @@ export async function serve(argv: readonly string[], command = 'npm start --'): 
     http.log.info({ signal, grace_seconds: config.shutdownGraceSeconds }, 'stopping: finishing requests in flight');
     // Stops accepting now; waits for requests in flight (http.close() runs the onClose hooks,
     // which wait for running handlers before closing the database and storage).
+    metricsServer?.close();
+    metricsServer?.closeAllConnections();
     const closing = http.close();
     const cut = setTimeout(() => {
       http.log.warn({ handlers_running: drain.handlersRunning }, 'grace period over: cutting the connections still open');

@@ -57,6 +57,9 @@ export const ERROR_TABLE = {
   too_many_open_attachments: { code: 1701, status: 429, description: 'You have too many unfinished attachments open.' },
   rate_limited: { code: 1702, status: 429, description: 'Too many requests; try again later.' },
   insufficient_storage: { code: 1801, status: 507, description: 'The server is out of storage space.' },
+  // 503: the server cannot serve this now; it may soon
+  storage_unavailable: { code: 1851, status: 503, description: 'The storage did not answer in time; try again shortly.' },
+  not_ready: { code: 1852, status: 503, description: 'The server cannot serve requests now: its database or storage does not answer.' },
   // 500 is always a bug
   internal_error: { code: 1901, status: 500, description: 'Something went wrong on the server.' },
 } as const satisfies Record<string, { code: number; status: number; description: string }>;

@@ -510,6 +510,13 @@ export interface PieceStream {
 }
 
 /** Blobs: finished files (clips' and messages' audio and images) and the bytes of uploads. */
+/**
+ * The `code` of an error by which a store says it did not answer in time or is failing (an
+ * object store that is down or frozen); the HTTP layer answers 503 `storage_unavailable`.
+ */
+export const STORAGE_UNAVAILABLE = 'STORAGE_UNAVAILABLE';
+
+/** Any call may fail with an error whose `code` is STORAGE_UNAVAILABLE when the store does not answer in time. */
 export interface BlobStore {
   readonly capabilities: StorageCapabilities;
   /** Present when capabilities.inPlaceWrites. */
@@ -533,6 +540,8 @@ export interface BlobStore {
   deleteBlob(key: string): Promise<void>;
   /** Bytes still free for new data, or null when the store cannot tell. */
   freeBytes(): Promise<number | null>;
+  /** Resolves when the store answers (readiness): the disk's folder is there, the bucket answers a HEAD. */
+  check(signal: AbortSignal): Promise<void>;
   /** Every blob, with when it was last written (epoch ms). */
   listBlobs(): AsyncIterable<{ key: string; modifiedAt: number }>;
   /** Gives up store-side work abandoned before `before` (an object store's unfinished multipart uploads); resolves how many. */

@@ -1,6 +1,7 @@
 /** Maps every failure to the error envelope, once, for the whole app. */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, ERROR_TABLE, type ErrorName } from '../domain/errors.js';
+import { STORAGE_UNAVAILABLE } from '../domain/ports.js';
 import { errorEnvelope } from './envelope.js';
 
 /** Fastify's and its plugins' own errors, by code. */
@@ -31,6 +32,7 @@ export function toApiError(error: unknown): ApiError | null {
   if (e.code && OUT_OF_SPACE.has(e.code)) {
     return new ApiError('insufficient_storage', 'The server ran out of storage space; the bytes written before it did are kept.');
   }
+  if (e.code === STORAGE_UNAVAILABLE) return new ApiError('storage_unavailable', `The storage did not answer in time; try again shortly (${e.message ?? 'no answer'}).`);
   if ((e.code && CONNECTION_LOST.has(e.code)) || e.message === 'aborted') {
     return new ApiError('malformed_body', 'The request body ended before it was complete.');
   }

@@ -1,11 +1,15 @@
 /**
- * GET /metrics in Prometheus text format (SPEC 6), and one log line per request.
+ * GET /metrics in Prometheus text format (SPEC 6), on the API's port or a port of its own,
+ * open or behind a bearer token; and one log line per request.
  * Application metrics live in a registry per app (tests run several apps in one process);
  * process metrics (CPU, memory, event loop, GC) are collected once per process.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ApiError } from '../domain/errors.js';
 import type { Metrics } from '../domain/metrics.js';
 
 let processRegistry: Registry | null = null;
@@ -161,8 +165,53 @@ export function registerRequestMetrics(http: FastifyInstance, metrics: Prometheu
       'request',
     );
   });
-  http.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+}
+
+/** Whether a request with this Authorization header may read the metrics: any when no token is configured. */
+export function metricsAllowed(token: string | null, authorization: string | undefined): boolean {
+  if (token === null) return true;
+  const given = Buffer.from(authorization ?? '');
+  const expected = Buffer.from(`Bearer ${token}`);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** GET /metrics on the API's port; with a token, only for requests that carry it. */
+export function registerMetricsRoute(http: FastifyInstance, metrics: PrometheusMetrics, token: string | null): void {
+  http.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['operations'], security: token === null ? [] : [{ bearer: [] }] } }, async (request, reply) => {
+    if (!metricsAllowed(token, request.headers.authorization)) {
+      throw new ApiError(request.headers.authorization ? 'invalid_token' : 'authentication_required', 'The metrics need the token configured as METRICS_TOKEN.');
+    }
     reply.header('content-type', metrics.contentType);
     return metrics.exposition();
   });
+}
+
+/**
+ * /metrics on a listener of its own (METRICS_PORT), for a scraper on a private network: the
+ * API's port then does not answer it at all. Resolves once listening; close() stops it.
+ */
+export async function listenForMetrics(metrics: PrometheusMetrics, options: { host: string; port: number; token: string | null }): Promise<Server> {
+  const server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?', 1)[0];
+    if (path !== '/metrics' || (request.method !== 'GET' && request.method !== 'HEAD')) {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('Only GET /metrics here.\n');
+      return;
+    }
+    if (!metricsAllowed(options.token, request.headers.authorization)) {
+      response.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' }).end('The metrics need the token configured as METRICS_TOKEN.\n');
+      return;
+    }
+    metrics.exposition().then(
+      (text) => response.writeHead(200, { 'content-type': metrics.contentType }).end(request.method === 'HEAD' ? undefined : text),
+      () => response.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
 }

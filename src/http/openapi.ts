@@ -2,10 +2,12 @@
  * Finishes the OpenAPI document that @fastify/swagger derives from the route schemas, so that
  * standard validators and client generators accept it: tuple schemas in OpenAPI 3.0's
  * vocabulary, security, request bodies of every content type a route parses, nested query
- * parameters as deepObject, a success response on every operation, and file downloads.
+ * parameters as deepObject, a success response on every operation, and file downloads; and
+ * /files/ (tus and the IETF draft), whose routes no schema can describe (./protocols/openapi.ts).
  * The route schemas stay the single source; this only adds what they cannot say.
  */
 import { ERROR_TABLE } from '../domain/errors.js';
+import { RESUMABLE_UPLOAD_PATHS } from './protocols/openapi.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- a JSON document walked generically */
 type Json = any;
@@ -54,7 +56,7 @@ const ANSWER_BODIES: Array<[RegExp, string]> = [
 ];
 
 /** Paths that anyone may read without a token (SPEC 1: reads of public clips, users, health; SPEC 8: clips' renditions). */
-const PUBLIC_READS = /^\/(healthz|users(\/\{id\}(\/audio_clips)?)?|audio_clips(\/\{id\}(\/audio|\/image|\.mp3|\/audio\.mp3|\/waveform\.json|\/images\/\{name\})?)?)$/;
+const PUBLIC_READS = /^\/(healthz|readyz|users(\/\{id\}(\/audio_clips)?)?|audio_clips(\/\{id\}(\/audio|\/image|\.mp3|\/audio\.mp3|\/waveform\.json|\/images\/\{name\})?)?)$/;
 
 /** Files a clip or message has: the originals and what media processing made (SPEC 8), by path suffix and content type. */
 const FILE_PATHS: Array<[RegExp, string, string]> = [
@@ -192,14 +194,17 @@ export function completeOpenApi(doc: Json): Json {
       const file = FILE_PATHS.find(([pattern]) => pattern.test(path));
       if (file) Object.assign(responses, fileResponses(file[1], file[2]));
       if (/\}\.mp3$/.test(path)) responses['302'] = { description: 'to urls.high_mp3', headers: { Location: { schema: { type: 'string' } } } };
+      if (path === '/metrics') responses['200'] = { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } };
       if (!Object.keys(responses).some((status) => status.startsWith('2') || status === '302')) Object.assign(responses, successResponse(path, method));
       responses['4XX'] ??= errorResponse('the request was refused', oauth ? { $ref: '#/components/schemas/OAuthError' } : undefined);
       responses['5XX'] ??= errorResponse('a server bug', oauth ? { $ref: '#/components/schemas/OAuthError' } : undefined);
 
+      if (operation.security) continue; // the route says (/metrics: open, or the METRICS_TOKEN)
       if (NO_TOKEN.has(signature)) operation.security = [];
       else if (method === 'get' && PUBLIC_READS.test(path)) operation.security = [{}, { bearer: [] }];
       else operation.security = [{ bearer: [] }];
     }
   }
+  Object.assign(doc.paths, structuredClone(RESUMABLE_UPLOAD_PATHS));
   return doc;
 }

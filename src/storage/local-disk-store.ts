@@ -196,4 +196,9 @@ export class LocalDiskStore implements BlobStore, InPlaceUploads {
     const stats = await fs.statfs(this.options.root);
     return stats.bavail * stats.bsize;
   }
+
+  async check(): Promise<void> {
+    // The folder is there and writable (a disk remounted read-only, or gone, fails this).
+    await fs.access(this.uploadsDir, constants.W_OK);
+  }
 }

@@ -6,7 +6,7 @@ import { LocalDiskStore } from './local-disk-store.js';
 
 /** `scratchDir`: where this process keeps scratch files (emptied at open); DATA_DIR/scratch by default. */
 export async function openBlobStore(
-  config: Pick<Config, 'dataDir' | 'durableWrites' | 'storageUrl' | 's3Endpoint' | 's3Region' | 's3ForcePathStyle'>,
+  config: Pick<Config, 'dataDir' | 'durableWrites' | 'storageUrl' | 's3Endpoint' | 's3Region' | 's3ForcePathStyle' | 's3TimeoutSeconds'>,
   scratchDir = path.join(config.dataDir, 'scratch'),
 ): Promise<BlobStore> {
   if (config.storageUrl === null) return LocalDiskStore.open({ root: config.dataDir, durable: config.durableWrites, scratchDir });
@@ -20,5 +20,6 @@ export async function openBlobStore(
     region: config.s3Region,
     forcePathStyle: config.s3ForcePathStyle,
     scratchDir,
+    timeoutMs: config.s3TimeoutSeconds * 1000,
   });
 }

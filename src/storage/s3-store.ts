@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
@@ -29,6 +29,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { BlobStore, PieceSlice, PieceStream, PieceUploads, ScratchFile, StorageCapabilities } from '../domain/ports.js';
 import { LocalScratchFile, ScratchDirectory } from './local-files.js';
+import { classified, silenceGuard, withDeadline } from './s3-deadlines.js';
 import { StreamedPut } from './streamed-put.js';
 
 export interface S3StoreOptions {
@@ -43,6 +44,12 @@ export interface S3StoreOptions {
   scratchDir: string;
   /** Explicit credentials (tests); otherwise the SDK's default chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
+  /**
+   * S3_TIMEOUT: how long a connection, an answer to a call that moves no bulk data (retries
+   * included) and silence in the middle of a transfer may take before the call fails with
+   * STORAGE_UNAVAILABLE (./s3-deadlines.ts).
+   */
+  timeoutMs: number;
 }
 
 /** S3's smallest part, except for the last one. */
@@ -50,6 +57,7 @@ const MIN_PART = 5 * 1024 * 1024;
 /** Bytes of small slices gathered into one uploaded part (bounded memory per assembly). */
 const GATHERED_PART = 8 * 1024 * 1024;
 const KEY_PATTERN = /^[0-9a-f-]{36}$/;
+const QUIET = { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 /** Parts of one assembly sent at once (copies inside the store, or gathered small slices). */
 const PART_CONCURRENCY = 6;
 
@@ -60,8 +68,14 @@ export class S3Store implements BlobStore, PieceUploads {
   readonly capabilities: StorageCapabilities = { inPlaceWrites: false, localPaths: false, freeSpace: false };
   readonly inPlace = null;
   readonly pieces: PieceUploads = this;
+  /** Calls and transfers from files: a connection that goes silent for timeoutMs fails the attempt. */
   private readonly client: S3Client;
-  /** For bodies streamed as they arrive, which cannot be sent again: no retries. */
+  /**
+   * Downloads: no socket time limit, since a slow reader pauses them; silenceGuard counts only
+   * the store's silence.
+   */
+  private readonly readClient: S3Client;
+  /** For bodies streamed as they arrive, which cannot be sent again: no retries; StreamedPut times them. */
   private readonly streamingClient: S3Client;
 
   private constructor(
@@ -82,19 +96,38 @@ export class S3Store implements BlobStore, PieceUploads {
       maxAttempts: 5,
       // No "Expect: 100-continue" round trip before every piece: bodies are ours and small.
       expectContinueHeader: false,
+      // The SDK would print a warning of its own (to the console) for each failed streamed
+      // body; the failure itself reaches the caller, which reports it.
+      logger: QUIET,
     } as const;
-    this.client = new S3Client(settings);
-    this.streamingClient = new S3Client({ ...settings, maxAttempts: 1 });
+    const connectionTimeout = options.timeoutMs;
+    this.client = new S3Client({ ...settings, requestHandler: { connectionTimeout, socketTimeout: options.timeoutMs } });
+    this.readClient = new S3Client({ ...settings, requestHandler: { connectionTimeout } });
+    this.streamingClient = new S3Client({ ...settings, maxAttempts: 1, requestHandler: { connectionTimeout } });
+  }
+
+  /** A call that moves no bulk data: answered within timeoutMs, retries included, or STORAGE_UNAVAILABLE. */
+  private quick<T>(what: string, call: (client: S3Client, abortSignal: AbortSignal) => Promise<T>, outer?: AbortSignal): Promise<T> {
+    return withDeadline(this.options.timeoutMs, what, (abortSignal) => call(this.client, abortSignal), outer);
+  }
+
+  /** A transfer (an object or part sent or copied): bounded by silence, not by length. */
+  private async transfer<T>(what: string, call: (client: S3Client) => Promise<T>): Promise<T> {
+    try {
+      return await call(this.client);
+    } catch (error) {
+      throw classified(what, error);
+    }
   }
 
   /** Opens the store, creating the bucket when it is missing and the credentials allow it. */
   static async open(options: S3StoreOptions): Promise<S3Store> {
     const store = new S3Store(options, await ScratchDirectory.open(options.scratchDir));
     try {
-      await store.client.send(new HeadBucketCommand({ Bucket: options.bucket }));
+      await store.quick('HeadBucket', (client, abortSignal) => client.send(new HeadBucketCommand({ Bucket: options.bucket }), { abortSignal }));
     } catch (error) {
       if (!isMissing(error)) throw error;
-      await store.client.send(new CreateBucketCommand({ Bucket: options.bucket })).catch((created: unknown) => {
+      await store.quick('CreateBucket', (client, abortSignal) => client.send(new CreateBucketCommand({ Bucket: options.bucket }), { abortSignal })).catch((created: unknown) => {
         // Another node made it meanwhile.
         if (!/BucketAlreadyOwnedByYou|BucketAlreadyExists/.test(String((created as Error).name))) throw created;
       });
@@ -127,14 +160,17 @@ export class S3Store implements BlobStore, PieceUploads {
     const key = randomUUID();
     // A file stream of known length goes to the store as it is read: never whole in memory.
     const body = length === 0 ? Buffer.alloc(0) : createReadStream(scratch.filePath, { start: 0, end: length - 1, highWaterMark: 1024 * 1024 });
-    await this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key), Body: body, ContentLength: length }));
+    await this.transfer('PutObject', (client) => client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key), Body: body, ContentLength: length })));
     return key;
   }
 
   streamPiece(length: number): PieceStream {
     const key = randomUUID();
-    return new StreamedPut(key, (body, abortSignal) =>
-      this.streamingClient.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key), Body: body, ContentLength: length }), { abortSignal }),
+    return new StreamedPut(
+      key,
+      (body, abortSignal) =>
+        this.streamingClient.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key), Body: body, ContentLength: length }), { abortSignal }),
+      this.options.timeoutMs,
     );
   }
 
@@ -143,15 +179,15 @@ export class S3Store implements BlobStore, PieceUploads {
     const Bucket = this.options.bucket;
     const Key = this.objectKey(key);
     if (slices.length === 0) {
-      await this.client.send(new PutObjectCommand({ Bucket, Key, Body: Buffer.alloc(0), ContentLength: 0 }));
+      await this.quick('PutObject', (client, abortSignal) => client.send(new PutObjectCommand({ Bucket, Key, Body: Buffer.alloc(0), ContentLength: 0 }), { abortSignal }));
       return key;
     }
-    const { UploadId } = await this.client.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    const { UploadId } = await this.quick('CreateMultipartUpload', (client, abortSignal) => client.send(new CreateMultipartUploadCommand({ Bucket, Key }), { abortSignal }));
     try {
       const parts = await this.uploadParts(Key, UploadId!, slices);
-      await this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }));
+      await this.transfer('CompleteMultipartUpload', (client) => client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } })));
     } catch (error) {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
+      await this.quick('AbortMultipartUpload', (client, abortSignal) => client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }), { abortSignal })).catch(() => undefined);
       throw asMissing(error);
     }
     return key;
@@ -187,7 +223,7 @@ export class S3Store implements BlobStore, PieceUploads {
       const body = Buffer.concat(gathered, gatheredBytes);
       gathered = [];
       gatheredBytes = 0;
-      await submit(async (PartNumber) => (await this.client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: body, ContentLength: body.length }))).ETag);
+      await submit(async (PartNumber) => (await this.transfer('UploadPart', (client) => client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: body, ContentLength: body.length })))).ETag);
     };
     for (let i = 0; i < slices.length; i += 1) {
       const slice = slices[i]!;
@@ -196,7 +232,10 @@ export class S3Store implements BlobStore, PieceUploads {
       if (length >= MIN_PART && gatheredBytes === 0) {
         const range = `bytes=${slice.pieceOffset}-${slice.pieceOffset + length - 1}`;
         const CopySource = this.copySource(slice.key);
-        await submit(async (PartNumber) => (await this.client.send(new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber, CopySource, CopySourceRange: range }))).CopyPartResult?.ETag);
+        await submit(
+          async (PartNumber) =>
+            (await this.transfer('UploadPartCopy', (client) => client.send(new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber, CopySource, CopySourceRange: range })))).CopyPartResult?.ETag,
+        );
         continue;
       }
       // Read the slice (in steps, so a long one never sits in memory whole) into gathered parts.
@@ -219,17 +258,24 @@ export class S3Store implements BlobStore, PieceUploads {
     return `${this.options.bucket}/${this.objectKey(key)}`;
   }
 
+  /**
+   * Like a file stream, the stream is `pending` until the store has answered, then emits
+   * `ready`, so a reader can tell a missing or unreachable object before it answers anything.
+   */
   openRead(key: string, range?: { start: number; end: number }): NodeJS.ReadableStream {
     if (range && range.end <= range.start) return Readable.from([]);
-    const out = new PassThrough();
+    const out = Object.assign(silenceGuard(this.options.timeoutMs, 'GetObject'), { pending: true });
     const request = new GetObjectCommand({
       Bucket: this.options.bucket,
       Key: this.objectKey(key),
       ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}),
     });
-    this.client
-      .send(request)
-      .then(({ Body }) => pipeline(Body as Readable, out))
+    withDeadline(this.options.timeoutMs, 'GetObject', (abortSignal) => this.readClient.send(request, { abortSignal }))
+      .then(({ Body }) => {
+        out.pending = false;
+        out.emit('ready');
+        return pipeline(Body as Readable, out);
+      })
       .catch((error: unknown) => out.destroy(asMissing(error)));
     return out;
   }
@@ -249,18 +295,24 @@ export class S3Store implements BlobStore, PieceUploads {
   }
 
   async deleteBlob(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }));
+    await this.quick('DeleteObject', (client, abortSignal) => client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }), { abortSignal }));
   }
 
   async freeBytes(): Promise<number | null> {
     return null;
   }
 
+  async check(signal: AbortSignal): Promise<void> {
+    await this.quick('HeadBucket', (client, abortSignal) => client.send(new HeadBucketCommand({ Bucket: this.options.bucket }), { abortSignal }), signal);
+  }
+
   async *listBlobs(): AsyncIterable<{ key: string; modifiedAt: number }> {
     const prefix = this.options.prefix ? `${this.options.prefix}/` : '';
     let ContinuationToken: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ContinuationToken }));
+      const page = await this.quick('ListObjectsV2', (client, abortSignal) =>
+        client.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ContinuationToken }), { abortSignal }),
+      );
       for (const object of page.Contents ?? []) {
         const key = (object.Key ?? '').slice(prefix.length);
         if (KEY_PATTERN.test(key)) yield { key, modifiedAt: object.LastModified?.getTime() ?? 0 };
@@ -276,10 +328,14 @@ export class S3Store implements BlobStore, PieceUploads {
     let KeyMarker: string | undefined;
     let UploadIdMarker: string | undefined;
     do {
-      const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket, Prefix, KeyMarker, UploadIdMarker }));
+      const page = await this.quick('ListMultipartUploads', (client, abortSignal) =>
+        client.send(new ListMultipartUploadsCommand({ Bucket, Prefix, KeyMarker, UploadIdMarker }), { abortSignal }),
+      );
       for (const upload of page.Uploads ?? []) {
         if ((upload.Initiated?.getTime() ?? 0) >= before) continue;
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key: upload.Key, UploadId: upload.UploadId })).catch(() => undefined);
+        await this.quick('AbortMultipartUpload', (client, abortSignal) => client.send(new AbortMultipartUploadCommand({ Bucket, Key: upload.Key, UploadId: upload.UploadId }), { abortSignal })).catch(
+          () => undefined,
+        );
         aborted += 1;
       }
       KeyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
@@ -290,6 +346,7 @@ export class S3Store implements BlobStore, PieceUploads {
 
   async close(): Promise<void> {
     this.client.destroy();
+    this.readClient.destroy();
     this.streamingClient.destroy();
   }
 }

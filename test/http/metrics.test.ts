@@ -1,9 +1,16 @@
-/** GET /metrics after real uploads: requests by route and status, bytes, chunks, completions. */
+/**
+ * GET /metrics after real uploads: requests by route and status, bytes, chunks, completions;
+ * and its protection: a bearer token (METRICS_TOKEN), a listener of its own (METRICS_PORT).
+ */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { databaseKinds } from '../helpers/databases.js';
 import { createAttachment, newUser, putRaw, randomFile, request, sha1 } from '../helpers/client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { freePort, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
 /** The value of one sample line, e.g. `trickle_chunks_accepted_total 2`. */
 function sample(text: string, name: string, labels = ''): number {
@@ -44,5 +51,50 @@ describe('metrics', () => {
     assert.ok(sample(text, 'process_resident_memory_bytes') > 0, 'process metrics');
     const status = await request(server.url, 'GET', `/attachments/${id}`, { token });
     assert.equal(status.json.body.attachment.complete, true);
+  });
+});
+
+describe('metrics behind a token (METRICS_TOKEN)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer(databaseKinds()[0]!, { metricsToken: 'scrape-secret' });
+  });
+  after(() => server.close());
+
+  test('401 without the token or with another, 200 with it', async () => {
+    const none = await request(server.url, 'GET', '/metrics');
+    assert.equal(none.status, 401);
+    assert.equal(none.json.body.error.name, 'authentication_required');
+    const wrong = await request(server.url, 'GET', '/metrics', { token: 'scrape-secreT' });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.json.body.error.name, 'invalid_token');
+    const right = await request(server.url, 'GET', '/metrics', { token: 'scrape-secret' });
+    assert.equal(right.status, 200);
+    assert.match(right.text, /^# TYPE trickle_http_requests_total counter$/m);
+  });
+});
+
+describe('metrics on a port of their own (METRICS_PORT)', () => {
+  let dataDir: string;
+  let server: ServerProcess;
+  let metricsPort: number;
+  before(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'trickle-metrics-'));
+    metricsPort = await freePort();
+    server = await startServerProcess({ DATA_DIR: dataDir, MIN_FREE_BYTES: '0', METRICS_PORT: String(metricsPort), METRICS_TOKEN: 'scrape-secret', LOG_LEVEL: 'warn' });
+  });
+  after(async () => {
+    await server?.kill9();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('the API port does not answer /metrics; the metrics port does, with the token', async () => {
+    assert.equal((await fetch(`${server.base}/metrics`, { headers: { authorization: 'Bearer scrape-secret' } })).status, 404);
+    const base = `http://127.0.0.1:${metricsPort}`;
+    assert.equal((await fetch(`${base}/metrics`)).status, 401);
+    const scraped = await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer scrape-secret' } });
+    assert.equal(scraped.status, 200);
+    assert.match(await scraped.text(), /^# TYPE process_resident_memory_bytes gauge$/m);
+    assert.equal((await fetch(`${base}/users`, { headers: { authorization: 'Bearer scrape-secret' } })).status, 404, 'nothing but /metrics there');
   });
 });

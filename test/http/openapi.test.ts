@@ -67,6 +67,23 @@ describe('OpenAPI', () => {
     assert.deepEqual(clip.properties.processing.enum, ['queued', 'processing', 'ready', 'failed', 'unavailable']);
   });
 
+  test('operations: /files/ for tus and the IETF draft with their headers, /readyz, /healthz, /metrics', () => {
+    const create = doc.paths['/files/'].post;
+    const names = (operation: any) => operation.parameters.map((p: any) => p.name);
+    for (const name of ['Tus-Resumable', 'Upload-Draft-Interop-Version', 'Upload-Length', 'Upload-Defer-Length', 'Upload-Metadata', 'Upload-Concat', 'Upload-Complete']) assert.ok(names(create).includes(name), name);
+    assert.ok(create.responses['201'].headers.Location);
+    const append = doc.paths['/files/{id}'].patch;
+    assert.ok(names(append).includes('Upload-Offset') && names(append).includes('Upload-Checksum'));
+    assert.ok(append.requestBody.content['application/offset+octet-stream'] && append.requestBody.content['application/partial-upload']);
+    assert.ok(doc.paths['/files/{id}'].head.responses['200'].headers['Upload-Offset'] && doc.paths['/files/{id}'].head.responses['204'].headers['Upload-Complete']);
+    assert.ok(doc.paths['/files/{id}'].delete.responses['204']);
+    assert.deepEqual(doc.paths['/files/'].options.security, []);
+    assert.deepEqual(doc.paths['/files/{id}'].patch.security, [{ bearer: [] }]);
+    assert.ok(doc.paths['/readyz'].get.responses['200'] && doc.paths['/healthz'].get.responses['200']);
+    assert.ok(doc.paths['/metrics'].get.responses['200'].content['text/plain']);
+    assert.deepEqual(doc.paths['/metrics'].get.security, [], 'open: no METRICS_TOKEN in this server');
+  });
+
   test('a client generated with openapi-typescript + openapi-fetch type-checks and calls the server', async () => {
     const work = await mkdtemp(path.join(os.tmpdir(), 'trickle-openapi-client-'));
     try {
