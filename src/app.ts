@@ -149,6 +149,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const limits = {
     maxSize: config.maxAttachmentSize,
     maxOpenPerUser: config.maxOpenAttachments,
+    maxReservedBytes: config.maxReservedBytes,
     maxRanges: config.maxAttachmentRanges,
     idleTimeoutMs: config.attachmentIdleTimeoutSeconds * 1000,
     minFreeBytes: config.minFreeBytes,

@@ -22,6 +22,8 @@ export interface Config {
   s3TimeoutSeconds: number;
   maxAttachmentSize: number;
   maxOpenAttachments: number;
+  /** Bytes one user's open attachments may declare but not have sent yet (429 reservation_limit beyond). */
+  maxReservedBytes: number;
   /** Separate received ranges one attachment may have; a chunk that would add one more is refused. */
   maxAttachmentRanges: number;
   attachmentIdleTimeoutSeconds: number;
@@ -159,6 +161,13 @@ const SETTINGS: { [K in keyof Config]: Setting } = {
   },
   maxAttachmentSize: { env: 'MAX_ATTACHMENT_SIZE', parse: integer('MAX_ATTACHMENT_SIZE', 1), fallback: () => 2 * 1024 ** 3, help: 'largest attachment in bytes' },
   maxOpenAttachments: { env: 'MAX_OPEN_ATTACHMENTS', parse: integer('MAX_OPEN_ATTACHMENTS', 1), fallback: () => 100, help: 'unused attachments one user may hold' },
+  maxReservedBytes: {
+    env: 'MAX_RESERVED_BYTES',
+    parse: integer('MAX_RESERVED_BYTES', 1),
+    // Two attachments of the largest size may be under way at once.
+    fallback: (c) => 2 * (c.maxAttachmentSize ?? 2 * 1024 ** 3),
+    help: "bytes one user's open attachments may declare but not have sent yet (default: twice MAX_ATTACHMENT_SIZE)",
+  },
   maxAttachmentRanges: {
     env: 'MAX_ATTACHMENT_RANGES',
     parse: integer('MAX_ATTACHMENT_RANGES', 1),

@@ -54,8 +54,13 @@ export const ERROR_TABLE = {
   user_not_found: { code: 1610, status: 422, description: 'The user does not exist.' },
   invite_code_invalid: { code: 1611, status: 422, description: 'The invite code is unknown, already used or expired.' },
   // 429 / 507
-  too_many_open_attachments: { code: 1701, status: 429, description: 'You have too many unfinished attachments open.' },
+  too_many_open_attachments: { code: 1701, status: 429, description: 'You have too many open attachments (uploading, or complete but not used yet).' },
   rate_limited: { code: 1702, status: 429, description: 'Too many requests; try again later.' },
+  reservation_limit: {
+    code: 1703,
+    status: 429,
+    description: 'Your open attachments already declare as many bytes not sent yet as the server holds for one user.',
+  },
   insufficient_storage: { code: 1801, status: 507, description: 'The server is out of storage space.' },
   // 503: the server cannot serve this now; it may soon
   storage_unavailable: { code: 1851, status: 503, description: 'The storage did not answer in time; try again shortly.' },

@@ -210,12 +210,28 @@ export type RecordRangeOutcome =
   /** An append whose offset is no longer the upload's: nothing was recorded. */
   | { offsetMoved: AttachmentRecord };
 
+/** What one user's open attachments may hold (SPEC 3.6). */
+export interface OpenAttachmentLimits {
+  /** Attachments not used yet. */
+  maxOpen: number;
+  /** Bytes that attachments still uploading have declared (their size) but not received. */
+  maxReservedBytes: number;
+}
+
+/** The user's declared-but-unsent bytes, when a new declaration would take them past the limit. */
+export interface OverReservation {
+  overReservation: { reservedBytes: number };
+}
+
+export type AttachmentCreateOutcome = { created: AttachmentRecord } | { tooManyOpen: true } | OverReservation;
+
 export interface AttachmentRepository {
   /**
-   * Inserts an attachment unless the user already has `maxOpen` attachments that
-   * are not used yet; the count and the insert are atomic. Resolves null at the limit.
+   * Inserts an attachment unless that would take the user past a limit: `maxOpen`
+   * attachments not used yet, or `maxReservedBytes` declared but not received. The counts
+   * and the insert are atomic (under the user's row lock).
    */
-  createWithinLimit(attachment: NewAttachment, maxOpen: number): Promise<AttachmentRecord | null>;
+  createWithinLimit(attachment: NewAttachment, limits: OpenAttachmentLimits): Promise<AttachmentCreateOutcome>;
   findById(id: number): Promise<AttachmentRecord | null>;
   /** The attachment if `userId` owns it: one look-up by both, so another user's costs what a missing one does. */
   findOwned(id: number, userId: number): Promise<AttachmentRecord | null>;
@@ -238,8 +254,9 @@ export interface AttachmentRepository {
    * Resolves the row as it is afterwards (its size still null if the ranges reach past
    * `size`, or the earlier size if one was fixed before); null if the row is gone.
    * recordRange records nothing past a fixed size and resolves the row unchanged then.
+   * Refuses a size that would take the owner's declared-but-unsent bytes past `maxReservedBytes`.
    */
-  fixSize(id: number, size: number, now: number): Promise<AttachmentRecord | null>;
+  fixSize(id: number, size: number, now: number, maxReservedBytes: number): Promise<AttachmentRecord | OverReservation | null>;
   /**
    * uploading → complete with the file's SHA1, only while the content version is still the
    * one the SHA1 was computed on: the database decides, so no two nodes both complete it and

@@ -28,6 +28,7 @@ export const errorResponses = { '4xx': ErrorEnvelope, '5xx': ErrorEnvelope };
 const Limits = Type.Object({
   max_attachment_size: Type.Integer(),
   max_open_attachments: Type.Integer(),
+  max_reserved_bytes: Type.Integer({ description: "bytes the user's attachments still uploading may declare but not have sent yet" }),
   attachment_idle_timeout: Type.Integer({ description: 'seconds' }),
   trickle: Type.Boolean({ description: 'uploads may start before the size is known (SPEC 3.8)' }),
   parallel: Type.Boolean({ description: 'chunks of one attachment may be sent in parallel' }),

@@ -74,11 +74,10 @@ for (const kind of databaseKinds()) {
 
     test('a range commit on a row seen before another commit records both ranges', async () => {
       const repo = new SqlAttachmentRepository(database);
-      const created = await repo.createWithinLimit(
-        { userId, filename: 'a', contentType: null, size: 100, storageKey: 'k', createdAt: 1, expiresAt: 10_000 },
-        10,
-      );
-      assert.ok(created);
+      const limits = { maxOpen: 10, maxReservedBytes: 1000 };
+      const outcome = await repo.createWithinLimit({ userId, filename: 'a', contentType: null, size: 100, storageKey: 'k', createdAt: 1, expiresAt: 10_000 }, limits);
+      assert.ok('created' in outcome);
+      const created = outcome.created;
       const change = { changesRecorded: false };
       const first = await repo.recordRange(created.id, { start: 0, end: 10, ...change, seen: created }, 100, 2, 10_000);
       assert.ok('recorded' in first);
@@ -100,12 +99,10 @@ for (const kind of databaseKinds()) {
       assert.equal(third.recorded.contentVersion, stored.contentVersion + 1);
       assert.equal(third.bumped, true);
       // A size fixed elsewhere bounds what may be recorded, whatever the caller saw.
-      const unsized = await repo.createWithinLimit(
-        { userId, filename: 'b', contentType: null, size: null, storageKey: 'k2', createdAt: 1, expiresAt: 10_000 },
-        10,
-      );
-      assert.ok(unsized);
-      await repo.fixSize(unsized.id, 20, 5);
+      const unsizedOutcome = await repo.createWithinLimit({ userId, filename: 'b', contentType: null, size: null, storageKey: 'k2', createdAt: 1, expiresAt: 10_000 }, limits);
+      assert.ok('created' in unsizedOutcome);
+      const unsized = unsizedOutcome.created;
+      await repo.fixSize(unsized.id, 20, 5, limits.maxReservedBytes);
       const past = await repo.recordRange(unsized.id, { start: 0, end: 30, ...change, seen: unsized }, 100, 6, 10_000);
       assert.ok('recorded' in past);
       assert.equal(past.recorded.size, 20);

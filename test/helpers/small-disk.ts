@@ -43,3 +43,14 @@ export async function mountingNotAllowed(): Promise<string | undefined> {
   await probe.unmount();
   return undefined;
 }
+
+/** Runs `use` with a fresh small disk, unmounted afterwards whatever happens; nothing where mounting is not allowed. */
+export async function withSmallDisk(sizeMiB: number, use: (dir: string) => Promise<void>): Promise<void> {
+  const disk = await mountSmallDisk(sizeMiB);
+  if (typeof disk === 'string') return;
+  try {
+    await use(disk.dir);
+  } finally {
+    await disk.unmount();
+  }
+}

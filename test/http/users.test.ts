@@ -39,6 +39,7 @@ for (const kind of databaseKinds()) {
       assert.deepEqual(account.json.body.user.limits, {
         max_attachment_size: server.config.maxAttachmentSize,
         max_open_attachments: server.config.maxOpenAttachments,
+        max_reserved_bytes: server.config.maxReservedBytes,
         attachment_idle_timeout: server.config.attachmentIdleTimeoutSeconds,
         trickle: true,
         parallel: true,

@@ -17,7 +17,7 @@ import { createAttachment, newUser, putMultipart, putRaw, randomFile, request, s
 import pg from 'pg';
 import { databaseKinds } from '../helpers/databases.js';
 import { readBlob, startServer } from '../helpers/server.js';
-import { mountSmallDisk, mountingNotAllowed } from '../helpers/small-disk.js';
+import { mountSmallDisk, mountingNotAllowed, withSmallDisk } from '../helpers/small-disk.js';
 
 const cannotMount = await mountingNotAllowed();
 
@@ -89,73 +89,72 @@ describe('a full disk', { skip: cannotMount }, () => {
 
 describe('a full data disk under the database too', { skip: cannotMount }, () => {
   test('parallel raw and multipart chunks answer 200 or 507 (never 500), DELETE frees space, uploads finish once space returns', async () => {
-    const disk = await mountSmallDisk(32);
-    if (typeof disk === 'string') return;
-    // The default layout: the SQLite database (and its WAL) in DATA_DIR, beside the blobs.
-    const app = await buildApp({ ...loadConfig([], { DATA_DIR: disk.dir }), passwordHashLog2N: 10, minFreeBytes: 0, logLevel: 'silent', registrationRateLimit: 0, tokenRateLimit: 0 });
-    await app.http.listen({ port: 0, host: '127.0.0.1' });
-    const base = `http://127.0.0.1:${(app.http.server.address() as AddressInfo).port}`;
-    const filler = path.join(disk.dir, 'filler');
-    try {
-      const { token, id: userId } = await newUser(base, 'fulldb');
-      const size = 3 * 1024 * 1024;
-      const files = Array.from({ length: 4 }, () => randomFile(size));
-      const ids: number[] = [];
-      for (const file of files) ids.push(await createAttachment(base, token, file.length));
-      // Another program takes all but 2 MiB: the four uploads (12 MiB declared) no longer fit.
-      const { bavail, bsize } = await statfs(disk.dir);
-      await writeFile(filler, Buffer.alloc(bavail * bsize - 2 * 1024 * 1024, 1));
+    await withSmallDisk(32, async (dir) => {
+      // The default layout: the SQLite database (and its WAL) in DATA_DIR, beside the blobs.
+      const app = await buildApp({ ...loadConfig([], { DATA_DIR: dir }), passwordHashLog2N: 10, minFreeBytes: 0, logLevel: 'silent', registrationRateLimit: 0, tokenRateLimit: 0 });
+      await app.http.listen({ port: 0, host: '127.0.0.1' });
+      const base = `http://127.0.0.1:${(app.http.server.address() as AddressInfo).port}`;
+      const filler = path.join(dir, 'filler');
+      try {
+        const { token, id: userId } = await newUser(base, 'fulldb');
+        const size = 3 * 1024 * 1024;
+        const files = Array.from({ length: 4 }, () => randomFile(size));
+        const ids: number[] = [];
+        for (const file of files) ids.push(await createAttachment(base, token, file.length));
+        // Another program takes all but 2 MiB: the four uploads (12 MiB declared) no longer fit.
+        const { bavail, bsize } = await statfs(dir);
+        await writeFile(filler, Buffer.alloc(bavail * bsize - 2 * 1024 * 1024, 1));
 
-      const chunk = 64 * 1024;
-      const statuses = new Map<number, number>();
-      const acknowledged: Array<[number, number]> = [];
-      const workers = 8;
-      await Promise.all(
-        Array.from({ length: workers }, async (_, worker) => {
-          for (let at = worker * chunk; at < size; at += workers * chunk) {
-            for (const [index, id] of ids.entries()) {
-              const bytes = files[index]!.subarray(at, at + chunk);
-              const reply = (at / chunk) % 2 === 0 ? await putRaw(base, token, id, at, bytes) : await putMultipart(base, token, id, at, bytes);
-              statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
-              if (reply.status === 200) acknowledged.push([index, at]);
-              else assert.equal(reply.json?.body?.error?.name, 'insufficient_storage', `${reply.status} ${reply.text}`);
+        const chunk = 64 * 1024;
+        const statuses = new Map<number, number>();
+        const acknowledged: Array<[number, number]> = [];
+        const workers = 8;
+        await Promise.all(
+          Array.from({ length: workers }, async (_, worker) => {
+            for (let at = worker * chunk; at < size; at += workers * chunk) {
+              for (const [index, id] of ids.entries()) {
+                const bytes = files[index]!.subarray(at, at + chunk);
+                const reply = (at / chunk) % 2 === 0 ? await putRaw(base, token, id, at, bytes) : await putMultipart(base, token, id, at, bytes);
+                statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
+                if (reply.status === 200) acknowledged.push([index, at]);
+                else assert.equal(reply.json?.body?.error?.name, 'insufficient_storage', `${reply.status} ${reply.text}`);
+              }
             }
-          }
-        }),
-      );
-      assert.deepEqual([...statuses.keys()].sort(), [200, 507], `statuses: ${JSON.stringify([...statuses])}`);
-      for (const [index, at] of acknowledged) {
-        const record = await app.services.attachments.getOwned(userId, ids[index]!);
-        assert.ok(record.ranges.some(([s, e]) => s <= at && e >= at + chunk), `acknowledged [${at}, +64 KiB) of ${ids[index]} not recorded`);
-        const stored = await readBlob({ app }, record.storageKey, { start: at, end: at + chunk });
-        assert.ok(stored.equals(files[index]!.subarray(at, at + chunk)), `acknowledged [${at}, +64 KiB) of ${ids[index]} differs`);
-      }
-
-      // Still full: deleting works (the database has to write to delete), and frees the bytes.
-      assert.ok((await statfs(disk.dir)).bavail * bsize < 256 * 1024, 'the disk is not full');
-      for (const id of ids.slice(2)) {
-        const deleted = await request(base, 'DELETE', `/attachments/${id}`, { token });
-        assert.equal(deleted.status, 204, deleted.text);
-        assert.equal((await request(base, 'GET', `/attachments/${id}`, { token })).status, 404);
-      }
-
-      // Space returns: the other two uploads finish, byte-exact, and the reserve is back.
-      await rm(filler);
-      for (const [index, id] of ids.slice(0, 2).entries()) {
-        const status = (await request(base, 'GET', `/attachments/${id}`, { token })).json.body.attachment;
-        for (const [start, end] of status.missing as Array<[number, number]>) {
-          const reply = await putRaw(base, token, id, start, files[index]!.subarray(start, end));
-          assert.equal(reply.status, 200, reply.text);
+          }),
+        );
+        assert.deepEqual([...statuses.keys()].sort(), [200, 507], `statuses: ${JSON.stringify([...statuses])}`);
+        for (const [index, at] of acknowledged) {
+          const record = await app.services.attachments.getOwned(userId, ids[index]!);
+          assert.ok(record.ranges.some(([s, e]) => s <= at && e >= at + chunk), `acknowledged [${at}, +64 KiB) of ${ids[index]} not recorded`);
+          const stored = await readBlob({ app }, record.storageKey, { start: at, end: at + chunk });
+          assert.ok(stored.equals(files[index]!.subarray(at, at + chunk)), `acknowledged [${at}, +64 KiB) of ${ids[index]} differs`);
         }
-        assert.equal((await request(base, 'GET', `/attachments/${id}`, { token })).json.body.attachment.sha1, sha1(files[index]!));
+
+        // Still full: deleting works (the database has to write to delete), and frees the bytes.
+        assert.ok((await statfs(dir)).bavail * bsize < 256 * 1024, 'the disk is not full');
+        for (const id of ids.slice(2)) {
+          const deleted = await request(base, 'DELETE', `/attachments/${id}`, { token });
+          assert.equal(deleted.status, 204, deleted.text);
+          assert.equal((await request(base, 'GET', `/attachments/${id}`, { token })).status, 404);
+        }
+
+        // Space returns: the other two uploads finish, byte-exact, and the reserve is back.
+        await rm(filler);
+        for (const [index, id] of ids.slice(0, 2).entries()) {
+          const status = (await request(base, 'GET', `/attachments/${id}`, { token })).json.body.attachment;
+          for (const [start, end] of status.missing as Array<[number, number]>) {
+            const reply = await putRaw(base, token, id, start, files[index]!.subarray(start, end));
+            assert.equal(reply.status, 200, reply.text);
+          }
+          assert.equal((await request(base, 'GET', `/attachments/${id}`, { token })).json.body.attachment.sha1, sha1(files[index]!));
+        }
+        const reserve = path.join(dir, 'trickle.sqlite-reserve');
+        for (let waited = 0; !(await stat(reserve).catch(() => null)) && waited < 20_000; waited += 250) await delay(250);
+        assert.ok(await stat(reserve).catch(() => null), 'the space reserve was not written again');
+      } finally {
+        await app.http.close();
       }
-      const reserve = path.join(disk.dir, 'trickle.sqlite-reserve');
-      for (let waited = 0; !(await stat(reserve).catch(() => null)) && waited < 20_000; waited += 250) await delay(250);
-      assert.ok(await stat(reserve).catch(() => null), 'the space reserve was not written again');
-    } finally {
-      await app.http.close();
-      await disk.unmount();
-    }
+    });
   });
 });
 

@@ -1,6 +1,18 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { contiguousPrefix, countAfterAdding, intersect, mergeRange, parseRangeSet, type ByteRange } from '../../domain/attachments/ranges.js';
-import type { AttachmentRecord, AttachmentRepository, AttachmentState, ExpiryCursor, NewAttachment, PieceLayout, RangeCommit, RecordRangeOutcome } from '../../domain/ports.js';
+import type {
+  AttachmentRecord,
+  AttachmentRepository,
+  AttachmentState,
+  AttachmentCreateOutcome,
+  ExpiryCursor,
+  NewAttachment,
+  OpenAttachmentLimits,
+  OverReservation,
+  PieceLayout,
+  RangeCommit,
+  RecordRangeOutcome,
+} from '../../domain/ports.js';
 import type { TransactionScope } from '../../domain/jobs/job-queue.js';
 import type { Database } from '../database.js';
 import { compileOnce } from '../compiled-query.js';
@@ -65,17 +77,39 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     return this.database.dialect === 'postgres' ? query.forUpdate() : query;
   }
 
-  async createWithinLimit(attachment: NewAttachment, maxOpen: number): Promise<AttachmentRecord | null> {
-    return this.database.db.transaction().execute(async (trx) => {
-      // Lock the owner so two creates cannot both pass the count.
+  /** What a user's attachments not used yet add up to: how many, and the bytes declared but not received. */
+  private async openTotals(trx: Transaction<Tables>, userId: number): Promise<{ open: number; reservedBytes: number }> {
+    const totals = await trx
+      .selectFrom('attachments')
+      .select((eb) => [
+        eb.fn.countAll<number | string>().as('open'),
+        eb.fn
+          .coalesce(
+            eb.fn.sum<number | string>(
+              eb
+                .case()
+                .when(eb.and([eb('state', '=', 'uploading'), eb('size_known', '=', 1)]))
+                .then(eb('size', '-', eb.ref('received_bytes')))
+                .else(0)
+                .end(),
+            ),
+            eb.lit(0),
+          )
+          .as('reserved'),
+      ])
+      .where('user_id', '=', userId)
+      .where('state', '!=', 'used')
+      .executeTakeFirstOrThrow();
+    return { open: Number(totals.open), reservedBytes: Number(totals.reserved) };
+  }
+
+  async createWithinLimit(attachment: NewAttachment, limits: OpenAttachmentLimits): Promise<AttachmentCreateOutcome> {
+    return this.database.db.transaction().execute(async (trx): Promise<AttachmentCreateOutcome> => {
+      // Lock the owner so two creates cannot both pass the limits.
       await this.lockRow(trx, 'users', attachment.userId).executeTakeFirst();
-      const { open } = await trx
-        .selectFrom('attachments')
-        .select((eb) => eb.fn.countAll<number | string>().as('open'))
-        .where('user_id', '=', attachment.userId)
-        .where('state', '!=', 'used')
-        .executeTakeFirstOrThrow();
-      if (Number(open) >= maxOpen) return null;
+      const { open, reservedBytes } = await this.openTotals(trx, attachment.userId);
+      if (open >= limits.maxOpen) return { tooManyOpen: true };
+      if (reservedBytes + (attachment.size ?? 0) > limits.maxReservedBytes) return { overReservation: { reservedBytes } };
       const row = await trx
         .insertInto('attachments')
         .values({
@@ -94,7 +128,7 @@ export class SqlAttachmentRepository implements AttachmentRepository {
         })
         .returningAll()
         .executeTakeFirstOrThrow();
-      return toAttachment(row);
+      return { created: toAttachment(row) };
     });
   }
 
@@ -243,12 +277,20 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     return row ? toAttachment(row) : null;
   }
 
-  async fixSize(id: number, size: number, now: number): Promise<AttachmentRecord | null> {
+  async fixSize(id: number, size: number, now: number, maxReservedBytes: number): Promise<AttachmentRecord | OverReservation | null> {
     return this.database.db.transaction().execute(async (trx) => {
+      // The owner first, as a create locks it: the size declares bytes that count against the owner's limit.
+      const owner = await trx.selectFrom('attachments').select('user_id').where('id', '=', id).executeTakeFirst();
+      if (!owner) return null;
+      await this.lockRow(trx, 'users', owner.user_id).executeTakeFirst();
       const row = await this.lockRow(trx, 'attachments', id).executeTakeFirst();
       if (!row) return null;
       const highest = parseRangeSet(JSON.parse(row.ranges)).at(-1)?.[1] ?? 0;
       if (row.size_known || highest > size) return toAttachment(row);
+      if (row.state === 'uploading') {
+        const { reservedBytes } = await this.openTotals(trx, row.user_id);
+        if (reservedBytes + size - row.received_bytes > maxReservedBytes) return { overReservation: { reservedBytes } };
+      }
       const updated = await trx
         .updateTable('attachments')
         .set({ size, size_known: 1, updated_at: now })

@@ -8,6 +8,7 @@ import type { EventOutbox } from '../events/events.js';
 import type { Metrics } from '../metrics.js';
 import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, ExpiryCursor, PrefixHasher } from '../ports.js';
 import { contiguousPrefix, missingRanges, type ByteRange } from './ranges.js';
+import { reservationLimit } from './reservations.js';
 import { highestByte, outOfRange, tooLarge, UploadEngine, type ChunkInput, type ContentSniffer } from './upload-engine.js';
 
 export type { ChunkInput, ContentSniffer, TrailingChunkParams } from './upload-engine.js';
@@ -19,6 +20,8 @@ export interface AttachmentLimits {
   idleTimeoutMs: number;
   /** Separate received ranges one attachment may have. */
   maxRanges: number;
+  /** Bytes one user's attachments still uploading may declare but not have received (SPEC 3.6). */
+  maxReservedBytes: number;
   /** Free space that must remain after an attachment of the requested size. */
   minFreeBytes: number;
 }
@@ -125,20 +128,26 @@ export class AttachmentService {
     const storageKey = this.store.inPlace ? await this.store.inPlace.createUpload(input.size ?? 0) : crypto.randomUUID();
     const now = this.clock.now();
     try {
-      const record = await this.repo.createWithinLimit(
+      const outcome = await this.repo.createWithinLimit(
         { userId, filename: input.filename, contentType: input.contentType, size: input.size, storageKey, createdAt: now, expiresAt: now + this.limits.idleTimeoutMs },
-        this.limits.maxOpenPerUser,
+        { maxOpen: this.limits.maxOpenPerUser, maxReservedBytes: this.limits.maxReservedBytes },
       );
-      if (!record) {
-        throw new ApiError('too_many_open_attachments', `You already have ${this.limits.maxOpenPerUser} unfinished attachments; finish, use or delete one first.`, {
-          max_open: this.limits.maxOpenPerUser,
-        });
-      }
-      return record;
+      if ('tooManyOpen' in outcome) throw this.tooManyOpen();
+      if ('overReservation' in outcome) throw reservationLimit(this.limits.maxReservedBytes, outcome.overReservation.reservedBytes, input.size ?? 0);
+      return outcome.created;
     } catch (error) {
       await this.store.deleteBlob(storageKey);
       throw error;
     }
+  }
+
+  private tooManyOpen(): ApiError {
+    const max = this.limits.maxOpenPerUser;
+    return new ApiError(
+      'too_many_open_attachments',
+      `You already have ${max} open attachments (uploading, or complete but not used yet); use or delete some first (GET /attachments lists them).`,
+      { max_open: max },
+    );
   }
 
   /** The caller's attachment; anyone else's is reported as not found. */

@@ -20,6 +20,7 @@ import { ChunkWriter } from './chunk-writer.js';
 import { PieceReceiver } from './piece-receiver.js';
 import { contiguousPrefix, countAfterAdding, type ByteRange } from './ranges.js';
 import { RegionHold } from './region-locks.js';
+import { reservationLimit } from './reservations.js';
 import { isMissingBlob, sliceLayout, UploadBytes } from './upload-bytes.js';
 import { UploadStates, type UploadState } from './upload-state.js';
 
@@ -28,6 +29,8 @@ export interface EngineLimits {
   idleTimeoutMs: number;
   /** Separate received ranges one attachment may have. */
   maxRanges: number;
+  /** Bytes one user's attachments still uploading may declare but not have received (a size fixed later declares too). */
+  maxReservedBytes: number;
 }
 
 export interface ChunkInput {
@@ -374,8 +377,9 @@ export class UploadEngine {
     state.activeRequests += 1;
     await state.locks.acquire(hold, size, Math.max(size, this.limits.maxSize) + 1);
     try {
-      const fixed = await this.repo.fixSize(record.id, size, this.clock.now());
+      const fixed = await this.repo.fixSize(record.id, size, this.clock.now(), this.limits.maxReservedBytes);
       if (!fixed) throw new ApiError('not_found', 'No such attachment.');
+      if ('overReservation' in fixed) throw reservationLimit(this.limits.maxReservedBytes, fixed.overReservation.reservedBytes, size - record.receivedBytes);
       if (fixed.size === null) {
         const receivedUpTo = highestByte(fixed.ranges);
         throw new ApiError('size_mismatch', `attachment[size] is ${size}, but bytes up to ${receivedUpTo} have been received.`, {

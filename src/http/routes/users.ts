@@ -68,6 +68,7 @@ export async function userRoutes(app: FastifyInstance, deps: UserRouteDeps): Pro
     limits: {
       max_attachment_size: limits.maxSize,
       max_open_attachments: limits.maxOpenPerUser,
+      max_reserved_bytes: limits.maxReservedBytes,
       attachment_idle_timeout: Math.round(limits.idleTimeoutMs / 1000),
       trickle: true,
       parallel: true,
