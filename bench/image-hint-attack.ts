@@ -8,7 +8,8 @@
  * the requests were answered, and the image sizes stored per image at the end.
  *
  * ATTACK_SECONDS (default 60) sets the length of the attack; ATTACK_IMAGE_SIDE (default 7000) the
- * PNG's side. Takes about a minute and a half with the defaults.
+ * PNG's side; IMAGE_* settings, FFMPEG_PATH and MALLOC_ARENA_MAX are passed to the server.
+ * Takes about two minutes with the defaults.
  */
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
@@ -74,7 +75,8 @@ async function main(): Promise<void> {
     args: ['--max-semi-space-size=1', serverJs],
     port,
     healthPath: '/healthz',
-    env: { PORT: String(port), DATA_DIR: dataDir, DURABLE_WRITES: 'false', PASSWORD_HASH_LOG2N: '10', LOG_LEVEL: 'error', MIN_FREE_BYTES: '0', TRUST_PROXY: 'true', ...pick(process.env, /^IMAGE_/) },
+    // As `npm start` runs it: MALLOC_ARENA_MAX=2 unless given (0 is glibc's default, 8 per core).
+    env: { PORT: String(port), DATA_DIR: dataDir, DURABLE_WRITES: 'false', PASSWORD_HASH_LOG2N: '10', LOG_LEVEL: 'error', MIN_FREE_BYTES: '0', TRUST_PROXY: 'true', MALLOC_ARENA_MAX: '2', ...pick(process.env, /^(IMAGE_|MALLOC_ARENA_MAX$|FFMPEG_PATH$)/) },
   }));
   try {
     const base = server.baseUrl;
@@ -89,73 +91,108 @@ async function main(): Promise<void> {
       form.append('audio_clip[uploaded_image]', new Blob([png], { type: 'image/png' }), 'big.png');
       clips.push((await api(base, 'POST', '/audio_clips', token, form)).body.audio_clip.urls.detail);
     }
+    log(`4 clips created; RSS ${mb(await currentRss(server.pid))}, peak ${mb(await peakRss(server.pid))}`);
     for (const detail of clips) {
-      for (let state = ''; state !== 'ready'; await sleep(200)) {
+      for (let state = ''; state !== 'ready' && state !== 'unavailable'; await sleep(200)) {
         state = (await api(base, 'GET', detail, null)).body.audio_clip.processing;
         if (state === 'failed') throw new Error(`${detail} failed processing`);
       }
     }
-    log(`4 clips ready; RSS peak so far ${mb(await peakRss(server.pid))}; attacking with ${CLIENTS} clients for ${ATTACK_SECONDS} s ...`);
+    log(`4 clips processed; RSS ${mb(await currentRss(server.pid))}, peak ${mb(await peakRss(server.pid))}`);
 
-    const cpuBefore = await readCpuSeconds(server.pid);
-    const deadline = Date.now() + ATTACK_SECONDS * 1000;
-    const answers = { requests: 0, ok: 0, other: 0, made: 0, missing: 0, times: [] as number[] };
-    const attacker = async (client: number) => {
-      while (Date.now() < deadline) {
-        const hints = ['a', 'b', 'c', 'd', 'e'].map((name) => `image_size_hint[${name}]=${randomHint()}`).join('&');
-        const reply = await timedGet(`${base}/audio_clips?page[items]=4&${hints}`, { 'x-forwarded-for': `10.0.0.${client + 1}` });
-        answers.requests += 1;
-        answers.times.push(reply.ms);
-        if (reply.status !== 200) {
-          answers.other += 1;
-          continue;
-        }
-        answers.ok += 1;
-        for (const clip of JSON.parse(reply.body).body.audio_clips) {
-          for (const name of ['a', 'b', 'c', 'd', 'e']) {
-            if (clip.urls.images[name]) answers.made += 1;
-            else answers.missing += 1;
-          }
-        }
-      }
-    };
-    const health: number[] = [];
-    let healthFailures = 0;
-    const rss: number[] = [];
-    const probe = async () => {
-      while (Date.now() < deadline) {
-        const reply = await timedGet(`${base}/healthz`, {}, 10_000);
-        if (reply.status === 200) health.push(reply.ms);
-        else healthFailures += 1;
-        rss.push(await currentRss(server.pid));
-        await sleep(250);
-      }
-    };
-    const started = Date.now();
-    await Promise.all([probe(), ...Array.from({ length: CLIENTS }, (_, i) => attacker(i))]);
-    const seconds = (Date.now() - started) / 1000;
-    const cpu = (await readCpuSeconds(server.pid)) - cpuBefore;
+    // The machine's own noise: /healthz of the idle server, probed as during the floods.
+    const idle: number[] = [];
+    for (let i = 0; i < 40; i += 1, await sleep(250)) idle.push((await timedGet(`${base}/healthz`, {}, 10_000)).ms);
+    log(`Control: ${CLIENTS} clients ask the same pages without image_size_hint for ${ATTACK_SECONDS} s ...`);
+    const control = await flood(base, server.pid, false);
+    log(`Attack: ${CLIENTS} clients, 5 random hints per request, for ${ATTACK_SECONDS} s ...`);
+    const attack = await flood(base, server.pid, true);
     const peak = await peakRss(server.pid);
 
+    const exposition = (await timedGet(`${base}/metrics`)).body.split('\n');
+    const metrics = exposition
+      .filter((line) => /^trickle_image_/.test(line))
+      .map((line) => line.replace(/^trickle_image_/, ''))
+      .join(', ');
     const db = new Database(path.join(server.dataDir, 'trickle.sqlite'), { readonly: true });
     const perImage = db.prepare('select image_file_id, count(*) as sizes from image_renditions group by image_file_id').all() as Array<{ image_file_id: number; sizes: number }>;
     db.close();
 
+    const ms = (value: number) => `${value.toFixed(value < 100 ? 1 : 0)} ms`;
+    const latencies = (values: number[]) => `median ${ms(percentile(values, 50))}, p99 ${ms(percentile(values, 99))}, max ${ms(Math.max(...values))}`;
     log('');
-    log(`| figure | value |`);
-    log(`|---|---|`);
-    log(`| attack | ${CLIENTS} clients, ${seconds.toFixed(0)} s, ${SIDE}x${SIDE} PNG on 4 clips, 5 random hints per request |`);
-    log(`| requests answered | ${answers.requests} (${answers.ok} 200, ${answers.other} other), ${(answers.requests / seconds).toFixed(1)}/s |`);
-    log(`| request time | median ${percentile(answers.times, 50).toFixed(0)} ms, p99 ${percentile(answers.times, 99).toFixed(0)} ms, max ${Math.max(...answers.times).toFixed(0)} ms |`);
-    log(`| hinted sizes in the answers | ${answers.made} with a URL, ${answers.missing} null |`);
-    log(`| server CPU per attack request | ${((cpu / Math.max(1, answers.requests)) * 1000).toFixed(0)} ms (${cpu.toFixed(1)} s in all, ${((cpu / seconds) * 100).toFixed(0)}% of one core) |`);
-    log(`| server RSS | peak (VmHWM) ${mb(peak)}; sampled median ${mb(percentile(rss, 50))}, max ${mb(Math.max(...rss))} |`);
-    log(`| /healthz | median ${percentile(health, 50).toFixed(1)} ms, p99 ${percentile(health, 99).toFixed(1)} ms, max ${Math.max(...health).toFixed(1)} ms (${health.length} probes, ${healthFailures} failed) |`);
-    log(`| image sizes stored per image (with thumb and full) | ${perImage.map((row) => row.sizes).join(', ')} |`);
+    log(`${SIDE}x${SIDE} PNG (${mb(png.length)}) on 4 clips; ${CLIENTS} clients from 8 addresses; server peak RSS over the whole run (VmHWM) ${mb(peak)}`);
+    log(`/healthz of the idle server: ${latencies(idle)} (${idle.length} probes)`);
+    log('');
+    log(`| figure | control: no hints | attack: 5 random hints |`);
+    log(`|---|---|---|`);
+    log(`| requests answered | ${control.summary.requests} (${control.summary.ok} 200), ${(control.summary.requests / control.seconds).toFixed(1)}/s | ${attack.summary.requests} (${attack.summary.ok} 200), ${(attack.summary.requests / attack.seconds).toFixed(1)}/s |`);
+    log(`| request time | ${latencies(control.summary.times)} | ${latencies(attack.summary.times)} |`);
+    log(`| hinted sizes in the answers | - | ${attack.summary.made} with a URL, ${attack.summary.missing} null |`);
+    const cpu = (run: Flood) => `${((run.cpu / Math.max(1, run.summary.requests)) * 1000).toFixed(0)} ms (${run.cpu.toFixed(1)} s in all, ${((run.cpu / run.seconds) * 100).toFixed(0)}% of one core)`;
+    log(`| server CPU per request | ${cpu(control)} | ${cpu(attack)} |`);
+    log(`| server RSS, sampled | median ${mb(percentile(control.rss, 50))}, max ${mb(Math.max(...control.rss))} | median ${mb(percentile(attack.rss, 50))}, max ${mb(Math.max(...attack.rss))} |`);
+    log(`| /healthz | ${latencies(control.health)} (${control.health.length} probes, ${control.healthFailures} failed) | ${latencies(attack.health)} (${attack.health.length} probes, ${attack.healthFailures} failed) |`);
+    log(`| /healthz, slowest of each 10 s | ${control.healthByTen.map((v) => v.toFixed(0)).join(', ')} ms | ${attack.healthByTen.map((v) => v.toFixed(0)).join(', ')} ms |`);
+    log('');
+    log(`image renditions stored per image (thumb, full, master, on-demand): ${perImage.map((row) => row.sizes).join(', ')}`);
+    log(`image metrics: ${metrics || 'none'}`);
   } finally {
     await server.stop();
     await rm(work, { recursive: true, force: true });
   }
+}
+
+interface Flood {
+  seconds: number;
+  cpu: number;
+  summary: { requests: number; ok: number; made: number; missing: number; times: number[] };
+  health: number[];
+  healthByTen: number[];
+  healthFailures: number;
+  rss: number[];
+}
+
+/** CLIENTS clients asking for pages in a loop for ATTACK_SECONDS, with random hints or none, while /healthz and RSS are sampled every 250 ms. */
+async function flood(base: string, pid: number, hinted: boolean): Promise<Flood> {
+  const cpuBefore = await readCpuSeconds(pid);
+  const started = Date.now();
+  const deadline = started + ATTACK_SECONDS * 1000;
+  const summary = { requests: 0, ok: 0, made: 0, missing: 0, times: [] as number[] };
+  const names = ['a', 'b', 'c', 'd', 'e'];
+  const client = async (index: number) => {
+    while (Date.now() < deadline) {
+      const hints = hinted ? '&' + names.map((name) => `image_size_hint[${name}]=${randomHint()}`).join('&') : '';
+      const reply = await timedGet(`${base}/audio_clips?page[items]=4${hints}`, { 'x-forwarded-for': `10.0.0.${index + 1}` });
+      summary.requests += 1;
+      summary.times.push(reply.ms);
+      if (reply.status !== 200) continue;
+      summary.ok += 1;
+      if (!hinted) continue;
+      for (const clip of JSON.parse(reply.body).body.audio_clips) {
+        for (const name of names) {
+          if (clip.urls.images[name]) summary.made += 1;
+          else summary.missing += 1;
+        }
+      }
+    }
+  };
+  const run: Flood = { seconds: 0, cpu: 0, summary, health: [], healthByTen: [], healthFailures: 0, rss: [] };
+  const probe = async () => {
+    while (Date.now() < deadline) {
+      const reply = await timedGet(`${base}/healthz`, {}, 10_000);
+      const tenth = Math.floor((Date.now() - started) / 10_000);
+      run.healthByTen[tenth] = Math.max(run.healthByTen[tenth] ?? 0, reply.ms);
+      if (reply.status === 200) run.health.push(reply.ms);
+      else run.healthFailures += 1;
+      run.rss.push(await currentRss(pid));
+      await sleep(250);
+    }
+  };
+  await Promise.all([probe(), ...Array.from({ length: CLIENTS }, (_, i) => client(i))]);
+  run.seconds = (Date.now() - started) / 1000;
+  run.cpu = (await readCpuSeconds(pid)) - cpuBefore;
+  return run;
 }
 
 function pick(env: NodeJS.ProcessEnv, pattern: RegExp): Record<string, string> {

@@ -16,12 +16,14 @@ const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 /**
  * libvips is loaded with the first image, not at start: it adds about 22 MiB to the resident
  * memory of every process, most of which never resize an image. Its operation cache is off:
- * every run reads a different file, so cached pixels would only be resident memory.
+ * every run reads a different file, so cached pixels would only be resident memory. Each run
+ * uses one thread, so IMAGE_CONCURRENCY says how many cores image work may take.
  */
 let loadSharp: Promise<typeof import('sharp')['default']> | null = null;
 function sharpModule(): Promise<typeof import('sharp')['default']> {
   loadSharp ??= import('sharp').then(({ default: sharp }) => {
     sharp.cache(false);
+    sharp.concurrency(1);
     return sharp;
   });
   return loadSharp;

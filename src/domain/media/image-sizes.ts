@@ -7,7 +7,8 @@
  *   size nearest to what it asked for, and nothing is made;
  * - resizing runs on a bounded WorkQueue; a GET that finds it full gets null for the sizes it
  *   would have made rather than waiting in an unbounded line (so does one past its own
- *   `newSizesPerRequest`, or from a client past `PerMinuteRate`): it may ask again later.
+ *   `newSizesPerRequest` or NEW_SIZES_WITHIN_MS, or from a client past `PerMinuteRate`): it
+ *   may ask again later.
  */
 import type { Metrics } from '../metrics.js';
 import type { Clock, MediaFileRecord } from '../ports.js';
@@ -30,6 +31,8 @@ export interface ImageRenditionRepository {
 
 /** New sizes one request may make: a page of 150 clips with 5 hints could otherwise ask for 750. */
 export const NEW_SIZES_PER_REQUEST = 20;
+/** A request starts making sizes only this long after it began, so that waiting for turns cannot hold it for minutes. */
+export const NEW_SIZES_WITHIN_MS = 5000;
 
 export interface ImageSizeLimits {
   /** On-demand sizes one image may have besides thumb and full. */
@@ -51,6 +54,9 @@ export interface ImageSizeDeps {
   limits: ImageSizeLimits;
 }
 
+/** Masters whose making this process remembers (a few hundred bytes each). */
+const REMEMBERED_MASTERS = 1000;
+
 /** Why a GET did not get the size it asked for (a metric label). */
 export type DeclineReason = 'sizes_per_image' | 'per_request' | 'rate' | 'busy' | 'unreadable';
 
@@ -64,6 +70,8 @@ interface Source {
 interface RequestAllowance {
   client: string;
   newSizes: number;
+  /** When it stops making sizes (clock time). */
+  until: number;
   /** Whether the client's rate let this request make sizes; asked once, at its first new size. */
   admitted: boolean | null;
 }
@@ -71,6 +79,10 @@ interface RequestAllowance {
 export class ImageSizes {
   /** Sizes being made in this process, by `imageId:geometry`: a second asker waits for the first. */
   private readonly making = new Map<string, Promise<ImageRendition | null>>();
+  /**
+   * Masters being made or made lately, by image id: kept after they are made, so a caller that
+   * looked in the database just before one was recorded does not make it a second time.
+   */
   private readonly masters = new Map<number, Promise<Source>>();
 
   private readonly deps: ImageSizeDeps;
@@ -99,7 +111,7 @@ export class ImageSizes {
     const out = new Map<number, Map<string, ImageRendition | null>>();
     if (images.length === 0 || geometries.length === 0) return out;
     const stored = await this.deps.repository.listImageRenditions(images.map((image) => image.id));
-    const allowance: RequestAllowance = { client, newSizes: this.deps.limits.newSizesPerRequest, admitted: null };
+    const allowance: RequestAllowance = { client, newSizes: this.deps.limits.newSizesPerRequest, until: this.deps.clock.now() + NEW_SIZES_WITHIN_MS, admitted: null };
     for (const image of images) {
       const known = stored.get(image.id) ?? [];
       const sizes = new Map<string, ImageRendition | null>();
@@ -120,7 +132,7 @@ export class ImageSizes {
     if (known.filter((r) => isOnDemand(r.geometry)).length + this.inFlight(image.id) >= this.deps.limits.sizesPerImage) {
       return this.nearest(image, geometry, known);
     }
-    if (allowance.newSizes <= 0) return this.declined('per_request');
+    if (allowance.newSizes <= 0 || this.deps.clock.now() > allowance.until) return this.declined('per_request');
     allowance.admitted ??= this.deps.rate.take(allowance.client);
     if (!allowance.admitted) return this.declined('rate');
     let source: Source | null;
@@ -178,20 +190,25 @@ export class ImageSizes {
    * is small enough. `wait` false: null when the queue has no room for making the master.
    */
   private async sourceOf(image: MediaFileRecord, known: ImageRendition[] | null, wait: boolean): Promise<Source | null> {
-    // `known` may be a moment old: a master missing from it is looked up before one is made.
     const side = image.image ? masterSide(image.image.width, image.image.height) : null;
     if (side === null) return { file: image, original: true };
+    const remembered = this.masters.get(image.id);
+    if (remembered) return remembered;
+    // `known` may be a moment old: a master missing from it is looked up before one is made.
     const stored = known?.find((r) => r.geometry === MASTER) ?? (await this.deps.repository.findImageRendition(image.id, MASTER));
     if (stored) return { file: stored, original: false };
-    let pending = this.masters.get(image.id);
-    if (!pending) {
-      const make = () => this.makeMaster(image, side);
-      const queued = wait ? this.deps.work.run(make) : this.deps.work.offer(make);
-      if (!queued) return null;
-      pending = queued.finally(() => this.masters.delete(image.id));
-      this.masters.set(image.id, pending);
-    }
-    return pending;
+    const pending = this.masters.get(image.id); // started while we looked
+    if (pending) return pending;
+    const make = () => this.makeMaster(image, side);
+    const queued = wait ? this.deps.work.run(make) : this.deps.work.offer(make);
+    if (!queued) return null;
+    const master = queued.catch((error: unknown) => {
+      this.masters.delete(image.id);
+      throw error;
+    });
+    this.masters.set(image.id, master);
+    if (this.masters.size > REMEMBERED_MASTERS) this.masters.delete(this.masters.keys().next().value!);
+    return master;
   }
 
   private async makeMaster(image: MediaFileRecord, side: number): Promise<Source> {
