@@ -26,6 +26,7 @@ import { SharpImageProcessor } from '../src/media/image-renditions.js';
 import { RenditionStorage } from '../src/media/rendition-storage.js';
 import { LocalDiskStore } from '../src/storage/local-disk-store.js';
 import { buildTrickle } from './build.js';
+import { api } from './json-api.js';
 import { spawnWithDataDir } from './server-process.js';
 
 const run = promisify(execFile);
@@ -105,16 +106,6 @@ interface LoadResult {
   uploadMBps: number;
   clipsPerMinute: number | null;
   windowMs: number;
-}
-
-async function api(base: string, method: string, url: string, token: string | null, body?: RequestInit['body'], type?: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any -- answers read field by field
-  const headers: Record<string, string> = {};
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (type) headers['content-type'] = type;
-  const response = await fetch(base + url, { method, headers, ...(body !== undefined ? { body } : {}) });
-  const text = await response.text();
-  if (response.status >= 400) throw new Error(`${method} ${url}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : null;
 }
 
 /**

@@ -30,6 +30,9 @@ import { SqlProcessingRepository } from './db/repositories/media-processing-repo
 import { FfmpegAudioProcessor } from './media/audio-renditions.js';
 import { locateFfmpeg } from './media/ffmpeg.js';
 import { SharpImageProcessor } from './media/image-renditions.js';
+import { ImageSizes, NEW_SIZES_PER_REQUEST } from './domain/media/image-sizes.js';
+import { PerMinuteRate } from './domain/rate-window.js';
+import { WorkQueue } from './domain/work-queue.js';
 import { RenditionStorage } from './media/rendition-storage.js';
 import { MessageService } from './domain/messages/message-service.js';
 import type { JobQueue } from './domain/jobs/job-queue.js';
@@ -180,10 +183,21 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const ffmpeg = await locateFfmpeg(config.ffmpegPath);
   const renditions = new RenditionStorage(store);
   const mediaTimeoutMs = config.mediaJobTimeoutSeconds * 1000;
+  const processingRepository = new SqlProcessingRepository(database);
+  const imageSizes = new ImageSizes({
+    repository: processingRepository,
+    processor: new SharpImageProcessor(renditions, mediaTimeoutMs),
+    disposal: renditions,
+    clock,
+    work: new WorkQueue(config.imageConcurrency, config.imageQueueLimit),
+    rate: new PerMinuteRate(config.imageSizeRateLimit, clock),
+    metrics,
+    limits: { sizesPerImage: config.imageSizesPerImage, newSizesPerRequest: NEW_SIZES_PER_REQUEST },
+  });
   const media = new MediaProcessingService(
-    new SqlProcessingRepository(database),
+    processingRepository,
     ffmpeg ? new FfmpegAudioProcessor(ffmpeg, renditions, { timeoutMs: mediaTimeoutMs }) : null,
-    new SharpImageProcessor(renditions, mediaTimeoutMs),
+    imageSizes,
     renditions,
     clock,
   );

@@ -64,6 +64,14 @@ export interface Config {
   mediaJobTimeoutSeconds: number;
   /** Media jobs one node runs at the same time. */
   mediaConcurrency: number;
+  /** Sizes one image may have on demand (image_size_hint) besides thumb and full; past them, the nearest stored size. */
+  imageSizesPerImage: number;
+  /** Images one node resizes at the same time (each on a thread of libuv's pool). */
+  imageConcurrency: number;
+  /** Resizes that may wait for a turn; a GET finding the line full gets null for the sizes it would make. */
+  imageQueueLimit: number;
+  /** Requests per minute from one address that may make new image sizes; 0 switches the limit off. */
+  imageSizeRateLimit: number;
   passwordHashLog2N: number;
   /** Fastify's trustProxy: false, true (trust every hop), a hop count, or addresses/CIDRs. */
   trustProxy: boolean | number | string;
@@ -232,6 +240,35 @@ const SETTINGS: { [K in keyof Config]: Setting } = {
     help: 'seconds one ffmpeg or sharp run of a media job may take before it is killed',
   },
   mediaConcurrency: { env: 'MEDIA_CONCURRENCY', parse: integer('MEDIA_CONCURRENCY', 1), fallback: () => 1, help: 'media jobs one node runs at the same time' },
+  imageSizesPerImage: {
+    env: 'IMAGE_SIZES_PER_IMAGE',
+    parse: integer('IMAGE_SIZES_PER_IMAGE', 0),
+    fallback: () => 16,
+    help: 'sizes one image may have on demand (image_size_hint) besides thumb and full; past them, the nearest stored size is answered',
+  },
+  imageConcurrency: {
+    env: 'IMAGE_CONCURRENCY',
+    parse: (raw) => {
+      const value = integer('IMAGE_CONCURRENCY', 1)(raw);
+      // Each resize holds a thread of libuv's pool (4 threads) while it runs; file and DNS work needs the rest.
+      if (value > 3) throw new Error('IMAGE_CONCURRENCY must be at most 3');
+      return value;
+    },
+    fallback: () => 1,
+    help: 'images one node resizes at the same time (1 to 3)',
+  },
+  imageQueueLimit: {
+    env: 'IMAGE_QUEUE_LIMIT',
+    parse: integer('IMAGE_QUEUE_LIMIT', 0),
+    fallback: () => 8,
+    help: 'resizes that may wait for a turn; past it a GET gets null for the sizes it would make',
+  },
+  imageSizeRateLimit: {
+    env: 'IMAGE_SIZE_RATE_LIMIT',
+    parse: integer('IMAGE_SIZE_RATE_LIMIT', 0),
+    fallback: () => 10,
+    help: 'requests per minute per address that may make new image sizes (0: no limit)',
+  },
   passwordHashLog2N: { env: 'PASSWORD_HASH_LOG2N', parse: integer('PASSWORD_HASH_LOG2N', 10), fallback: () => 15, help: 'scrypt cost (log2 N)' },
   trustProxy: {
     env: 'TRUST_PROXY',

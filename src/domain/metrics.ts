@@ -13,6 +13,10 @@ export interface Metrics {
   uploadStarted(): () => void;
   /** How many media jobs are in `state` (set by the job queue whenever it counts them). */
   setMediaJobs(state: string, count: number): void;
+  /** An image was resized (a size or a master made), from its original or from its master. */
+  imageResized(from: 'original' | 'master'): void;
+  /** A size asked for with image_size_hint was not made; `reason` says which budget (image-sizes.ts). */
+  imageSizeDeclined(reason: string): void;
 }
 
 /** For services built without monitoring (tools, some tests). */
@@ -22,4 +26,6 @@ export const noMetrics: Metrics = {
   attachmentCompleted: () => undefined,
   uploadStarted: () => () => undefined,
   setMediaJobs: () => undefined,
+  imageResized: () => undefined,
+  imageSizeDeclined: () => undefined,
 };

@@ -1,6 +1,7 @@
 /**
  * `image_size_hint[NAME]=WxH` on GETs of clips and messages (as audioBoom's API had it):
- * extra image sizes, made on demand once each and answered in `urls.images[NAME]`.
+ * extra image sizes, made on demand once each within a budget (domain/media/image-sizes.ts)
+ * and answered in `urls.images[NAME]`.
  */
 import { Type } from '@sinclair/typebox';
 import { ApiError } from '../domain/errors.js';
@@ -10,8 +11,6 @@ import type { HintedImages } from './processing-views.js';
 
 /** Names one request may ask for. */
 export const MAX_IMAGE_HINTS = 5;
-/** Sizes one request may make (a page of 150 clips could otherwise ask for 750); the rest are null until asked again. */
-export const MAX_NEW_SIZES_PER_REQUEST = 20;
 
 /** For route schemas (the OpenAPI document); parseImageSizeHints does the checking. */
 export const ImageHintParams = Type.Object({
@@ -46,23 +45,24 @@ export function parseImageSizeHints(query: unknown): ImageHint[] {
   });
 }
 
-/** For each record with an image, its hinted renditions by name (made now when missing). */
+/** For each record with an image, its hinted sizes by name; `client` (the caller's address) is what the rate counts. */
 export async function hintedImages(
   media: MediaProcessingService | undefined,
   hints: ImageHint[],
   records: Array<{ id: number; image: MediaFileRecord | null }>,
+  client: string,
 ): Promise<Map<number, HintedImages>> {
   const out = new Map<number, HintedImages>();
   if (!media || hints.length === 0) return out;
-  const budget = { remaining: MAX_NEW_SIZES_PER_REQUEST };
-  for (const record of records) {
-    if (!record.image) continue;
-    const made = await media.imageRenditions(
-      record.image,
-      hints.map((hint) => hint.geometry),
-      budget,
-    );
-    out.set(record.id, new Map(hints.map((hint) => [hint.name, made.get(geometryText(hint.geometry)) ?? null])));
+  const withImage = records.filter((record): record is { id: number; image: MediaFileRecord } => record.image !== null);
+  const sizes = await media.sizes.forImages(
+    withImage.map((record) => record.image),
+    hints.map((hint) => hint.geometry),
+    client,
+  );
+  for (const record of withImage) {
+    const made = sizes.get(record.image.id);
+    out.set(record.id, new Map(hints.map((hint) => [hint.name, made?.get(geometryText(hint.geometry)) ?? null])));
   }
   return out;
 }

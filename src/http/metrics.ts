@@ -75,6 +75,18 @@ export class PrometheusMetrics implements Metrics {
     labelNames: ['state'] as const,
     registers: [this.registry],
   });
+  private readonly imageResizes = new Counter({
+    name: 'trickle_image_resizes_total',
+    help: 'Images resized (sizes and masters made), by what they were made from: original or master',
+    labelNames: ['from'] as const,
+    registers: [this.registry],
+  });
+  private readonly imageSizesDeclined = new Counter({
+    name: 'trickle_image_sizes_declined_total',
+    help: 'Sizes asked for with image_size_hint and not made, by reason: sizes_per_image, per_request, rate, busy, unreadable',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
 
   chunkAccepted(): void {
     this.chunksAccepted.inc();
@@ -104,6 +116,14 @@ export class PrometheusMetrics implements Metrics {
 
   setMediaJobs(state: string, count: number): void {
     this.mediaJobs.set({ state }, count);
+  }
+
+  imageResized(from: 'original' | 'master'): void {
+    this.imageResizes.inc({ from });
+  }
+
+  imageSizeDeclined(reason: string): void {
+    this.imageSizesDeclined.inc({ reason });
   }
 
   async exposition(): Promise<string> {

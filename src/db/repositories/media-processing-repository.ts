@@ -15,6 +15,8 @@ import {
   type ProcessingSubject,
   type ProcessingWork,
 } from '../../domain/media/processing.js';
+import { FIXED_GEOMETRIES, isOnDemand } from '../../domain/media/image-size-policy.js';
+import type { ImageRenditionRepository } from '../../domain/media/image-sizes.js';
 import type { Database } from '../database.js';
 import type { ImageRenditionsTable, MediaProcessingTable, Tables } from '../schema.js';
 import { scopeOf, transactionOf } from '../transaction-scope.js';
@@ -109,7 +111,7 @@ async function insertRendition(db: Kysely<Tables>, imageFileId: number, renditio
   return row !== undefined;
 }
 
-export class SqlProcessingRepository implements ProcessingRepository {
+export class SqlProcessingRepository implements ProcessingRepository, ImageRenditionRepository {
   private readonly database: Database;
 
   constructor(database: Database) {
@@ -203,25 +205,38 @@ export class SqlProcessingRepository implements ProcessingRepository {
     return row ? toImageRendition(row) : null;
   }
 
-  async addImageRendition(imageFileId: number, rendition: ImageRendition, now: number): Promise<{ rendition: ImageRendition; added: boolean }> {
-    if (await insertRendition(this.database.db, imageFileId, rendition, now)) return { rendition, added: true };
-    const existing = await this.findImageRendition(imageFileId, rendition.geometry);
-    if (!existing) throw new Error(`image file ${imageFileId} is gone`);
-    return { rendition: existing, added: false };
+  async listImageRenditions(imageFileIds: number[]): Promise<Map<number, ImageRendition[]>> {
+    const out = new Map<number, ImageRendition[]>();
+    if (imageFileIds.length === 0) return out;
+    const rows = await this.database.db.selectFrom('image_renditions').selectAll().where('image_file_id', 'in', [...new Set(imageFileIds)]).orderBy('id').execute();
+    for (const row of rows) {
+      const forFile = out.get(row.image_file_id) ?? [];
+      forFile.push(toImageRendition(row));
+      out.set(row.image_file_id, forFile);
+    }
+    return out;
   }
 
-  async trimImageRenditions(imageFileId: number, keep: number, kept: string[]): Promise<string[]> {
-    const rows = await this.database.db
-      .selectFrom('image_renditions')
-      .select(['id', 'storage_key'])
-      .where('image_file_id', '=', imageFileId)
-      .where('geometry', 'not in', kept)
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .execute();
-    const evicted = rows.slice(Math.max(0, keep - 1));
-    if (evicted.length === 0) return [];
-    await this.database.db.deleteFrom('image_renditions').where('id', 'in', evicted.map((r) => r.id)).execute();
-    return evicted.map((r) => r.storage_key);
+  async addImageRendition(imageFileId: number, rendition: ImageRendition, now: number, maxOnDemand: number): Promise<{ rendition: ImageRendition; added: boolean } | null> {
+    return this.database.db.transaction().execute(async (trx) => {
+      // The image's row is locked so that two nodes cannot both pass the count.
+      const file = trx.selectFrom('media_files').select('id').where('id', '=', imageFileId);
+      if (!(await (this.database.dialect === 'postgres' ? file.forUpdate() : file).executeTakeFirst())) throw new Error(`image file ${imageFileId} is gone`);
+      const existing = await trx.selectFrom('image_renditions').selectAll().where('image_file_id', '=', imageFileId).where('geometry', '=', rendition.geometry).executeTakeFirst();
+      if (existing) return { rendition: toImageRendition(existing), added: false };
+      if (isOnDemand(rendition.geometry)) {
+        const { count } = await trx
+          .selectFrom('image_renditions')
+          .select((eb) => eb.fn.countAll<number | string>().as('count'))
+          .where('image_file_id', '=', imageFileId)
+          .where('geometry', 'not in', [...FIXED_GEOMETRIES])
+          .executeTakeFirstOrThrow();
+        if (Number(count) >= maxOnDemand) return null;
+      }
+      // The background job records thumb and full without this lock; a conflict means it won.
+      if (await insertRendition(trx, imageFileId, rendition, now)) return { rendition, added: true };
+      const recorded = await trx.selectFrom('image_renditions').selectAll().where('image_file_id', '=', imageFileId).where('geometry', '=', rendition.geometry).executeTakeFirstOrThrow();
+      return { rendition: toImageRendition(recorded), added: false };
+    });
   }
 }

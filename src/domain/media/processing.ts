@@ -3,9 +3,11 @@
  * audio (duration from the decoded samples, EBU R128 loudness), makes an MP3 rendition and a
  * waveform, and resizes its image (thumb, full). The state and results live in the database;
  * the tools (ffmpeg, sharp) and the storage of what they make are adapters behind the ports
- * below. Image sizes a client asks for (`image_size_hint`) are made on demand, once each.
+ * below. Image sizes, those of the job and those a client asks for (`image_size_hint`), are
+ * made by ImageSizes (image-sizes.ts).
  */
 import type { EventOutbox } from '../events/events.js';
+import type { ImageSizes } from './image-sizes.js';
 import type { CreatedRecord } from '../jobs/outbox.js';
 import type { JobContext, JobPolicy, TransactionScope } from '../jobs/job-queue.js';
 import type { Clock, MediaFileRecord } from '../ports.js';
@@ -116,9 +118,17 @@ export interface AudioProcessor {
   analyse(file: MediaFileRecord, signal: AbortSignal): Promise<AudioAnalysis>;
 }
 
+/** A stored image that sizes are made from: an original, or its master. */
+export type ImageSource = Pick<StoredRendition, 'storageKey' | 'contentType'>;
+
 export interface ImageProcessor {
-  /** Makes and stores one size of an image file. Throws MediaFailure for bad input. */
-  render(file: MediaFileRecord, geometry: ImageGeometry, signal?: AbortSignal): Promise<ImageRendition>;
+  /** Makes and stores one size of an image. Throws MediaFailure for bad input. */
+  render(source: ImageSource, geometry: ImageGeometry, signal?: AbortSignal): Promise<ImageRendition>;
+  /**
+   * Makes and stores an image's master: fitted inside `side` x `side`, EXIF orientation
+   * applied, quick to decode again. Throws MediaFailure for bad input.
+   */
+  master(source: ImageSource, side: number): Promise<ImageRendition>;
 }
 
 /** Deletes renditions nobody will record (a lost race, a failed run, a deleted clip). */
@@ -147,11 +157,6 @@ export interface ProcessingRepository {
    * the row is gone or finished) and the keys of renditions it did not record.
    */
   finish(audioFileId: number, outcome: ProcessingOutcome, now: number, also: (scope: TransactionScope) => Promise<void>): Promise<{ written: boolean; unused: string[] }>;
-  findImageRendition(imageFileId: number, geometry: string): Promise<ImageRendition | null>;
-  /** Records a rendition unless that geometry has one; resolves the recorded one and whether it is this. */
-  addImageRendition(imageFileId: number, rendition: ImageRendition, now: number): Promise<{ rendition: ImageRendition; added: boolean }>;
-  /** Forgets the oldest on-demand renditions beyond `keep` (thumb and full stay); resolves their keys. */
-  trimImageRenditions(imageFileId: number, keep: number, kept: string[]): Promise<string[]>;
 }
 
 // ---------------------------------------------------------------- the service
@@ -177,38 +182,30 @@ export interface MediaJobPayload {
   subject_id: number;
 }
 
-export interface ProcessingLimits {
-  /** On-demand image renditions kept per image file, besides thumb and full. */
-  maxHintRenditions: number;
-}
-
 export class MediaProcessingService {
   private readonly repository: ProcessingRepository;
   /** Null: no ffmpeg on this node; clips say `unavailable`. */
   private readonly audio: AudioProcessor | null;
-  private readonly images: ImageProcessor;
+  /** Image sizes: thumb and full here, and those asked for with image_size_hint. */
+  readonly sizes: ImageSizes;
   private readonly disposal: RenditionDisposal;
   private readonly clock: Clock;
-  private readonly limits: ProcessingLimits;
 
   /** Where `*.processed` events go (webhooks), when configured. */
   events: EventOutbox | null = null;
-  private readonly making = new Map<string, Promise<ImageRendition | null>>();
 
   constructor(
     repository: ProcessingRepository,
     audio: AudioProcessor | null,
-    images: ImageProcessor,
+    sizes: ImageSizes,
     disposal: RenditionDisposal,
     clock: Clock,
-    limits: ProcessingLimits = { maxHintRenditions: 16 },
   ) {
     this.repository = repository;
     this.audio = audio;
-    this.images = images;
+    this.sizes = sizes;
     this.disposal = disposal;
     this.clock = clock;
-    this.limits = limits;
   }
 
   get available(): boolean {
@@ -234,7 +231,7 @@ export class MediaProcessingService {
       made.push(analysis.mp3.storageKey, analysis.waveform.storageKey);
       const images: ImageRendition[] = [];
       for (const geometry of work.image ? [THUMB, FULL] : []) {
-        const rendition = await this.images.render(work.image!, geometry, job.signal);
+        const rendition = await this.sizes.render(work.image!, geometry, job.signal);
         made.push(rendition.storageKey);
         images.push(rendition);
       }
@@ -250,50 +247,5 @@ export class MediaProcessingService {
       await this.events?.record(event, scope);
     });
     await this.disposal.discard(written ? unused : made);
-  }
-
-  /**
-   * Renditions of an image in the asked geometries, made now when missing (once per
-   * geometry, also across nodes: the database keeps the first). A size that cannot be
-   * made (a hostile image), or that would exceed the request's `budget` of new sizes, is null.
-   */
-  async imageRenditions(image: MediaFileRecord, geometries: ImageGeometry[], budget: { remaining: number } = { remaining: Infinity }): Promise<Map<string, ImageRendition | null>> {
-    const out = new Map<string, ImageRendition | null>();
-    for (const geometry of geometries) {
-      const text = geometryText(geometry);
-      if (out.has(text)) continue;
-      const key = `${image.id}:${text}`;
-      let pending = this.making.get(key);
-      if (!pending) {
-        pending = this.makeImageRendition(image, geometry, budget).finally(() => this.making.delete(key));
-        this.making.set(key, pending);
-      }
-      out.set(text, await pending);
-    }
-    return out;
-  }
-
-  /** A rendition made before, if any (never makes one). */
-  storedImageRendition(image: MediaFileRecord, geometry: string): Promise<ImageRendition | null> {
-    return this.repository.findImageRendition(image.id, geometry);
-  }
-
-  private async makeImageRendition(image: MediaFileRecord, geometry: ImageGeometry, budget: { remaining: number }): Promise<ImageRendition | null> {
-    const text = geometryText(geometry);
-    const found = await this.repository.findImageRendition(image.id, text);
-    if (found) return found;
-    if (budget.remaining <= 0) return null;
-    budget.remaining -= 1;
-    let made: ImageRendition;
-    try {
-      made = await this.images.render(image, geometry);
-    } catch (error) {
-      if (error instanceof MediaFailure) return null;
-      throw error;
-    }
-    const { rendition, added } = await this.repository.addImageRendition(image.id, made, this.clock.now());
-    if (!added) await this.disposal.discard([made.storageKey]);
-    else await this.disposal.discard(await this.repository.trimImageRenditions(image.id, this.limits.maxHintRenditions, [geometryText(THUMB), geometryText(FULL), text]));
-    return rendition;
   }
 }

@@ -100,7 +100,7 @@ export async function clipRoutes(app: FastifyInstance, deps: ClipRouteDeps): Pro
     const hints = parseImageSizeHints(request.query);
     const window = pageWindow(params);
     const found = await clips.list({ userId, query: params.find?.query, maxTime: window.maxTime, offset: window.offset, limit: window.limit });
-    const hinted = await hintedImages(deps.media, hints, found);
+    const hinted = await hintedImages(deps.media, hints, found, request.ip);
     return envelope({ audio_clips: found.map((clip) => clipView(clip, hinted.get(clip.id))) });
   };
   const listSchema = { tags: ['audio clips'], querystring: Type.Composite([ListParams, ImageHintParams]), response: errorResponses };
@@ -123,7 +123,7 @@ export async function clipRoutes(app: FastifyInstance, deps: ClipRouteDeps): Pro
     handler: async (request) => {
       const hints = parseImageSizeHints(request.query);
       const clip = await clips.get(parseId(request.params.id, 'audio clip'));
-      return envelope({ audio_clip: clipView(clip, (await hintedImages(deps.media, hints, [clip])).get(clip.id)) });
+      return envelope({ audio_clip: clipView(clip, (await hintedImages(deps.media, hints, [clip], request.ip)).get(clip.id)) });
     },
   });
   app.get<{ Params: { id: string } }>('/audio_clips/:id.mp3', {

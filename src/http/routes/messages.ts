@@ -76,7 +76,7 @@ export async function messageRoutes(app: FastifyInstance, deps: MessageRouteDeps
         const window = pageWindow(decodeParams(PageParams, request.query));
         const hints = parseImageSizeHints(request.query);
         const found = await messages.list({ box, userId: user.id, maxTime: window.maxTime, offset: window.offset, limit: window.limit });
-        const hinted = await hintedImages(deps.media, hints, found);
+        const hinted = await hintedImages(deps.media, hints, found, request.ip);
         return envelope({ messages: found.map((message) => messageView(message, hinted.get(message.id))) });
       },
     });
@@ -87,7 +87,7 @@ export async function messageRoutes(app: FastifyInstance, deps: MessageRouteDeps
     handler: async (request) => {
       const hints = parseImageSizeHints(request.query);
       const message = await messages.get((await requireUser(request, users)).id, idOf(request));
-      return envelope({ message: messageView(message, (await hintedImages(deps.media, hints, [message])).get(message.id)) });
+      return envelope({ message: messageView(message, (await hintedImages(deps.media, hints, [message], request.ip)).get(message.id)) });
     },
   });
   if (deps.media) {

@@ -52,7 +52,7 @@ export function renditionRoutes(app: FastifyInstance, options: RenditionRouteOpt
       const geometry = geometryFromToken(request.params.name);
       if (!record.image || geometry === null) throw new ApiError('not_found', 'No such image size.');
       const background = geometry === geometryText(THUMB) ? record.processing.images.thumb : geometry === geometryText(FULL) ? record.processing.images.full : null;
-      const rendition = background ?? (await media.storedImageRendition(record.image, geometry));
+      const rendition = background ?? (await media.sizes.stored(record.image, geometry));
       if (!rendition) throw notProcessed('image size');
       const extension = rendition.contentType === 'image/png' ? '.png' : '.jpg';
       return sendStoredFile(request, reply, store, { ...rendition, filename: name(record.id, `-${request.params.name}${extension}`) }, cacheControl);

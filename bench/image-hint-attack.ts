@@ -1,0 +1,210 @@
+/**
+ * `npm run bench:image-hints`: the image_size_hint attack of issue 22 item 4, on the built
+ * server in its own process. Four public clips share one 7000x7000 PNG (made here with
+ * sharp); 8 anonymous clients, each from its own address (X-Forwarded-For, TRUST_PROXY on),
+ * ask `GET /audio_clips?page[items]=4&image_size_hint[a..e]=<random geometry>` in a loop while
+ * a probe times `/healthz` on a fresh connection every 250 ms. Prints the server's peak and
+ * sampled resident memory, the /healthz latencies, the server's CPU per attack request, how
+ * the requests were answered, and the image sizes stored per image at the end.
+ *
+ * ATTACK_SECONDS (default 60) sets the length of the attack; ATTACK_IMAGE_SIDE (default 7000) the
+ * PNG's side; IMAGE_* settings, FFMPEG_PATH and MALLOC_ARENA_MAX are passed to the server.
+ * Takes about two minutes with the defaults.
+ */
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import sharp from 'sharp';
+import { locateFfmpeg } from '../src/media/ffmpeg.js';
+import { buildTrickle } from './build.js';
+import { api } from './json-api.js';
+import { readCpuSeconds, spawnWithDataDir } from './server-process.js';
+
+const projectRoot = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
+const ATTACK_SECONDS = Number(process.env.ATTACK_SECONDS ?? 60);
+const SIDE = Number(process.env.ATTACK_IMAGE_SIDE ?? 7000);
+const CLIENTS = 8;
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+};
+
+/** A smooth 7000x7000 gradient with a little texture: small on disk, a full 49-megapixel decode every time. */
+async function bigPng(side: number): Promise<Buffer> {
+  const seed = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).png().toBuffer();
+  return sharp(seed).resize(side, side, { kernel: 'cubic' }).png({ compressionLevel: 9 }).toBuffer();
+}
+
+/** A GET on its own connection (as a monitor would), resolving its status and milliseconds. */
+function timedGet(url: string, headers: Record<string, string> = {}, timeoutMs = 120_000): Promise<{ status: number; ms: number; body: string }> {
+  const started = process.hrtime.bigint();
+  return new Promise((resolve) => {
+    const request = http.get(url, { agent: false, headers, timeout: timeoutMs }, (response) => {
+      const parts: Buffer[] = [];
+      response.on('data', (part: Buffer) => parts.push(part));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, ms: Number(process.hrtime.bigint() - started) / 1e6, body: Buffer.concat(parts).toString() }));
+    });
+    request.on('timeout', () => request.destroy(new Error('timeout')));
+    request.on('error', () => resolve({ status: 0, ms: Number(process.hrtime.bigint() - started) / 1e6, body: '' }));
+  });
+}
+
+function randomHint(): string {
+  const side = () => 1 + Math.floor(Math.random() * 2048);
+  const mode = ['', '%3C', '/c'][Math.floor(Math.random() * 3)];
+  return `${side()}x${side()}${mode}`;
+}
+
+async function main(): Promise<void> {
+  if (!(await locateFfmpeg('ffmpeg'))) throw new Error('ffmpeg is not installed (the background job makes thumb and full)');
+  const tempRoot = path.join(os.tmpdir(), 'trickle-bench');
+  await mkdir(tempRoot, { recursive: true });
+  log('Building Trickle into .bench/image-hints ...');
+  const serverJs = await buildTrickle(projectRoot, path.join(projectRoot, '.bench', 'image-hints'));
+  const png = await bigPng(SIDE);
+  log(`PNG: ${SIDE}x${SIDE}, ${mb(png.length)} (${png.length} bytes)`);
+  const work = await mkdtemp(path.join(tempRoot, 'image-hints-'));
+  const server = await spawnWithDataDir(work, 'image-hints', (dataDir, port) => ({
+    name: 'Trickle',
+    args: ['--max-semi-space-size=1', serverJs],
+    port,
+    healthPath: '/healthz',
+    // As `npm start` runs it: MALLOC_ARENA_MAX=2 unless given (0 is glibc's default, 8 per core).
+    env: { PORT: String(port), DATA_DIR: dataDir, DURABLE_WRITES: 'false', PASSWORD_HASH_LOG2N: '10', LOG_LEVEL: 'error', MIN_FREE_BYTES: '0', TRUST_PROXY: 'true', MALLOC_ARENA_MAX: '2', ...pick(process.env, /^(IMAGE_|MALLOC_ARENA_MAX$|FFMPEG_PATH$)/) },
+  }));
+  try {
+    const base = server.baseUrl;
+    await api(base, 'POST', '/users', null, new URLSearchParams({ 'user[username]': 'bench', 'user[email]': 'b@example.com', 'user[password]': 'secret123' }), 'application/x-www-form-urlencoded');
+    const token = (await api(base, 'POST', '/oauth/token', null, new URLSearchParams({ grant_type: 'password', username: 'bench', password: 'secret123' }), 'application/x-www-form-urlencoded')).access_token;
+    const tone = await readFile(path.join(projectRoot, 'test', 'fixtures', 'tone.wav'));
+    const clips: string[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      const form = new FormData();
+      form.append('audio_clip[title]', `clip ${i}`);
+      form.append('audio_clip[uploaded_data]', new Blob([tone]), 'tone.wav');
+      form.append('audio_clip[uploaded_image]', new Blob([png], { type: 'image/png' }), 'big.png');
+      clips.push((await api(base, 'POST', '/audio_clips', token, form)).body.audio_clip.urls.detail);
+    }
+    log(`4 clips created; RSS ${mb(await currentRss(server.pid))}, peak ${mb(await peakRss(server.pid))}`);
+    for (const detail of clips) {
+      for (let state = ''; state !== 'ready' && state !== 'unavailable'; await sleep(200)) {
+        state = (await api(base, 'GET', detail, null)).body.audio_clip.processing;
+        if (state === 'failed') throw new Error(`${detail} failed processing`);
+      }
+    }
+    log(`4 clips processed; RSS ${mb(await currentRss(server.pid))}, peak ${mb(await peakRss(server.pid))}`);
+
+    // The machine's own noise: /healthz of the idle server, probed as during the floods.
+    const idle: number[] = [];
+    for (let i = 0; i < 40; i += 1, await sleep(250)) idle.push((await timedGet(`${base}/healthz`, {}, 10_000)).ms);
+    log(`Control: ${CLIENTS} clients ask the same pages without image_size_hint for ${ATTACK_SECONDS} s ...`);
+    const control = await flood(base, server.pid, false);
+    log(`Attack: ${CLIENTS} clients, 5 random hints per request, for ${ATTACK_SECONDS} s ...`);
+    const attack = await flood(base, server.pid, true);
+    const peak = await peakRss(server.pid);
+
+    const exposition = (await timedGet(`${base}/metrics`)).body.split('\n');
+    const metrics = exposition
+      .filter((line) => /^trickle_image_/.test(line))
+      .map((line) => line.replace(/^trickle_image_/, ''))
+      .join(', ');
+    const db = new Database(path.join(server.dataDir, 'trickle.sqlite'), { readonly: true });
+    const perImage = db.prepare('select image_file_id, count(*) as sizes from image_renditions group by image_file_id').all() as Array<{ image_file_id: number; sizes: number }>;
+    db.close();
+
+    const ms = (value: number) => `${value.toFixed(value < 100 ? 1 : 0)} ms`;
+    const latencies = (values: number[]) => `median ${ms(percentile(values, 50))}, p99 ${ms(percentile(values, 99))}, max ${ms(Math.max(...values))}`;
+    log('');
+    log(`${SIDE}x${SIDE} PNG (${mb(png.length)}) on 4 clips; ${CLIENTS} clients from 8 addresses; server peak RSS over the whole run (VmHWM) ${mb(peak)}`);
+    log(`/healthz of the idle server: ${latencies(idle)} (${idle.length} probes)`);
+    log('');
+    log(`| figure | control: no hints | attack: 5 random hints |`);
+    log(`|---|---|---|`);
+    log(`| requests answered | ${control.summary.requests} (${control.summary.ok} 200), ${(control.summary.requests / control.seconds).toFixed(1)}/s | ${attack.summary.requests} (${attack.summary.ok} 200), ${(attack.summary.requests / attack.seconds).toFixed(1)}/s |`);
+    log(`| request time | ${latencies(control.summary.times)} | ${latencies(attack.summary.times)} |`);
+    log(`| hinted sizes in the answers | - | ${attack.summary.made} with a URL, ${attack.summary.missing} null |`);
+    const cpu = (run: Flood) => `${((run.cpu / Math.max(1, run.summary.requests)) * 1000).toFixed(0)} ms (${run.cpu.toFixed(1)} s in all, ${((run.cpu / run.seconds) * 100).toFixed(0)}% of one core)`;
+    log(`| server CPU per request | ${cpu(control)} | ${cpu(attack)} |`);
+    log(`| server RSS, sampled | median ${mb(percentile(control.rss, 50))}, max ${mb(Math.max(...control.rss))} | median ${mb(percentile(attack.rss, 50))}, max ${mb(Math.max(...attack.rss))} |`);
+    log(`| /healthz | ${latencies(control.health)} (${control.health.length} probes, ${control.healthFailures} failed) | ${latencies(attack.health)} (${attack.health.length} probes, ${attack.healthFailures} failed) |`);
+    log(`| /healthz, slowest of each 10 s | ${control.healthByTen.map((v) => v.toFixed(0)).join(', ')} ms | ${attack.healthByTen.map((v) => v.toFixed(0)).join(', ')} ms |`);
+    log('');
+    log(`image renditions stored per image (thumb, full, master, on-demand): ${perImage.map((row) => row.sizes).join(', ')}`);
+    log(`image metrics: ${metrics || 'none'}`);
+  } finally {
+    await server.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+interface Flood {
+  seconds: number;
+  cpu: number;
+  summary: { requests: number; ok: number; made: number; missing: number; times: number[] };
+  health: number[];
+  healthByTen: number[];
+  healthFailures: number;
+  rss: number[];
+}
+
+/** CLIENTS clients asking for pages in a loop for ATTACK_SECONDS, with random hints or none, while /healthz and RSS are sampled every 250 ms. */
+async function flood(base: string, pid: number, hinted: boolean): Promise<Flood> {
+  const cpuBefore = await readCpuSeconds(pid);
+  const started = Date.now();
+  const deadline = started + ATTACK_SECONDS * 1000;
+  const summary = { requests: 0, ok: 0, made: 0, missing: 0, times: [] as number[] };
+  const names = ['a', 'b', 'c', 'd', 'e'];
+  const client = async (index: number) => {
+    while (Date.now() < deadline) {
+      const hints = hinted ? '&' + names.map((name) => `image_size_hint[${name}]=${randomHint()}`).join('&') : '';
+      const reply = await timedGet(`${base}/audio_clips?page[items]=4${hints}`, { 'x-forwarded-for': `10.0.0.${index + 1}` });
+      summary.requests += 1;
+      summary.times.push(reply.ms);
+      if (reply.status !== 200) continue;
+      summary.ok += 1;
+      if (!hinted) continue;
+      for (const clip of JSON.parse(reply.body).body.audio_clips) {
+        for (const name of names) {
+          if (clip.urls.images[name]) summary.made += 1;
+          else summary.missing += 1;
+        }
+      }
+    }
+  };
+  const run: Flood = { seconds: 0, cpu: 0, summary, health: [], healthByTen: [], healthFailures: 0, rss: [] };
+  const probe = async () => {
+    while (Date.now() < deadline) {
+      const reply = await timedGet(`${base}/healthz`, {}, 10_000);
+      const tenth = Math.floor((Date.now() - started) / 10_000);
+      run.healthByTen[tenth] = Math.max(run.healthByTen[tenth] ?? 0, reply.ms);
+      if (reply.status === 200) run.health.push(reply.ms);
+      else run.healthFailures += 1;
+      run.rss.push(await currentRss(pid));
+      await sleep(250);
+    }
+  };
+  await Promise.all([probe(), ...Array.from({ length: CLIENTS }, (_, i) => client(i))]);
+  run.seconds = (Date.now() - started) / 1000;
+  run.cpu = (await readCpuSeconds(pid)) - cpuBefore;
+  return run;
+}
+
+function pick(env: NodeJS.ProcessEnv, pattern: RegExp): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => pattern.test(entry[0]) && entry[1] !== undefined));
+}
+
+async function status(pid: number, field: string): Promise<number> {
+  const text = await readFile(`/proc/${pid}/status`, 'utf8');
+  const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(text);
+  return match ? Number(match[1]) * 1024 : NaN;
+}
+const peakRss = (pid: number) => status(pid, 'VmHWM');
+const currentRss = (pid: number) => status(pid, 'VmRSS');
+
+await main();
