@@ -1,5 +1,6 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import { contiguousPrefix, countAfterAdding, intersect, mergeRange, parseRangeSet, type ByteRange } from '../../domain/attachments/ranges.js';
+import { planCommit } from '../../domain/attachments/commit-plan.js';
+import { intersect, parseRangeSet, type ByteRange } from '../../domain/attachments/ranges.js';
 import type {
   AttachmentRecord,
   AttachmentRepository,
@@ -163,21 +164,18 @@ export class SqlAttachmentRepository implements AttachmentRepository {
    * is left to recordLocked: null.
    */
   private async recordOnSeen(commit: RangeCommit, maxRanges: number, now: number, expiresAt: number): Promise<RecordRangeOutcome | null> {
-    const { seen, start, end } = commit;
-    if (!seen || commit.piece || seen.state !== 'uploading' || (seen.size !== null && end > seen.size)) return null;
-    if (commit.append && contiguousPrefix(seen.ranges) !== start) return null;
-    if (countAfterAdding(seen.ranges, start, end) > Math.max(maxRanges, seen.ranges.length)) return null;
-    const { ranges, added } = mergeRange(seen.ranges, start, end);
-    const receivedBytes = seen.receivedBytes + added;
-    const contentVersion = seen.contentVersion + (commit.changesRecorded ? 1 : 0);
+    const { seen } = commit;
+    if (!seen || commit.piece) return null;
+    const plan = planCommit(seen, commit, maxRanges);
+    if (plan.kind !== 'record') return null;
     const result = await this.database.groupCommit((db) =>
       updateRangesIfUnchanged.run(
         db,
-        JSON.stringify(ranges),
-        receivedBytes,
+        JSON.stringify(plan.ranges),
+        plan.receivedBytes,
         now,
         expiresAt,
-        contentVersion,
+        plan.contentVersion,
         seen.id,
         seen.storageKey,
         seen.receivedBytes,
@@ -187,43 +185,45 @@ export class SqlAttachmentRepository implements AttachmentRepository {
       ),
     );
     const [row] = result.rows;
-    return row ? { recorded: toAttachment(row, ranges), bumped: commit.changesRecorded } : null;
+    return row ? { recorded: toAttachment(row, plan.ranges), bumped: commit.changesRecorded } : null;
   }
 
   private recordLocked(id: number, commit: RangeCommit, maxRanges: number, now: number, expiresAt: number): Promise<RecordRangeOutcome> {
-    const { start, end } = commit;
     // Every chunk commits here: concurrent chunks share the sync of their commits.
     return this.database.groupCommit((db) =>
       db.transaction().execute(async (trx): Promise<RecordRangeOutcome> => {
         const row = await this.lockRow(trx, 'attachments', id).executeTakeFirst();
         if (!row) return { gone: true };
-        // A size fixed meanwhile (SPEC 3.8) bounds what may be recorded: the caller sees the row unchanged.
-        if (row.size_known && end > row.size) return { recorded: toAttachment(row), bumped: false };
-        const recorded = parseRangeSet(JSON.parse(row.ranges));
-        // An append lands only where the upload's offset is now (a complete upload's is its end).
-        if (commit.append && contiguousPrefix(recorded) !== start) return { offsetMoved: toAttachment(row, recorded) };
-        const changes = await this.changesRecorded(trx, id, recorded, commit);
-        if (row.state !== 'uploading') {
-          // Done already: only a chunk that repeats what is there is fine, and it records nothing.
-          return changes ? { complete: toAttachment(row, recorded) } : { recorded: toAttachment(row, recorded), bumped: false };
+        const current = toAttachment(row);
+        const changesRecorded = await this.changesRecorded(trx, id, current.ranges, commit);
+        const plan = planCommit(current, { ...commit, changesRecorded }, maxRanges);
+        switch (plan.kind) {
+          // A size fixed meanwhile (SPEC 3.8) bounds what may be recorded: the caller sees the row unchanged.
+          case 'beyond_size':
+          case 'repeat':
+            return { recorded: current, bumped: false };
+          case 'offset_moved':
+            return { offsetMoved: current };
+          case 'complete':
+            return { complete: current };
+          case 'too_many_ranges':
+            return { tooManyRanges: true };
         }
-        if (countAfterAdding(recorded, start, end) > Math.max(maxRanges, recorded.length)) return { tooManyRanges: true };
-        const { ranges, added } = mergeRange(recorded, start, end);
         const update = {
-          ranges: JSON.stringify(ranges),
-          received_bytes: row.received_bytes + added,
+          ranges: JSON.stringify(plan.ranges),
+          received_bytes: plan.receivedBytes,
           updated_at: now,
           expires_at: expiresAt,
-          content_version: row.content_version + (changes ? 1 : 0),
+          content_version: plan.contentVersion,
         };
         await trx.updateTable('attachments').set(update).where('id', '=', id).execute();
         if (commit.piece) {
           await trx
             .insertInto('attachment_pieces')
-            .values({ attachment_id: id, start_offset: start, end_offset: end, storage_key: commit.piece.storageKey, created_at: now })
+            .values({ attachment_id: id, start_offset: commit.start, end_offset: commit.end, storage_key: commit.piece.storageKey, created_at: now })
             .execute();
         }
-        return { recorded: toAttachment({ ...row, ...update }, ranges), bumped: changes };
+        return { recorded: toAttachment({ ...row, ...update }, plan.ranges), bumped: changesRecorded };
       }),
     );
   }

@@ -1,9 +1,10 @@
 /**
- * How one chunk's bytes reach an upload: in place (local disk, ChunkWriter) or as a piece
+ * How one chunk's bytes reach an upload: in place (local disk, InPlaceReceiver) or as a piece
  * of their own (object storage, PieceReceiver). The upload engine drives either the same
- * way: consume the bytes, verify them, commit them, then let go.
+ * way: consume the bytes, prepare them (durable), record them itself, then let go. Receivers
+ * move bytes only; they never call back into the engine.
  */
-import type { AttachmentRecord, RangeCommit } from '../ports.js';
+import type { RangeCommit } from '../ports.js';
 import type { LocalBytes } from './upload-state.js';
 
 export interface ChunkWriteResult {
@@ -25,12 +26,17 @@ export interface ConsumeOptions {
   unknownSizeLimit: number;
 }
 
-/** What the engine does inside a receiver's commit, once the bytes are durable. */
-export interface CommitSteps {
-  /** Records the range in the database; resolves the row afterwards. */
-  record(change: Omit<RangeCommit, 'start' | 'end'>): Promise<{ record: AttachmentRecord; bumped: boolean }>;
-  /** Before bytes already received are replaced in place: throws if the attachment is complete. */
-  ensureUploading(): Promise<void>;
+/** A chunk made durable and ready to be recorded (ChunkReceiver.prepare). */
+export interface PreparedChunk {
+  /** What recording it changes: bytes already recorded, and the piece it became (piece stores). */
+  change: Pick<RangeCommit, 'changesRecorded' | 'piece'>;
+  /**
+   * In place: bytes parked to replace recorded ones, which applyReplacements writes once the
+   * engine has checked the chunk may still change the upload.
+   */
+  replaces: boolean;
+  /** Commits of this receiver's kind are recorded one at a time, in this process's order (in place). */
+  ordered: boolean;
 }
 
 export interface ChunkReceiver {
@@ -38,8 +44,12 @@ export interface ChunkReceiver {
   consume(source: AsyncIterable<Buffer>, options: ConsumeOptions): Promise<ChunkWriteResult>;
   /** SHA1 of the chunk's bytes [offset, end) as they will be recorded (a checksum that came after them). */
   digestWritten(end: number): Promise<string>;
-  /** Makes [offset, end) durable and part of the upload, recording it through `steps`. */
-  commit(end: number, steps: CommitSteps): Promise<{ record: AttachmentRecord; bumped: boolean }>;
+  /** Makes [offset, end) durable (synced, or stored as a piece), ready to be recorded. */
+  prepare(end: number): Promise<PreparedChunk>;
+  /** Writes the parked bytes that replace recorded ones into the upload, durably (in place only). */
+  applyReplacements(end: number): Promise<void>;
+  /** The chunk is recorded: what it stored belongs to the upload now. */
+  recorded(): void;
   /** Where this request's bytes can be read cheaply while it lasts, for hashing them; null if nowhere. */
   localSource(): LocalBytes | null;
   /** Lets other writers into the chunk's region (once its bytes are recorded). */

@@ -9,8 +9,8 @@
  * a stream, so that transfer overlaps the client's; if it fails, the scratch file is stored.
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { AttachmentRecord, BlobStore, PieceStream, PieceUploads, RangeCommit, ScratchFile } from '../ports.js';
-import type { ChunkReceiver, ChunkWriteResult, CommitSteps, ConsumeOptions } from './chunk-receiver.js';
+import type { AttachmentRecord, BlobStore, PieceStream, PieceUploads, ScratchFile } from '../ports.js';
+import type { ChunkReceiver, ChunkWriteResult, ConsumeOptions, PreparedChunk } from './chunk-receiver.js';
 import { intersect } from './ranges.js';
 import type { LocalBytes } from './upload-state.js';
 import { isMissingBlob, UploadBytes } from './upload-bytes.js';
@@ -38,10 +38,10 @@ export class PieceReceiver implements ChunkReceiver {
   private written = 0;
   /** The piece sent while it arrived: its key once stored (null if that failed). */
   private streamed: Promise<string | null> | null = null;
-  /** A streamed piece that is now the upload's: close() must not delete it. */
-  private streamedKept = false;
   /** The piece the chunk became, once stored. */
   private storedKey: string | null = null;
+  /** The stored piece is recorded, so the upload's: close() must not delete it. */
+  private kept = false;
 
   constructor(
     store: BlobStore,
@@ -112,28 +112,29 @@ export class PieceReceiver implements ChunkReceiver {
     };
   }
 
-  async commit(end: number, steps: CommitSteps): Promise<{ record: AttachmentRecord; bumped: boolean }> {
+  /** Compares the chunk with the recorded bytes it overlaps, then stores it as a piece (if it changes anything). */
+  async prepare(end: number): Promise<PreparedChunk> {
     const length = end - this.offset;
     const compared = await this.compareWithRecorded(end);
     // A repeat of bytes of a file already complete (a retried last chunk) stores nothing.
     // (A complete file's bytes are all recorded, so such a chunk overlaps nothing but them.)
-    if (compared?.ofCompleteFile && !compared.differs) return steps.record({ changesRecorded: false });
+    if (compared?.ofCompleteFile && !compared.differs) return { change: { changesRecorded: false }, replaces: false, ordered: false };
     // The piece streamed as it arrived, if that worked (it covers the whole chunk); else the scratch copy.
-    const streamedKey = await this.streamed;
-    const storageKey = streamedKey ?? (await this.pieces.putPiece(this.scratch!, length));
-    this.streamedKept = streamedKey !== null && streamedKey !== undefined;
+    const storageKey = (await this.streamed) ?? (await this.pieces.putPiece(this.scratch!, length));
     this.storedKey = storageKey;
-    const change: Omit<RangeCommit, 'start' | 'end'> = {
-      changesRecorded: compared?.differs ?? false,
-      piece: { storageKey, compared: compared !== null, comparedThrough: compared?.through ?? 0 },
+    return {
+      change: { changesRecorded: compared?.differs ?? false, piece: { storageKey, compared: compared !== null, comparedThrough: compared?.through ?? 0 } },
+      replaces: false,
+      ordered: false,
     };
-    try {
-      return await steps.record(change);
-    } catch (error) {
-      // Not recorded: the piece is nobody's (the orphan sweep would find it later anyway).
-      await this.store.deleteBlob(storageKey).catch(() => undefined);
-      throw error;
-    }
+  }
+
+  async applyReplacements(): Promise<void> {
+    // Pieces never change each other's bytes: nothing is parked.
+  }
+
+  recorded(): void {
+    this.kept = true;
   }
 
   /**
@@ -183,9 +184,9 @@ export class PieceReceiver implements ChunkReceiver {
   async close(): Promise<void> {
     await this.scratch?.discard();
     this.scratch = null;
-    // Sent but refused or not recorded: nobody's (the orphan sweep would find it later anyway).
-    const streamed = this.streamedKept ? null : await this.streamed;
-    if (streamed) await this.store.deleteBlob(streamed).catch(() => undefined);
+    // Stored (or streamed) but refused or not recorded: nobody's (the orphan sweep would find it later anyway).
+    const stored = this.kept ? null : (this.storedKey ?? (await this.streamed));
+    if (stored) await this.store.deleteBlob(stored).catch(() => undefined);
   }
 }
 

@@ -1,10 +1,12 @@
 /**
  * The upload engine: how a chunk becomes part of an upload, whatever protocol carried it
- * (REST chunks, tus, the IETF draft) and whatever store keeps it.
+ * (REST chunks, tus, the IETF draft) and whatever store keeps it. It owns the sequence:
  *
+ *   admit    → checks against the row before any byte is read
  *   receive  → the bytes go from the request to the store (in place, or as a piece)
- *   verify   → range, size and checksum rules; a refused chunk records nothing
- *   commit   → durable first, then recorded in the database under a row lock
+ *   verify   → checksum and trailing parameters; a refused chunk records nothing
+ *   commit   → durable first (the receiver), then recorded by one conditional write that
+ *              applies planCommit (commit-plan.ts), or under the row lock when the row moved
  *   finalize → once every byte is there: the SHA1, and completion decided by the database
  *
  * Who may write to which attachment, limits and expiry stay outside, in AttachmentService.
@@ -14,11 +16,12 @@ import { ApiError, invalidParameter } from '../errors.js';
 import type { EventOutbox } from '../events/events.js';
 import type { TransactionScope } from '../jobs/job-queue.js';
 import { noMetrics, type Metrics } from '../metrics.js';
-import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, PrefixHasher } from '../ports.js';
-import type { ChunkReceiver } from './chunk-receiver.js';
-import { ChunkWriter } from './chunk-writer.js';
+import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, PrefixHasher, RangeCommit } from '../ports.js';
+import type { ChunkReceiver, ChunkWriteResult } from './chunk-receiver.js';
+import { exceedsRanges } from './commit-plan.js';
+import { InPlaceReceiver } from './in-place-receiver.js';
 import { PieceReceiver } from './piece-receiver.js';
-import { contiguousPrefix, countAfterAdding, type ByteRange } from './ranges.js';
+import { contiguousPrefix, type ByteRange } from './ranges.js';
 import { RegionHold } from './region-locks.js';
 import { reservationLimit } from './reservations.js';
 import { isMissingBlob, sliceLayout, UploadBytes } from './upload-bytes.js';
@@ -129,8 +132,7 @@ export class UploadEngine {
       if (chunk.length === 0) throw invalidParameter('attachment[chunk]', 'must not be empty');
       if (chunk.offset + chunk.length > bound) throw refuse();
       // Refused before its bytes are read; a chunk of unknown length is checked when it is recorded.
-      const ranges = countAfterAdding(record.ranges, chunk.offset, chunk.offset + chunk.length);
-      if (ranges > Math.max(this.limits.maxRanges, record.ranges.length)) throw tooManyRanges(this.limits.maxRanges);
+      if (exceedsRanges(record.ranges, chunk.offset, chunk.offset + chunk.length, this.limits.maxRanges)) throw tooManyRanges(this.limits.maxRanges);
     } else if (chunk.offset > bound) {
       // A body of unknown length at the very end may still be empty: it is refused when a byte past it arrives.
       throw refuse();
@@ -158,10 +160,39 @@ export class UploadEngine {
       // Deleted (or expired) between the look-up and now.
       throw error.code === 'ENOENT' ? new ApiError('not_found', 'No such attachment.') : error;
     });
-    return new ChunkWriter(state, upload, this.store, offset);
+    return new InPlaceReceiver(state, upload, this.store, offset);
   }
 
+  /**
+   * One chunk, in phases: admit (before any byte), receive, verify, commit (durable, then
+   * recorded), and after the commit: hash, sniff, finalize.
+   */
   private async receiveChunk(found: AttachmentRecord, chunk: ChunkInput): Promise<AttachmentRecord> {
+    let record = await this.admit(found, chunk);
+    const state = this.states.obtain(record);
+    state.activeRequests += 1;
+    let receiver: ChunkReceiver | null = null;
+    try {
+      receiver = await this.openReceiver(state, record, chunk.offset);
+      const result = await this.receive(receiver, state, chunk);
+      record = await this.verify(receiver, state, record, chunk, result);
+      let committed = record;
+      if (result.written > 0) {
+        committed = await this.commit(state, receiver, record, chunk, chunk.offset + result.written);
+        // Our bytes are recorded: let go of the region before hashing the rest of the file.
+        receiver.releaseRegion();
+        if (committed.state === 'uploading') committed = await this.afterCommit(state, receiver, committed, chunk.offset);
+      }
+      if (result.sourceError !== null) throw result.sourceError;
+      return committed;
+    } finally {
+      await receiver?.close();
+      state.activeRequests -= 1;
+    }
+  }
+
+  /** Before any byte: the chunk fits the row, a size it carries is fixed, a near expiry moves. */
+  private async admit(found: AttachmentRecord, chunk: ChunkInput): Promise<AttachmentRecord> {
     let record = found;
     this.checkBeforeBytes(record, chunk);
     // A size sent with the chunk is fixed before its bytes, which must then fit within it.
@@ -172,98 +203,104 @@ export class UploadEngine {
     if (record.expiresAt !== null && record.expiresAt - now < this.limits.idleTimeoutMs / 2) {
       await this.repo.extendExpiry(record.id, now + this.limits.idleTimeoutMs);
     }
-
-    const state = this.states.obtain(record);
-    state.activeRequests += 1;
-    let receiver: ChunkReceiver | null = null;
-    try {
-      receiver = await this.openReceiver(state, record, chunk.offset);
-      // receive
-      const result = await receiver.consume(chunk.source, {
-        declaredLength: chunk.length,
-        hashChunk: chunk.sha1 !== undefined,
-        signal: chunk.signal,
-        unknownSizeLimit: this.limits.maxSize,
-      });
-      if (result.outOfRange) throw state.size === null ? tooLarge(this.limits.maxSize) : outOfRange(chunk.offset, undefined, state.size);
-
-      // verify: parameters after the bytes can still reject the chunk; a cut-off source has none.
-      const trailing = result.sourceError === null && chunk.trailing ? await chunk.trailing() : {};
-      const expectedSha1 = chunk.sha1 ?? trailing.sha1;
-      const end = chunk.offset + result.written;
-      if (trailing.size !== undefined) {
-        if (state.size === null) {
-          // This chunk's own region lies below the size, so fixing it cannot wait on our hold.
-          if (end > trailing.size) throw outOfRange(chunk.offset, result.written, trailing.size);
-          record = await this.fixSize(record, trailing.size);
-        } else if (trailing.size !== state.size) {
-          throw sizeMismatch(state.size, trailing.size);
-        }
-      }
-      // A cut-off chunk cannot be checked against its SHA1; it keeps the prefix that arrived
-      // (SPEC 3.6), which the whole file's SHA1 and the fingerprint then guard.
-      if (expectedSha1 !== undefined && result.sourceError === null) {
-        const actual = result.digest ?? (await receiver.digestWritten(end));
-        if (actual !== expectedSha1) {
-          throw new ApiError('chunk_checksum_mismatch', 'The chunk does not match its chunk_sha1; nothing was recorded.', {
-            expected: expectedSha1,
-            actual,
-          });
-        }
-      }
-      if (result.sourceError === null && result.written === 0) throw invalidParameter('attachment[chunk]', 'must not be empty');
-
-      let committed = record;
-      if (result.written > 0) {
-        committed = await this.commit(state, receiver, record, chunk.offset, end, chunk.append === true);
-        // Our bytes are recorded: let go of the region before hashing the rest of the file.
-        receiver.releaseRegion();
-        if (committed.state === 'uploading') {
-          // Bytes at hand (a piece's scratch file) are hashed now rather than read back from the
-          // store; bytes written in place are read back in the background (from the page cache).
-          const local = receiver.localSource();
-          if (local) await state.hashToEnd(local).catch(() => undefined);
-          else if (committed.size === null || committed.receivedBytes < committed.size) state.scheduleHashing();
-          if (chunk.offset < SNIFF_BYTES) committed = await this.sniffEarly(committed);
-          if (committed.size !== null && committed.receivedBytes === committed.size) committed = await this.finalize(state, committed);
-        }
-      }
-      if (result.sourceError !== null) throw result.sourceError;
-      return committed;
-    } finally {
-      await receiver?.close();
-      state.activeRequests -= 1;
-    }
+    return record;
   }
 
-  /** Makes a chunk's bytes durable, then records them. */
-  private async commit(state: UploadState, receiver: ChunkReceiver, record: AttachmentRecord, start: number, end: number, append: boolean): Promise<AttachmentRecord> {
-    const completeError = () => new ApiError('attachment_complete', 'The attachment is complete; this chunk would change bytes already received.');
-    const { record: updated } = await receiver.commit(end, {
-      ensureUploading: async () => {
-        const current = await this.repo.findById(record.id);
-        if (!current) return;
-        // Before replaced bytes are applied: an append that would be refused must change nothing.
-        if (append && contiguousPrefix(current.ranges) !== start) throw new AppendOffsetMoved(contiguousPrefix(current.ranges));
-        if (current.state !== 'uploading') throw completeError();
-      },
-      record: async (change) => {
-        const now = this.clock.now();
-        const commit = { start, end, ...change, seen: state.latest, append };
-        const outcome = await this.repo.recordRange(record.id, commit, this.limits.maxRanges, now, now + this.limits.idleTimeoutMs);
-        if ('gone' in outcome) throw new ApiError('not_found', 'The attachment was deleted while the chunk was arriving.');
-        if ('offsetMoved' in outcome) throw new AppendOffsetMoved(contiguousPrefix(outcome.offsetMoved.ranges));
-        if ('tooManyRanges' in outcome) throw tooManyRanges(this.limits.maxRanges);
-        if ('complete' in outcome) throw completeError();
-        // The size was fixed below this chunk's end meanwhile (SPEC 3.8); nothing was recorded.
-        const size = outcome.recorded.size;
-        if (size !== null && end > size) throw outOfRange(start, end - start, size);
-        if (outcome.bumped) state.noteChange(outcome.recorded.contentVersion, start);
-        state.observe(outcome.recorded);
-        return { record: outcome.recorded, bumped: outcome.bumped };
-      },
+  /** The bytes go from the request to the store; a source that breaks off keeps what arrived. */
+  private async receive(receiver: ChunkReceiver, state: UploadState, chunk: ChunkInput): Promise<ChunkWriteResult> {
+    const result = await receiver.consume(chunk.source, {
+      declaredLength: chunk.length,
+      hashChunk: chunk.sha1 !== undefined,
+      signal: chunk.signal,
+      unknownSizeLimit: this.limits.maxSize,
     });
-    return updated;
+    if (result.outOfRange) throw state.size === null ? tooLarge(this.limits.maxSize) : outOfRange(chunk.offset, undefined, state.size);
+    return result;
+  }
+
+  /** Parameters after the bytes (a multipart size or SHA1) can still refuse the chunk; a cut-off source has none. */
+  private async verify(receiver: ChunkReceiver, state: UploadState, record: AttachmentRecord, chunk: ChunkInput, result: ChunkWriteResult): Promise<AttachmentRecord> {
+    const trailing = result.sourceError === null && chunk.trailing ? await chunk.trailing() : {};
+    const expectedSha1 = chunk.sha1 ?? trailing.sha1;
+    const end = chunk.offset + result.written;
+    let verified = record;
+    if (trailing.size !== undefined) {
+      if (state.size === null) {
+        // This chunk's own region lies below the size, so fixing it cannot wait on our hold.
+        if (end > trailing.size) throw outOfRange(chunk.offset, result.written, trailing.size);
+        verified = await this.fixSize(record, trailing.size);
+      } else if (trailing.size !== state.size) {
+        throw sizeMismatch(state.size, trailing.size);
+      }
+    }
+    // A cut-off chunk cannot be checked against its SHA1; it keeps the prefix that arrived
+    // (SPEC 3.6), which the whole file's SHA1 and the fingerprint then guard.
+    if (expectedSha1 !== undefined && result.sourceError === null) {
+      const actual = result.digest ?? (await receiver.digestWritten(end));
+      if (actual !== expectedSha1) {
+        throw new ApiError('chunk_checksum_mismatch', 'The chunk does not match its chunk_sha1; nothing was recorded.', { expected: expectedSha1, actual });
+      }
+    }
+    if (result.sourceError === null && result.written === 0) throw invalidParameter('attachment[chunk]', 'must not be empty');
+    return verified;
+  }
+
+  /**
+   * Makes the chunk's bytes durable, then records them. In place, bytes that replace recorded
+   * ones are applied only now, in this process's commit order, once the chunk may still change
+   * the upload; the database decides the rest in the same write that records the range.
+   */
+  private async commit(state: UploadState, receiver: ChunkReceiver, record: AttachmentRecord, chunk: ChunkInput, end: number): Promise<AttachmentRecord> {
+    const start = chunk.offset;
+    const append = chunk.append === true;
+    const prepared = await receiver.prepare(end);
+    const recordIt = async () => {
+      if (prepared.replaces) {
+        await this.checkMayReplace(record.id, start, append);
+        await receiver.applyReplacements(end);
+      }
+      const recorded = await this.recordRange(state, record.id, { start, end, append, ...prepared.change, seen: state.latest });
+      receiver.recorded();
+      return recorded;
+    };
+    return prepared.ordered ? state.serializeCommit(recordIt) : recordIt();
+  }
+
+  /** Before replaced bytes are applied: a chunk that would be refused must change nothing. */
+  private async checkMayReplace(id: number, start: number, append: boolean): Promise<void> {
+    const current = await this.repo.findById(id);
+    if (!current) return; // recording will say it is gone
+    if (append && contiguousPrefix(current.ranges) !== start) throw new AppendOffsetMoved(contiguousPrefix(current.ranges));
+    if (current.state !== 'uploading') throw completeError();
+  }
+
+  /** Records the range: the row is changed only as planCommit allows, or the chunk is refused. */
+  private async recordRange(state: UploadState, id: number, commit: RangeCommit): Promise<AttachmentRecord> {
+    const now = this.clock.now();
+    const outcome = await this.repo.recordRange(id, commit, this.limits.maxRanges, now, now + this.limits.idleTimeoutMs);
+    if ('gone' in outcome) throw new ApiError('not_found', 'The attachment was deleted while the chunk was arriving.');
+    if ('offsetMoved' in outcome) throw new AppendOffsetMoved(contiguousPrefix(outcome.offsetMoved.ranges));
+    if ('tooManyRanges' in outcome) throw tooManyRanges(this.limits.maxRanges);
+    if ('complete' in outcome) throw completeError();
+    // The size was fixed below this chunk's end meanwhile (SPEC 3.8); nothing was recorded.
+    const size = outcome.recorded.size;
+    if (size !== null && commit.end > size) throw outOfRange(commit.start, commit.end - commit.start, size);
+    if (outcome.bumped) state.noteChange(outcome.recorded.contentVersion, commit.start);
+    state.observe(outcome.recorded);
+    return outcome.recorded;
+  }
+
+  /** Once recorded: hash what is contiguous, sniff the type from the head, finalize when whole. */
+  private async afterCommit(state: UploadState, receiver: ChunkReceiver, committed: AttachmentRecord, offset: number): Promise<AttachmentRecord> {
+    // Bytes at hand (a piece's scratch file) are hashed now rather than read back from the
+    // store; bytes written in place are read back in the background (from the page cache).
+    const local = receiver.localSource();
+    if (local) await state.hashToEnd(local).catch(() => undefined);
+    else if (committed.size === null || committed.receivedBytes < committed.size) state.scheduleHashing();
+    let current = committed;
+    if (offset < SNIFF_BYTES) current = await this.sniffEarly(current);
+    if (current.size !== null && current.receivedBytes === current.size) current = await this.finalize(state, current);
+    return current;
   }
 
   /**
@@ -430,6 +467,10 @@ export function outOfRange(offset: number, length: number | undefined, size: num
     `The chunk at offset ${offset} extends past the end of the ${size}-byte attachment; nothing was written.`,
     { chunk_offset: offset, ...(length !== undefined ? { chunk_length: length } : {}), size },
   );
+}
+
+function completeError(): ApiError {
+  return new ApiError('attachment_complete', 'The attachment is complete; this chunk would change bytes already received.');
 }
 
 function tooManyRanges(maxRanges: number): ApiError {

@@ -8,13 +8,13 @@
  * range, a cut connection with a checksum) never changes bytes already received.
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { AttachmentRecord, BlobStore, ScratchFile, UploadHandle } from '../ports.js';
-import type { ChunkReceiver, ChunkWriteResult, CommitSteps, ConsumeOptions } from './chunk-receiver.js';
+import type { BlobStore, ScratchFile, UploadHandle } from '../ports.js';
+import type { ChunkReceiver, ChunkWriteResult, ConsumeOptions, PreparedChunk } from './chunk-receiver.js';
 import { addRange, intersect, type ByteRange } from './ranges.js';
 import { RegionHold } from './region-locks.js';
 import type { UploadState } from './upload-state.js';
 
-export class ChunkWriter implements ChunkReceiver {
+export class InPlaceReceiver implements ChunkReceiver {
   private readonly state: UploadState;
   private readonly upload: UploadHandle;
   private readonly store: BlobStore;
@@ -98,29 +98,28 @@ export class ChunkWriter implements ChunkReceiver {
     };
   }
 
-  /**
-   * Syncs the bytes, then records them. Chunks that replace received bytes apply them only
-   * now, in commit order, once it is sure the attachment is still uploading.
-   */
-  async commit(end: number, steps: CommitSteps): Promise<{ record: AttachmentRecord; bumped: boolean }> {
+  /** Syncs the bytes written in place; bytes that replace recorded ones wait for applyReplacements. */
+  async prepare(end: number): Promise<PreparedChunk> {
     const replaces = intersect(this.replaced, this.offset, end).length > 0;
     if (!replaces) await this.upload.sync();
-    return this.state.serializeCommit(async () => {
-      if (replaces) {
-        await steps.ensureUploading();
-        await this.applyReplacements(end);
-        await this.upload.sync();
-      }
-      return steps.record({ changesRecorded: replaces });
-    });
+    return { change: { changesRecorded: replaces }, replaces, ordered: true };
+  }
+
+  recorded(): void {
+    // The bytes are in the upload's own file already.
   }
 
   localSource(): null {
     return null; // the bytes are in the upload's own file already
   }
 
-  /** Writes parked replacements within [offset, end) into the upload. */
-  private async applyReplacements(end: number): Promise<void> {
+  /** Writes parked replacements within [offset, end) into the upload, then syncs it. */
+  async applyReplacements(end: number): Promise<void> {
+    await this.writeReplacements(end);
+    await this.upload.sync();
+  }
+
+  private async writeReplacements(end: number): Promise<void> {
     if (!this.scratch) return;
     const buffer = Buffer.allocUnsafe(1024 * 1024);
     for (const [start, stop] of intersect(this.replaced, this.offset, end)) {
