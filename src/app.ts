@@ -18,6 +18,7 @@ import { SqlTokenRepository, SqlUserRepository } from './db/repositories/users-r
 import { SqlExternalIdentityRepository } from './db/repositories/external-identities-repository.js';
 import { SqlBlockRepository } from './db/repositories/blocks-repository.js';
 import { SqlInviteRepository } from './db/repositories/invites-repository.js';
+import { SqlErasureRepository } from './db/repositories/erasure-repository.js';
 import { SqlProbeVerdicts } from './db/repositories/probe-verdicts.js';
 import { JwtVerifier } from './auth/jwt-verifier.js';
 import { ExternalSignIn } from './domain/users/external-sign-in.js';
@@ -37,15 +38,14 @@ import { RenditionStorage } from './media/rendition-storage.js';
 import { MessageService } from './domain/messages/message-service.js';
 import type { JobQueue } from './domain/jobs/job-queue.js';
 import { Outbox } from './domain/jobs/outbox.js';
-import { webhookRenderer } from './http/webhook-payloads.js';
-import { parseWebhookSecret } from './webhooks/signature.js';
-import { registerWebhookDelivery, WebhookOutbox } from './webhooks/webhook-dispatcher.js';
+import { webhookKey, webhookOutbox } from './webhooks/webhook-wiring.js';
 import type { JobLog } from './jobs/job-log.js';
 import { openJobQueue } from './jobs/open-job-queue.js';
 import type { BlobStore, Clock } from './domain/ports.js';
 import { UserService } from './domain/users/user-service.js';
 import { BlockService } from './domain/users/blocks.js';
 import { InviteCodes } from './domain/users/invites.js';
+import { AccountErasure, registerErasureJob } from './domain/users/account-erasure.js';
 import { ApiError } from './domain/errors.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { rejectBodyCodings } from './http/codings.js';
@@ -81,6 +81,8 @@ export interface Services {
   blocks: BlockService;
   /** Invite codes for REGISTRATION=invite (SPEC 10). */
   invites: InviteCodes;
+  /** Erasing accounts (SPEC 10), a durable job. */
+  erasure: AccountErasure;
   attachments: AttachmentService;
   clips: ClipService;
   messages: MessageService;
@@ -145,7 +147,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const clock = options.clock ?? systemClock;
   // Built first: a bad identity setting fails the start before anything is opened.
   const verifier = config.authJwksUrl || config.authJwtSecret ? jwtVerifier(config, clock) : null;
-  const webhookKey = config.webhookUrl ? parseWebhookSecret(config.webhookSecret ?? '') : null;
+  webhookKey(config);
   await mkdir(config.dataDir, { recursive: true });
   const database = await openDatabase({ url: config.databaseUrl, durable: config.durableWrites });
   const store = await openBlobStore(config);
@@ -211,19 +213,23 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   const clipRepository = new SqlClipRepository(database);
   const messageRepository = new SqlMessageRepository(database);
-  if (config.webhookUrl && webhookKey) {
-    const settings = { url: config.webhookUrl, key: webhookKey, timeoutMs: config.webhookTimeoutSeconds * 1000 };
-    const render = webhookRenderer({
+  const webhooks = webhookOutbox(
+    config,
+    jobs,
+    {
       attachment: (id) => attachmentRepository.findById(id),
       clip: (id) => clipRepository.findById(id),
       message: (id) => messageRepository.findById(id),
-    });
-    registerWebhookDelivery(jobs, settings, render, clock);
-    const webhooks = new WebhookOutbox(jobs);
+    },
+    clock,
+  );
+  if (webhooks) {
     attachments.events = webhooks;
     media.events = webhooks;
     outbox.add((scope, created) => webhooks.record({ type: `${created.type}.created`, subjectId: created.id, occurredAt: clock.now() }, scope));
   }
+  const erasure = new AccountErasure(new SqlErasureRepository(database), store, jobs, clock, webhooks);
+  registerErasureJob(jobs, erasure);
   const services: Services = {
     database,
     store,
@@ -234,6 +240,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }, external),
     blocks: new BlockService(blockRepository, userRepository, clock),
     invites: new InviteCodes(inviteRepository, clock),
+    erasure,
     attachments,
     clips: new ClipService(clipRepository, intake, store, clock, outbox),
     messages: new MessageService(messageRepository, userRepository, blockRepository, intake, store, clock, outbox),
@@ -307,6 +314,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (config.metricsPort === null) registerMetricsRoute(http, metrics, config.metricsToken);
   await http.register(userRoutes, {
     users: services.users,
+    erasure: services.erasure,
     limits,
     rateLimits: { registration: config.registrationRateLimit, token: config.tokenRateLimit },
   });

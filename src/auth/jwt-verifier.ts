@@ -81,6 +81,7 @@ export class JwtVerifier implements IdentityVerifier {
       subject: payload.sub,
       preferredUsername: stringClaim(payload, this.options.usernameClaim),
       email: stringClaim(payload, 'email'),
+      issuedAt: typeof payload.iat === 'number' ? payload.iat * 1000 : null,
     };
   }
 }

@@ -97,6 +97,16 @@ export class TrickleClient {
     return (await this.transport.call<{ user: AccountUser }>('PUT', '/account/password', { json: { password: { current, new: next } } })).user;
   }
 
+  /**
+   * Erases the signed-in account and everything of it (SPEC 10) and forgets the token. Needs the
+   * password; an account of the app's identity provider has none and sends a JWT issued in the
+   * last 5 minutes as its token instead (pass no password). The erasure finishes in the background.
+   */
+  async deleteAccount(password?: string): Promise<void> {
+    await this.transport.call('DELETE', '/account', password === undefined ? {} : { json: { password } });
+    this.transport.token = undefined;
+  }
+
   async account(): Promise<AccountUser> {
     return (await this.transport.call<{ user: AccountUser }>('GET', '/account')).user;
   }

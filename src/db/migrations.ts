@@ -255,6 +255,20 @@ const migrations: Record<string, DialectMigration> = {
       .addColumn('used_by', 'integer', (c) => c.references('users.id').onDelete('set null'))
       .execute();
   },
+  // Issue 25 (SPEC 10): a user is active, disabled by an administrator, or being erased; blobs
+  // whose rows an erasure deleted are listed until they are gone from the store, so a crash
+  // between the two loses track of none.
+  '2026_12_20_accounts_erasure': async (db, dialect) => {
+    const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+    await db.schema.alterTable('users').addColumn('state', 'text', (c) => c.notNull().defaultTo('active')).execute();
+    await db.schema
+      .createTable('blob_deletions')
+      .addColumn('storage_key', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'integer', (c) => c.notNull())
+      .addColumn('created_at', bigint, (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('blob_deletions_user').on('blob_deletions').column('user_id').execute();
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

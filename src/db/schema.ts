@@ -10,6 +10,8 @@ export interface UsersTable {
   password_hash: string;
   messaging_enabled: number;
   created_at: number;
+  /** active | disabled (by an administrator) | erasing (SPEC 10). */
+  state: Generated<string>;
 }
 
 export interface AccessTokensTable {
@@ -198,6 +200,14 @@ export interface InviteCodesTable {
   used_by: number | null;
 }
 
+/** A blob whose row an erasure deleted, listed until the blob is gone from the store. */
+export interface BlobDeletionsTable {
+  storage_key: string;
+  /** The user being erased (no foreign key: the list outlives nothing, but the row goes last). */
+  user_id: number;
+  created_at: number;
+}
+
 export interface Tables {
   media_processing: MediaProcessingTable;
   image_renditions: ImageRenditionsTable;
@@ -213,4 +223,5 @@ export interface Tables {
   jobs: JobsTable;
   blocks: BlocksTable;
   invite_codes: InviteCodesTable;
+  blob_deletions: BlobDeletionsTable;
 }

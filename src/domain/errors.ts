@@ -15,6 +15,7 @@ export const ERROR_TABLE = {
   forbidden: { code: 1103, status: 403, description: 'You are not allowed to do this.' },
   registration_disabled: { code: 1104, status: 403, description: 'Registration is switched off on this server.' },
   wrong_password: { code: 1105, status: 403, description: 'The password is wrong.' },
+  recent_sign_in_required: { code: 1106, status: 403, description: 'This needs a token from the identity provider issued in the last 5 minutes.' },
   // 404 / 405
   not_found: { code: 1201, status: 404, description: 'No such resource, or it is not visible to you.' },
   method_not_allowed: { code: 1202, status: 405, description: 'This method is not allowed on this resource.' },

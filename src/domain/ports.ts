@@ -9,6 +9,9 @@ import type { MediaProcessing } from './media/processing.js';
 
 // ---------------------------------------------------------------- users and tokens
 
+/** `disabled`: by an administrator, until enabled again; `erasing`: going away for good (SPEC 10). Only active users sign in. */
+export type UserState = 'active' | 'disabled' | 'erasing';
+
 export interface UserRecord {
   id: number;
   username: string;
@@ -16,6 +19,7 @@ export interface UserRecord {
   passwordHash: string;
   messagingEnabled: boolean;
   createdAt: number; // epoch ms
+  state: UserState;
 }
 
 export interface NewUser {
@@ -48,6 +52,51 @@ export interface TokenRepository {
   deleteAllForUser(userId: number): Promise<number>;
   /** Forgets tokens that expired before `now`; resolves how many. */
   deleteExpired(now: number): Promise<number>;
+}
+
+/** A user the erasure removed: what the `user.deleted` event may still say about them. */
+export interface ErasedUser {
+  id: number;
+  /** The identity provider's subject, for a user signed in by JWTs; else null. */
+  subject: string | null;
+}
+
+/** What one step of an erasure removed. */
+export interface ErasedRecords {
+  clips: number;
+  messages: number;
+  attachments: number;
+  files: number;
+}
+
+/**
+ * Erasing a user (SPEC 10) in steps that each commit on their own, so any node can carry an
+ * erasure on after a crash. Every blob whose rows a step deletes is listed as a pending deletion
+ * in the same transaction, and stays listed until the caller has deleted it from the store.
+ */
+export interface ErasureRepository {
+  /**
+   * Marks the user `erasing` and revokes its tokens, and runs `within` (which enqueues the
+   * erasure job) in the same transaction; false when it is erasing already or gone.
+   */
+  begin(userId: number, within: (scope: TransactionScope) => Promise<void>): Promise<boolean>;
+  /**
+   * Deletes up to `limit` of the user's clips, then messages sent or received, then
+   * attachments, then stray files, with what hangs on them (renditions, pieces); resolves what went.
+   */
+  eraseBatch(userId: number, limit: number, now: number): Promise<ErasedRecords>;
+  /** Storage keys still to delete for this user. */
+  pendingBlobs(userId: number, limit: number): Promise<string[]>;
+  /** The blobs are gone from the store: their keys leave the list. */
+  forgetBlobs(keys: string[]): Promise<void>;
+  /**
+   * Deletes the user row (and with it tokens, identity links, blocks) if nothing of theirs is
+   * left, running `within` in the same transaction: 'remaining' when something is (made
+   * meanwhile, or still to delete from the store), 'gone' when the user row is gone already.
+   */
+  finish(userId: number, within: (scope: TransactionScope, user: ErasedUser) => Promise<void>): Promise<'finished' | 'remaining' | 'gone'>;
+  /** The user as the erasure sees it (whatever its state), or null when gone. */
+  state(userId: number): Promise<UserState | null>;
 }
 
 export interface InviteRecord {
@@ -101,6 +150,8 @@ export interface ExternalIdentity {
   /** The username claim, as the provider sent it (not yet fit to Trickle's rules). */
   preferredUsername: string | null;
   email: string | null;
+  /** When the token was issued (its `iat`, epoch ms), if it says. */
+  issuedAt: number | null;
 }
 
 /** Checks tokens issued by the app's identity provider (JWTs); an adapter owns the crypto. */

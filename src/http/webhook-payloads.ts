@@ -33,6 +33,9 @@ export function webhookRenderer(subjects: EventSubjects): EventRenderer {
         const record = await subjects.message(id);
         return { message: record ? messageView(record) : gone(id) };
       }
+      // Its data is fixed when it is recorded (the user is gone by then); this is only a fallback.
+      case 'user.deleted':
+        return { user: gone(id) };
     }
   };
   return render;

@@ -35,6 +35,8 @@ export interface WebhookJob {
   type: EventType;
   subject_id: number;
   occurred_at: number;
+  /** The event's data when it was fixed at recording (DomainEvent.data); else rendered when sent. */
+  data?: Record<string, unknown>;
 }
 
 /** The body of one event: Standard Webhooks' recommended `type`, `timestamp`, `data`. */
@@ -61,7 +63,13 @@ export class WebhookOutbox implements EventOutbox {
   }
 
   async record(event: DomainEvent, scope: TransactionScope): Promise<void> {
-    const job: WebhookJob = { id: `msg_${randomUUID().replaceAll('-', '')}`, type: event.type, subject_id: event.subjectId, occurred_at: event.occurredAt };
+    const job: WebhookJob = {
+      id: `msg_${randomUUID().replaceAll('-', '')}`,
+      type: event.type,
+      subject_id: event.subjectId,
+      occurred_at: event.occurredAt,
+      ...(event.data ? { data: event.data } : {}),
+    };
     await this.queue.enqueue(WEBHOOK_JOB, job, { within: scope });
   }
 }
@@ -69,7 +77,7 @@ export class WebhookOutbox implements EventOutbox {
 /** Registers the delivery of webhook jobs on this node's queue. */
 export function registerWebhookDelivery(queue: JobQueue, settings: WebhookSettings, render: EventRenderer, clock: Clock): void {
   queue.register<WebhookJob>(WEBHOOK_JOB, WEBHOOK_POLICY, async (job, context) => {
-    const body: WebhookBody = { type: job.type, timestamp: new Date(job.occurred_at).toISOString(), data: await render(job.type, job.subject_id) };
+    const body: WebhookBody = { type: job.type, timestamp: new Date(job.occurred_at).toISOString(), data: job.data ?? (await render(job.type, job.subject_id)) };
     const text = JSON.stringify(body);
     const headers = webhookHeaders(settings.key, job.id, Math.floor(clock.now() / 1000), text);
     const outcome = await postWebhook(settings.url, headers, text, { timeoutMs: settings.timeoutMs, signal: context.signal });

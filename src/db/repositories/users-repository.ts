@@ -1,5 +1,5 @@
 import type { Insertable, Selectable } from 'kysely';
-import type { NewUser, TokenRepository, UserRecord, UserRepository } from '../../domain/ports.js';
+import type { NewUser, TokenRepository, UserRecord, UserRepository, UserState } from '../../domain/ports.js';
 import { compileOnce } from '../compiled-query.js';
 import type { Database } from '../database.js';
 import type { UsersTable } from '../schema.js';
@@ -13,6 +13,7 @@ export function toUser(row: Selectable<UsersTable>): UserRecord {
     passwordHash: row.password_hash,
     messagingEnabled: row.messaging_enabled === 1,
     createdAt: row.created_at,
+    state: row.state as UserState,
   };
 }
 

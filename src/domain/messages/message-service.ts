@@ -53,8 +53,8 @@ export class MessageService {
         }
       }
       const recipient = await this.users.findById(input.recipientId);
-      // A recipient who blocks the sender looks to the sender like no recipient at all (SPEC 10).
-      if (!recipient || (await this.blocks.isBlocked(recipient.id, senderId))) {
+      // A recipient who blocks the sender, or is being erased, looks to the sender like no recipient at all (SPEC 10).
+      if (!recipient || recipient.state === 'erasing' || (await this.blocks.isBlocked(recipient.id, senderId))) {
         throw new ApiError('recipient_not_found', undefined, { recipient_id: input.recipientId });
       }
       if (input.parentId !== null) {

@@ -24,7 +24,7 @@ export class BlockService {
   async block(blockerId: number, blockedId: number): Promise<{ block: BlockRecord; created: boolean }> {
     if (blockedId === blockerId) throw invalidParameter('block[user_id]', 'must be another user than you');
     const target = await this.users.findById(blockedId);
-    if (!target) throw new ApiError('user_not_found', undefined, { user_id: blockedId });
+    if (!target || target.state === 'erasing') throw new ApiError('user_not_found', undefined, { user_id: blockedId });
     const added = await this.blocks.add(blockerId, blockedId, this.clock.now());
     if (added === null) throw new ApiError('user_not_found', undefined, { user_id: blockedId });
     return { block: { user: { id: target.id, username: target.username }, createdAt: added.createdAt }, created: added.created };

@@ -36,6 +36,11 @@ export class ExternalSignIn {
     return (await this.identities.findUser(identity.issuer, identity.subject)) ?? this.createUser(identity);
   }
 
+  /** When the token was issued (epoch ms), once it passes every check; null when it does not say. */
+  async issuedAt(token: string): Promise<number | null> {
+    return (await this.verifier.verify(token)).issuedAt;
+  }
+
   private async createUser(identity: ExternalIdentity): Promise<UserRecord> {
     const base = fitUsername(identity.preferredUsername ?? identity.subject);
     for (let attempt = 1; attempt <= MAX_TRIES; attempt += 1) {

@@ -1,6 +1,6 @@
 /** Registration, password sign-in and access tokens. */
 import { createHash, randomBytes } from 'node:crypto';
-import { ApiError, invalidParameter } from '../errors.js';
+import { ApiError, invalidParameter, missingParameter } from '../errors.js';
 import type { Clock, InviteRepository, NewUser, TokenRepository, UserRecord, UserRepository } from '../ports.js';
 import { NO_PASSWORD, type ExternalSignIn } from './external-sign-in.js';
 import { inviteDigest } from './invites.js';
@@ -36,6 +36,13 @@ const MAX_PASSWORD_LENGTH = 1024;
 function checkNewPassword(password: string, parameter: string): void {
   if (password.length < 8) throw invalidParameter(parameter, 'must be at least 8 characters');
   if (password.length > MAX_PASSWORD_LENGTH) throw invalidParameter(parameter, `must be at most ${MAX_PASSWORD_LENGTH} characters`);
+}
+
+/** How recent a JWT must be to erase an account that has no password (SPEC 10: "a fresh JWT"). */
+export const FRESH_SIGN_IN_MS = 5 * 60_000;
+
+function visible(user: UserRecord | null): UserRecord | null {
+  return user?.state === 'erasing' ? null : user;
 }
 
 /** Tokens are stored as SHA-256 digests: a leaked table grants nothing. */
@@ -105,7 +112,8 @@ export class UserService {
     // An unknown user costs a hash too, so timing does not tell which usernames exist.
     this.dummyHash ??= hashPassword('not a password', this.options.passwordCost);
     const valid = await verifyPassword(password, user ? user.passwordHash : await this.dummyHash);
-    if (!user || !valid) return null;
+    // A disabled account, or one being erased, signs in no more.
+    if (!user || !valid || user.state !== 'active') return null;
     const token = randomBytes(32).toString('base64url');
     const now = this.clock.now();
     const ttl = this.options.accessTokenTtlSeconds;
@@ -118,9 +126,27 @@ export class UserService {
    * alone, so a revoke holds on every node at once; a JWT from the app's identity provider
    * that fails a check throws ApiError('invalid_token') with the reason.
    */
-  authenticate(token: string): Promise<UserRecord | null> {
-    if (this.external?.recognizes(token)) return this.external.authenticate(token);
-    return this.tokens.findUser(tokenDigest(token), this.clock.now());
+  async authenticate(token: string): Promise<UserRecord | null> {
+    const user = this.external?.recognizes(token) ? await this.external.authenticate(token) : await this.tokens.findUser(tokenDigest(token), this.clock.now());
+    // Checked on every request, so disabling an account stops its tokens and JWTs at once, on every node.
+    if (user && user.state !== 'active') {
+      throw new ApiError('invalid_token', user.state === 'disabled' ? 'This account is disabled.' : 'This account is being deleted.');
+    }
+    return user;
+  }
+
+  /**
+   * Proves the caller is the account's owner before it is erased: its password, or for an
+   * account of the app's identity provider (no password) a JWT issued in the last few minutes.
+   */
+  async confirmOwner(user: UserRecord, password: string | undefined, callerToken: string | null): Promise<void> {
+    if (user.passwordHash !== NO_PASSWORD) {
+      if (password === undefined) throw missingParameter('password');
+      if (!(await verifyPassword(password, user.passwordHash))) throw new ApiError('wrong_password');
+      return;
+    }
+    const issuedAt = callerToken !== null && this.external?.recognizes(callerToken) ? await this.external.issuedAt(callerToken) : null;
+    if (issuedAt === null || this.clock.now() - issuedAt > FRESH_SIGN_IN_MS) throw new ApiError('recent_sign_in_required');
   }
 
   /**
@@ -155,12 +181,13 @@ export class UserService {
     return this.tokens.deleteExpired(this.clock.now());
   }
 
-  findById(id: number): Promise<UserRecord | null> {
-    return this.users.findById(id);
+  /** A user being erased is nobody already. */
+  async findById(id: number): Promise<UserRecord | null> {
+    return visible(await this.users.findById(id));
   }
 
   /** Case-insensitive, as usernames are unique regardless of case. */
   async findByUsername(username: string): Promise<UserRecord | null> {
-    return USERNAME.test(username) ? this.users.findByUsername(username) : null;
+    return USERNAME.test(username) ? visible(await this.users.findByUsername(username)) : null;
   }
 }

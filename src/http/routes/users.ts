@@ -7,6 +7,7 @@ import type { AttachmentLimits } from '../../domain/attachments/attachment-servi
 import { ApiError } from '../../domain/errors.js';
 import type { UserRecord } from '../../domain/ports.js';
 import type { UserService } from '../../domain/users/user-service.js';
+import type { AccountErasure } from '../../domain/users/account-erasure.js';
 import { bearerToken, requireUser } from '../auth.js';
 import { envelope } from '../envelope.js';
 import { decodeParams, TextParam } from '../params.js';
@@ -15,6 +16,7 @@ import { AccountUser, Envelope, errorResponses, PublicUser } from '../schemas.js
 
 export interface UserRouteDeps {
   users: UserService;
+  erasure: AccountErasure;
   limits: AttachmentLimits;
   /** Requests per minute per address; 0 means no limit. */
   rateLimits: { registration: number; token: number };
@@ -39,6 +41,10 @@ const PasswordParams = Type.Object({
     current: TextParam({ maxLength: 1024, description: 'the password the account has now' }),
     new: TextParam({ maxLength: 1024, description: 'a password of at least 8 characters' }),
   }),
+});
+
+const EraseParams = Type.Object({
+  password: Type.Optional(TextParam({ maxLength: 1024, description: "the account's password (accounts of the identity provider send a fresh JWT instead)" })),
 });
 
 const TokenParams = Type.Object({
@@ -163,6 +169,25 @@ export async function userRoutes(app: FastifyInstance, deps: UserRouteDeps): Pro
       const user = await requireUser(request, users);
       const { password } = decodeParams(PasswordParams, await readParams(request));
       return envelope({ user: accountUser(await users.changePassword(user, password, bearerToken(request))) });
+    },
+  });
+
+  // SPEC 10: erasure. The answer comes once the erasure has begun: the account signs in no more,
+  // and the durable job deletes the rest (on any node, also after a crash).
+  app.delete('/account', {
+    config: perMinute(deps.rateLimits.token),
+    schema: {
+      summary: "Erase the caller's account and everything theirs (password, or a fresh JWT)",
+      tags: ['users'],
+      body: EraseParams,
+      response: { 204: Type.Null(), ...errorResponses },
+    },
+    handler: async (request, reply) => {
+      const user = await requireUser(request, users);
+      const { password } = decodeParams(EraseParams, await readParams(request));
+      await users.confirmOwner(user, password, bearerToken(request));
+      await deps.erasure.begin(user.id);
+      return reply.code(204).send();
     },
   });
 
