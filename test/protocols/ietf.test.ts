@@ -65,7 +65,7 @@ for (const kind of databaseKinds()) {
     const auth = (version: number, token = alice.token) => ({ authorization: `Bearer ${token}`, 'upload-draft-interop-version': String(version) });
     const attachment = async (location: string) => (await request(base, 'GET', `/attachments/${location.split('/').pop()}`, { token: alice.token })).json.body.attachment;
 
-    for (const version of [3, 5, 6, 8]) {
+    for (const version of [3, 4, 5, 6, 7, 8]) {
       describe(`interop version ${version}`, () => {
         test('creation with the whole file: 104 with Location first, then 201 complete', async () => {
           const file = randomFile(5000);

@@ -22,7 +22,13 @@ export interface UploadExtrasRepository {
   find(attachmentId: number): Promise<UploadExtras | null>;
 }
 
-export type UploadConflictReason = 'offset_mismatch' | 'final_upload_is_read_only' | 'not_a_partial_upload' | 'partial_upload_incomplete';
+export type UploadConflictReason =
+  | 'offset_mismatch'
+  | 'upload_complete'
+  | 'representation_digest_mismatch'
+  | 'final_upload_is_read_only'
+  | 'not_a_partial_upload'
+  | 'partial_upload_incomplete';
 
 /** A protocol-level refusal; each protocol maps the reason to its own status. */
 export class UploadConflict extends Error {
@@ -62,6 +68,8 @@ export interface Append {
   /** Fixes a deferred length (tus Upload-Length on PATCH, IETF Upload-Length). */
   size?: number | undefined;
   signal?: AbortSignal | undefined;
+  /** Refuse the append, even an empty one, once the upload is complete (IETF: it MUST NOT change). */
+  refuseIfComplete?: boolean | undefined;
 }
 
 export interface Upload {
@@ -115,6 +123,7 @@ export class ResumableUploads {
   async append(userId: number, id: number, append: Append): Promise<Upload> {
     const { record, extras } = await this.get(userId, id);
     if (extras.concat?.kind === 'final') throw new UploadConflict('final_upload_is_read_only', 'A final upload cannot be changed.');
+    if (append.refuseIfComplete && record.state !== 'uploading') throw new UploadConflict('upload_complete', 'The upload is complete; nothing can be appended to it.');
     const offset = uploadOffset(record);
     if (append.offset !== offset) throw offsetMismatch(offset, append.offset);
     // A body of unknown length (chunked) is judged by what arrives: one that ends before a byte is empty.

@@ -10,9 +10,10 @@ import type { ResumableUploads, Upload } from '../../../domain/uploads/resumable
 import { uploadOffset } from '../../../domain/uploads/resumable-uploads.js';
 import { abortOnClose, contentLength } from '../../routes/attachments.js';
 import { cleanFilename } from '../../uploaded-files.js';
-import { bodyStream, classify, hasBody, integerHeader, sendInterim, sendPlain, uploadId, uploadLocation } from '../shared.js';
+import { bodyStream, classify, hasBody, sendInterim, sendPlain, uploadId, uploadLocation } from '../shared.js';
 import { ietfAnswer } from './errors.js';
-import { checkAppendType, INTEROP_HEADER, requestCompletes, setComplete, type InteropVersion } from './versions.js';
+import { parseItem } from './structured-fields.js';
+import { appendCompletes, checkAppendType, INTEROP_HEADER, requestCompletes, setComplete, sfNonNegativeInteger, type InteropVersion } from './versions.js';
 
 /** Content types that label bytes rather than say what the file is. */
 const NOT_A_FILE_TYPE = new Set(['application/partial-upload', 'application/octet-stream', 'application/offset+octet-stream']);
@@ -65,18 +66,25 @@ export class IetfProtocol {
 
   async patch(request: FastifyRequest, reply: FastifyReply, userId: number, rawId: string, version: InteropVersion): Promise<FastifyReply> {
     checkAppendType(request, version);
-    const offset = integerHeader(request, 'upload-offset');
+    const offset = sfNonNegativeInteger(request, 'upload-offset');
     if (offset === undefined) throw new ApiError('missing_parameter', 'Upload-Offset is required.', { parameter: 'Upload-Offset' });
     const id = uploadId(rawId);
-    const completes = requestCompletes(request, version) ?? false;
+    const completes = appendCompletes(request, version);
     const declared = declaredLength(request);
     const length = contentLength(request);
     // Completing with a known Content-Length says the length too; refuse a disagreement before any byte.
     if (completes && declared !== undefined && length !== undefined && offset + length !== declared) {
       throw new ApiError('size_mismatch', `Upload-Length is ${declared} but this request completes the upload at ${offset + length} bytes.`);
     }
-    // An empty append only checks the offset (and may fix the length).
-    let upload = await this.uploads.append(userId, id, { ...this.appendInput(request, reply, offset), length: hasBody(request) ? contentLength(request) : 0 });
+    // An empty append only checks the offset (and may fix the length). A completing append with a
+    // known length says the upload's length, checked against one known before any byte is taken.
+    const bodyLength = hasBody(request) ? length : 0;
+    let upload = await this.uploads.append(userId, id, {
+      ...this.appendInput(request, reply, offset),
+      length: bodyLength,
+      size: declared ?? (completes && bodyLength !== undefined && offset + bodyLength > 0 ? offset + bodyLength : undefined),
+      refuseIfComplete: true,
+    });
     if (completes) upload = await this.complete(userId, upload);
     this.describe(reply, upload, version);
     return reply.code(204).send();
@@ -90,14 +98,24 @@ export class IetfProtocol {
   fail(request: FastifyRequest, reply: FastifyReply, error: unknown, version: InteropVersion): FastifyReply {
     const failure = classify(error);
     if (failure.kind === 'bug') request.log.error({ err: error }, 'unhandled error in the IETF resumable upload protocol');
-    const answer = ietfAnswer(failure);
+    const answer = ietfAnswer(failure, { version, hasContent: hasBody(request) });
     reply.header(INTEROP_HEADER, String(version));
-    if (failure.kind === 'conflict' && failure.error.offset !== undefined) reply.header('upload-offset', String(failure.error.offset));
-    if (answer.status === 409 || answer.problem !== undefined) setComplete(reply, version, false);
+    const offsetConflict = failure.kind === 'conflict' && failure.error.reason === 'offset_mismatch' ? failure.error.offset : undefined;
+    if (offsetConflict !== undefined) reply.header('upload-offset', String(offsetConflict));
+    // Every answer to a creation or an append says whether it comes from processing the whole
+    // representation (?1) or from the upload protocol (?0), errors included (interop 7 on).
+    const appendOrCreate = request.method === 'PATCH' || request.method === 'POST';
+    if ((appendOrCreate && version >= 4) || answer.status === 409 || answer.problem !== undefined) setComplete(reply, version, answer.processed ?? false);
     if (answer.status === 413) reply.header('upload-limit', this.limits);
     if (answer.problem !== undefined) {
       if (!request.raw.complete) reply.header('connection', 'close');
-      return reply.code(answer.status).type('application/problem+json').send(JSON.stringify({ type: answer.problem, title: answer.text }));
+      const problem: Record<string, unknown> = { type: answer.problem, title: answer.text };
+      if (offsetConflict !== undefined) {
+        problem['expected-offset'] = offsetConflict;
+        const provided = parseItem(String(request.headers['upload-offset'] ?? ''))?.value;
+        if (typeof provided === 'number') problem['provided-offset'] = provided;
+      }
+      return reply.code(answer.status).type('application/problem+json').send(JSON.stringify(problem));
     }
     return sendPlain(request, reply, answer.status, answer.text);
   }
@@ -157,7 +175,7 @@ function dispositionFilename(header: string | undefined): string | undefined {
 
 /** `Upload-Length`; 0 is an empty representation. */
 function declaredLength(request: FastifyRequest): number | undefined {
-  const length = integerHeader(request, 'upload-length');
+  const length = sfNonNegativeInteger(request, 'upload-length');
   if (length === 0) throw emptyUpload();
   return length;
 }

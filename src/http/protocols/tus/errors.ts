@@ -34,6 +34,9 @@ const ENGINE_STATUS: Partial<Record<ErrorName, number>> = {
 
 const CONFLICT_STATUS: Record<UploadConflictReason, number> = {
   offset_mismatch: 409,
+  // IETF only (tus answers a PATCH to a finished upload as tusd does: by its offset and length).
+  upload_complete: 400,
+  representation_digest_mismatch: 400,
   final_upload_is_read_only: 403,
   not_a_partial_upload: 400,
   partial_upload_incomplete: 400,
