@@ -269,6 +269,10 @@ const migrations: Record<string, DialectMigration> = {
       .execute();
     await db.schema.createIndex('blob_deletions_user').on('blob_deletions').column('user_id').execute();
   },
+  // IETF integrity digests (RFC 9530) sent with an upload before it completes.
+  '2026_12_21_protocols_upload_digests': async (db) => {
+    await db.schema.alterTable('upload_extras').addColumn('digests', 'text').execute();
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

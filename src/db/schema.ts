@@ -144,6 +144,8 @@ export interface UploadExtrasTable {
   metadata: string | null;
   /** JSON: {"kind":"partial"} or {"kind":"final","parts":[ids]}; null for a plain upload. */
   concat: string | null;
+  /** JSON: IETF Repr-Digest values (base64) and Want-Repr-Digest algorithms sent before completion. */
+  digests: string | null;
 }
 
 /** Processing of one clip's or message's audio file (SPEC 8); absent for files from before it. */

@@ -3,9 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { after, before } from 'node:test';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Clock } from '../../src/domain/ports.js';
+import { newUser } from './client.js';
 import type { DatabaseKind } from './databases.js';
 import { READY_TIMEOUT_MS } from './server-process.js';
 
@@ -104,4 +106,23 @@ export async function uploadBytes(server: { app: App }, userId: number, attachme
   const parts: Buffer[] = [];
   for await (const part of snapshot.source.read(start, end)) parts.push(part);
   return Buffer.concat(parts);
+}
+
+/** A suite's server and one user on it; filled in before the suite's tests run. */
+export interface SuiteServer {
+  server: TestServer;
+  base: string;
+  alice: { token: string; id: number };
+}
+
+/** Starts a server and registers a user before the enclosing suite's tests, and closes it after them. */
+export function suiteServer(kind: DatabaseKind, overrides: Partial<Config> = {}): SuiteServer {
+  const suite = {} as SuiteServer;
+  before(async () => {
+    suite.server = await startServer(kind, overrides);
+    suite.base = suite.server.url;
+    suite.alice = await newUser(suite.base, 'alice');
+  });
+  after(() => suite.server.close());
+  return suite;
 }

@@ -51,7 +51,7 @@ for (const kind of storageKinds()) {
         assert.equal(reply.headers.get('tus-resumable'), '1.0.0');
         assert.deepEqual(reply.headers.get('tus-extension')!.split(','), ['creation', 'creation-with-upload', 'creation-defer-length', 'termination', 'expiration', 'checksum', 'concatenation']);
         assert.equal(reply.headers.get('tus-max-size'), String(MAX));
-        assert.equal(reply.headers.get('tus-checksum-algorithm'), 'sha1');
+        assert.equal(reply.headers.get('tus-checksum-algorithm'), 'sha1,sha256');
       }
     });
 

@@ -7,10 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { storageKinds } from '../helpers/databases.js';
-import { newUser, randomFile, request, sha1 } from '../helpers/client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { randomFile, request, sha1 } from '../helpers/client.js';
+import { suiteServer } from '../helpers/server.js';
 
 const MAX = 1024 * 1024;
 const TUS = { 'tus-resumable': '1.0.0' };
@@ -51,26 +51,17 @@ function sendChunked(base: string, method: string, path: string, headers: Record
 
 for (const kind of storageKinds()) {
   describe(`bodies of unknown length and empty uploads on ${kind.name}`, { skip: kind.skip }, () => {
-    let server: TestServer;
-    let base: string;
-    let alice: { token: string; id: number };
+    const suite = suiteServer(kind, { maxAttachmentSize: MAX });
 
-    before(async () => {
-      server = await startServer(kind, { maxAttachmentSize: MAX });
-      base = server.url;
-      alice = await newUser(base, 'alice');
-    });
-    after(() => server.close());
-
-    const tus = () => ({ ...TUS, authorization: `Bearer ${alice.token}` });
-    const ietf = (version: number) => ({ authorization: `Bearer ${alice.token}`, 'upload-draft-interop-version': String(version) });
+    const tus = () => ({ ...TUS, authorization: `Bearer ${suite.alice.token}` });
+    const ietf = (version: number) => ({ authorization: `Bearer ${suite.alice.token}`, 'upload-draft-interop-version': String(version) });
     const patchHeaders = (offset: number, extra: Record<string, string> = {}) => ({ ...tus(), 'content-type': 'application/offset+octet-stream', 'upload-offset': String(offset), ...extra });
-    const attachment = async (location: string) => (await request(base, 'GET', `/attachments/${location.split('/').pop()}`, { token: alice.token })).json.body.attachment;
+    const attachment = async (location: string) => (await request(suite.base, 'GET', `/attachments/${location.split('/').pop()}`, { token: suite.alice.token })).json.body.attachment;
     async function deferredUpload(first: Buffer): Promise<string> {
-      const created = await request(base, 'POST', '/files/', { headers: { ...tus(), 'upload-defer-length': '1' } });
+      const created = await request(suite.base, 'POST', '/files/', { headers: { ...tus(), 'upload-defer-length': '1' } });
       assert.equal(created.status, 201, created.text);
       const url = created.headers.get('location')!;
-      const sent = await request(base, 'PATCH', url, { headers: patchHeaders(0), raw: first });
+      const sent = await request(suite.base, 'PATCH', url, { headers: patchHeaders(0), raw: first });
       assert.equal(sent.status, 204, sent.text);
       return url;
     }
@@ -80,7 +71,7 @@ for (const kind of storageKinds()) {
         const file = randomFile(30_000);
         const url = await deferredUpload(file);
         const headers = patchHeaders(file.length, { 'upload-length': String(file.length) });
-        const last = framing === 'chunked' ? await sendChunked(base, 'PATCH', url, headers, []) : await request(base, 'PATCH', url, { headers, raw: Buffer.alloc(0) });
+        const last = framing === 'chunked' ? await sendChunked(suite.base, 'PATCH', url, headers, []) : await request(suite.base, 'PATCH', url, { headers, raw: Buffer.alloc(0) });
         assert.equal(last.status, 204, `${last.status} ${'text' in last ? last.text : last.body}`);
         const a = await attachment(url);
         assert.equal(a.state, 'complete');
@@ -90,11 +81,11 @@ for (const kind of storageKinds()) {
 
       test(`IETF: an empty append (${framing}) with Upload-Complete: ?1 at the end completes the upload`, async () => {
         const file = randomFile(20_000);
-        const created = await request(base, 'POST', '/files/', { headers: { ...ietf(8), 'upload-complete': '?0' }, raw: file });
+        const created = await request(suite.base, 'POST', '/files/', { headers: { ...ietf(8), 'upload-complete': '?0' }, raw: file });
         assert.equal(created.status, 201, created.text);
         const url = created.headers.get('location')!;
         const headers = { ...ietf(8), 'upload-complete': '?1', 'upload-offset': String(file.length), 'content-type': 'application/partial-upload' };
-        const last = framing === 'chunked' ? await sendChunked(base, 'PATCH', url, headers, []) : await request(base, 'PATCH', url, { headers, raw: Buffer.alloc(0) });
+        const last = framing === 'chunked' ? await sendChunked(suite.base, 'PATCH', url, headers, []) : await request(suite.base, 'PATCH', url, { headers, raw: Buffer.alloc(0) });
         assert.equal(last.status, 204);
         const a = await attachment(url);
         assert.equal(a.state, 'complete');
@@ -107,13 +98,13 @@ for (const kind of storageKinds()) {
       const url = await deferredUpload(file.subarray(0, 10_000));
       // Pieces arrive over time and end exactly at the declared length.
       const pieces = [file.subarray(10_000, 25_000), file.subarray(25_000)];
-      const fits = await sendChunked(base, 'PATCH', url, patchHeaders(10_000, { 'upload-length': String(file.length) }), pieces);
+      const fits = await sendChunked(suite.base, 'PATCH', url, patchHeaders(10_000, { 'upload-length': String(file.length) }), pieces);
       assert.equal(fits.status, 204, fits.body);
       assert.equal((await attachment(url)).sha1, sha1(file));
 
       // Declared 1,000 bytes at offset 0, sent 600 then 600: the second piece crosses the end.
-      const second = (await request(base, 'POST', '/files/', { headers: { ...tus(), 'upload-length': '1000' } })).headers.get('location')!;
-      const over = await sendChunked(base, 'PATCH', second, patchHeaders(0), [randomFile(600), randomFile(600)]);
+      const second = (await request(suite.base, 'POST', '/files/', { headers: { ...tus(), 'upload-length': '1000' } })).headers.get('location')!;
+      const over = await sendChunked(suite.base, 'PATCH', second, patchHeaders(0), [randomFile(600), randomFile(600)]);
       assert.equal(over.status, 413, over.body);
       const after = await attachment(second);
       assert.ok(after.received_bytes <= 1000, `received ${after.received_bytes}`);
@@ -122,26 +113,26 @@ for (const kind of storageKinds()) {
     });
 
     test('REST: a raw chunked body at the end of a known size is refused only by a byte past the end', async () => {
-      const created = await request(base, 'POST', '/attachments', { token: alice.token, form: { 'attachment[size]': '100' } });
+      const created = await request(suite.base, 'POST', '/attachments', { token: suite.alice.token, form: { 'attachment[size]': '100' } });
       const id = created.json.body.attachment.id as number;
       const path = `/attachments/${id}?attachment%5Bchunk_offset%5D=100`;
-      const headers = { authorization: `Bearer ${alice.token}`, 'content-type': 'application/octet-stream' };
-      const over = await sendChunked(base, 'PUT', path, headers, [randomFile(5)]);
+      const headers = { authorization: `Bearer ${suite.alice.token}`, 'content-type': 'application/octet-stream' };
+      const over = await sendChunked(suite.base, 'PUT', path, headers, [randomFile(5)]);
       assert.equal(over.status, 422, over.body);
       assert.equal(JSON.parse(over.body).body.error.name, 'chunk_out_of_range');
-      const empty = await sendChunked(base, 'PUT', path, headers, []);
+      const empty = await sendChunked(suite.base, 'PUT', path, headers, []);
       assert.equal(empty.status, 400, empty.body);
-      const a = (await request(base, 'GET', `/attachments/${id}`, { token: alice.token })).json.body.attachment;
+      const a = (await request(suite.base, 'GET', `/attachments/${id}`, { token: suite.alice.token })).json.body.attachment;
       assert.equal(a.received_bytes, 0);
     });
 
     test('tus: Upload-Length: 0 is refused at creation and when fixing a deferred length (chunked or not); nothing completes', async () => {
-      assert.equal((await request(base, 'POST', '/files/', { headers: { ...tus(), 'upload-length': '0' } })).status, 400);
+      assert.equal((await request(suite.base, 'POST', '/files/', { headers: { ...tus(), 'upload-length': '0' } })).status, 400);
       for (const framing of ['content-length: 0', 'chunked'] as const) {
-        const created = await request(base, 'POST', '/files/', { headers: { ...tus(), 'upload-defer-length': '1' } });
+        const created = await request(suite.base, 'POST', '/files/', { headers: { ...tus(), 'upload-defer-length': '1' } });
         const url = created.headers.get('location')!;
         const headers = patchHeaders(0, { 'upload-length': '0' });
-        const reply = framing === 'chunked' ? await sendChunked(base, 'PATCH', url, headers, []) : await request(base, 'PATCH', url, { headers, raw: Buffer.alloc(0) });
+        const reply = framing === 'chunked' ? await sendChunked(suite.base, 'PATCH', url, headers, []) : await request(suite.base, 'PATCH', url, { headers, raw: Buffer.alloc(0) });
         assert.equal(reply.status, 400, framing);
         assert.match('text' in reply ? reply.text : reply.body, /Upload-Length must be at least 1/);
         const a = await attachment(url);
@@ -149,8 +140,8 @@ for (const kind of storageKinds()) {
         assert.equal(a.size, null, framing);
       }
       // A chunked body with bytes, declaring length 0: refused, nothing recorded.
-      const url = (await request(base, 'POST', '/files/', { headers: { ...tus(), 'upload-defer-length': '1' } })).headers.get('location')!;
-      assert.equal((await sendChunked(base, 'PATCH', url, patchHeaders(0, { 'upload-length': '0' }), [randomFile(10)])).status, 400);
+      const url = (await request(suite.base, 'POST', '/files/', { headers: { ...tus(), 'upload-defer-length': '1' } })).headers.get('location')!;
+      assert.equal((await sendChunked(suite.base, 'PATCH', url, patchHeaders(0, { 'upload-length': '0' }), [randomFile(10)])).status, 400);
       assert.equal((await attachment(url)).received_bytes, 0);
     });
 
@@ -160,23 +151,23 @@ for (const kind of storageKinds()) {
         const incomplete: Record<string, string> = version === 3 ? { 'upload-incomplete': '?1' } : { 'upload-complete': '?0' };
         const appendType: Record<string, string> = version >= 6 ? { 'content-type': 'application/partial-upload' } : {};
         // Creation that completes with nothing: Content-Length: 0, chunked, or no body at all.
-        assert.equal((await request(base, 'POST', '/files/', { headers: { ...ietf(version), ...complete }, raw: Buffer.alloc(0) })).status, 400);
-        assert.equal((await request(base, 'POST', '/files/', { headers: { ...ietf(version), ...complete } })).status, 400);
-        const chunked = await sendChunked(base, 'POST', '/files/', { ...ietf(version), ...complete }, []);
+        assert.equal((await request(suite.base, 'POST', '/files/', { headers: { ...ietf(version), ...complete }, raw: Buffer.alloc(0) })).status, 400);
+        assert.equal((await request(suite.base, 'POST', '/files/', { headers: { ...ietf(version), ...complete } })).status, 400);
+        const chunked = await sendChunked(suite.base, 'POST', '/files/', { ...ietf(version), ...complete }, []);
         assert.equal(chunked.status, 400);
         // The upload its 104 announced is gone with the refusal.
         assert.ok(chunked.interimLocation);
-        assert.equal((await request(base, 'GET', `/attachments/${chunked.interimLocation.split('/').pop()}`, { token: alice.token })).status, 404);
+        assert.equal((await request(suite.base, 'GET', `/attachments/${chunked.interimLocation.split('/').pop()}`, { token: suite.alice.token })).status, 404);
         // An empty upload completed by an empty append, or given Upload-Length: 0.
         for (const framing of ['content-length: 0', 'chunked'] as const) {
-          const created = await request(base, 'POST', '/files/', { headers: { ...ietf(version), ...incomplete } });
+          const created = await request(suite.base, 'POST', '/files/', { headers: { ...ietf(version), ...incomplete } });
           assert.equal(created.status, 201);
           const url = created.headers.get('location')!;
           const headers = { ...ietf(version), ...complete, ...appendType, 'upload-offset': '0' };
-          const reply = framing === 'chunked' ? await sendChunked(base, 'PATCH', url, headers, []) : await request(base, 'PATCH', url, { headers, raw: Buffer.alloc(0) });
+          const reply = framing === 'chunked' ? await sendChunked(suite.base, 'PATCH', url, headers, []) : await request(suite.base, 'PATCH', url, { headers, raw: Buffer.alloc(0) });
           assert.equal(reply.status, 400, framing);
           assert.equal((await attachment(url)).state, 'uploading');
-          const zero = await request(base, 'PATCH', url, { headers: { ...ietf(version), ...incomplete, ...appendType, 'upload-offset': '0', 'upload-length': '0' }, raw: Buffer.alloc(0) });
+          const zero = await request(suite.base, 'PATCH', url, { headers: { ...ietf(version), ...incomplete, ...appendType, 'upload-offset': '0', 'upload-length': '0' }, raw: Buffer.alloc(0) });
           assert.equal(zero.status, 400);
           assert.equal((await attachment(url)).size, null);
         }

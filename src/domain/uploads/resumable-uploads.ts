@@ -7,6 +7,7 @@
 import { contiguousPrefix } from '../attachments/ranges.js';
 import { AppendOffsetMoved, type AttachmentService, type ChunkInput } from '../attachments/attachment-service.js';
 import { ApiError } from '../errors.js';
+import { checkDigests, DigestingSource, emptyDigest, streamDigest, type DigestAlgorithm, type ExpectedDigest } from './digests.js';
 import type { AttachmentRecord, BlobStore } from '../ports.js';
 
 /** What a protocol remembers about an upload besides the attachment itself. */
@@ -15,10 +16,20 @@ export interface UploadExtras {
   metadata: string | null;
   /** tus concatenation: a partial upload, or a final one made of these attachment ids. */
   concat: { kind: 'partial' } | { kind: 'final'; parts: number[] } | null;
+  /** IETF Repr-Digest and Want-Repr-Digest sent before the upload completed. */
+  digests: RepresentationDigests | null;
+}
+
+/** What a client asked about the whole representation: digests it must have, digests to send back. */
+export interface RepresentationDigests {
+  expected: ExpectedDigest[];
+  wanted: DigestAlgorithm[];
 }
 
 export interface UploadExtrasRepository {
   save(attachmentId: number, extras: UploadExtras): Promise<void>;
+  /** Adds representation digests to an upload's extras (creating them if it had none). */
+  saveDigests(attachmentId: number, digests: RepresentationDigests): Promise<void>;
   find(attachmentId: number): Promise<UploadExtras | null>;
 }
 
@@ -57,6 +68,7 @@ export interface NewUpload {
   contentType: string | null;
   metadata: string | null;
   partial: boolean;
+  digests?: RepresentationDigests | undefined;
 }
 
 export interface Append {
@@ -64,7 +76,8 @@ export interface Append {
   offset: number;
   source: AsyncIterable<Buffer>;
   length?: number | undefined;
-  sha1?: string | undefined;
+  /** Digests of this request's body (tus Upload-Checksum, IETF Content-Digest): checked before anything is recorded. */
+  digests?: ExpectedDigest[] | undefined;
   /** Fixes a deferred length (tus Upload-Length on PATCH, IETF Upload-Length). */
   size?: number | undefined;
   signal?: AbortSignal | undefined;
@@ -77,7 +90,7 @@ export interface Upload {
   extras: UploadExtras;
 }
 
-const NO_EXTRAS: UploadExtras = { metadata: null, concat: null };
+const NO_EXTRAS: UploadExtras = { metadata: null, concat: null, digests: null };
 
 /** The offset a sequential client continues from: the bytes received contiguously from 0. */
 export function uploadOffset(record: AttachmentRecord): number {
@@ -109,8 +122,9 @@ export class ResumableUploads {
 
   async create(userId: number, input: NewUpload): Promise<Upload> {
     const record = await this.attachments.create(userId, { size: input.size, filename: input.filename, contentType: input.contentType });
-    const extras: UploadExtras = { metadata: input.metadata, concat: input.partial ? { kind: 'partial' } : null };
-    if (extras.metadata !== null || extras.concat !== null) await this.extras.save(record.id, extras);
+    const digests = input.digests && (input.digests.expected.length > 0 || input.digests.wanted.length > 0) ? input.digests : null;
+    const extras: UploadExtras = { metadata: input.metadata, concat: input.partial ? { kind: 'partial' } : null, digests };
+    if (extras.metadata !== null || extras.concat !== null || extras.digests !== null) await this.extras.save(record.id, extras);
     return { record, extras };
   }
 
@@ -128,9 +142,21 @@ export class ResumableUploads {
     if (append.offset !== offset) throw offsetMismatch(offset, append.offset);
     // A body of unknown length (chunked) is judged by what arrives: one that ends before a byte is empty.
     const source = append.length === undefined ? await unlessEmpty(append.source) : append.source;
-    const chunk: ChunkInput = { offset, append: true, source: source ?? append.source, length: append.length, sha1: append.sha1, size: append.size, signal: append.signal };
+    const expected = append.digests ?? [];
+    const digesting = expected.length > 0 && source !== null ? new DigestingSource(source, expected.map((digest) => digest.algorithm)) : null;
+    const chunk: ChunkInput = {
+      offset,
+      append: true,
+      source: digesting ?? source ?? append.source,
+      length: append.length,
+      size: append.size,
+      signal: append.signal,
+      // Checked once the last byte has passed, before the range is recorded.
+      trailing: digesting ? async () => (checkDigests(expected, (algorithm) => digesting.digest(algorithm)), {}) : undefined,
+    };
     // An empty body only fixes the length, or changes nothing.
     if (append.length === 0 || source === null) {
+      checkDigests(expected, emptyDigest);
       const updated = append.size !== undefined ? await this.attachments.setSize(userId, id, append.size) : record;
       return { record: updated, extras };
     }
@@ -140,6 +166,41 @@ export class ResumableUploads {
       throw error;
     });
     return { record: updated, extras };
+  }
+
+  /** Keeps digests of the whole representation that a client sent before the upload completed. */
+  async rememberDigests(id: number, digests: RepresentationDigests): Promise<void> {
+    if (digests.expected.length > 0 || digests.wanted.length > 0) await this.extras.saveDigests(id, digests);
+  }
+
+  /**
+   * A completed upload against the digests of its whole representation that the client sent
+   * (now or earlier): a mismatch deletes the upload. Resolves the digests it asked to receive.
+   * SHA-1 is the one kept for every attachment; another is computed by reading the file once.
+   */
+  async checkRepresentation(userId: number, upload: Upload, given: RepresentationDigests): Promise<Map<DigestAlgorithm, Buffer>> {
+    const { record } = upload;
+    const stored = upload.extras.digests;
+    const expected = [...(stored?.expected ?? []), ...given.expected];
+    const wanted = new Set([...(stored?.wanted ?? []), ...given.wanted]);
+    const digests = new Map<DigestAlgorithm, Buffer>();
+    if (record.state === 'uploading' || record.sha1 === null || record.size === null) return digests;
+    const size = record.size;
+    for (const algorithm of new Set([...expected.map((digest) => digest.algorithm), ...wanted])) {
+      digests.set(
+        algorithm,
+        algorithm === 'sha1' ? Buffer.from(record.sha1, 'hex') : await streamDigest(this.store.openRead(record.storageKey, { start: 0, end: size }) as AsyncIterable<Buffer>, algorithm),
+      );
+    }
+    const wrong = expected.find((digest) => !digest.value.equals(digests.get(digest.algorithm)!));
+    if (wrong) {
+      await this.attachments.delete(userId, record.id).catch(() => undefined);
+      throw new UploadConflict(
+        'representation_digest_mismatch',
+        `The uploaded representation does not match its ${wrong.algorithm} Repr-Digest; the upload was discarded.`,
+      );
+    }
+    return new Map([...digests].filter(([algorithm]) => wanted.has(algorithm)));
   }
 
   /** Fixes the length once the client knows it (IETF Upload-Complete, tus deferred length). */
@@ -169,7 +230,7 @@ export class ResumableUploads {
     const total = parts.reduce((sum, part) => sum + (part.size ?? 0), 0);
     if (total === 0) throw new ApiError('invalid_parameter', 'A final upload needs at least one byte.', { parameter: 'Upload-Concat' });
     let record = await this.attachments.create(userId, { size: total, filename: input.filename, contentType: input.contentType });
-    const extras: UploadExtras = { metadata: input.metadata, concat: { kind: 'final', parts: partIds } };
+    const extras: UploadExtras = { metadata: input.metadata, concat: { kind: 'final', parts: partIds }, digests: null };
     try {
       await this.extras.save(record.id, extras);
       let offset = 0;

@@ -6,14 +6,17 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../../domain/errors.js';
 import type { AttachmentRecord } from '../../../domain/ports.js';
-import type { ResumableUploads, Upload } from '../../../domain/uploads/resumable-uploads.js';
+import type { RepresentationDigests, ResumableUploads, Upload } from '../../../domain/uploads/resumable-uploads.js';
 import { uploadOffset } from '../../../domain/uploads/resumable-uploads.js';
 import { abortOnClose, contentLength } from '../../routes/attachments.js';
 import { cleanFilename } from '../../uploaded-files.js';
 import { bodyStream, classify, hasBody, sendInterim, sendPlain, uploadId, uploadLocation } from '../shared.js';
+import { contentDigests, representationDigests, sendReprDigest } from './digest-fields.js';
 import { ietfAnswer } from './errors.js';
 import { parseItem } from './structured-fields.js';
 import { appendCompletes, checkAppendType, INTEROP_HEADER, requestCompletes, setComplete, sfNonNegativeInteger, type InteropVersion } from './versions.js';
+
+const NO_DIGESTS: RepresentationDigests = { expected: [], wanted: [] };
 
 /** Content types that label bytes rather than say what the file is. */
 const NOT_A_FILE_TYPE = new Set(['application/partial-upload', 'application/octet-stream', 'application/offset+octet-stream']);
@@ -40,6 +43,7 @@ export class IetfProtocol {
     }
     const size = declared ?? (completes ? length : undefined) ?? null;
     if (size === 0) throw emptyUpload();
+    const representation = representationDigests(request);
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     let upload = await this.uploads.create(userId, {
       size,
@@ -47,12 +51,17 @@ export class IetfProtocol {
       contentType: type && !NOT_A_FILE_TYPE.has(type) ? type : null,
       metadata: null,
       partial: false,
+      digests: representation,
     });
     const location = uploadLocation(upload.record);
     // The client may resume from here even if this request breaks off.
     sendInterim(reply, 104, 'Upload Resumption Supported', { location, [INTEROP_HEADER]: String(version), 'upload-limit': this.limits });
     if (hasBody(request)) upload = await this.uploads.append(userId, upload.record.id, this.appendInput(request, reply, 0));
-    if (completes) upload = await this.completeCreated(userId, upload);
+    if (completes) {
+      upload = await this.completeCreated(userId, upload);
+      // The digests asked for at creation are kept with the upload.
+      sendReprDigest(reply, await this.uploads.checkRepresentation(userId, upload, NO_DIGESTS));
+    }
     this.describe(reply, upload, version);
     return reply.code(201).header('location', location).send();
   }
@@ -79,13 +88,19 @@ export class IetfProtocol {
     // An empty append only checks the offset (and may fix the length). A completing append with a
     // known length says the upload's length, checked against one known before any byte is taken.
     const bodyLength = hasBody(request) ? length : 0;
+    const representation = representationDigests(request);
     let upload = await this.uploads.append(userId, id, {
       ...this.appendInput(request, reply, offset),
       length: bodyLength,
       size: declared ?? (completes && bodyLength !== undefined && offset + bodyLength > 0 ? offset + bodyLength : undefined),
       refuseIfComplete: true,
     });
-    if (completes) upload = await this.complete(userId, upload);
+    if (completes) {
+      upload = await this.complete(userId, upload);
+      sendReprDigest(reply, await this.uploads.checkRepresentation(userId, upload, representation));
+    } else {
+      await this.uploads.rememberDigests(id, representation);
+    }
     this.describe(reply, upload, version);
     return reply.code(204).send();
   }
@@ -105,7 +120,7 @@ export class IetfProtocol {
     // Every answer to a creation or an append says whether it comes from processing the whole
     // representation (?1) or from the upload protocol (?0), errors included (interop 7 on).
     const appendOrCreate = request.method === 'PATCH' || request.method === 'POST';
-    if ((appendOrCreate && version >= 4) || answer.status === 409 || answer.problem !== undefined) setComplete(reply, version, answer.processed ?? false);
+    if ((appendOrCreate && version >= 4) || answer.processed || answer.status === 409 || answer.problem !== undefined) setComplete(reply, version, answer.processed ?? false);
     if (answer.status === 413) reply.header('upload-limit', this.limits);
     if (answer.problem !== undefined) {
       if (!request.raw.complete) reply.header('connection', 'close');
@@ -142,7 +157,14 @@ export class IetfProtocol {
   }
 
   private appendInput(request: FastifyRequest, reply: FastifyReply, offset: number) {
-    return { offset, source: bodyStream(request), length: contentLength(request), size: declaredLength(request), signal: abortOnClose(reply) };
+    return {
+      offset,
+      source: bodyStream(request),
+      length: contentLength(request),
+      size: declaredLength(request),
+      digests: contentDigests(request),
+      signal: abortOnClose(reply),
+    };
   }
 
   private describe(reply: FastifyReply, { record }: Upload, version: InteropVersion): void {

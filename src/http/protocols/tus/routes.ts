@@ -1,10 +1,12 @@
 /**
  * tus 1.0.0 at /files/: core, creation, creation-with-upload, creation-defer-length,
- * termination, expiration, checksum (sha1) and concatenation. Headers in, engine calls
+ * termination, expiration, checksum (sha1, sha256) and concatenation. Headers in, engine calls
  * out; every rule about bytes lives in the engine.
  */
+import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../../domain/errors.js';
+import type { ExpectedDigest } from '../../../domain/uploads/digests.js';
 import type { ResumableUploads, Upload } from '../../../domain/uploads/resumable-uploads.js';
 import { uploadOffset } from '../../../domain/uploads/resumable-uploads.js';
 import { abortOnClose, contentLength } from '../../routes/attachments.js';
@@ -32,7 +34,7 @@ export class TusProtocol {
       .header('tus-version', TUS_VERSION)
       .header('tus-extension', TUS_EXTENSIONS.join(','))
       .header('tus-max-size', String(this.uploads.maxSize))
-      .header('tus-checksum-algorithm', 'sha1')
+      .header('tus-checksum-algorithm', CHECKSUM_ALGORITHMS.join(','))
       .send();
   }
 
@@ -117,7 +119,7 @@ export class TusProtocol {
       offset,
       source: bodyStream(request),
       length: contentLength(request),
-      sha1: checksumSha1(stringHeader(request, 'upload-checksum')),
+      digests: uploadChecksum(stringHeader(request, 'upload-checksum')),
       size: uploadLength(request),
       signal: abortOnClose(reply),
     };
@@ -134,16 +136,22 @@ export class TusProtocol {
   }
 }
 
-/** `Upload-Checksum: sha1 <base64>` as hex; another algorithm is 400 (only sha1 is advertised). */
-function checksumSha1(header: string | undefined): string | undefined {
+/** The checksum extension's algorithms: tus names, and the digest each is. */
+const CHECKSUM_ALGORITHMS = ['sha1', 'sha256'] as const;
+
+/** `Upload-Checksum: <algorithm> <base64 digest>`; an algorithm not advertised is 400. */
+function uploadChecksum(header: string | undefined): ExpectedDigest[] | undefined {
   if (header === undefined) return undefined;
-  const [algorithm, value, extra] = header.trim().split(' ');
-  if (algorithm?.toLowerCase() !== 'sha1' || extra !== undefined) {
-    throw new ApiError('invalid_parameter', 'Upload-Checksum must be "sha1 <base64 digest>"; sha1 is the only algorithm supported.', { parameter: 'Upload-Checksum' });
+  const [name, value, extra] = header.trim().split(' ');
+  const algorithm = CHECKSUM_ALGORITHMS.find((known) => known === name?.toLowerCase());
+  if (algorithm === undefined || extra !== undefined) {
+    throw new ApiError('invalid_parameter', `Upload-Checksum must be "<algorithm> <base64 digest>" with one of: ${CHECKSUM_ALGORITHMS.join(', ')}.`, { parameter: 'Upload-Checksum' });
   }
   const digest = Buffer.from(value ?? '', 'base64');
-  if (digest.length !== 20) throw new ApiError('invalid_parameter', 'Upload-Checksum does not hold a base64 SHA1 digest.', { parameter: 'Upload-Checksum' });
-  return digest.toString('hex');
+  if (digest.length !== createHash(algorithm).digest().length || !/^[A-Za-z0-9+/]+={0,2}$/.test(value ?? '')) {
+    throw new ApiError('invalid_parameter', `Upload-Checksum does not hold a base64 ${algorithm} digest.`, { parameter: 'Upload-Checksum' });
+  }
+  return [{ algorithm, value: digest }];
 }
 
 /** `Upload-Length`, at creation or fixing a deferred length: an empty upload is refused (as /attachments refuses size 0). */
