@@ -10,7 +10,7 @@ export interface Metrics {
   /** An attachment received its last byte and was marked complete. */
   attachmentCompleted(): void;
   /** A chunk starts arriving; call the returned function when it has been handled. */
-  uploadStarted(): () => void;
+  chunkRequestStarted(): () => void;
   /** How many media jobs are in `state` (set by the job queue whenever it counts them). */
   setMediaJobs(state: string, count: number): void;
   /** An image was resized (a size or a master made), from its original or from its master. */
@@ -24,7 +24,7 @@ export const noMetrics: Metrics = {
   chunkAccepted: () => undefined,
   chunkRejected: () => undefined,
   attachmentCompleted: () => undefined,
-  uploadStarted: () => () => undefined,
+  chunkRequestStarted: () => () => undefined,
   setMediaJobs: () => undefined,
   imageResized: () => undefined,
   imageSizeDeclined: () => undefined,

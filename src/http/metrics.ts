@@ -59,9 +59,9 @@ export class PrometheusMetrics implements Metrics {
     help: 'Attachments that received their last byte',
     registers: [this.registry],
   });
-  private readonly uploadsInFlight = new Gauge({
+  private readonly chunkRequestsInFlight = new Gauge({
     name: 'trickle_uploads_in_flight',
-    help: 'Chunks being received right now',
+    help: 'Chunk requests (REST chunks, tus PATCHes, IETF appends) being received right now',
     registers: [this.registry],
   });
   private readonly logLinesLost = new Counter({
@@ -100,13 +100,13 @@ export class PrometheusMetrics implements Metrics {
     this.attachmentsCompleted.inc();
   }
 
-  uploadStarted(): () => void {
-    this.uploadsInFlight.inc();
+  chunkRequestStarted(): () => void {
+    this.chunkRequestsInFlight.inc();
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      this.uploadsInFlight.dec();
+      this.chunkRequestsInFlight.dec();
     };
   }
 

@@ -4,7 +4,7 @@
  * clearly one of the supported kinds is refused.
  */
 import { open } from 'node:fs/promises';
-import type { AudioInfo, ImageInfo, MediaProber } from '../domain/ports.js';
+import type { AudioInfo, ImageInfo } from '../domain/ports.js';
 import { audioIsThere } from './audio-evidence.js';
 import { flacDuration } from './flac-frames.js';
 import { mp4AacChannels } from './mp4-channels.js';
@@ -102,4 +102,3 @@ export async function probeImage(path: string): Promise<ImageInfo | null> {
   }
 }
 
-export const mediaProber: MediaProber = { probeAudio, probeImage };

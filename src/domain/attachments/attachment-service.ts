@@ -3,7 +3,7 @@
  * limits and expiry (SPEC 3) live here, around the upload engine that moves the bytes;
  * HTTP, SQL and files stay behind the ports.
  */
-import { ApiError, invalidParameter } from '../errors.js';
+import { ApiError } from '../errors.js';
 import type { EventOutbox } from '../events/events.js';
 import type { Metrics } from '../metrics.js';
 import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, ExpiryCursor, PrefixHasher } from '../ports.js';
@@ -71,14 +71,6 @@ export function attachmentView(record: AttachmentRecord): AttachmentView {
     expires_at: record.expiresAt === null ? null : new Date(record.expiresAt).toISOString(),
     created_at: new Date(record.createdAt).toISOString(),
   };
-}
-
-const SHA1_HEX = /^[0-9a-f]{40}$/;
-
-export function normalizeSha1(value: string, parameter: string): string {
-  const lower = value.trim().toLowerCase();
-  if (!SHA1_HEX.test(lower)) throw invalidParameter(parameter, 'must be 40 hexadecimal digits');
-  return lower;
 }
 
 /** Pages of expired attachments one sweep looks through at most (a bound on its time). */

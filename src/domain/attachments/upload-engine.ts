@@ -141,7 +141,7 @@ export class UploadEngine {
 
   /** Receives, verifies and commits one chunk of an attachment already checked to be the caller's. */
   async writeChunk(found: AttachmentRecord, chunk: ChunkInput): Promise<AttachmentRecord> {
-    const finished = this.metrics.uploadStarted();
+    const finished = this.metrics.chunkRequestStarted();
     try {
       const record = await this.receiveChunk(found, chunk);
       this.metrics.chunkAccepted();

@@ -47,7 +47,6 @@ export class UploadState {
   readonly locks = new RegionLocks();
   private recorded: AttachmentRecord;
   activeRequests = 0;
-  lastUsed = Date.now();
 
   private hashedUpTo = 0;
   /** The contiguous prefix background hashing was last asked to reach. */
@@ -243,10 +242,6 @@ export class UploadStates {
     this.capacity = capacity;
   }
 
-  get(attachmentId: number): UploadState | undefined {
-    return this.states.get(attachmentId);
-  }
-
   obtain(record: AttachmentRecord): UploadState {
     const attachmentId = record.id;
     let state = this.states.get(attachmentId);
@@ -261,7 +256,6 @@ export class UploadStates {
       // What the database says (another node, a restart) may be newer than the mirror.
       state.observe(record);
     }
-    state.lastUsed = Date.now();
     return state;
   }
 
