@@ -36,7 +36,8 @@ for (const kind of databaseKinds()) {
     let bob: { token: string; id: number };
 
     before(async () => {
-      server = await startServer(kind, { maxAttachmentSize: 2 ** 50 });
+      // No per-user reservation bound here: these tests are about the disk's own free space.
+      server = await startServer(kind, { maxAttachmentSize: 2 ** 50, maxReservedBytes: 2 ** 52 });
       alice = await newUser(server.url, 'alice');
       bob = await newUser(server.url, 'bob');
     });
