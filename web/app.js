@@ -10,7 +10,7 @@ const PATIENT = { retry: { retries: 1_000_000, baseDelayMs: 250, maxDelayMs: 200
 
 const $ = (id) => document.getElementById(id);
 const client = new TrickleClient({ server: location.origin });
-/** The upload a Publish/Send will use: { result: Promise<UploadResult>, uuid, forget() }. */
+/** The upload a Publish/Send will use (see startUpload). */
 let pending = null;
 let recording = null;
 
@@ -74,6 +74,37 @@ function patientOptions(statusId) {
   };
 }
 
+/**
+ * Starts an upload that a Publish/Send may use: { result: Promise<UploadResult>, uuid,
+ * attachmentId, forget(), discarded }. If it fails it is deleted on the server, as it is when
+ * discarded (discardPending): left there, it would count against the account's open
+ * attachments, and hold the bytes it declared, until it expired a day later.
+ */
+function startUpload(source, options, { uuid, attachmentId = null, forget = () => undefined }) {
+  const stopper = new AbortController();
+  const job = { uuid, attachmentId, forget, stopper, discarded: false };
+  job.result = upload(source, {
+    ...options,
+    attachmentId: attachmentId ?? undefined,
+    signal: stopper.signal,
+    onAttachment: (attachment) => {
+      job.attachmentId = attachment.id;
+      return options.onAttachment?.(attachment);
+    },
+  });
+  job.result.catch(() => {
+    if (!job.discarded) void deleteUpload(job);
+  });
+  return job;
+}
+
+/** Stops an upload and deletes what reached the server (a used one answers 409 and stays). */
+async function deleteUpload(job) {
+  job.stopper.abort();
+  job.forget();
+  if (job.attachmentId !== null) await client.deleteAttachment(job.attachmentId).catch(() => undefined);
+}
+
 async function record() {
   if (recording) return;
   if (!recordingSupported()) return say('recording-status', 'This browser cannot record audio.', true);
@@ -91,19 +122,23 @@ async function record() {
   say('recording-status', 'Recording; each second goes to the server as it is recorded.');
   const ticker = setInterval(() => ($('recorded-seconds').value = session.elapsedSeconds().toFixed(1)), 100);
   const options = patientOptions('recording-status');
-  const result = upload(session.stream, {
-    ...options,
-    filename: session.filename,
-    onAttachment: (attachment) => void ($('meters').dataset.attachmentId = String(attachment.id)),
-    onProgress: (progress) => {
-      $('server-bytes').value = String(progress.acknowledgedBytes);
-      if ($('recording-status').classList.contains('error')) say('recording-status', recording ? 'Back online; recording and uploading.' : 'Back online; finishing the upload.');
+  const job = startUpload(
+    session.stream,
+    {
+      ...options,
+      filename: session.filename,
+      onAttachment: (attachment) => void ($('meters').dataset.attachmentId = String(attachment.id)),
+      onProgress: (progress) => {
+        $('server-bytes').value = String(progress.acknowledgedBytes);
+        if ($('recording-status').classList.contains('error')) say('recording-status', recording ? 'Back online; recording and uploading.' : 'Back online; finishing the upload.');
+      },
     },
-  });
-  pending = { result, uuid: crypto.randomUUID(), forget: () => undefined };
-  result.then(
+    { uuid: crypto.randomUUID() },
+  );
+  pending = job;
+  job.result.then(
     (done) => say('recording-status', `All ${done.size} bytes are on the server.`),
-    (error) => say('recording-status', `The upload failed: ${describe(error)}`, true),
+    (error) => job.discarded || say('recording-status', `The upload failed: ${describe(error)}`, true),
   );
   session.stopped = () => clearInterval(ticker);
 }
@@ -137,19 +172,22 @@ function uploadFile() {
   const uuid = saved?.uuid ?? crypto.randomUUID();
   $('file-progress').value = 0;
   say('file-status', saved ? 'Resuming the upload…' : 'Uploading…');
-  const result = upload(file, {
-    ...patientOptions('file-status'),
-    attachmentId: saved?.attachmentId,
-    onAttachment: (attachment) => localStorage.setItem(key, JSON.stringify({ attachmentId: attachment.id, uuid })),
-    onProgress: (progress) => {
-      $('file-progress').value = progress.totalBytes ? progress.acknowledgedBytes / progress.totalBytes : 0;
-      say('file-status', `${progress.acknowledgedBytes} of ${progress.totalBytes} bytes on the server`);
+  const job = startUpload(
+    file,
+    {
+      ...patientOptions('file-status'),
+      onAttachment: (attachment) => localStorage.setItem(key, JSON.stringify({ attachmentId: attachment.id, uuid })),
+      onProgress: (progress) => {
+        $('file-progress').value = progress.totalBytes ? progress.acknowledgedBytes / progress.totalBytes : 0;
+        say('file-status', `${progress.acknowledgedBytes} of ${progress.totalBytes} bytes on the server`);
+      },
     },
-  });
-  pending = { result, uuid, forget: () => localStorage.removeItem(key) };
-  result.then(
+    { uuid, attachmentId: saved?.attachmentId ?? null, forget: () => localStorage.removeItem(key) },
+  );
+  pending = job;
+  job.result.then(
     (done) => say('file-status', `Uploaded: ${done.size} bytes${done.resumed ? ' (resumed)' : ''}.`),
-    (error) => say('file-status', `The upload failed: ${describe(error)}`, true),
+    (error) => job.discarded || say('file-status', `The upload failed: ${describe(error)}`, true),
   );
   openPublishForm(file.name.replace(/\.[^.]+$/, ''));
 }
@@ -170,9 +208,18 @@ function updatePublishLabel() {
   $('publish').textContent = $('to').value.trim() === '' ? 'Publish' : 'Send';
 }
 
-function discardPending() {
+function closePending() {
   pending = null;
   $('publish-form').hidden = true;
+}
+
+/** The pending upload is not wanted (Discard, or a new recording or file): it goes from the server too. */
+function discardPending() {
+  const job = pending;
+  closePending();
+  if (!job) return;
+  job.discarded = true;
+  void deleteUpload(job);
 }
 
 async function publish(event) {
@@ -199,7 +246,7 @@ async function publish(event) {
       say('publish-status', `Published “${clip.title}”.`);
     }
     job.forget();
-    if (pending === job) discardPending();
+    if (pending === job) closePending();
     await refresh();
   } catch (error) {
     say('publish-status', describe(error), true);

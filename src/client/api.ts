@@ -163,6 +163,14 @@ export class TrickleClient {
     await this.transport.call('DELETE', `/attachments/${id}`);
   }
 
+  /**
+   * The caller's attachments not used yet (uploading or complete), newest first (SPEC 3.9):
+   * what counts against `max_open_attachments`, to resume or clean up what a crash left behind.
+   */
+  async attachments(page: PageQuery = {}): Promise<Attachment[]> {
+    return (await this.transport.call<{ attachments: Attachment[] }>('GET', '/attachments', { query: pageQuery(page) })).attachments;
+  }
+
   // --- audio clips (SPEC 4)
 
   /** Resolves the clip, and whether this call made it (false: the uuid was known, nothing new was made). */

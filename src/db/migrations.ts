@@ -273,6 +273,12 @@ const migrations: Record<string, DialectMigration> = {
   '2026_12_21_protocols_upload_digests': async (db) => {
     await db.schema.alterTable('upload_extras').addColumn('digests', 'text').execute();
   },
+  // Issue 22 (SPEC 3.6): a tus partial upload consumed by a final concatenation no longer counts
+  // against its owner's open attachments; it counts again if the final goes.
+  '2026_12_21_quota_consumed_partials': async (db) => {
+    await db.schema.alterTable('attachments').addColumn('consumed_by', 'integer', (c) => c.references('attachments.id').onDelete('set null')).execute();
+    await db.schema.createIndex('attachments_consumed_by').on('attachments').column('consumed_by').execute();
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

@@ -53,6 +53,8 @@ export interface AttachmentsTable {
   content_version: Generated<number>;
   /** The SHA1 of the bytes last found not to be decodable audio; null if never. */
   audio_rejected_sha1: Generated<string | null>;
+  /** The final tus concatenation made of this partial upload; null if none. */
+  consumed_by: Generated<number | null>;
 }
 
 /** A piece of an upload kept in an object store: bytes [start_offset, end_offset) as one blob. */

@@ -244,6 +244,8 @@ export interface NewAttachment {
   storageKey: string;
   createdAt: number;
   expiresAt: number;
+  /** The owner's partial uploads this one is made of (tus concatenation): from now on they do not count. */
+  consumes?: number[] | undefined;
 }
 
 /** Where a page of expired attachments ends: the next page starts after it. */
@@ -332,6 +334,12 @@ export interface AttachmentRepository {
   findExpired(now: number, limit: number, after?: ExpiryCursor): Promise<AttachmentRecord[]>;
   /** Deletes the row only if it is still expired and unused; true if it did. */
   deleteIfExpired(id: number, now: number): Promise<boolean>;
+  /** The user's attachments not used yet, leaving out partial uploads a final has consumed; newest first. */
+  listOpen(userId: number, page: { offset: number; limit: number; maxTime?: number | undefined }): Promise<AttachmentRecord[]>;
+  /** The partial uploads the final concatenation `finalId` is made of. */
+  findConsumedBy(finalId: number): Promise<AttachmentRecord[]>;
+  /** Deletes the row only if it is still consumed by `finalId` and unused; true if it did. */
+  deleteIfConsumedBy(id: number, finalId: number): Promise<boolean>;
   /** Moves an unused attachment's expiry to `expiresAt` if it is earlier (a request is writing to it, on some node). */
   extendExpiry(id: number, expiresAt: number): Promise<void>;
 }

@@ -223,6 +223,36 @@ describe('the web app in Chromium', { skip }, () => {
     await inbox.context().close();
   });
 
+  test('a recording discarded, or replaced by a new one before it is published, is deleted on the server', async () => {
+    const page = await newPage();
+    await signIn(page, alice.username);
+    const gone = async (id: number) => {
+      for (let waited = 0; waited < 10_000; waited += 100) {
+        if ((await request(server.url, 'GET', `/attachments/${id}`, { token: alice.token })).status === 404) return;
+        await delay(100);
+      }
+      assert.fail(`attachment ${id} is still on the server`);
+    };
+    // Each recording names its own attachment: the page keeps the last one's id otherwise.
+    const forgetId = () => page.locator('#meters').evaluate((meters: { removeAttribute(name: string): void }) => meters.removeAttribute('data-attachment-id'));
+    const discarded = await record(page, 2);
+    await page.getByRole('button', { name: 'Discard' }).click();
+    await gone(discarded.attachmentId);
+    await forgetId();
+    const replaced = await record(page, 2);
+    await forgetId();
+    const kept = await record(page, 2);
+    await gone(replaced.attachmentId);
+    // The last second arrives after Stop.
+    for (let waited = 0; (await attachment(kept.attachmentId)).state !== 'complete' && waited < 10_000; waited += 100) await delay(100);
+    assert.equal((await attachment(kept.attachmentId)).state, 'complete');
+    const open = (await request(server.url, 'GET', '/attachments', { token: alice.token })).json.body.attachments.map((a: { id: number }) => a.id);
+    assert.deepEqual(open, [kept.attachmentId]);
+    await page.getByRole('button', { name: 'Discard' }).click();
+    await gone(kept.attachmentId);
+    await page.context().close();
+  });
+
   test('a connection dropped while recording pauses the upload and loses no audio', async () => {
     const page = await newPage();
     await signIn(page, alice.username);

@@ -220,7 +220,9 @@ for (const kind of storageKinds()) {
       assert.equal((await create({ 'upload-concat': `final;${plain}` })).status, 400);
       const unfinished = await createUpload(5, { 'upload-concat': 'partial' });
       assert.equal((await create({ 'upload-concat': `final;${unfinished}` })).status, 400);
-      assert.equal((await create({ 'upload-concat': `final;${urls[0]}` }, undefined)).status, 201);
+      // Consumed by a complete final, the partial uploads are deleted (SPEC 3.6): none can be used again.
+      for (const url of urls) assert.equal((await head(url)).status, 404);
+      assert.equal((await create({ 'upload-concat': `final;${urls[0]}` }, undefined)).status, 404);
       // Someone else's partial upload does not exist for bob.
       assert.equal((await request(base, 'POST', '/files/', { headers: { ...auth(bob.token), 'upload-concat': `final;${urls[0]}` } })).status, 404);
     });

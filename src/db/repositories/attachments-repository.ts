@@ -78,8 +78,11 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     return this.database.dialect === 'postgres' ? query.forUpdate() : query;
   }
 
-  /** What a user's attachments not used yet add up to: how many, and the bytes declared but not received. */
-  private async openTotals(trx: Transaction<Tables>, userId: number): Promise<{ open: number; reservedBytes: number }> {
+  /**
+   * What a user's attachments not used yet add up to: how many, and the bytes declared but not
+   * received. Partial uploads consumed by a final do not count, nor those about to be (`consumes`).
+   */
+  private async openTotals(trx: Transaction<Tables>, userId: number, consumes: number[] = []): Promise<{ open: number; reservedBytes: number }> {
     const totals = await trx
       .selectFrom('attachments')
       .select((eb) => [
@@ -100,6 +103,8 @@ export class SqlAttachmentRepository implements AttachmentRepository {
       ])
       .where('user_id', '=', userId)
       .where('state', '!=', 'used')
+      .where('consumed_by', 'is', null)
+      .$if(consumes.length > 0, (query) => query.where('id', 'not in', consumes))
       .executeTakeFirstOrThrow();
     return { open: Number(totals.open), reservedBytes: Number(totals.reserved) };
   }
@@ -108,7 +113,8 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     return this.database.db.transaction().execute(async (trx): Promise<AttachmentCreateOutcome> => {
       // Lock the owner so two creates cannot both pass the limits.
       await this.lockRow(trx, 'users', attachment.userId).executeTakeFirst();
-      const { open, reservedBytes } = await this.openTotals(trx, attachment.userId);
+      const consumes = attachment.consumes ?? [];
+      const { open, reservedBytes } = await this.openTotals(trx, attachment.userId, consumes);
       if (open >= limits.maxOpen) return { tooManyOpen: true };
       if (reservedBytes + (attachment.size ?? 0) > limits.maxReservedBytes) return { overReservation: { reservedBytes } };
       const row = await trx
@@ -129,6 +135,9 @@ export class SqlAttachmentRepository implements AttachmentRepository {
         })
         .returningAll()
         .executeTakeFirstOrThrow();
+      if (consumes.length > 0) {
+        await trx.updateTable('attachments').set({ consumed_by: row.id }).where('user_id', '=', attachment.userId).where('id', 'in', consumes).execute();
+      }
       return { created: toAttachment(row) };
     });
   }
@@ -362,6 +371,34 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     if (after) query = query.where((eb) => eb.or([eb('expires_at', '>', after.expiresAt), eb.and([eb('expires_at', '=', after.expiresAt), eb('id', '>', after.id)])]));
     const rows = await query.orderBy('expires_at').orderBy('id').limit(limit).execute();
     return rows.map((row) => toAttachment(row));
+  }
+
+  async listOpen(userId: number, page: { offset: number; limit: number; maxTime?: number | undefined }): Promise<AttachmentRecord[]> {
+    const rows = await this.database.db
+      .selectFrom('attachments')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('state', '!=', 'used')
+      .where('consumed_by', 'is', null)
+      .$if(page.maxTime !== undefined, (query) => query.where('created_at', '<=', page.maxTime!))
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(page.limit)
+      .offset(page.offset)
+      .execute();
+    return rows.map((row) => toAttachment(row));
+  }
+
+  async findConsumedBy(finalId: number): Promise<AttachmentRecord[]> {
+    const rows = await this.database.db.selectFrom('attachments').selectAll().where('consumed_by', '=', finalId).orderBy('id').execute();
+    return rows.map((row) => toAttachment(row));
+  }
+
+  async deleteIfConsumedBy(id: number, finalId: number): Promise<boolean> {
+    const result = await this.database.freeingSpace((db) =>
+      db.deleteFrom('attachments').where('id', '=', id).where('consumed_by', '=', finalId).where('state', '!=', 'used').executeTakeFirst(),
+    );
+    return Number(result.numDeletedRows) > 0;
   }
 
   async extendExpiry(id: number, expiresAt: number): Promise<void> {

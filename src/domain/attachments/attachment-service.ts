@@ -31,6 +31,8 @@ export interface NewAttachmentInput {
   size: number | null;
   filename: string;
   contentType: string | null;
+  /** The caller's partial uploads this one is made of (tus concatenation): they stop counting against the limits. */
+  consumes?: number[] | undefined;
 }
 
 export interface AttachmentView {
@@ -121,7 +123,16 @@ export class AttachmentService {
     const now = this.clock.now();
     try {
       const outcome = await this.repo.createWithinLimit(
-        { userId, filename: input.filename, contentType: input.contentType, size: input.size, storageKey, createdAt: now, expiresAt: now + this.limits.idleTimeoutMs },
+        {
+          userId,
+          filename: input.filename,
+          contentType: input.contentType,
+          size: input.size,
+          storageKey,
+          createdAt: now,
+          expiresAt: now + this.limits.idleTimeoutMs,
+          consumes: input.consumes,
+        },
         { maxOpen: this.limits.maxOpenPerUser, maxReservedBytes: this.limits.maxReservedBytes },
       );
       if ('tooManyOpen' in outcome) throw this.tooManyOpen();
@@ -171,6 +182,23 @@ export class AttachmentService {
 
   async delete(userId: number, id: number): Promise<void> {
     await this.remove(await this.getOwned(userId, id));
+  }
+
+  /** The caller's attachments not used yet (SPEC 3.9): what counts against the limits, newest first. */
+  list(userId: number, page: { offset: number; limit: number; maxTime?: number | undefined }): Promise<AttachmentRecord[]> {
+    return this.repo.listOpen(userId, page);
+  }
+
+  /**
+   * Deletes the partial uploads a complete final concatenation was made of (tus): the final
+   * holds their bytes now, and nobody would clean them up otherwise. One that another final
+   * has consumed since, or that was used meanwhile, stays.
+   */
+  async deleteConsumed(final: AttachmentRecord): Promise<void> {
+    if (final.state === 'uploading') return;
+    for (const part of await this.repo.findConsumedBy(final.id)) {
+      await this.deleteWithBytes(part, () => this.repo.deleteIfConsumedBy(part.id, final.id));
+    }
   }
 
   /** Creates an attachment whose first chunk comes with it; if the chunk fails, nothing remains. */

@@ -229,7 +229,8 @@ export class ResumableUploads {
     }
     const total = parts.reduce((sum, part) => sum + (part.size ?? 0), 0);
     if (total === 0) throw new ApiError('invalid_parameter', 'A final upload needs at least one byte.', { parameter: 'Upload-Concat' });
-    let record = await this.attachments.create(userId, { size: total, filename: input.filename, contentType: input.contentType });
+    // The partials stop counting against the user's limits as the final starts (SPEC 3.6).
+    let record = await this.attachments.create(userId, { size: total, filename: input.filename, contentType: input.contentType, consumes: partIds });
     const extras: UploadExtras = { metadata: input.metadata, concat: { kind: 'final', parts: partIds }, digests: null };
     try {
       await this.extras.save(record.id, extras);
@@ -244,6 +245,8 @@ export class ResumableUploads {
       await this.attachments.delete(userId, record.id).catch(() => undefined);
       throw error;
     }
+    // Complete, the final has its bytes: the partials go. One left by a failure here expires.
+    await this.attachments.deleteConsumed(record).catch(() => undefined);
     return { record, extras };
   }
 }

@@ -10,7 +10,7 @@ import type { UserService } from '../../domain/users/user-service.js';
 import { requireUser } from '../auth.js';
 import { envelope } from '../envelope.js';
 import { readMultipartFile } from '../multipart-file.js';
-import { decodeParams, FilePart, IntegerParam, Sha1Param, TextParam } from '../params.js';
+import { decodeParams, FilePart, IntegerParam, PageParams, pageWindow, Sha1Param, TextParam } from '../params.js';
 import { parseId, readParams } from '../request-params.js';
 import { cleanFilename } from '../uploaded-files.js';
 import { Attachment, Envelope, errorResponses } from '../schemas.js';
@@ -188,6 +188,20 @@ export async function attachmentRoutes(app: FastifyInstance, deps: AttachmentRou
   };
   app.put('/attachments/:id', addChunk);
   app.post('/attachments/:id', { ...addChunk, schema: { ...addChunk.schema, summary: 'Alias of PUT /attachments/{id}' } });
+
+  app.get('/attachments', {
+    schema: {
+      summary: "The caller's attachments not used yet (uploading or complete), newest first: what counts against the limits",
+      tags: ['attachments'],
+      querystring: PageParams,
+      response: { 200: Envelope(Type.Object({ attachments: Type.Array(Attachment) })), ...errorResponses },
+    },
+    handler: async (request) => {
+      const user = await requireUser(request, users);
+      const window = pageWindow(decodeParams(PageParams, request.query));
+      return envelope({ attachments: (await attachments.list(user.id, window)).map(attachmentView) });
+    },
+  });
 
   app.get<{ Params: { id: string } }>('/attachments/:id', {
     schema: { summary: 'Status of an attachment', tags: ['attachments'], params: IdParams, response: { 200: AttachmentEnvelope, ...errorResponses } },
