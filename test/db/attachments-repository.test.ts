@@ -2,7 +2,7 @@
  * One conformance suite for the AttachmentRepository port, run against every database adapter
  * (SQLite always, PostgreSQL when TEST_DATABASE_URL is set), as the blob store has its own.
  * Each rule the engine relies on is asked of the repository directly: limits and the create
- * are atomic, ranges are never lost by concurrent commits, commits follow planCommit on the
+ * are atomic (partial uploads consumed by a final not counted), ranges are never lost by concurrent commits, commits follow planCommit on the
  * compare-and-set path and under the lock alike, completion is conditional on the content
  * version, and deletes and expiry are conditional.
  */
@@ -73,6 +73,38 @@ for (const kind of databaseKinds()) {
         maxReservedBytes: 1000,
       });
       assert.deepEqual(big, { overReservation: { reservedBytes: 300 } });
+    });
+
+    test('partial uploads consumed by a final do not count or list from its create on, and do again if it goes', async () => {
+      const owner = (await new SqlUserRepository(database).create({ username: 'concat', email: 'c@example.com', passwordHash: 'x', createdAt: NOW }))!.id;
+      const limits = { maxOpen: 3, maxReservedBytes: 1000 };
+      const listed = async () => (await repo.listOpen(owner, { offset: 0, limit: 150 })).map((a) => a.id);
+      const parts = [await create(10, owner, limits), await create(10, owner, limits), await create(10, owner, limits)];
+      const attempt = (size: number, consumes?: number[]) =>
+        repo.createWithinLimit({ userId: owner, filename: 'c', contentType: null, size, storageKey: `concat-${(counter += 1)}`, createdAt: NOW, expiresAt: NOW + 1000, consumes }, limits);
+      assert.deepEqual(await attempt(1), { tooManyOpen: true });
+      // The final would be the fourth, but its three partials stop counting as it is made.
+      const made = await attempt(30, parts.map((p) => p.id));
+      assert.ok('created' in made);
+      const final = made.created;
+      assert.deepEqual(await listed(), [final.id]);
+      assert.deepEqual((await repo.findConsumedBy(final.id)).map((a) => a.id), parts.map((p) => p.id));
+      // Only a partial still consumed by this final, and unused, is deleted as consumed.
+      assert.equal(await repo.deleteIfConsumedBy(parts[0]!.id, final.id + 999), false);
+      assert.equal(await repo.deleteIfConsumedBy(parts[0]!.id, final.id), true);
+      assert.ok(await repo.deleteUnused(final.id));
+      assert.deepEqual((await listed()).sort(), [parts[1]!.id, parts[2]!.id].sort());
+      assert.equal((await repo.findConsumedBy(final.id)).length, 0);
+    });
+
+    test('the open list is the owner\'s unused attachments, newest first, paged', async () => {
+      const owner = (await new SqlUserRepository(database).create({ username: 'lister', email: 'li@example.com', passwordHash: 'x', createdAt: NOW }))!.id;
+      const ids = [];
+      for (let i = 0; i < 4; i += 1) ids.push((await create(10, owner)).id);
+      await create(10); // someone else's
+      assert.deepEqual((await repo.listOpen(owner, { offset: 0, limit: 10 })).map((a) => a.id), [...ids].reverse());
+      assert.deepEqual((await repo.listOpen(owner, { offset: 1, limit: 2 })).map((a) => a.id), [ids[2], ids[1]]);
+      assert.deepEqual(await repo.listOpen(owner, { offset: 0, limit: 10, maxTime: NOW - 1 }), []);
     });
 
     test('concurrent commits of disjoint ranges lose none of them', async () => {
