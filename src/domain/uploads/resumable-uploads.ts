@@ -218,10 +218,16 @@ export class ResumableUploads {
    * in order. The bytes go through the same durable, hashed write path as any chunk.
    */
   async concatenate(userId: number, partIds: number[], input: { filename: string; contentType: string | null; metadata: string | null }): Promise<Upload> {
+    if (new Set(partIds).size !== partIds.length) {
+      throw new ApiError('invalid_parameter', 'A partial upload may appear only once in a final upload.', { parameter: 'Upload-Concat' });
+    }
     const parts: AttachmentRecord[] = [];
     for (const partId of partIds) {
       const { record, extras } = await this.get(userId, partId);
-      if (extras.concat?.kind !== 'partial') throw new UploadConflict('not_a_partial_upload', `Upload ${partId} is not a partial upload.`);
+      if (extras.concat?.kind !== 'partial') {
+        // Its extras go with it: one deleted between the two readings is gone, not another kind of upload.
+        throw (await this.deletedPart(userId, [record])) ?? new UploadConflict('not_a_partial_upload', `Upload ${partId} is not a partial upload.`);
+      }
       if (record.state === 'uploading' || record.size === null) {
         throw new UploadConflict('partial_upload_incomplete', `Partial upload ${partId} is not complete.`);
       }
@@ -229,7 +235,9 @@ export class ResumableUploads {
     }
     const total = parts.reduce((sum, part) => sum + (part.size ?? 0), 0);
     if (total === 0) throw new ApiError('invalid_parameter', 'A final upload needs at least one byte.', { parameter: 'Upload-Concat' });
-    // The partials stop counting against the user's limits as the final starts (SPEC 3.6).
+    // Created with its whole size before any byte is copied, so the user's limits (largest attachment,
+    // open attachments, bytes declared but not received) refuse it up front; the partials stop
+    // counting against them as the final starts (SPEC 3.6).
     let record = await this.attachments.create(userId, { size: total, filename: input.filename, contentType: input.contentType, consumes: partIds });
     const extras: UploadExtras = { metadata: input.metadata, concat: { kind: 'final', parts: partIds }, digests: null };
     try {
@@ -237,17 +245,33 @@ export class ResumableUploads {
       let offset = 0;
       for (const part of parts) {
         const size = part.size ?? 0;
-        const source = this.store.openRead(part.storageKey, { start: 0, end: size }) as AsyncIterable<Buffer>;
+        // Opened when the engine starts reading: a stream opened earlier fails (a part deleted meanwhile) with nobody listening.
+        const store = this.store;
+        const source = (async function* () {
+          yield* store.openRead(part.storageKey, { start: 0, end: size }) as AsyncIterable<Buffer>;
+        })();
         record = await this.attachments.writeChunk(userId, record.id, { offset, source, length: size });
         offset += size;
       }
     } catch (error) {
       await this.attachments.delete(userId, record.id).catch(() => undefined);
-      throw error;
+      throw (await this.deletedPart(userId, parts)) ?? error;
     }
     // Complete, the final has its bytes: the partials go. One left by a failure here expires.
     await this.attachments.deleteConsumed(record).catch(() => undefined);
     return { record, extras };
+  }
+
+  /** A partial upload deleted (or expired) while a final upload was being made from it: the reason it failed. */
+  private async deletedPart(userId: number, parts: AttachmentRecord[]): Promise<ApiError | null> {
+    for (const part of parts) {
+      const gone = await this.attachments.getOwned(userId, part.id).then(
+        () => false,
+        (error: unknown) => error instanceof ApiError && error.errorName === 'not_found',
+      );
+      if (gone) return new ApiError('not_found', `Partial upload ${part.id} was deleted while the final upload was being made from it.`);
+    }
+    return null;
   }
 }
 

@@ -35,6 +35,7 @@ const ENGINE_STATUS: Partial<Record<ErrorName, number>> = {
   unsupported_media_type: 415,
   chunk_checksum_mismatch: 400,
   too_many_open_attachments: 429,
+  reservation_limit: 429,
   rate_limited: 429,
   insufficient_storage: 507,
 };

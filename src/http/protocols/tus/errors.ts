@@ -28,6 +28,7 @@ const ENGINE_STATUS: Partial<Record<ErrorName, number>> = {
   unsupported_media_type: 415,
   chunk_checksum_mismatch: CHECKSUM_MISMATCH,
   too_many_open_attachments: 429,
+  reservation_limit: 429,
   rate_limited: 429,
   insufficient_storage: 507,
 };

@@ -53,12 +53,7 @@ export class TusProtocol {
     const filename = cleanFilename(file.filename) ?? 'upload';
     const concat = stringHeader(request, 'upload-concat');
     if (concat?.startsWith('final;')) {
-      const parts = concat
-        .slice('final;'.length)
-        .trim()
-        .split(/\s+/)
-        .map((url) => uploadId(url.replace(/\/+$/, '').split('/').pop() ?? ''));
-      if (parts.length === 0) throw new ApiError('invalid_parameter', 'Upload-Concat: final needs the partial uploads.', { parameter: 'Upload-Concat' });
+      const parts = finalParts(request, concat.slice('final;'.length));
       const upload = await this.uploads.concatenate(userId, parts, { filename, contentType: file.contentType, metadata: metadataHeader ?? null });
       return this.created(reply, upload);
     }
@@ -134,6 +129,32 @@ export class TusProtocol {
     reply.header('tus-resumable', TUS_VERSION).header('upload-offset', String(uploadOffset(record)));
     if (record.expiresAt !== null && record.state === 'uploading') reply.header('upload-expires', httpDate(record.expiresAt));
   }
+}
+
+/**
+ * The partial uploads a final upload names (`Upload-Concat: final;<url> <url>`): each URL,
+ * relative or absolute, must name an upload of this server (`/files/<id>` on the request's
+ * host), and each at most once.
+ */
+function finalParts(request: FastifyRequest, urls: string): number[] {
+  const invalid = (reason: string) => new ApiError('invalid_parameter', `Upload-Concat: ${reason}`, { parameter: 'Upload-Concat' });
+  const listed = urls.trim().split(/\s+/).filter((url) => url !== '');
+  if (listed.length === 0) throw invalid('final needs the partial uploads.');
+  const ids = listed.map((url) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(url, `http://${request.host}`);
+    } catch {
+      throw invalid(`${url} is not a URL.`);
+    }
+    const match = new RegExp(`^${FILES_PATH}([1-9][0-9]{0,14})$`).exec(parsed.pathname);
+    if (!match || parsed.host !== request.host || parsed.search !== '' || parsed.hash !== '') {
+      throw invalid(`${url} does not name an upload on this server (${FILES_PATH}<id>).`);
+    }
+    return Number(match[1]);
+  });
+  if (new Set(ids).size !== ids.length) throw invalid('a partial upload may appear only once in a final upload.');
+  return ids;
 }
 
 /** The checksum extension's algorithms: tus names, and the digest each is. */
