@@ -23,7 +23,10 @@ export class SpaceReserve {
     this.bytes = bytes;
   }
 
-  /** Writes the reserve if it is missing; when the disk has no room for it, tries again later. */
+  /**
+   * Writes the reserve if it is missing; when the disk has no room for it, tries again later.
+   * Where it cannot be written at all (a read-only directory), there is simply none.
+   */
   async fill(): Promise<void> {
     if (this.closed) return;
     try {
@@ -39,8 +42,9 @@ export class SpaceReserve {
         await fs.rm(partial, { force: true });
         throw error;
       }
-    } catch {
-      this.retryLater();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') this.retryLater();
     }
   }
 
