@@ -24,21 +24,25 @@ const protocolHeaders = [
   header('Upload-Draft-Interop-Version', `${IETF}: the interop version spoken; without it the request is tus`, { type: 'integer', enum: [...INTEROP_VERSIONS] }),
 ];
 const completeHeaders = [
-  header('Upload-Complete', `${IETF} (interop 4 on): \`?1\` when this request carries the last byte`, { type: 'string', enum: ['?0', '?1'] }),
+  header('Upload-Complete', `${IETF} (interop 4 on): \`?1\` when this request carries the last byte; another value is 400; required on appends from interop 7`, { type: 'string', enum: ['?0', '?1'] }),
   header('Upload-Incomplete', `${IETF} (interop 3): \`?0\` when this request carries the last byte`, { type: 'string', enum: ['?0', '?1'] }),
+  header('Content-Digest', `${IETF}: RFC 9530 digest of this request's content (\`sha-256\`, \`sha\`); a mismatch is 400 and appends nothing`),
+  header('Repr-Digest', `${IETF}: RFC 9530 digest of the whole representation, checked at completion; a mismatch is 400 and discards the upload`),
+  header('Want-Repr-Digest', `${IETF}: RFC 9530 preferences; the completing answer carries Repr-Digest`),
 ];
 
 const responseHeader = (description: string, schema: Json = text) => ({ description, schema });
 const UPLOAD_OFFSET = responseHeader('bytes received from the start with no gap', integer);
 const UPLOAD_EXPIRES = responseHeader(`${TUS}: when an idle upload is deleted (HTTP date)`);
 const TUS_RESUMABLE = responseHeader(TUS, { type: 'string', enum: [TUS_VERSION] });
-const UPLOAD_COMPLETE = responseHeader(`${IETF}: \`?1\` once every byte is there (\`Upload-Incomplete\` inverted for interop 3)`);
+const UPLOAD_COMPLETE = responseHeader(`${IETF}: \`?1\` once every byte is there (\`Upload-Incomplete\` inverted for interop 3); on every answer to a creation or append, errors included`);
 const UPLOAD_LIMIT = responseHeader('the largest upload and how long an idle one lives: `max-size=N, max-age=S`');
 
 /** Failures: plain text (tus, most IETF ones) or RFC 9457 problem details (the draft's two problem types). */
 const failures = {
   '4XX': {
-    description: 'refused; tus answers 409 for a wrong offset, 412 for another Tus-Resumable, 460 for a checksum mismatch',
+    description:
+      'refused; tus answers 409 for a wrong offset, 412 for another Tus-Resumable, 460 for a checksum mismatch; the IETF draft answers a wrong offset with the mismatching-upload-offset problem (expected-offset, provided-offset), an append to a completed upload with completed-upload or inconsistent-upload-length',
     content: { 'text/plain': { schema: text }, 'application/problem+json': { schema: { type: 'object', additionalProperties: true } } },
   },
   '5XX': { description: 'a server bug, or 503 when the storage does not answer', content: { 'text/plain': { schema: text } } },
@@ -60,7 +64,7 @@ const discovery: Json = {
         'Tus-Version': responseHeader('protocol versions', { type: 'string', enum: [TUS_VERSION] }),
         'Tus-Extension': responseHeader(`tus extensions: ${TUS_EXTENSIONS.join(', ')}`),
         'Tus-Max-Size': responseHeader('largest upload in bytes', integer),
-        'Tus-Checksum-Algorithm': responseHeader('checksum algorithms', { type: 'string', enum: ['sha1'] }),
+        'Tus-Checksum-Algorithm': responseHeader('checksum algorithms', { type: 'string', enum: ['sha1,sha256'] }),
         'Upload-Limit': UPLOAD_LIMIT,
       },
     },
@@ -134,7 +138,7 @@ export const RESUMABLE_UPLOAD_PATHS: Record<string, Json> = {
         uploadId,
         ...protocolHeaders,
         { ...header('Upload-Offset', 'where these bytes start: the offset the server last reported', integer), required: true },
-        header('Upload-Checksum', `${TUS}: \`sha1 <base64 digest>\` of this request's bytes (460 when they differ)`),
+        header('Upload-Checksum', `${TUS}: \`sha1 <base64 digest>\` or \`sha256 <base64 digest>\` of this request's bytes (460 when they differ)`),
         header('Upload-Length', 'the size, when it was deferred and is known now'),
         ...completeHeaders,
       ],
