@@ -20,7 +20,7 @@ export function formatBytes(bytes: number): string {
 }
 
 /** Columns padded to their widest cell; the numeric ones right-aligned. */
-function formatColumns(header: string[], body: string[][], numeric: ReadonlySet<number>): string {
+export function formatColumns(header: string[], body: string[][], numeric: ReadonlySet<number>): string {
   const widths = header.map((title, column) => Math.max(title.length, ...body.map((cells) => cells[column]!.length)));
   const line = (cells: string[]) =>
     cells.map((cell, column) => (numeric.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join('  ').trimEnd();

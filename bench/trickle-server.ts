@@ -11,6 +11,8 @@ export interface TrickleOptions {
   cpuProfile: { dir: string; name: string } | null;
   /** MAX_OPEN_ATTACHMENTS, when the server's default (100) is too few for the scenario. */
   maxOpenAttachments?: number;
+  /** More settings for the server's environment. */
+  env?: Record<string, string>;
 }
 
 /** A fresh Trickle process with an empty DATA_DIR; stop() also deletes that folder. */
@@ -34,6 +36,7 @@ export function startTrickle(options: TrickleOptions): Promise<ManagedServer> {
       MAX_ATTACHMENT_SIZE: String(options.maxAttachmentSize),
       MIN_FREE_BYTES: '0',
       ...(options.maxOpenAttachments !== undefined ? { MAX_OPEN_ATTACHMENTS: String(options.maxOpenAttachments) } : {}),
+      ...options.env,
     },
   }));
 }

@@ -1,0 +1,156 @@
+/**
+ * One transfer over the emulated link per run: the Trickle SDK's upload, tus-js-client against
+ * Trickle's /files/ and against @tus/server, and the SDK's download. Each run starts the link
+ * afresh (time 0 of its outage schedule), has a cut-off, and is checked byte for byte (SHA1)
+ * on the server's side, never through the link.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import * as tus from 'tus-js-client';
+import { TrickleClient, upload } from '../../src/client/node.js';
+import { idealTransferMs, type LinkEmulator } from '../../test/helpers/link-emulator.js';
+
+export type LinkClient = 'sdk' | 'tus-trickle' | 'tus-tusd' | 'sdk-download';
+
+export const CLIENT_LABEL: Record<LinkClient, string> = {
+  sdk: 'Trickle SDK upload()',
+  'tus-trickle': 'tus-js-client -> Trickle /files/',
+  'tus-tusd': 'tus-js-client -> @tus/server',
+  'sdk-download': 'Trickle SDK download',
+};
+
+export interface LinkRecord {
+  scenario: string;
+  client: LinkClient;
+  ok: boolean;
+  /** Why it failed (the error, or the cut-off), else null. */
+  error: string | null;
+  ms: number;
+  idealMs: number;
+  fileBytes: number;
+  /** Bytes the client pushed into the uplink (uploads) or the server into the downlink (downloads), lost ones included. */
+  linkBytes: number;
+  /** Link events during the run. */
+  resets: number;
+  silenced: number;
+}
+
+export interface RunTarget {
+  scenario: string;
+  link: LinkEmulator;
+  bytes: Buffer;
+  sha1: string;
+}
+
+/** tus-js-client's retries: quick at first, then every few seconds, for minutes (it starts over after progress). */
+export const TUS_RETRY_DELAYS = [0, 250, 500, 1000, 1000, 2000, 2000, ...Array.from({ length: 60 }, () => 3000)];
+const TUS_CHUNK = 512 * 1024;
+
+export const sha1Of = (bytes: Uint8Array) => createHash('sha1').update(bytes).digest('hex');
+
+/** Long enough for a client that is merely slow, short enough that a hung one does not hold the bench up. */
+function cutOffMs(idealMs: number): number {
+  return idealMs * 2.5 + 15_000;
+}
+
+/**
+ * Runs `transfer` on a fresh link with a cut-off; `verify` then checks the result on the
+ * server's side. The record says how long it took against the ideal, and what the link carried.
+ */
+async function measure(
+  target: RunTarget,
+  client: LinkClient,
+  direction: 'up' | 'down',
+  transfer: (signal: AbortSignal) => Promise<void>,
+): Promise<LinkRecord> {
+  const { link, bytes } = target;
+  const { profile } = link;
+  const rate = direction === 'up' ? profile.upBytesPerSecond : profile.downBytesPerSecond;
+  const idealMs = idealTransferMs(bytes.length, rate, profile.outages);
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(new Error(`cut off after ${(cutOffMs(idealMs) / 1000).toFixed(0)} s`)), cutOffMs(idealMs));
+  link.restart();
+  const started = performance.now();
+  let error: string | null = null;
+  try {
+    await transfer(stop.signal);
+  } catch (caught) {
+    error = stop.signal.aborted ? String((stop.signal.reason as Error).message) : caught instanceof Error ? caught.message : String(caught);
+  } finally {
+    clearTimeout(timer);
+  }
+  const ms = performance.now() - started;
+  const stats = link.stats;
+  return {
+    scenario: target.scenario,
+    client,
+    ok: error === null,
+    error,
+    ms,
+    idealMs,
+    fileBytes: bytes.length,
+    linkBytes: direction === 'up' ? stats.upBytes : stats.downBytes,
+    resets: stats.resets,
+    silenced: stats.silenced,
+  };
+}
+
+export function sdkUpload(target: RunTarget, token: string, direct: TrickleClient): Promise<LinkRecord> {
+  return measure(target, 'sdk', 'up', async (signal) => {
+    const result = await upload(target.bytes, { server: target.link.url, token, filename: 'bench.wav', state: false, signal });
+    const stored = await direct.attachment(result.attachmentId);
+    if (stored.sha1 !== target.sha1 || result.fingerprint !== target.sha1) throw new Error(`SHA1 ${stored.sha1} on the server, ${target.sha1} sent`);
+  });
+}
+
+/** Runs tus-js-client to its end; resolves the upload's URL. */
+function tusUpload(bytes: Buffer, endpoint: string, headers: Record<string, string>, signal: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const task = new tus.Upload(bytes, {
+      endpoint,
+      chunkSize: TUS_CHUNK,
+      retryDelays: TUS_RETRY_DELAYS,
+      headers,
+      metadata: { filename: 'bench.wav', filetype: 'audio/wav' },
+      onError: reject,
+      onSuccess: () => resolve(task.url!),
+    });
+    signal.addEventListener('abort', () => {
+      void task.abort();
+      reject(signal.reason);
+    });
+    task.start();
+  });
+}
+
+export function tusToTrickle(target: RunTarget, token: string, direct: TrickleClient): Promise<LinkRecord> {
+  return measure(target, 'tus-trickle', 'up', async (signal) => {
+    const url = await tusUpload(target.bytes, `${target.link.url}/files/`, { Authorization: `Bearer ${token}` }, signal);
+    const id = Number(/\/files\/(\d+)$/.exec(url)?.[1]);
+    const stored = await direct.attachment(id);
+    if (stored.sha1 !== target.sha1) throw new Error(`SHA1 ${stored.sha1} on the server, ${target.sha1} sent`);
+  });
+}
+
+export function tusToTusServer(target: RunTarget, dataDir: string): Promise<LinkRecord> {
+  return measure(target, 'tus-tusd', 'up', async (signal) => {
+    const url = await tusUpload(target.bytes, `${target.link.url}/files`, {}, signal);
+    const id = url.slice(url.lastIndexOf('/') + 1);
+    const stored = sha1Of(await readFile(path.join(dataDir, 'files', id)));
+    if (stored !== target.sha1) throw new Error(`SHA1 ${stored} on the server, ${target.sha1} sent`);
+  });
+}
+
+/** The SDK's download of a clip's audio (`audioPath`) over the link. */
+export function sdkDownload(target: RunTarget, audioPath: string): Promise<LinkRecord> {
+  return measure(target, 'sdk-download', 'down', async (signal) => {
+    const client = new TrickleClient({ server: target.link.url });
+    const response = await client.download(audioPath, { signal });
+    const hash = createHash('sha1');
+    for await (const piece of response.body as unknown as AsyncIterable<Uint8Array>) hash.update(piece);
+    const sha1 = hash.digest('hex');
+    if (sha1 !== target.sha1) throw new Error(`downloaded SHA1 ${sha1}, the file's is ${target.sha1}`);
+  });
+}
