@@ -2,7 +2,7 @@
 // Plain ES modules; the SDK's modules as the build made them, named by the page's import map.
 import { TrickleApiError, TrickleClient, upload } from 'trickle-audio-client';
 import { recordingSupported, startRecording } from './recorder.js';
-import { renderClips, renderInbox } from './lists.js';
+import { renderBlocked, renderClips, renderInbox } from './lists.js';
 
 const TOKEN_KEY = 'trickle.session';
 /** A recording goes on while the network is away: keep retrying, at most 2 s apart. */
@@ -33,6 +33,7 @@ function showSession(username) {
   $('studio').hidden = username === null;
   $('mine').hidden = username === null;
   $('inbox-section').hidden = username === null;
+  $('account').hidden = username === null;
   $('who-name').textContent = username ?? '';
 }
 
@@ -45,7 +46,8 @@ async function signIn(create) {
     if (create) {
       const email = form.email.value.trim();
       if (!email) throw new Error('An email address is needed to create an account.');
-      await client.register({ username, email, password });
+      const inviteCode = form.inviteCode.value.trim();
+      await client.register({ username, email, password, ...(inviteCode ? { inviteCode } : {}) });
     }
     const token = await client.login(username, password);
     localStorage.setItem(TOKEN_KEY, JSON.stringify({ token, username }));
@@ -62,6 +64,59 @@ function signOut() {
   client.token = undefined;
   showSession(null);
   void refresh();
+}
+
+// --- account: password, blocks, deletion
+
+async function changePassword(event) {
+  event.preventDefault();
+  const form = $('password-form');
+  try {
+    await client.changePassword(form.current.value, form.next.value);
+    form.reset();
+    say('password-status', 'Password changed; your other sessions are signed out.');
+  } catch (error) {
+    say('password-status', error instanceof TrickleApiError && error.errorName === 'wrong_password' ? 'The current password is wrong.' : describe(error), true);
+  }
+}
+
+async function block(sender) {
+  try {
+    await client.block(sender.id);
+    await refresh();
+  } catch (error) {
+    console.error(error);
+  }
+}
+
+async function unblock(user) {
+  try {
+    await client.unblock(user.id);
+  } catch (error) {
+    if (!(error instanceof TrickleApiError && error.status === 404)) console.error(error);
+  }
+  await refresh();
+}
+
+function showDeleteForm(shown) {
+  $('delete-form').hidden = !shown;
+  $('delete-account').hidden = shown;
+  $('delete-form').password.value = '';
+  if (shown) $('delete-password').focus();
+}
+
+async function deleteAccount(event) {
+  event.preventDefault();
+  const username = $('who-name').textContent;
+  try {
+    await client.deleteAccount($('delete-form').password.value);
+  } catch (error) {
+    return say('delete-status', error instanceof TrickleApiError && error.errorName === 'wrong_password' ? 'The password is wrong; nothing was deleted.' : describe(error), true);
+  }
+  showDeleteForm(false);
+  say('delete-status', '');
+  signOut();
+  say('sign-in-error', `The account ${username} was deleted, with everything in it.`);
 }
 
 // --- recording
@@ -260,14 +315,16 @@ async function publish(event) {
 async function refresh() {
   const signedIn = client.token !== undefined;
   try {
-    const [publicClips, mine, inbox] = await Promise.all([
+    const [publicClips, mine, inbox, blocked] = await Promise.all([
       client.clips({ items: 20 }),
       signedIn ? client.clips({ mine: true, items: 20 }) : [],
       signedIn ? client.inbox({ items: 20 }) : [],
+      signedIn ? client.blocks({ items: 50 }) : [],
     ]);
     renderClips($('public-clips'), publicClips);
     renderClips($('my-clips'), mine);
-    renderInbox($('inbox'), inbox, client);
+    renderInbox($('inbox'), inbox, client, (sender) => void block(sender));
+    renderBlocked($('blocked'), blocked, (user) => void unblock(user));
   } catch (error) {
     if (error instanceof TrickleApiError && error.status === 401) signOut();
     else console.error(error);
@@ -289,6 +346,10 @@ $('publish-form').addEventListener('submit', (event) => void publish(event));
 $('to').addEventListener('input', updatePublishLabel);
 $('discard').addEventListener('click', discardPending);
 $('refresh').addEventListener('click', () => void refresh());
+$('password-form').addEventListener('submit', (event) => void changePassword(event));
+$('delete-account').addEventListener('click', () => showDeleteForm(true));
+$('delete-cancel').addEventListener('click', () => showDeleteForm(false));
+$('delete-form').addEventListener('submit', (event) => void deleteAccount(event));
 window.addEventListener('online', () => say('recording-status', recording ? 'Back online; recording and uploading.' : ''));
 
 const saved = JSON.parse(localStorage.getItem(TOKEN_KEY) ?? 'null');

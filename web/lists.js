@@ -53,8 +53,11 @@ export function renderClips(list, clips) {
   });
 }
 
-/** Messages need the token to be fetched, so they play from a blob: URL, fetched on first use. */
-export function renderInbox(list, messages, client) {
+/**
+ * Messages need the token to be fetched, so they play from a blob: URL, fetched on first use.
+ * Each has a button that blocks its sender (`onBlock(sender)`).
+ */
+export function renderInbox(list, messages, client, onBlock) {
   reconcile(
     list,
     messages,
@@ -66,7 +69,14 @@ export function renderInbox(list, messages, client) {
       item.querySelector('h3').prepend(mark);
       const audio = player(`Play ${title}`);
       item.dataset.duration = String(message.duration ?? '');
-      item.append(audio);
+      const blockButton = document.createElement('button');
+      blockButton.type = 'button';
+      blockButton.textContent = `Block ${message.sender.username}`;
+      blockButton.addEventListener('click', () => {
+        blockButton.disabled = true;
+        onBlock(message.sender);
+      });
+      item.append(audio, blockButton);
       const load = async () => {
         if (audio.src) return;
         const response = await client.download(message.urls.audio);
@@ -83,6 +93,29 @@ export function renderInbox(list, messages, client) {
       return item;
     },
     (item, message) => setPlayed(item, message.played),
+  );
+}
+
+/** The users the signed-in user blocks, each with a button that unblocks them (`onUnblock(user)`). */
+export function renderBlocked(list, blocks, onUnblock) {
+  reconcile(
+    list,
+    blocks.map((block) => ({ ...block, id: block.user.id })),
+    (block) => {
+      const item = document.createElement('li');
+      item.dataset.id = String(block.user.id);
+      const name = document.createElement('span');
+      name.textContent = `${block.user.username} `;
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = `Unblock ${block.user.username}`;
+      button.addEventListener('click', () => {
+        button.disabled = true;
+        onUnblock(block.user);
+      });
+      item.append(name, button);
+      return item;
+    },
   );
 }
 

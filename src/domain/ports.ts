@@ -54,6 +54,49 @@ export interface TokenRepository {
   deleteExpired(now: number): Promise<number>;
 }
 
+export interface UserQuery {
+  /** Part of the username or email, any case. */
+  text?: string | undefined;
+  state?: UserState | undefined;
+  offset: number;
+  limit: number;
+}
+
+/** What a user has, counted. */
+export interface UserCounts {
+  clips: number;
+  messagesSent: number;
+  messagesReceived: number;
+  /** Attachments not used by a clip or message (uploading or complete). */
+  openAttachments: number;
+  tokens: number;
+  blocks: number;
+  /** The identity provider's subject for a user of the app's identity provider; else null. */
+  subject: string | null;
+}
+
+/** Bytes stored for a user (or for everyone): what is theirs in the store. */
+export interface StorageUse {
+  /** Originals: clips' and sent messages' audio and images. */
+  files: number;
+  /** What media processing made of them: MP3s, waveforms, image sizes. */
+  renditions: number;
+  /** Bytes received for attachments not used yet. */
+  uploads: number;
+  total: number;
+}
+
+/** Administration (SPEC 10): reading and changing users beyond what the API lets a user do. */
+export interface UserAdminRepository {
+  /** Newest first. */
+  list(query: UserQuery): Promise<UserRecord[]>;
+  /** Sets the state if it is one of `from` now; false otherwise (or no such user). */
+  setState(userId: number, from: UserState[], to: UserState): Promise<boolean>;
+  counts(userId: number): Promise<UserCounts>;
+  /** Users by bytes stored, most first, and the sum over every user. */
+  storage(limit: number, userId?: number): Promise<{ users: Array<StorageUse & UserRef>; all: StorageUse }>;
+}
+
 /** A user the erasure removed: what the `user.deleted` event may still say about them. */
 export interface ErasedUser {
   id: number;

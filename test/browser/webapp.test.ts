@@ -100,7 +100,7 @@ describe('the web app in Chromium', { skip }, () => {
 
   async function signIn(page: Page, username: string, options: { create?: string } = {}): Promise<void> {
     await page.getByLabel('Username').fill(username);
-    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     if (options.create) {
       await page.getByLabel('Email').fill(options.create);
       await page.getByRole('button', { name: 'Create account' }).click();

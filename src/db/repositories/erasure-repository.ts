@@ -10,6 +10,16 @@ import { deleteFiles } from './media-files.js';
 /** Rows per insert into the pending list: well inside both databases' limits on parameters. */
 const PENDING_ROWS_PER_INSERT = 500;
 
+/**
+ * A write first, on the user's row: on SQLite the transaction takes the write lock at its start
+ * (waiting out another process's writer, an administrator's or another node's) instead of failing
+ * when its read snapshot goes stale; on PostgreSQL it locks the row. False when the user is gone.
+ */
+async function lockUser(trx: Transaction<Tables>, userId: number): Promise<boolean> {
+  const result = await trx.updateTable('users').set((eb) => ({ state: eb.ref('state') })).where('id', '=', userId).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
 /** Deletes attachments and their pieces; resolves the storage keys of both. */
 async function deleteAttachments(trx: Transaction<Tables>, ids: number[]): Promise<string[]> {
   if (ids.length === 0) return [];
@@ -53,6 +63,7 @@ export class SqlErasureRepository implements ErasureRepository {
 
   async eraseBatch(userId: number, limit: number, now: number): Promise<ErasedRecords> {
     return this.database.db.transaction().execute(async (trx) => {
+      if (!(await lockUser(trx, userId))) return { clips: 0, messages: 0, attachments: 0, files: 0 };
       const keys: string[] = [];
       // Each kind only once the one before is exhausted (fewer rows than asked for): a used
       // attachment goes with its clip or message, so what is left of them afterwards is unused.
@@ -115,16 +126,8 @@ export class SqlErasureRepository implements ErasureRepository {
   }
 
   async finish(userId: number, within: (scope: TransactionScope, user: ErasedUser) => Promise<void>): Promise<'finished' | 'remaining' | 'gone'> {
-    const { dialect } = this.database;
     return this.database.db.transaction().execute(async (trx) => {
-      // PostgreSQL: the row lock makes a clip or message being inserted for this user wait, then fail.
-      const user = await trx
-        .selectFrom('users')
-        .select('id')
-        .where('id', '=', userId)
-        .$if(dialect === 'postgres', (query) => query.forUpdate())
-        .executeTakeFirst();
-      if (!user) return 'gone';
+      if (!(await lockUser(trx, userId))) return 'gone';
       const left = await sql<{ n: number }>`select (
           (select count(*) from audio_clips where user_id = ${userId})
         + (select count(*) from messages where sender_id = ${userId} or recipient_id = ${userId})
