@@ -279,6 +279,16 @@ const migrations: Record<string, DialectMigration> = {
     await db.schema.alterTable('attachments').addColumn('consumed_by', 'integer', (c) => c.references('attachments.id').onDelete('set null')).execute();
     await db.schema.createIndex('attachments_consumed_by').on('attachments').column('consumed_by').execute();
   },
+  // Issue 26 (SPEC 8): the small renditions for slow networks, indexed for the orphan sweeper.
+  '2026_12_22_listen_small_renditions': async (db, dialect) => {
+    const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+    for (const name of ['low_opus', 'low_aac']) {
+      await db.schema.alterTable('media_processing').addColumn(`${name}_key`, 'text').execute();
+      await db.schema.alterTable('media_processing').addColumn(`${name}_size`, bigint).execute();
+      await db.schema.alterTable('media_processing').addColumn(`${name}_sha1`, 'text').execute();
+      await db.schema.createIndex(`media_processing_${name}_key`).on('media_processing').column(`${name}_key`).execute();
+    }
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

@@ -165,6 +165,13 @@ export interface MediaProcessingTable {
   mp3_key: string | null;
   mp3_size: number | null;
   mp3_sha1: string | null;
+  /** Small renditions (Ogg Opus; AAC in MP4), null for records processed before they existed. */
+  low_opus_key: string | null;
+  low_opus_size: number | null;
+  low_opus_sha1: string | null;
+  low_aac_key: string | null;
+  low_aac_size: number | null;
+  low_aac_sha1: string | null;
   waveform_key: string | null;
   waveform_size: number | null;
   waveform_sha1: string | null;

@@ -56,13 +56,15 @@ const ANSWER_BODIES: Array<[RegExp, string]> = [
 ];
 
 /** Paths that anyone may read without a token (SPEC 1: reads of public clips, users, health; SPEC 8: clips' renditions). */
-const PUBLIC_READS = /^\/(healthz|readyz|users(\/\{id\}(\/audio_clips)?)?|audio_clips(\/\{id\}(\/audio|\/image|\.mp3|\/audio\.mp3|\/waveform\.json|\/images\/\{name\})?)?)$/;
+const PUBLIC_READS = /^\/(healthz|readyz|users(\/\{id\}(\/audio_clips)?)?|audio_clips(\/\{id\}(\/audio|\/image|\.mp3|\/audio\.mp3|\/low\.opus|\/low\.m4a|\/waveform\.json|\/images\/\{name\})?)?)$/;
 
 /** Files a clip or message has: the originals and what media processing made (SPEC 8), by path suffix and content type. */
 const FILE_PATHS: Array<[RegExp, string, string]> = [
   [/\/audio$/, 'audio/*', 'the audio file (its real content type)'],
   [/\/image$/, 'image/*', 'the image file (its real content type)'],
   [/\/audio\.mp3$/, 'audio/mpeg', 'the MP3 rendition (128 kbit/s)'],
+  [/\/low\.opus$/, 'audio/ogg', 'the small rendition: Ogg Opus, mono, about 24 kbit/s'],
+  [/\/low\.m4a$/, 'audio/mp4', 'the small rendition for Apple devices: AAC-LC in MP4, mono, about 48 kbit/s, index first'],
   [/\/waveform\.json$/, 'application/json', 'waveform peaks in the audiowaveform JSON format, version 2'],
   [/\/images\/\{name\}$/, 'image/*', 'the image size (JPEG or PNG, as the original)'],
 ];
@@ -81,6 +83,8 @@ const PROCESSING_PROPERTIES = {
     additionalProperties: true,
     properties: {
       high_mp3: { type: 'string', nullable: true, description: 'the MP3 rendition once processing is ready' },
+      low_opus: { type: 'string', nullable: true, description: 'the small rendition for slow networks (Ogg Opus, mono, about 24 kbit/s) once processing is ready' },
+      low_aac: { type: 'string', nullable: true, description: 'the small rendition for Apple devices (AAC-LC in MP4, mono, about 48 kbit/s) once processing is ready' },
       waveform: { type: 'string', nullable: true, description: 'audiowaveform JSON version 2 once processing is ready' },
       images: {
         type: 'object',

@@ -32,6 +32,8 @@ export function processingView(detail: string, processing: MediaProcessing, hasI
     loudness: processing.loudness ? { integrated_lufs: processing.loudness.integratedLufs, true_peak_dbtp: processing.loudness.truePeakDbtp } : null,
     urls: {
       high_mp3: processing.mp3 ? `${detail}/audio.mp3` : null,
+      low_opus: processing.lowOpus ? `${detail}/low.opus` : null,
+      low_aac: processing.lowAac ? `${detail}/low.m4a` : null,
       waveform: processing.waveform ? `${detail}/waveform.json` : null,
       images: hasImage ? images : null,
     },

@@ -1,9 +1,11 @@
 /**
- * The audio step of media processing with ffmpeg: one decode of the original feeds three
- * branches at once (one pass, so the file is read and decoded once):
+ * The audio step of media processing with ffmpeg: one decode of the original feeds every
+ * branch at once (one pass, so the file is read and decoded once):
  *   - EBU R128 loudness and true peak (the `ebur128` filter; its summary is read from stderr);
- *   - an MP3 at 128 kbit/s, written to a private temporary file because the MP3 muxer needs a
- *     seekable output to write its Xing/LAME header (which gives players the exact length);
+ *   - the encoded renditions: an MP3 at 128 kbit/s, and for slow networks a mono Ogg Opus tuned
+ *     for speech and a mono AAC-LC in MP4. Each goes to a private temporary file: the MP3 muxer
+ *     needs a seekable output for its Xing/LAME header (players get the exact length), and the
+ *     MP4 muxer to move its index (moov) in front of the audio, so playback starts at once;
  *   - 16-bit mono PCM on a pipe, reduced as it streams to waveform peaks and a sample count,
  *     which is the duration (recordings whose header declares none are measured too).
  */
@@ -11,7 +13,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { MediaFailure, type AudioAnalysis, type AudioProcessor, type Loudness } from '../domain/media/processing.js';
+import { MediaFailure, type AudioAnalysis, type AudioProcessor, type Loudness, type StoredRendition } from '../domain/media/processing.js';
 import type { MediaFileRecord } from '../domain/ports.js';
 import { runTool } from './ffmpeg.js';
 import type { RenditionStorage } from './rendition-storage.js';
@@ -23,8 +25,80 @@ const MAX_ALLOC_BYTES = 256 * 1024 * 1024;
 const MP3_BITRATE = 128_000;
 /** Sample rates an MPEG-1/2 layer III stream may have. */
 const MP3_RATES = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000];
+/** Opus for voice: 24 kbit/s VBR (with Ogg's framing, 25-26 kbit/s of speech; about 190 KB a minute). */
+const OPUS_BITRATE = 24_000;
+/**
+ * Asked of ffmpeg's AAC encoder for about 48 kbit/s: on speech it overshoots what it is asked
+ * by 15-25 % (measured on espeak-ng speech: 40k gives 43-50 kbit/s, 48k gives 55-61). Its
+ * `fast` coder costs a third of the default `twoloop` (0.4 s instead of 1.3 s of CPU per minute
+ * of speech), which would otherwise be most of what the small renditions add to a job.
+ */
+const AAC_BITRATE = 40_000;
 /** Waveform resolution: 100 points per second of audio. */
 const WAVEFORM_POINTS_PER_SECOND = 100;
+
+/** An encoded rendition the pass writes, which of AudioAnalysis's fields it fills, and how. */
+export interface EncodedOutput {
+  field: 'mp3' | 'lowOpus' | 'lowAac';
+  fileName: string;
+  contentType: string;
+  /** Filters between the decoder's branch and the encoder (the sample rate). */
+  filter: string;
+  /** Output options: codec, bitrate, channels, muxer. */
+  options: string[];
+  /** Beyond this the rendition fails `media_too_long` (a bound, not an estimate). */
+  maxBytes: number;
+}
+
+/** The renditions made from audio of this rate and channel count, at most `maxSeconds` long. */
+export function encodedOutputs(source: { sampleRate: number; channels: number }, maxSeconds: number): EncodedOutput[] {
+  const bound = (bitsPerSecond: number) => Math.ceil((bitsPerSecond / 8) * maxSeconds * 1.1) + 1024 * 1024;
+  const mp3Rate = MP3_RATES.find((rate) => rate >= Math.min(source.sampleRate, 48_000)) ?? 48_000;
+  const mp3Channels = Math.min(2, Math.max(1, source.channels));
+  // AAC keeps a 44.1 kHz family source at 44.1 kHz; anything else plays at 48 kHz (no loss in speech).
+  const aacRate = source.sampleRate % 11_025 === 0 && source.sampleRate >= 44_100 ? 44_100 : 48_000;
+  // prettier-ignore
+  return [
+    {
+      field: 'mp3', fileName: 'high.mp3', contentType: 'audio/mpeg', filter: `aresample=${mp3Rate}`, maxBytes: bound(MP3_BITRATE),
+      options: ['-c:a', 'libmp3lame', '-b:a', String(MP3_BITRATE), '-ac', String(mp3Channels), '-f', 'mp3'],
+    },
+    {
+      // Opus runs at 48 kHz; `voip` tunes it for intelligible speech; VBR spends little on pauses.
+      field: 'lowOpus', fileName: 'low.opus', contentType: 'audio/ogg', filter: 'aresample=48000', maxBytes: bound(4 * OPUS_BITRATE),
+      options: ['-c:a', 'libopus', '-b:a', String(OPUS_BITRATE), '-vbr', 'on', '-application', 'voip', '-ac', '1', '-f', 'ogg'],
+    },
+    {
+      // faststart: the index first, so a player on a slow link can start before the end arrives.
+      field: 'lowAac', fileName: 'low.m4a', contentType: 'audio/mp4', filter: `aresample=${aacRate}`, maxBytes: bound(4 * AAC_BITRATE),
+      options: ['-c:a', 'aac', '-profile:a', 'aac_low', '-aac_coder', 'fast', '-b:a', String(AAC_BITRATE), '-ac', '1', '-movflags', '+faststart', '-f', 'mp4'],
+    },
+  ];
+}
+
+/**
+ * ffmpeg's arguments for the one pass: the input decoded once and split into loudness, each
+ * encoded output (to a file in `work`), and mono PCM at `pcmRate` on fd 3.
+ */
+export function passArguments(input: string, outputs: EncodedOutput[], work: string, pcmRate: number): string[] {
+  const labels = outputs.map((_, index) => `e${index}`);
+  const graph = [
+    `[0:a:0]asplit=${outputs.length + 2}[l]${labels.map((label) => `[${label}]`).join('')}[w]`,
+    '[l]ebur128=peak=true:framelog=verbose,anullsink',
+    ...outputs.map((output, index) => `[${labels[index]}]${output.filter}[${labels[index]}out]`),
+    `[w]aresample=${pcmRate}[pcm]`,
+  ];
+  // prettier-ignore
+  return [
+    '-hide_banner', '-nostdin', '-nostats', '-max_alloc', String(MAX_ALLOC_BYTES),
+    '-i', input,
+    '-filter_complex', graph.join(';'),
+    ...outputs.flatMap((output, index) => [
+      '-map', `[${labels[index]}out]`, '-map_metadata', '-1', ...output.options, '-fs', String(output.maxBytes), path.join(work, output.fileName),
+    ]),
+    '-map', '[pcm]', '-ac', '1', '-c:a', 'pcm_s16le', '-f', 's16le', 'pipe:3',
+  ];
+}
 
 export interface AudioLimits {
   /** Milliseconds one ffmpeg run may take. */
@@ -120,28 +194,16 @@ export class FfmpegAudioProcessor implements AudioProcessor {
   async analyse(file: MediaFileRecord, signal: AbortSignal): Promise<AudioAnalysis> {
     const sourceRate = file.audio?.sampleRate || 44_100;
     const pcmRate = Math.min(192_000, Math.max(8000, sourceRate));
-    const mp3Rate = MP3_RATES.find((rate) => rate >= Math.min(sourceRate, 48_000)) ?? 48_000;
-    const mp3Channels = Math.min(2, Math.max(1, file.audio?.channels || 2));
-    const maxMp3Bytes = Math.ceil((MP3_BITRATE / 8) * this.maxSeconds * 1.1) + 1024 * 1024;
+    const outputs = encodedOutputs({ sampleRate: sourceRate, channels: file.audio?.channels || 2 }, this.maxSeconds);
     const waveform = new WaveformBuilder(pcmRate, Math.max(1, Math.round(pcmRate / WAVEFORM_POINTS_PER_SECOND)));
     const maxSamples = pcmRate * this.maxSeconds;
     const input = this.storage.input(file.storageKey);
     const work = await mkdtemp(path.join(os.tmpdir(), 'trickle-media-'));
+    const saved: StoredRendition[] = [];
     try {
-      const mp3Path = path.join(work, 'high.mp3');
-      // prettier-ignore
-      const args = [
-        '-hide_banner', '-nostdin', '-nostats', '-max_alloc', String(MAX_ALLOC_BYTES),
-        '-i', 'path' in input ? input.path : 'pipe:0',
-        '-filter_complex',
-        `[0:a:0]asplit=3[l][m][w];[l]ebur128=peak=true:framelog=verbose,anullsink;[m]aresample=${mp3Rate}[mp3];[w]aresample=${pcmRate}[pcm]`,
-        '-map', '[mp3]', '-map_metadata', '-1', '-c:a', 'libmp3lame', '-b:a', String(MP3_BITRATE), '-ac', String(mp3Channels),
-        '-fs', String(maxMp3Bytes), '-f', 'mp3', mp3Path,
-        '-map', '[pcm]', '-ac', '1', '-c:a', 'pcm_s16le', '-f', 's16le', 'pipe:3',
-      ];
       const stderr = await runTool({
         program: this.ffmpeg,
-        args,
+        args: passArguments('path' in input ? input.path : 'pipe:0', outputs, work, pcmRate),
         ...('stream' in input ? { stdin: input.stream() } : {}),
         outputs: [
           null,
@@ -156,14 +218,16 @@ export class FfmpegAudioProcessor implements AudioProcessor {
         signal,
       });
       if (waveform.samples === 0) throw new MediaFailure('media_unreadable', 'No audio could be decoded from the file.');
-      const mp3 = await this.storage.save(createReadStream(mp3Path), 'audio/mpeg', maxMp3Bytes);
-      try {
-        const peaks = await this.storage.save([Buffer.from(waveform.json())], 'application/json', Number.MAX_SAFE_INTEGER);
-        return { duration: waveform.samples / pcmRate, loudness: parseLoudness(stderr), mp3, waveform: peaks };
-      } catch (error) {
-        await this.storage.discard([mp3.storageKey]);
-        throw error;
+      const encoded = {} as Record<EncodedOutput['field'], StoredRendition>;
+      for (const output of outputs) {
+        encoded[output.field] = await this.storage.save(createReadStream(path.join(work, output.fileName)), output.contentType, output.maxBytes);
+        saved.push(encoded[output.field]);
       }
+      const peaks = await this.storage.save([Buffer.from(waveform.json())], 'application/json', Number.MAX_SAFE_INTEGER);
+      return { duration: waveform.samples / pcmRate, loudness: parseLoudness(stderr), ...encoded, waveform: peaks };
+    } catch (error) {
+      await this.storage.discard(saved.map((rendition) => rendition.storageKey));
+      throw error;
     } finally {
       await rm(work, { recursive: true, force: true });
     }

@@ -9,6 +9,7 @@ import { audioIsThere } from './audio-evidence.js';
 import { flacDuration } from './flac-frames.js';
 import { mp4AacChannels } from './mp4-channels.js';
 import { measureFragmentedMp4 } from './mp4-fragments.js';
+import { oggSeconds } from './ogg-length.js';
 import { looksLikeEbml, probeWebm } from './webm-probe.js';
 
 /** ISO base media brands: MediaRecorder writes fragmented MP4 (iso5, iso6, mp41...). */
@@ -59,7 +60,9 @@ export async function probeAudio(path: string): Promise<AudioInfo | null> {
   const fragmented = container && ISO_BMFF.test(container) ? await measureFragmentedMp4(path).catch(() => null) : null;
   // FLAC's sample count is read here too: music-metadata's is wrong from 2^31 samples on.
   const flac = container === 'FLAC' ? await flacDuration(path) : null;
-  const duration = fragmented ?? flac ?? metadata.format.duration;
+  // Read headers-only, an Ogg file longer than the reader's look-ahead has no duration: its last page has it.
+  const ogg = container === 'Ogg' && !metadata.format.duration && sampleRate ? await oggSeconds(path, sampleRate).catch(() => null) : null;
+  const duration = fragmented ?? flac ?? ogg ?? metadata.format.duration;
   // music-metadata names no codec for Opus in MP4; its track does.
   const codec = metadata.format.codec ?? (metadata.format.trackInfo.find((track) => track.codecId === 'Opus') ? 'Opus' : undefined);
   if (!container || !codec || !sampleRate || !numberOfChannels || !duration) return null;

@@ -66,8 +66,9 @@ describe('media jobs survive kill -9', { skip: missing }, () => {
         }
         await server.kill9();
         server = await startServerProcess(serverEnv(dataDir, database.url));
-        // The lease of the killed run lapses (10 s), then the job runs again from the start.
-        const clip = await waitProcessed(server.base, detail, undefined, 90_000);
+        // The lease of the killed run lapses (10 s), then the job runs again from the start: 4 minutes
+        // of audio into three encoders, which on a loaded 2-core machine took up to 90 s.
+        const clip = await waitProcessed(server.base, detail, undefined, 300_000);
         assert.equal(clip.processing, 'ready', JSON.stringify(clip.processing_error));
         assert.ok(Math.abs(clip.duration - SECONDS) < 0.05, String(clip.duration));
         const mp3 = await fetch(server.base + clip.urls.high_mp3);

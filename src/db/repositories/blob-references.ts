@@ -19,6 +19,8 @@ export class SqlBlobReferences implements BlobReferences {
       .union(db.selectFrom('attachment_pieces').select('storage_key').where('storage_key', 'in', keys))
       // Renditions made by media processing (SPEC 8).
       .union(db.selectFrom('media_processing').select('mp3_key as storage_key').where('mp3_key', 'in', keys).$narrowType<{ storage_key: string }>())
+      .union(db.selectFrom('media_processing').select('low_opus_key as storage_key').where('low_opus_key', 'in', keys).$narrowType<{ storage_key: string }>())
+      .union(db.selectFrom('media_processing').select('low_aac_key as storage_key').where('low_aac_key', 'in', keys).$narrowType<{ storage_key: string }>())
       .union(db.selectFrom('media_processing').select('waveform_key as storage_key').where('waveform_key', 'in', keys).$narrowType<{ storage_key: string }>())
       .union(db.selectFrom('image_renditions').select('storage_key').where('storage_key', 'in', keys))
       .execute();

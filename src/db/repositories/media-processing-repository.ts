@@ -2,6 +2,7 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { TransactionScope } from '../../domain/jobs/job-queue.js';
 import {
+  analysisKeys,
   FULL,
   geometryText,
   NEVER_PROCESSED,
@@ -44,6 +45,8 @@ function toProcessing(row: Selectable<MediaProcessingTable>, images: Map<string,
     error: row.error_name === null ? null : { name: row.error_name as ProcessingErrorName, description: row.error_description ?? '' },
     loudness: row.state === 'ready' ? { integratedLufs: row.integrated_lufs, truePeakDbtp: row.true_peak_dbtp } : null,
     mp3: rendition(row.mp3_key, row.mp3_size, row.mp3_sha1, 'audio/mpeg'),
+    lowOpus: rendition(row.low_opus_key, row.low_opus_size, row.low_opus_sha1, 'audio/ogg'),
+    lowAac: rendition(row.low_aac_key, row.low_aac_size, row.low_aac_sha1, 'audio/mp4'),
     waveform: rendition(row.waveform_key, row.waveform_size, row.waveform_sha1, 'application/json'),
     images: { thumb: images.get(geometryText(THUMB)) ?? null, full: images.get(geometryText(FULL)) ?? null },
   };
@@ -84,11 +87,11 @@ export async function loadProcessing(db: Kysely<Tables>, records: Array<{ audioF
 /** Inside a transaction deleting file rows: forgets their processing and renditions; resolves the storage keys to delete. */
 export async function deleteRenditions(trx: Transaction<Tables>, fileIds: number[]): Promise<string[]> {
   if (fileIds.length === 0) return [];
-  const processed = await trx.selectFrom('media_processing').select(['mp3_key', 'waveform_key']).where('audio_file_id', 'in', fileIds).execute();
+  const processed = await trx.selectFrom('media_processing').select(['mp3_key', 'low_opus_key', 'low_aac_key', 'waveform_key']).where('audio_file_id', 'in', fileIds).execute();
   const images = await trx.selectFrom('image_renditions').select('storage_key').where('image_file_id', 'in', fileIds).execute();
   await trx.deleteFrom('media_processing').where('audio_file_id', 'in', fileIds).execute();
   await trx.deleteFrom('image_renditions').where('image_file_id', 'in', fileIds).execute();
-  return [...processed.flatMap((r) => [r.mp3_key, r.waveform_key]), ...images.map((r) => r.storage_key)].filter((key): key is string => key !== null);
+  return [...processed.flatMap((r) => [r.mp3_key, r.low_opus_key, r.low_aac_key, r.waveform_key]), ...images.map((r) => r.storage_key)].filter((key): key is string => key !== null);
 }
 
 async function insertRendition(db: Kysely<Tables>, imageFileId: number, rendition: ImageRendition, now: number): Promise<boolean> {
@@ -158,7 +161,7 @@ export class SqlProcessingRepository implements ProcessingRepository, ImageRendi
     now: number,
     also: (scope: TransactionScope) => Promise<void>,
   ): Promise<{ written: boolean; unused: string[] }> {
-    const made = 'ready' in outcome ? [outcome.ready.mp3.storageKey, outcome.ready.waveform.storageKey, ...outcome.images.map((i) => i.storageKey)] : [];
+    const made = 'ready' in outcome ? [...analysisKeys(outcome.ready), ...outcome.images.map((i) => i.storageKey)] : [];
     return this.database.db.transaction().execute(async (trx) => {
       const values =
         'ready' in outcome
@@ -171,6 +174,12 @@ export class SqlProcessingRepository implements ProcessingRepository, ImageRendi
               mp3_key: outcome.ready.mp3.storageKey,
               mp3_size: outcome.ready.mp3.size,
               mp3_sha1: outcome.ready.mp3.sha1,
+              low_opus_key: outcome.ready.lowOpus.storageKey,
+              low_opus_size: outcome.ready.lowOpus.size,
+              low_opus_sha1: outcome.ready.lowOpus.sha1,
+              low_aac_key: outcome.ready.lowAac.storageKey,
+              low_aac_size: outcome.ready.lowAac.size,
+              low_aac_sha1: outcome.ready.lowAac.sha1,
               waveform_key: outcome.ready.waveform.storageKey,
               waveform_size: outcome.ready.waveform.size,
               waveform_sha1: outcome.ready.waveform.sha1,

@@ -1,7 +1,8 @@
 /**
  * Media processing (SPEC 8): after a clip or message is created, a durable job measures its
- * audio (duration from the decoded samples, EBU R128 loudness), makes an MP3 rendition and a
- * waveform, and resizes its image (thumb, full). The state and results live in the database;
+ * audio (duration from the decoded samples, EBU R128 loudness), makes an MP3 rendition, two
+ * small ones for slow networks (Ogg Opus, AAC in MP4) and a waveform, and resizes its image
+ * (thumb, full). The state and results live in the database;
  * the tools (ffmpeg, sharp) and the storage of what they make are adapters behind the ports
  * below. Image sizes, those of the job and those a client asks for (`image_size_hint`), are
  * made by ImageSizes (image-sizes.ts).
@@ -51,20 +52,32 @@ export interface MediaProcessing {
   error: ProcessingError | null;
   loudness: Loudness | null;
   mp3: StoredRendition | null;
+  /** Small renditions for slow networks; null also for records processed before they existed. */
+  lowOpus: StoredRendition | null;
+  lowAac: StoredRendition | null;
   waveform: StoredRendition | null;
   /** The background renditions of the image, once made. */
   images: { thumb: ImageRendition | null; full: ImageRendition | null };
 }
 
 /** Records from before media processing existed were never processed. */
-export const NEVER_PROCESSED: MediaProcessing = { state: 'unavailable', error: null, loudness: null, mp3: null, waveform: null, images: { thumb: null, full: null } };
+export const NEVER_PROCESSED: MediaProcessing = { state: 'unavailable', error: null, loudness: null, mp3: null, lowOpus: null, lowAac: null, waveform: null, images: { thumb: null, full: null } };
 
 export interface AudioAnalysis {
   /** Seconds, counted from the decoded samples. */
   duration: number;
   loudness: Loudness;
   mp3: StoredRendition;
+  /** Ogg Opus, mono, about 24 kbit/s. */
+  lowOpus: StoredRendition;
+  /** AAC-LC in MP4 (moov first), mono, about 48 kbit/s. */
+  lowAac: StoredRendition;
   waveform: StoredRendition;
+}
+
+/** The stored files an analysis made, for discarding them together. */
+export function analysisKeys(analysis: AudioAnalysis): string[] {
+  return [analysis.mp3.storageKey, analysis.lowOpus.storageKey, analysis.lowAac.storageKey, analysis.waveform.storageKey];
 }
 
 /**
@@ -114,7 +127,7 @@ export function geometryText(geometry: ImageGeometry): string {
 // ---------------------------------------------------------------- ports
 
 export interface AudioProcessor {
-  /** Decodes the file once: duration, loudness, the MP3 and the waveform (stored). Throws MediaFailure for bad input. */
+  /** Decodes the file once: duration, loudness, the MP3, the small renditions and the waveform (stored). Throws MediaFailure for bad input. */
   analyse(file: MediaFileRecord, signal: AbortSignal): Promise<AudioAnalysis>;
 }
 
@@ -228,7 +241,7 @@ export class MediaProcessingService {
     let outcome: ProcessingOutcome;
     try {
       const analysis = await this.audio.analyse(work.audio, job.signal);
-      made.push(analysis.mp3.storageKey, analysis.waveform.storageKey);
+      made.push(...analysisKeys(analysis));
       const images: ImageRendition[] = [];
       for (const geometry of work.image ? [THUMB, FULL] : []) {
         const rendition = await this.sizes.render(work.image!, geometry, job.signal);

@@ -1,6 +1,6 @@
 /**
  * SPEC 8: what media processing made, served like the originals (Range, ETag): the MP3, the
- * waveform and image sizes of a clip (public) or a message (its sender and recipient only).
+ * small renditions (Ogg Opus, AAC in MP4), the waveform and image sizes of a clip (public) or a message (its sender and recipient only).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../domain/errors.js';
@@ -29,14 +29,22 @@ export function renditionRoutes(app: FastifyInstance, options: RenditionRouteOpt
   const { base, tag, find, cacheControl, store, media } = options;
   const name = (id: number, suffix: string) => `${tag.replace(/s$/, '').replace(' ', '-')}-${id}${suffix}`;
 
-  app.get(`${base}/audio.mp3`, {
-    schema: { summary: 'The MP3 rendition, 128 kbit/s (Range, ETag)', tags: [tag] },
-    handler: async (request: IdRequest, reply: FastifyReply) => {
-      const record = await find(request);
-      if (!record.processing.mp3) throw notProcessed('MP3');
-      return sendStoredFile(request, reply, store, { ...record.processing.mp3, filename: name(record.id, '.mp3') }, cacheControl);
-    },
-  });
+  const audioRenditions = [
+    { path: 'audio.mp3', suffix: '.mp3', field: 'mp3', what: 'MP3', summary: 'The MP3 rendition, 128 kbit/s (Range, ETag)' },
+    { path: 'low.opus', suffix: '-low.opus', field: 'lowOpus', what: 'Opus rendition', summary: 'The small rendition for slow networks: Ogg Opus, mono, about 24 kbit/s (Range, ETag)' },
+    { path: 'low.m4a', suffix: '-low.m4a', field: 'lowAac', what: 'AAC rendition', summary: 'The small rendition for Apple devices: AAC-LC in MP4, mono, about 48 kbit/s, index first (Range, ETag)' },
+  ] as const;
+  for (const rendition of audioRenditions) {
+    app.get(`${base}/${rendition.path}`, {
+      schema: { summary: rendition.summary, tags: [tag] },
+      handler: async (request: IdRequest, reply: FastifyReply) => {
+        const record = await find(request);
+        const stored = record.processing[rendition.field];
+        if (!stored) throw notProcessed(rendition.what);
+        return sendStoredFile(request, reply, store, { ...stored, filename: name(record.id, rendition.suffix) }, cacheControl);
+      },
+    });
+  }
   app.get(`${base}/waveform.json`, {
     schema: { summary: 'Waveform peaks, audiowaveform JSON version 2 (Range, ETag)', tags: [tag] },
     handler: async (request: IdRequest, reply: FastifyReply) => {
