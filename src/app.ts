@@ -12,6 +12,7 @@ import { registrationMode, type Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { SqlAttachmentRepository } from './db/repositories/attachments-repository.js';
 import { SqlBlobReferences } from './db/repositories/blob-references.js';
+import { SqlSweepLedger } from './db/repositories/sweep-ledger.js';
 import { SqlClipRepository } from './db/repositories/clips-repository.js';
 import { SqlMessageRepository } from './db/repositories/messages-repository.js';
 import { SqlTokenRepository, SqlUserRepository } from './db/repositories/users-repository.js';
@@ -245,7 +246,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     clips: new ClipService(clipRepository, intake, store, clock, outbox),
     messages: new MessageService(messageRepository, userRepository, blockRepository, intake, store, clock, outbox),
     metrics,
-    orphans: new OrphanSweeper(store, new SqlBlobReferences(database), clock, config.orphanGraceSeconds * 1000),
+    orphans: new OrphanSweeper(store, new SqlBlobReferences(database), new SqlSweepLedger(database), clock, config.orphanGraceSeconds * 1000),
     jobs,
     outbox,
     media,
@@ -339,7 +340,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       services.attachments
         .completeStragglers()
         .then(() => services.attachments.sweepExpired())
-        .then(() => services.orphans.sweep())
+        .then(async () => {
+          const orphans = await services.orphans.sweep();
+          metrics.setOrphansKept(orphans.kept);
+          if (orphans.restoreFound) {
+            http.log.warn(
+              { kept_from: new Date(orphans.restoreFound.from).toISOString(), kept_to: new Date(orphans.restoreFound.to).toISOString(), kept: orphans.kept },
+              `orphan sweep: ${orphans.restoreFound.reason} Stored files written in that time that no record names are kept, not deleted, until released (docs/operations.md).`,
+            );
+          }
+        })
         .then(() => services.users.sweepExpiredTokens())
         .then(async () => {
           if (!ffmpeg) return;

@@ -289,6 +289,26 @@ const migrations: Record<string, DialectMigration> = {
       await db.schema.createIndex(`media_processing_${name}_key`).on('media_processing').column(`${name}_key`).execute();
     }
   },
+  // Issue 24: the orphan sweep's epoch (compared with the store's record of it, to tell a
+  // database restored from a backup) and the windows of time whose unnamed blobs it keeps.
+  '2026_12_22_orphan_sweep_epoch': async (db, dialect) => {
+    const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+    await db.schema
+      .createTable('sweep_epoch')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('epoch', bigint, (c) => c.notNull())
+      .addColumn('advanced_at', bigint, (c) => c.notNull())
+      .execute();
+    await db.insertInto('sweep_epoch' as never).values({ id: 1, epoch: 0, advanced_at: 0 } as never).execute();
+    await db.schema
+      .createTable('kept_blob_windows')
+      .addColumn('id', 'integer', (c) => (dialect === 'postgres' ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement()))
+      .addColumn('from_at', bigint, (c) => c.notNull())
+      .addColumn('to_at', bigint, (c) => c.notNull())
+      .addColumn('found_at', bigint, (c) => c.notNull())
+      .addColumn('reason', 'text', (c) => c.notNull())
+      .execute();
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

@@ -219,6 +219,23 @@ export interface BlobDeletionsTable {
   created_at: number;
 }
 
+/** The orphan sweep's epoch: one row (id 1). The store keeps a record of the epochs reached. */
+export interface SweepEpochTable {
+  id: number;
+  epoch: number;
+  /** When the database reached this epoch. */
+  advanced_at: number;
+}
+
+/** Blobs written in [from_at, to_at] that no record names are kept, not deleted, until an operator releases them. */
+export interface KeptBlobWindowsTable {
+  id: Generated<number>;
+  from_at: number;
+  to_at: number;
+  found_at: number;
+  reason: string;
+}
+
 export interface Tables {
   media_processing: MediaProcessingTable;
   image_renditions: ImageRenditionsTable;
@@ -235,4 +252,6 @@ export interface Tables {
   blocks: BlocksTable;
   invite_codes: InviteCodesTable;
   blob_deletions: BlobDeletionsTable;
+  sweep_epoch: SweepEpochTable;
+  kept_blob_windows: KeptBlobWindowsTable;
 }

@@ -665,6 +665,10 @@ export interface BlobStore {
   listBlobs(): AsyncIterable<{ key: string; modifiedAt: number }>;
   /** Gives up store-side work abandoned before `before` (an object store's unfinished multipart uploads); resolves how many. */
   sweepAbandoned(before: number): Promise<number>;
+  /** The highest orphan-sweep epoch recorded in the store, or null (restore detection: OrphanSweeper). */
+  latestEpoch(): Promise<number | null>;
+  /** Records durably that the database reached `epoch`; records of much older epochs may go. */
+  recordEpoch(epoch: number): Promise<void>;
   /** Releases what the store holds open; called once requests have finished. */
   close(): Promise<void>;
 }
@@ -672,6 +676,27 @@ export interface BlobStore {
 export interface BlobReferences {
   /** Which of these storage keys a record (attachment or media file) still names. */
   referenced(keys: string[]): Promise<Set<string>>;
+}
+
+/** A span of blob modification times whose unnamed blobs the orphan sweep keeps. */
+export interface KeptWindow {
+  from: number;
+  to: number;
+  reason: string;
+}
+
+/** The orphan sweep's record in the database (src/domain/maintenance/orphan-sweeper.ts). */
+export interface SweepLedger {
+  /** The database's epoch and when it reached it. */
+  epoch(): Promise<{ epoch: number; advancedAt: number }>;
+  /**
+   * Moves the epoch from `seen` to `next` at `now`, recording `keep` with it; a compare-and-set:
+   * false when another node moved it first (then nothing is written).
+   */
+  advance(seen: number, next: number, now: number, keep: KeptWindow | null): Promise<boolean>;
+  keptWindows(): Promise<KeptWindow[]>;
+  /** An operator's decision: the kept blobs may go (the sweep deletes them once unnamed and old); resolves how many windows. */
+  releaseKept(): Promise<number>;
 }
 
 /** Where a hasher reads an upload's bytes: a local file it may open itself, or a stream of a range. */

@@ -87,6 +87,11 @@ export class PrometheusMetrics implements Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  private readonly orphansKept = new Gauge({
+    name: 'trickle_orphans_kept',
+    help: 'Stored files no record names that the last orphan sweep kept: written while the database was not watching (restored from a backup?)',
+    registers: [this.registry],
+  });
 
   chunkAccepted(): void {
     this.chunksAccepted.inc();
@@ -124,6 +129,10 @@ export class PrometheusMetrics implements Metrics {
 
   imageSizeDeclined(reason: string): void {
     this.imageSizesDeclined.inc({ reason });
+  }
+
+  setOrphansKept(count: number): void {
+    this.orphansKept.set(count);
   }
 
   async exposition(): Promise<string> {

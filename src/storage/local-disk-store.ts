@@ -11,6 +11,9 @@ import path from 'node:path';
 import type { BlobStore, InPlaceUploads, ScratchFile, StorageCapabilities, UploadHandle } from '../domain/ports.js';
 import { FileUploadHandle, LocalScratchFile, ScratchDirectory, syncDirectory } from './local-files.js';
 
+/** Epoch records kept below the newest (older ones say nothing the newest does not). */
+const KEPT_EPOCH_RECORDS = 16;
+
 export interface LocalDiskOptions {
   root: string;
   /** fdatasync before acknowledging; off only for benchmarks. */
@@ -100,6 +103,7 @@ export class LocalDiskStore implements BlobStore, InPlaceUploads {
   readonly inPlace: InPlaceUploads = this;
   readonly pieces = null;
   private readonly uploadsDir: string;
+  private readonly epochsDir: string;
   private readonly descriptors = new DescriptorCache(64);
 
   private constructor(
@@ -109,6 +113,7 @@ export class LocalDiskStore implements BlobStore, InPlaceUploads {
     this.options = options;
     this.scratch = scratch;
     this.uploadsDir = path.join(options.root, 'blobs');
+    this.epochsDir = path.join(options.root, 'epochs');
   }
 
   static async open(options: LocalDiskOptions): Promise<LocalDiskStore> {
@@ -190,6 +195,25 @@ export class LocalDiskStore implements BlobStore, InPlaceUploads {
 
   async sweepAbandoned(): Promise<number> {
     return 0; // nothing is left half-made here: scratch files go at start
+  }
+
+  /** Epoch records are empty files named by the epoch, beside the blobs (DATA_DIR/epochs). */
+  async latestEpoch(): Promise<number | null> {
+    const names = await fs.readdir(this.epochsDir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [];
+      throw error;
+    });
+    const epochs = names.filter((name) => /^[0-9]+$/.test(name)).map(Number);
+    return epochs.length === 0 ? null : Math.max(...epochs);
+  }
+
+  async recordEpoch(epoch: number): Promise<void> {
+    await fs.mkdir(this.epochsDir, { recursive: true });
+    await fs.writeFile(path.join(this.epochsDir, String(epoch)), '');
+    if (this.options.durable) await syncDirectory(this.epochsDir);
+    for (const name of await fs.readdir(this.epochsDir)) {
+      if (/^[0-9]+$/.test(name) && Number(name) < epoch - KEPT_EPOCH_RECORDS) await fs.rm(path.join(this.epochsDir, name), { force: true });
+    }
   }
 
   async freeBytes(): Promise<number | null> {

@@ -58,6 +58,8 @@ const MIN_PART = 5 * 1024 * 1024;
 const GATHERED_PART = 8 * 1024 * 1024;
 const KEY_PATTERN = /^[0-9a-f-]{36}$/;
 const QUIET = { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+/** Epoch records kept below the newest (older ones say nothing the newest does not). */
+const KEPT_EPOCH_RECORDS = 16;
 /** Parts of one assembly sent at once (copies inside the store, or gathered small slices). */
 const PART_CONCURRENCY = 6;
 
@@ -342,6 +344,44 @@ export class S3Store implements BlobStore, PieceUploads {
       UploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
     } while (KeyMarker);
     return aborted;
+  }
+
+  /** Epoch records are empty objects `epochs/<epoch, 16 digits>` under the prefix (never a blob key). */
+  private epochPrefix(): string {
+    return this.options.prefix ? `${this.options.prefix}/epochs/` : 'epochs/';
+  }
+
+  async latestEpoch(): Promise<number | null> {
+    const Prefix = this.epochPrefix();
+    let latest: number | null = null;
+    let ContinuationToken: string | undefined;
+    do {
+      const page = await this.quick('ListObjectsV2', (client, abortSignal) =>
+        client.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix, ContinuationToken }), { abortSignal }),
+      );
+      for (const object of page.Contents ?? []) {
+        const name = (object.Key ?? '').slice(Prefix.length);
+        if (/^[0-9]+$/.test(name)) latest = Math.max(latest ?? 0, Number(name));
+      }
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+    return latest;
+  }
+
+  async recordEpoch(epoch: number): Promise<void> {
+    const Prefix = this.epochPrefix();
+    const Bucket = this.options.bucket;
+    await this.quick('PutObject', (client, abortSignal) =>
+      client.send(new PutObjectCommand({ Bucket, Key: `${Prefix}${String(epoch).padStart(16, '0')}`, Body: Buffer.alloc(0), ContentLength: 0 }), { abortSignal }),
+    );
+    // Older records: the listing is short, since every sweep prunes it.
+    const page = await this.quick('ListObjectsV2', (client, abortSignal) => client.send(new ListObjectsV2Command({ Bucket, Prefix }), { abortSignal }));
+    for (const object of page.Contents ?? []) {
+      const name = (object.Key ?? '').slice(Prefix.length);
+      if (/^[0-9]+$/.test(name) && Number(name) < epoch - KEPT_EPOCH_RECORDS) {
+        await this.quick('DeleteObject', (client, abortSignal) => client.send(new DeleteObjectCommand({ Bucket, Key: object.Key }), { abortSignal }));
+      }
+    }
   }
 
   async close(): Promise<void> {
