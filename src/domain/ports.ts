@@ -665,6 +665,8 @@ export interface BlobStore {
   listBlobs(): AsyncIterable<{ key: string; modifiedAt: number }>;
   /** Gives up store-side work abandoned before `before` (an object store's unfinished multipart uploads); resolves how many. */
   sweepAbandoned(before: number): Promise<number>;
+  /** Stores the file at `sourcePath` as the blob `key` (restoring a backup); the caller makes sure no blob has that key. */
+  importBlob(key: string, sourcePath: string): Promise<void>;
   /** The highest orphan-sweep epoch recorded in the store, or null (restore detection: OrphanSweeper). */
   latestEpoch(): Promise<number | null>;
   /** Records durably that the database reached `epoch`; records of much older epochs may go. */

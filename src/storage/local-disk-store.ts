@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { BlobStore, InPlaceUploads, ScratchFile, StorageCapabilities, UploadHandle } from '../domain/ports.js';
-import { FileUploadHandle, LocalScratchFile, ScratchDirectory, syncDirectory } from './local-files.js';
+import { FileUploadHandle, LocalScratchFile, ScratchDirectory, syncDirectory, syncFile } from './local-files.js';
 
 /** Epoch records kept below the newest (older ones say nothing the newest does not). */
 const KEPT_EPOCH_RECORDS = 16;
@@ -195,6 +195,20 @@ export class LocalDiskStore implements BlobStore, InPlaceUploads {
 
   async sweepAbandoned(): Promise<number> {
     return 0; // nothing is left half-made here: scratch files go at start
+  }
+
+  async importBlob(key: string, sourcePath: string): Promise<void> {
+    const target = this.uploadPath(key);
+    const temporary = `${target}.${randomUUID()}.importing`;
+    try {
+      await fs.copyFile(sourcePath, temporary, constants.COPYFILE_FICLONE);
+      if (this.options.durable) await syncFile(temporary);
+      // A link, not a rename: it never replaces a blob that is there.
+      await fs.link(temporary, target);
+    } finally {
+      await fs.rm(temporary, { force: true });
+    }
+    if (this.options.durable) await syncDirectory(this.uploadsDir);
   }
 
   /** Epoch records are empty files named by the epoch, beside the blobs (DATA_DIR/epochs). */

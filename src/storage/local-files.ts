@@ -117,11 +117,15 @@ export class ScratchDirectory {
   }
 }
 
-export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
+/** fsync of a file or a folder (its entries), by path. */
+async function syncPath(target: string): Promise<void> {
+  const handle = await fs.open(target, 'r');
   try {
     await handle.sync();
   } finally {
     await handle.close();
   }
 }
+
+export const syncDirectory = syncPath;
+export const syncFile = syncPath;

@@ -346,6 +346,12 @@ export class S3Store implements BlobStore, PieceUploads {
     return aborted;
   }
 
+  async importBlob(key: string, sourcePath: string): Promise<void> {
+    const { size } = await fs.stat(sourcePath);
+    const body = size === 0 ? Buffer.alloc(0) : createReadStream(sourcePath, { highWaterMark: 1024 * 1024 });
+    await this.transfer('PutObject', (client) => client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key), Body: body, ContentLength: size })));
+  }
+
   /** Epoch records are empty objects `epochs/<epoch, 16 digits>` under the prefix (never a blob key). */
   private epochPrefix(): string {
     return this.options.prefix ? `${this.options.prefix}/epochs/` : 'epochs/';

@@ -36,7 +36,7 @@ function megabytes(dir: string): number {
 const files = trackedFiles();
 const skip = files ? false : 'not a git checkout: no list of the files a clone would have';
 
-describe('production install: npm ci --omit=dev, then npm start', { skip }, () => {
+describe('production install: npm ci --omit=dev, then npm start (and npm run backup)', { skip }, () => {
   let dir: string;
   let copy: string;
 
@@ -90,6 +90,10 @@ describe('production install: npm ci --omit=dev, then npm start', { skip }, () =
       }
       const created = await fetch(`${base}/users`, { method: 'POST', body: new URLSearchParams({ 'user[username]': 'prod', 'user[email]': 'prod@example.com', 'user[password]': 'secret123' }) });
       assert.equal(created.status, 201);
+      // The backup command runs from the same install, beside the running server.
+      const backup = spawnSync('npm', ['run', '-s', 'backup', '--', '--to', path.join(dir, 'backup')], { cwd: copy, env: { ...process.env, DATA_DIR: path.join(dir, 'data') }, encoding: 'utf8' });
+      assert.equal(backup.status, 0, `npm run backup failed:\n${backup.stdout}${backup.stderr}`);
+      assert.ok(existsSync(path.join(dir, 'backup', 'manifest.json')));
     } finally {
       process.kill(-server.pid!, 'SIGTERM');
       await Promise.race([exited, delay(30_000)]);

@@ -61,44 +61,82 @@ export class OrphanSweeper {
     this.graceMs = graceMs;
   }
 
-  async sweep(): Promise<SweepResult> {
+  /**
+   * Moves the epoch on, in the database, then in the store. Every sweep starts with it; a
+   * backup runs it right after its snapshot of the database, so that the store is ahead of a
+   * restored snapshot from then on. Null when another node moved the epoch at the same moment.
+   */
+  async fence(): Promise<EpochPlan | null> {
     // The store's record first: whatever it shows was committed in this database before, so a
     // database that has been running all along reads an epoch at least as high.
     const storeEpoch = await this.store.latestEpoch();
     const database = await this.ledger.epoch();
-    const now = this.clock.now();
-    const plan = planEpoch(database, storeEpoch, now, this.graceMs);
-    // Another node moved the epoch meanwhile: it sweeps this round.
-    if (!(await this.ledger.advance(database.epoch, plan.next, now, plan.keep))) return { deleted: 0, kept: 0, restoreFound: null };
-    await this.store.recordEpoch(plan.next);
+    const plan = planEpoch(database, storeEpoch, this.clock.now(), this.graceMs);
+    return this.apply(database.epoch, plan);
+  }
 
-    const windows = await this.ledger.keptWindows();
-    const kept = (modifiedAt: number) => windows.some((w) => modifiedAt >= w.from && modifiedAt <= w.to);
-    const cutoff = now - this.graceMs;
+  /**
+   * After a restore made on purpose: keeps what the restored database may have forgotten (every
+   * unnamed blob written since its epoch began, less the grace), whatever the store's record
+   * says, and moves the epoch past it.
+   */
+  async keepSinceEpoch(reason: string): Promise<KeptWindow> {
+    const storeEpoch = await this.store.latestEpoch();
+    const database = await this.ledger.epoch();
+    const keep = { from: database.advancedAt - this.graceMs, to: this.clock.now(), reason };
+    const plan = { next: Math.max(database.epoch, storeEpoch ?? 0) + 1, keep };
+    if (!(await this.apply(database.epoch, plan))) throw new Error('the database epoch moved meanwhile: is a server running? Stop every server before a restore.');
+    return keep;
+  }
+
+  private async apply(seen: number, plan: EpochPlan): Promise<EpochPlan | null> {
+    if (!(await this.ledger.advance(seen, plan.next, this.clock.now(), plan.keep))) return null;
+    await this.store.recordEpoch(plan.next);
+    return plan;
+  }
+
+  async sweep(): Promise<SweepResult> {
+    const plan = await this.fence();
+    // Another node moved the epoch meanwhile: it sweeps this round.
+    if (!plan) return { deleted: 0, kept: 0, restoreFound: null };
     const result: SweepResult = { deleted: 0, kept: 0, restoreFound: plan.keep };
-    let batch: Array<{ key: string; modifiedAt: number }> = [];
-    const flush = async () => {
-      const named = await this.references.referenced(batch.map((blob) => blob.key));
-      for (const blob of batch) {
-        if (named.has(blob.key)) continue;
-        if (kept(blob.modifiedAt)) {
-          result.kept += 1;
-          continue;
-        }
+    const cutoff = this.clock.now() - this.graceMs;
+    for await (const blob of this.unnamed(cutoff)) {
+      if (blob.kept) result.kept += 1;
+      else {
         await this.store.deleteBlob(blob.key);
         result.deleted += 1;
       }
-      batch = [];
-    };
-    for await (const blob of this.store.listBlobs()) {
-      if (blob.modifiedAt > cutoff) continue;
-      batch.push(blob);
-      if (batch.length >= BATCH) await flush();
     }
-    if (batch.length > 0) await flush();
     // Work the store itself left half-done (an assembly cut off by a crash) goes too: it holds
     // no byte a record could name (its pieces stay until the assembly commits).
     result.deleted += await this.store.sweepAbandoned(cutoff);
     return result;
+  }
+
+  /** The blobs the sweep keeps now (unnamed, old enough, in a kept window), for an operator to look at. */
+  async keptBlobs(): Promise<Array<{ key: string; modifiedAt: number }>> {
+    const kept: Array<{ key: string; modifiedAt: number }> = [];
+    for await (const blob of this.unnamed(this.clock.now() - this.graceMs)) if (blob.kept) kept.push({ key: blob.key, modifiedAt: blob.modifiedAt });
+    return kept;
+  }
+
+  /** Blobs written before `cutoff` that no record names, each saying whether a kept window holds it. */
+  private async *unnamed(cutoff: number): AsyncIterable<{ key: string; modifiedAt: number; kept: boolean }> {
+    const windows = await this.ledger.keptWindows();
+    const kept = (modifiedAt: number) => windows.some((w) => modifiedAt >= w.from && modifiedAt <= w.to);
+    let batch: Array<{ key: string; modifiedAt: number }> = [];
+    const named = async () => {
+      const names = await this.references.referenced(batch.map((blob) => blob.key));
+      const found = batch.filter((blob) => !names.has(blob.key)).map((blob) => ({ ...blob, kept: kept(blob.modifiedAt) }));
+      batch = [];
+      return found;
+    };
+    for await (const blob of this.store.listBlobs()) {
+      if (blob.modifiedAt > cutoff) continue;
+      batch.push(blob);
+      if (batch.length >= BATCH) yield* await named();
+    }
+    if (batch.length > 0) yield* await named();
   }
 }
