@@ -41,11 +41,11 @@ async function bigPng(side: number): Promise<Buffer> {
   return sharp(seed).resize(side, side, { kernel: 'cubic' }).png({ compressionLevel: 9 }).toBuffer();
 }
 
-/** A GET on its own connection (as a monitor would), resolving its status and milliseconds. */
-function timedGet(url: string, headers: Record<string, string> = {}, timeoutMs = 120_000): Promise<{ status: number; ms: number; body: string }> {
+/** A GET, resolving its status and milliseconds; without an agent on its own connection, as a monitor would. */
+function timedGet(url: string, headers: Record<string, string> = {}, timeoutMs = 120_000, agent: http.Agent | false = false): Promise<{ status: number; ms: number; body: string }> {
   const started = process.hrtime.bigint();
   return new Promise((resolve) => {
-    const request = http.get(url, { agent: false, headers, timeout: timeoutMs }, (response) => {
+    const request = http.get(url, { agent, headers, timeout: timeoutMs }, (response) => {
       const parts: Buffer[] = [];
       response.on('data', (part: Buffer) => parts.push(part));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, ms: Number(process.hrtime.bigint() - started) / 1e6, body: Buffer.concat(parts).toString() }));
@@ -161,9 +161,11 @@ async function flood(base: string, pid: number, hinted: boolean): Promise<Flood>
   const summary = { requests: 0, ok: 0, made: 0, missing: 0, times: [] as number[] };
   const names = ['a', 'b', 'c', 'd', 'e'];
   const client = async (index: number) => {
+    // Each client keeps its connection, as a script in a loop would.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     while (Date.now() < deadline) {
       const hints = hinted ? '&' + names.map((name) => `image_size_hint[${name}]=${randomHint()}`).join('&') : '';
-      const reply = await timedGet(`${base}/audio_clips?page[items]=4${hints}`, { 'x-forwarded-for': `10.0.0.${index + 1}` });
+      const reply = await timedGet(`${base}/audio_clips?page[items]=4${hints}`, { 'x-forwarded-for': `10.0.0.${index + 1}` }, 120_000, agent);
       summary.requests += 1;
       summary.times.push(reply.ms);
       if (reply.status !== 200) continue;
@@ -176,6 +178,7 @@ async function flood(base: string, pid: number, hinted: boolean): Promise<Flood>
         }
       }
     }
+    agent.destroy();
   };
   const run: Flood = { seconds: 0, cpu: 0, summary, health: [], healthByTen: [], healthFailures: 0, rss: [] };
   const probe = async () => {
