@@ -4,7 +4,7 @@
  * figures): Trickle by its own build (scripts/build.mjs), the peer programs by tsc.
  */
 import { spawnSync } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { rm, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -23,6 +23,10 @@ export async function buildTrickle(projectRoot: string, outDir: string): Promise
   const build = path.join(projectRoot, 'scripts', 'build.mjs');
   const result = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', build, '--out', outDir], { cwd: projectRoot, encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`Trickle does not build:\n${result.stderr}`);
+  // The built server reads the web app from web/ beside its folder, as dist/ has it.
+  await symlink(path.join(projectRoot, 'web'), path.join(outDir, '..', 'web')).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
   return path.join(outDir, 'server.js');
 }
 
