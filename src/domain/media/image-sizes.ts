@@ -31,8 +31,14 @@ export interface ImageRenditionRepository {
 
 /** New sizes one request may make: a page of 150 clips with 5 hints could otherwise ask for 750. */
 export const NEW_SIZES_PER_REQUEST = 20;
-/** A request starts making sizes only this long after it began, so that waiting for turns cannot hold it for minutes. */
+/**
+ * Image work of one request starts and ends within this long after the request began: a size
+ * not ready by then is null (and finished for the next request), so that waiting for turns
+ * cannot hold a request for minutes.
+ */
 export const NEW_SIZES_WITHIN_MS = 5000;
+
+const LATE = Symbol('late');
 
 export interface ImageSizeLimits {
   /** On-demand sizes one image may have besides thumb and full. */
@@ -70,7 +76,7 @@ interface Source {
 interface RequestAllowance {
   client: string;
   newSizes: number;
-  /** When it stops making sizes (clock time). */
+  /** When it stops making and waiting for sizes (clock time). */
   until: number;
   /** Whether the client's rate let this request make sizes; asked once, at its first new size. */
   admitted: boolean | null;
@@ -128,29 +134,46 @@ export class ImageSizes {
   private async missing(image: MediaFileRecord, geometry: ImageGeometry, known: ImageRendition[], allowance: RequestAllowance): Promise<ImageRendition | null> {
     const key = `${image.id}:${geometryText(geometry)}`;
     const pending = this.making.get(key);
-    if (pending) return pending;
+    if (pending) return this.waitFor(pending, allowance);
     if (known.filter((r) => isOnDemand(r.geometry)).length + this.inFlight(image.id) >= this.deps.limits.sizesPerImage) {
       return this.nearest(image, geometry, known);
     }
-    if (allowance.newSizes <= 0 || this.deps.clock.now() > allowance.until) return this.declined('per_request');
+    if (allowance.newSizes <= 0 || this.deps.clock.now() >= allowance.until) return this.declined('per_request');
     allowance.admitted ??= this.deps.rate.take(allowance.client);
     if (!allowance.admitted) return this.declined('rate');
     let source: Source | null;
     try {
-      source = await this.sourceOf(image, known, false);
+      source = await this.waitFor(this.sourceOf(image, known, false), allowance);
     } catch (error) {
       if (error instanceof MediaFailure) return this.declined('unreadable');
       throw error;
     }
     if (!source) return this.declined('busy');
     const again = this.making.get(key); // made meanwhile by another request
-    if (again) return again;
+    if (again) return this.waitFor(again, allowance);
     const resized = this.deps.work.offer(() => this.resize(source, geometry));
     if (!resized) return this.declined('busy');
     allowance.newSizes -= 1;
     const made = this.record(image, geometry, resized).finally(() => this.making.delete(key));
     this.making.set(key, made);
-    return made;
+    return this.waitFor(made, allowance);
+  }
+
+  /**
+   * What `work` resolves to, or null (busy) when the request's time for image work ends first.
+   * The work goes on: what it makes is recorded for the next request that asks.
+   */
+  private async waitFor<T>(work: Promise<T | null>, allowance: RequestAllowance): Promise<T | null> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<typeof LATE>((resolve) => {
+      timer = setTimeout(() => resolve(LATE), Math.max(0, allowance.until - this.deps.clock.now()));
+    });
+    try {
+      const result = await Promise.race([work, late]);
+      return result === LATE ? this.declined('busy') : result;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async record(image: MediaFileRecord, geometry: ImageGeometry, resized: Promise<ImageRendition>): Promise<ImageRendition | null> {
