@@ -156,6 +156,8 @@ async function main(): Promise<void> {
     log(`| /healthz | ${latencies(control.health)} (${control.health.length} probes, ${control.healthFailures} failed) | ${latencies(attack.health)} (${attack.health.length} probes, ${attack.healthFailures} failed) |`);
     const within = (run: Flood) => `${run.serverHealth.within100} of ${run.serverHealth.count}`;
     log(`| /healthz answered within 100 ms as the server times it (from its request to its answer) | ${within(control)} | ${within(attack)} |`);
+    const loop = (run: Flood) => `p99 ${ms(run.loopDelay.p99)}, max ${ms(run.loopDelay.max)}`;
+    log(`| server event loop delay | ${loop(control)} | ${loop(attack)} |`);
     log(`| /healthz, slowest of each 10 s | ${control.healthByTen.map((v) => v.toFixed(0)).join(', ')} ms | ${attack.healthByTen.map((v) => v.toFixed(0)).join(', ')} ms |`);
     log('');
     log(`image renditions stored per image (thumb, full, master, on-demand): ${perImage.map((row) => row.sizes).join(', ')}`);
@@ -171,6 +173,8 @@ interface Flood {
   cpu: number;
   /** /healthz answers timed by the server itself (its request metric): within 100 ms, and in all. */
   serverHealth: { within100: number; count: number };
+  /** The server's event loop delay over the flood (its `nodejs_eventloop_lag_*`, reset by every scrape), ms. */
+  loopDelay: { p99: number; max: number };
   summary: { requests: number; ok: number; made: number; missing: number; times: number[] };
   health: number[];
   healthByTen: number[];
@@ -206,7 +210,7 @@ async function flood(base: string, pid: number, hinted: boolean): Promise<Flood>
     }
     agent.destroy();
   };
-  const run: Flood = { seconds: 0, cpu: 0, serverHealth: { within100: 0, count: 0 }, summary, health: [], healthByTen: [], healthFailures: 0, rss: [] };
+  const run: Flood = { seconds: 0, cpu: 0, serverHealth: { within100: 0, count: 0 }, loopDelay: { p99: 0, max: 0 }, summary, health: [], healthByTen: [], healthFailures: 0, rss: [] };
   const sampleRss = async () => {
     while (Date.now() < deadline) {
       run.rss.push(await currentRss(pid));
@@ -224,6 +228,7 @@ async function flood(base: string, pid: number, hinted: boolean): Promise<Flood>
   run.cpu = (await readCpuSeconds(pid)) - cpuBefore;
   const healthAfter = await serverHealth(base);
   run.serverHealth = { within100: healthAfter.within100 - healthBefore.within100, count: healthAfter.count - healthBefore.count };
+  run.loopDelay = healthAfter.loopDelay;
   return run;
 }
 
@@ -262,11 +267,12 @@ async function probeHealth(base: string, ms: number): Promise<Array<{ status: nu
   return JSON.parse(out) as Array<{ status: number; ms: number; at: number }>;
 }
 
-/** The server's own count of /healthz answers (200) within 100 ms and in all, from /metrics. */
-async function serverHealth(base: string): Promise<{ within100: number; count: number }> {
+/** The server's own count of /healthz answers (200) within 100 ms and in all, and its event loop delay since the last scrape, from /metrics. */
+async function serverHealth(base: string): Promise<{ within100: number; count: number; loopDelay: { p99: number; max: number } }> {
   const text = (await timedGet(`${base}/metrics`)).body;
   const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
   return {
+    loopDelay: { p99: value(/^nodejs_eventloop_lag_p99_seconds (\S+)/m) * 1000, max: value(/^nodejs_eventloop_lag_max_seconds (\S+)/m) * 1000 },
     within100: value(/^trickle_http_request_duration_seconds_bucket\{le="0\.1",[^}]*route="\/healthz",status="200"\} (\d+)/m),
     count: value(/^trickle_http_request_duration_seconds_count\{[^}]*route="\/healthz",status="200"\} (\d+)/m),
   };
