@@ -1,0 +1,144 @@
+/**
+ * The example nginx configuration (docs/examples/nginx.conf), run by a real nginx in front of
+ * Trickle: tus-js-client uploads through it, a chunk's body reaches Trickle while the client is
+ * still sending it (no request buffering), and, with two nodes on PostgreSQL and S3, uploads
+ * go on through the proxy while one node is stopped.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import * as tus from 'tus-js-client';
+import { loadConfig, type Config } from '../../src/config.js';
+import { databaseKinds, s3Settings, type TestDatabase } from '../helpers/databases.js';
+import { createAttachment, newUser, randomFile, request, sha1 } from '../helpers/client.js';
+import { startNode, type Node } from '../helpers/nodes.js';
+import { freePort } from '../helpers/server-process.js';
+
+const NGINX = '/usr/sbin/nginx';
+const EXAMPLE = path.join(import.meta.dirname, '..', '..', 'docs', 'examples', 'nginx.conf');
+const postgres = databaseKinds()[1]!;
+const s3 = s3Settings();
+const twoNodes = !postgres.skip && s3 !== undefined;
+
+/** Uploads with tus-js-client (tus 1.0) through `endpoint`; resolves the upload's URL. */
+function tusUpload(file: Buffer, endpoint: string, token: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const upload = new tus.Upload(file, {
+      endpoint,
+      chunkSize: 256 * 1024,
+      headers: { authorization: `Bearer ${token}` },
+      metadata: { filename: 'through-nginx.bin' },
+      retryDelays: [100, 300, 1000, 2000, 3000],
+      onError: reject,
+      onSuccess: () => resolve(upload.url!),
+    });
+    upload.start();
+  });
+}
+
+describe('nginx in front of Trickle, as docs/examples/nginx.conf has it', { skip: existsSync(NGINX) ? false : `${NGINX} is not installed (apt-get install nginx)` }, () => {
+  let dir: string;
+  let nodes: Node[] = [];
+  let database: TestDatabase | null = null;
+  let nginx: ChildProcess;
+  let base: string;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'trickle-proxy-'));
+    // Two nodes need PostgreSQL and S3; without them one node stands behind both upstream lines.
+    let config: Config;
+    if (twoNodes) {
+      database = await postgres.create(dir);
+      config = { ...loadConfig([], { ...s3!(), DATA_DIR: dir, DATABASE_URL: database.url }), passwordHashLog2N: 10, minFreeBytes: 0, logLevel: 'silent', trustProxy: 1 };
+    } else {
+      config = { ...loadConfig([], { DATA_DIR: dir }), passwordHashLog2N: 10, minFreeBytes: 0, logLevel: 'silent', trustProxy: 1 };
+    }
+    nodes = [await startNode(config)];
+    if (twoNodes) nodes.push(await startNode({ ...config, dataDir: path.join(dir, 'node-2') }));
+    const ports = nodes.map((node) => new URL(node.url).port);
+    const port = await freePort();
+    const conf = (await readFile(EXAMPLE, 'utf8'))
+      .replace('listen 8080;', `listen 127.0.0.1:${port};`)
+      .replace('server 127.0.0.1:8081', `server 127.0.0.1:${ports[0]}`)
+      .replace('server 127.0.0.1:8082', `server 127.0.0.1:${ports[1] ?? ports[0]}`);
+    await writeFile(path.join(dir, 'nginx.conf'), conf);
+    const check = spawnSync(NGINX, ['-t', '-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', `pid ${dir}/nginx.pid; error_log ${dir}/error.log;`], { encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stderr);
+    nginx = spawn(NGINX, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', `daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;`], { stdio: 'ignore' });
+    base = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 100; i += 1) {
+      if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) return;
+      await delay(100);
+    }
+    assert.fail(`nginx did not answer: ${await readFile(path.join(dir, 'error.log'), 'utf8').catch(() => '')}`);
+  });
+  after(async () => {
+    if (nginx && nginx.exitCode === null) {
+      nginx.kill('SIGTERM');
+      await new Promise((resolve) => nginx.once('exit', resolve));
+    }
+    for (const node of nodes) await node.close().catch(() => undefined);
+    await database?.drop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('tus-js-client uploads through it, byte-exact', async () => {
+    const { token } = await newUser(base, 'proxy');
+    const file = randomFile(3 * 1024 * 1024 + 123);
+    const url = await tusUpload(file, `${base}/files/`, token);
+    const id = Number(url.split('/').pop());
+    const status = await request(base, 'GET', `/attachments/${id}`, { token });
+    assert.equal(status.json.body.attachment.state, 'complete');
+    assert.equal(status.json.body.attachment.sha1, sha1(file));
+  });
+
+  test('a chunk reaches Trickle while the client is still sending it (no request buffering)', async () => {
+    const { token } = await newUser(base, 'stream');
+    const size = 1024 * 1024;
+    const id = await createAttachment(base, token, size);
+    const body = randomFile(size);
+    const req = httpRequest(`${base}/attachments/${id}?attachment[chunk_offset]=0`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'content-length': String(size) },
+    });
+    const answered = new Promise<number>((resolve, reject) => {
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+    });
+    req.write(body.subarray(0, 128 * 1024));
+    // With the body half sent, some node must already be receiving it.
+    let receiving = 0;
+    for (let i = 0; i < 100 && receiving === 0; i += 1) {
+      await delay(50);
+      for (const node of nodes) {
+        const metrics = await (await fetch(`${node.url}/metrics`)).text();
+        receiving += Number(/^trickle_uploads_in_flight (\d+)/m.exec(metrics)?.[1] ?? 0);
+      }
+    }
+    assert.ok(receiving > 0, 'no node saw the chunk before its body was whole: the proxy buffers request bodies');
+    req.end(body.subarray(128 * 1024));
+    assert.equal(await answered, 200);
+  });
+
+  test('with two nodes, uploads go on through the proxy while one node stops', { skip: twoNodes ? false : 'two nodes need PostgreSQL and S3 (TEST_DATABASE_URL, TEST_S3_ENDPOINT)' }, async () => {
+    const { token } = await newUser(base, 'failover');
+    const files = [randomFile(2 * 1024 * 1024), randomFile(2 * 1024 * 1024 + 7)];
+    const uploads = files.map((file) => tusUpload(file, `${base}/files/`, token));
+    await delay(300);
+    await nodes[1]!.close();
+    const urls = await Promise.all(uploads);
+    for (const [i, url] of urls.entries()) {
+      const status = await request(base, 'GET', `/attachments/${Number(url.split('/').pop())}`, { token });
+      assert.equal(status.json.body.attachment.sha1, sha1(files[i]!), `upload ${i}`);
+    }
+  });
+});
