@@ -657,6 +657,8 @@ export interface BlobStore {
   localPath(key: string): string | null;
   /** Deletes a blob; a missing one is not an error. */
   deleteBlob(key: string): Promise<void>;
+  /** Deletes many blobs, in as few requests as the store allows; missing ones are not an error. */
+  deleteBlobs(keys: string[]): Promise<void>;
   /** Bytes still free for new data, or null when the store cannot tell. */
   freeBytes(): Promise<number | null>;
   /** Resolves when the store answers (readiness): the disk's folder is there, the bucket answers a HEAD. */

@@ -152,6 +152,10 @@ export class LocalDiskStore implements BlobStore, InPlaceUploads {
     await fs.rm(filePath, { force: true });
   }
 
+  async deleteBlobs(keys: string[]): Promise<void> {
+    for (const key of keys) await this.deleteBlob(key);
+  }
+
   createScratch(): Promise<ScratchFile> {
     return this.scratch.create();
   }

@@ -17,6 +17,7 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   ListMultipartUploadsCommand,
@@ -52,6 +53,8 @@ export interface S3StoreOptions {
   timeoutMs: number;
 }
 
+/** Keys one DeleteObjects request may name (S3's limit). */
+const DELETE_BATCH = 1000;
 /** S3's smallest part, except for the last one. */
 const MIN_PART = 5 * 1024 * 1024;
 /** Bytes of small slices gathered into one uploaded part (bounded memory per assembly). */
@@ -298,6 +301,18 @@ export class S3Store implements BlobStore, PieceUploads {
 
   async deleteBlob(key: string): Promise<void> {
     await this.quick('DeleteObject', (client, abortSignal) => client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }), { abortSignal }));
+  }
+
+  /** DeleteObjects, up to 1,000 keys a request (S3's limit): one round trip instead of a thousand. */
+  async deleteBlobs(keys: string[]): Promise<void> {
+    for (let at = 0; at < keys.length; at += DELETE_BATCH) {
+      const objects = keys.slice(at, at + DELETE_BATCH).map((key) => ({ Key: this.objectKey(key) }));
+      const result = await this.quick('DeleteObjects', (client, abortSignal) =>
+        client.send(new DeleteObjectsCommand({ Bucket: this.options.bucket, Delete: { Objects: objects, Quiet: true } }), { abortSignal }),
+      );
+      const failed = (result.Errors ?? []).filter((error) => error.Code !== 'NoSuchKey');
+      if (failed.length > 0) throw new Error(`S3 DeleteObjects: ${failed.length} not deleted, e.g. ${failed[0]!.Key}: ${failed[0]!.Code} ${failed[0]!.Message ?? ''}`);
+    }
   }
 
   async freeBytes(): Promise<number | null> {

@@ -77,6 +77,16 @@ for (const kind of kinds) {
       await store.deleteBlob(key); // a missing blob is not an error
     });
 
+    test('deleteBlobs deletes many at once, the missing ones too, and nothing else', async () => {
+      const keys = await Promise.all(Array.from({ length: 5 }, () => putBytes(store, randomBytes(100))));
+      await store.deleteBlobs([keys[0]!, keys[1]!, keys[2]!, randomUUIDLike()]);
+      const left = await keysOf(store);
+      assert.deepEqual(keys.map((key) => left.includes(key)), [false, false, false, true, true]);
+      await store.deleteBlobs([keys[0]!, keys[3]!, keys[4]!]);
+      assert.deepEqual((await keysOf(store)).filter((key) => keys.includes(key)), []);
+      await store.deleteBlobs([]);
+    });
+
     test('reading a missing blob fails instead of giving nothing', async () => {
       await assert.rejects(readAll(store, randomUUIDLike()));
     });

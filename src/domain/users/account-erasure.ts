@@ -31,9 +31,10 @@ export const ERASE_POLICY: JobPolicy = {
 
 /** Records per step: one transaction each, short enough not to hold locks long. */
 const BATCH = 200;
-/** Blobs deleted at once (round trips to an object store overlap). */
-const DELETE_CONCURRENCY = 8;
-const PENDING_PAGE = 500;
+/** Pending deletions read at once; deleted as requests of DELETE_CHUNK keys, DELETE_CONCURRENCY at a time. */
+const PENDING_PAGE = 1000;
+const DELETE_CHUNK = 250;
+const DELETE_CONCURRENCY = 4;
 /** Rounds of "something arrived meanwhile" before the run gives up and lets the job retry. */
 const MAX_FINISH_ROUNDS = 10;
 
@@ -42,6 +43,10 @@ export interface ErasureReport extends ErasedRecords {
   blobs: number;
   /** The user row went in this run (false: another run finished it). */
   finished: boolean;
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 }
 
 /** Runs fn over items, at most `limit` at a time. */
@@ -105,7 +110,8 @@ export class AccountErasure {
       signal?.throwIfAborted();
       const keys = await this.repository.pendingBlobs(userId, PENDING_PAGE);
       if (keys.length === 0) return deleted;
-      await eachLimited(keys, DELETE_CONCURRENCY, (key) => this.store.deleteBlob(key));
+      // A page a few requests at a time (an object store deletes up to 1,000 keys per request).
+      await eachLimited(chunks(keys, DELETE_CHUNK), DELETE_CONCURRENCY, (chunk) => this.store.deleteBlobs(chunk));
       // Only once the store has deleted them: a crash before this deletes them again, harmlessly.
       await this.repository.forgetBlobs(keys);
       deleted += keys.length;

@@ -5,6 +5,7 @@
  * on every node, and work again once the user is enabled.
  */
 import { ApiError } from '../errors.js';
+import { USERNAME } from './usernames.js';
 import type { StorageUse, TokenRepository, UserAdminRepository, UserCounts, UserQuery, UserRecord, UserRef, UserRepository } from '../ports.js';
 
 export class UserAdmin {
@@ -20,7 +21,9 @@ export class UserAdmin {
 
   /** A user by id (digits) or username, in any state; ApiError('not_found') if there is none. */
   async find(which: string): Promise<UserRecord> {
-    const user = /^[1-9][0-9]{0,14}$/.test(which) ? await this.users.findById(Number(which)) : await this.users.findByUsername(which);
+    const byId = /^[1-9][0-9]{0,14}$/.test(which);
+    // A name outside the username rules is nobody (and some, like a NUL byte, a database refuses to compare).
+    const user = byId ? await this.users.findById(Number(which)) : USERNAME.test(which) ? await this.users.findByUsername(which) : null;
     if (!user) throw new ApiError('not_found', `No user ${JSON.stringify(which)}.`);
     return user;
   }
