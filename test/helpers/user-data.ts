@@ -19,7 +19,9 @@ export async function storageKeysOf(db: Kysely<Tables>, userId: number): Promise
   const add = (rows: Array<Record<string, string | null>>) => rows.forEach((row) => Object.values(row).forEach((key) => key !== null && keys.add(key)));
   if (fileIds.length > 0) {
     add(await db.selectFrom('media_files').select('storage_key').where('id', 'in', fileIds).execute());
-    add(await db.selectFrom('media_processing').select(['mp3_key', 'waveform_key']).where('audio_file_id', 'in', fileIds).execute());
+    // Every rendition column (mp3_key, waveform_key, low_opus_key, …), so one added later is counted too.
+    const processed = await db.selectFrom('media_processing').selectAll().where('audio_file_id', 'in', fileIds).execute();
+    add(processed.map((row) => Object.fromEntries(Object.entries(row).filter(([column]) => column.endsWith('_key'))) as Record<string, string | null>));
     add(await db.selectFrom('image_renditions').select('storage_key').where('image_file_id', 'in', fileIds).execute());
   }
   const attachments = await db.selectFrom('attachments').select(['id', 'storage_key']).where('user_id', '=', userId).execute();

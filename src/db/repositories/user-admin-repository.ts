@@ -9,6 +9,10 @@ function likePattern(text: string): string {
   return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/** Bytes of what media processing made of one audio file: every rendition's size column. */
+const RENDITION_SIZES = ['mp3_size', 'low_opus_size', 'low_aac_size', 'waveform_size'];
+const PROCESSED_BYTES = (alias: string) => sql.raw(RENDITION_SIZES.map((column) => `coalesce(${alias}${column}, 0)`).join(' + '));
+
 interface StorageRow {
   id: number;
   username: string;
@@ -78,7 +82,7 @@ export class SqlUserAdminRepository implements UserAdminRepository {
         coalesce(a.bytes, 0) as uploads
       from users u
       left join (select user_id, sum(size) as bytes from media_files group by user_id) f on f.user_id = u.id
-      left join (select mf.user_id, sum(coalesce(mp.mp3_size, 0) + coalesce(mp.waveform_size, 0)) as bytes
+      left join (select mf.user_id, sum(${PROCESSED_BYTES('mp.')}) as bytes
                  from media_processing mp join media_files mf on mf.id = mp.audio_file_id group by mf.user_id) p on p.user_id = u.id
       left join (select mf.user_id, sum(ir.size) as bytes
                  from image_renditions ir join media_files mf on mf.id = ir.image_file_id group by mf.user_id) i on i.user_id = u.id
@@ -88,7 +92,7 @@ export class SqlUserAdminRepository implements UserAdminRepository {
       order by s.files + s.renditions + s.uploads desc, s.id limit ${limit}`.execute(this.database.db);
     const all = await sql<Omit<StorageRow, 'id' | 'username'>>`select
         coalesce((select sum(size) from media_files), 0) as files,
-        coalesce((select sum(coalesce(mp3_size, 0) + coalesce(waveform_size, 0)) from media_processing), 0)
+        coalesce((select sum(${PROCESSED_BYTES('')}) from media_processing), 0)
           + coalesce((select sum(size) from image_renditions), 0) as renditions,
         coalesce((select sum(received_bytes) from attachments where state <> 'used'), 0) as uploads`.execute(this.database.db);
     return { users: rows.rows.map((row) => ({ id: row.id, username: row.username, ...use(row) })), all: use(all.rows[0]!) };
