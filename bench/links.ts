@@ -116,7 +116,7 @@ async function runScenario(
     // The download's file goes up directly, as a clip.
     const stored = await upload(bytes, { client: user.direct, state: false, filename: 'bench.wav' });
     const { clip } = await user.direct.createClip({ title: scenario.name, audio: { chunked_attachment_id: stored.attachmentId, fingerprint: stored.fingerprint } });
-    keep(await sdkDownload(onTrickle, clip.urls.audio));
+    keep(await sdkDownload(onTrickle, clip.urls.audio, tempRoot));
   } finally {
     await toTrickle.close();
     await toTus.close();

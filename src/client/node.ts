@@ -4,8 +4,10 @@
  * directory, so running it again after a crash or Ctrl-C sends only what the server lacks.
  */
 import { createHash } from 'node:crypto';
-import { open, realpath } from 'node:fs/promises';
+import { open, realpath, rename } from 'node:fs/promises';
 import path from 'node:path';
+import type { TrickleClient } from './api.js';
+import { downloadTo, type DownloadOptions, type DownloadResult, type DownloadSink } from './download.js';
 import { upload as portableUpload, type GrowingSource } from './index.js';
 import type { Sha1Factory } from './sha1.js';
 import type { UploadSource } from './source.js';
@@ -90,4 +92,51 @@ export async function upload(source: string | Blob | Uint8Array | UploadSource |
   } finally {
     await file.close?.();
   }
+}
+
+/** A file as a download's sink: bytes are appended; what it holds already is continued. */
+export async function fileSink(file: string): Promise<DownloadSink & { close(): Promise<void> }> {
+  const handle = await open(file, 'a+');
+  let size = (await handle.stat()).size;
+  return {
+    get size() {
+      return size;
+    },
+    async write(bytes) {
+      for (let written = 0; written < bytes.byteLength; ) written += (await handle.write(bytes, written)).bytesWritten;
+      size += bytes.byteLength;
+    },
+    async truncate() {
+      await handle.truncate(0);
+      size = 0;
+    },
+    async *held() {
+      const block = Buffer.allocUnsafe(1024 * 1024);
+      for (let offset = 0; offset < size; ) {
+        const { bytesRead } = await handle.read(block, 0, Math.min(block.length, size - offset), offset);
+        if (bytesRead === 0) break;
+        yield block.subarray(0, bytesRead);
+        offset += bytesRead;
+      }
+    },
+    close: () => handle.close(),
+  };
+}
+
+/**
+ * Downloads `path` (a clip's or message's `urls.audio`, ...) to `file`: the bytes go to
+ * `file.part`, which a later call continues if this one is interrupted, and become `file` once
+ * their SHA1 is right. See downloadTo for how a bad link is handled.
+ */
+export async function downloadFile(client: TrickleClient, path: string, file: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+  const partial = `${file}.part`;
+  const sink = await fileSink(partial);
+  let result: DownloadResult;
+  try {
+    result = await downloadTo(client, path, sink, { sha1: nodeSha1, ...options });
+  } finally {
+    await sink.close();
+  }
+  await rename(partial, file);
+  return result;
 }
