@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { TrickleClient, upload } from '../src/client/node.js';
 import { LinkEmulator } from '../test/helpers/link-emulator.js';
 import { buildTrickle, buildTusServer } from './build.js';
-import { CLIENT_LABEL, sdkDownload, sdkUpload, sha1Of, tusToTrickle, tusToTusServer, type LinkClient, type LinkRecord, type RunTarget } from './links/runs.js';
+import { CLIENT_LABEL, sdkDownload, warmUp, sdkUpload, sha1Of, tusToTrickle, tusToTusServer, type LinkClient, type LinkRecord, type RunTarget } from './links/runs.js';
 import { linkScenarios, type LinkScenario } from './links/scenarios.js';
 import { formatBytes, formatColumns, writeJson } from './report.js';
 import type { ManagedServer } from './server-process.js';
@@ -143,6 +143,7 @@ async function main(): Promise<number> {
   const records: LinkRecord[] = [];
   try {
     const user = await signUp(trickle);
+    await warmUp({ trickle: trickle.baseUrl, tus: tusServer.baseUrl }, user.token);
     const wanted = (client: LinkClient) => options.clients.length === 0 || options.clients.includes(client);
     for (const scenario of scenarios) records.push(...(await runScenario(scenario, { trickle, tus: tusServer }, user, wanted)));
   } finally {

@@ -143,6 +143,18 @@ export function tusToTusServer(target: RunTarget, dataDir: string): Promise<Link
   });
 }
 
+/**
+ * One small transfer of each kind straight to the servers (not through a link) before any run
+ * is timed: the first requests of a process (and of a server) pay for loading and compiling
+ * code, which no run should be charged for.
+ */
+export async function warmUp(servers: { trickle: string; tus: string }, token: string): Promise<void> {
+  const bytes = Buffer.alloc(64 * 1024, 7);
+  await upload(bytes, { server: servers.trickle, token, state: false });
+  await tusUpload(bytes, `${servers.trickle}/files/`, { Authorization: `Bearer ${token}` }, new AbortController().signal);
+  await tusUpload(bytes, `${servers.tus}/files`, {}, new AbortController().signal);
+}
+
 /** The SDK's download of a clip's audio (`audioPath`) over the link, to a file in `dir`. */
 export function sdkDownload(target: RunTarget, audioPath: string, dir: string): Promise<LinkRecord> {
   return measure(target, 'sdk-download', 'down', async (signal) => {

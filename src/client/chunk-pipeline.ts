@@ -38,7 +38,7 @@ interface Flight {
   start: number;
   end: number;
   startedAt: number;
-  /** Bytes the link carries before this reply can come: those ahead of it, and its own once for every chunk sharing the link with it. */
+  /** Bytes the link carries before this reply can come: those ahead of it, its own, and half as much again for chunks sent after it that share the link. */
   carried: number;
   /** Bytes acknowledged meanwhile for chunks sent after it: on a shared link it should arrive long before they add up to twice its size. */
   overtaken: number;
@@ -83,6 +83,9 @@ export class ChunkPipeline {
   private readonly stalls = new Map<number, number>();
   private mismatches = 0;
   private lastAcknowledgedAt = 0;
+  /** See backlog(). */
+  private queued = 0;
+  private queuedAt = 0;
   private wake: () => void = () => undefined;
   private readonly session: UploadSession;
 
@@ -130,8 +133,21 @@ export class ChunkPipeline {
   /** Room for another chunk: as many as the link wants, but one at a time until a try after a failure is answered. */
   private hasRoom(): boolean {
     const regular = [...this.flights].filter((f) => !f.probe).length;
-    const limit = this.session.gate.waitingFor === null ? this.session.estimate.concurrency(this.session.concurrencyLimit) : 1;
-    return regular < limit;
+    if (this.session.gate.waitingFor !== null) return regular < 1;
+    return regular < this.session.concurrencyLimit && this.session.estimate.wantsMore(this.backlog(), regular);
+  }
+
+  /**
+   * Bytes sent that the link has not carried yet, as far as the measured rate tells: what was
+   * launched, drained at the rate since, and never more than the chunks still in flight.
+   */
+  private backlog(): number {
+    const now = Date.now();
+    const rate = this.session.estimate.bytesPerSecond;
+    const inFlight = [...this.flights].reduce((sum, f) => sum + (f.end - f.start), 0);
+    this.queued = Math.min(inFlight, Math.max(0, this.queued - (rate === null ? 0 : ((now - this.queuedAt) * rate) / 1000)));
+    this.queuedAt = now;
+    return this.queued;
   }
 
   /** Starts chunks while there is room, the gate is open and there is something to send; true when the feed had nothing ready. */
@@ -168,19 +184,15 @@ export class ChunkPipeline {
   private launch(chunk: Chunk, probe: boolean): void {
     const { session } = this;
     const length = chunk.bytes.byteLength;
-    const now = Date.now();
-    const rate = session.estimate.bytesPerSecond;
-    const sharing = this.flights.size + 1;
-    let ahead = 0;
-    for (const other of this.flights) {
-      const size = other.end - other.start;
-      ahead += rate === null ? size : Math.max(0, size - ((now - other.startedAt) * rate) / 1000 / sharing);
-    }
+    // Its reply comes once the link has carried what is ahead of it and its own bytes (and, as
+    // chunks sent later share the link with it, some more).
+    const ahead = this.backlog();
+    this.queued += length;
     const flight: Flight = {
       start: chunk.start,
       end: chunk.start + length,
-      startedAt: now,
-      carried: ahead + length * sharing,
+      startedAt: Date.now(),
+      carried: ahead + 1.5 * length,
       overtaken: 0,
       probe,
       controller: new AbortController(),
@@ -242,6 +254,7 @@ export class ChunkPipeline {
       if (!overtaken && now - flight.startedAt < this.session.estimate.stallAfterMs(flight.carried)) continue;
       flight.stalled = true;
       this.session.estimate.stalled(now - Math.max(flight.startedAt, this.lastAcknowledgedAt));
+      this.session.client.transport.dropIdleConnections();
       flight.controller.abort(new TrickleTimeoutError('the request stalled'));
     }
   }
@@ -307,10 +320,15 @@ export class ChunkPipeline {
     }
   }
 
-  /** Resends go in file order, each range once. */
+  /** Resends go in file order, each byte once; adjacent ranges that may go at once are one range, so that chunks stay whole. */
   private queueResend(resend: Resend): void {
-    this.resends = this.resends.flatMap((r) => (r.end <= resend.start || r.start >= resend.end ? [r] : lacking(r.start, r.end, [[resend.start, resend.end]]).map(([start, end]) => ({ ...r, start, end }))));
-    this.resends.push(resend);
-    this.resends.sort((a, b) => a.start - b.start);
+    const others = this.resends.flatMap((r) => (r.end <= resend.start || r.start >= resend.end ? [r] : lacking(r.start, r.end, [[resend.start, resend.end]]).map(([start, end]) => ({ ...r, start, end }))));
+    const sorted = [...others, resend].sort((a, b) => a.start - b.start);
+    this.resends = [];
+    for (const next of sorted) {
+      const last = this.resends[this.resends.length - 1];
+      if (last && last.end === next.start && last.notBefore === next.notBefore && last.probe === next.probe) last.end = next.end;
+      else this.resends.push({ ...next });
+    }
   }
 }

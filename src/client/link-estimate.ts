@@ -6,8 +6,9 @@
  * - A chunk should take about `targetMs` at that rate: long enough that headers and the
  *   server's commit are small beside it, short enough that a stall shows soon (progress is
  *   only seen when a chunk is acknowledged) and little waits in flight when a link drops.
- * - In flight: enough chunks to cover a round trip while the next one is on its way. On a
- *   thin link that is two (more would only split it); on a fast one, more, up to the limit.
+ * - In flight: enough bytes to cover a round trip beyond the chunk being carried, so the link
+ *   never idles. On a thin link that is about two chunks (more would only split it); on a fast
+ *   one, where a chunk takes less than a round trip, more, up to the caller's limit.
  * - A request is stalled when the bytes the link had to carry for it (its own and those of
  *   the requests sharing the link with it) should have arrived long ago at the measured
  *   rate, plus a round trip and a margin. The margin grows when replies come late, or when a
@@ -22,8 +23,8 @@ const RTT_SAMPLES = 8;
 /** Busy time over which the rate is measured. */
 const RATE_WINDOW_MS = 8000;
 /** How much slower than measured a request may be before it counts as stalled. */
-const SLACK = 1.4;
-const MIN_MARGIN_MS = 600;
+const SLACK = 1.3;
+const MIN_MARGIN_MS = 500;
 const MAX_MARGIN_MS = 60_000;
 /** What a durable commit on the server costs a chunk, beside the round trip. */
 const SERVER_COMMIT_MS = 20;
@@ -111,12 +112,16 @@ export class LinkEstimate {
     return clamp(Math.round((rate * this.sizing.targetMs) / 1000), this.sizing.min, this.sizing.max);
   }
 
-  /** Chunks in flight at once, at most `limit`. */
-  concurrency(limit: number): number {
+  /**
+   * Whether another chunk should go out while `backlog` bytes sent are still on their way:
+   * the link should always hold a round trip's worth beyond the chunk it is carrying, so it
+   * never idles while a reply travels back and the next request travels out. Before anything
+   * is measured, two chunks.
+   */
+  wantsMore(backlog: number, inFlight: number): boolean {
     const rate = this.bytesPerSecond;
-    if (rate === null || limit <= 2) return Math.min(limit, 2);
-    const chunkMs = (this.chunkBytes() / rate) * 1000;
-    return clamp(Math.ceil((this.roundTripMs + SERVER_COMMIT_MS) / chunkMs) + 1, 2, limit);
+    if (rate === null) return inFlight < 2;
+    return backlog < (rate * (this.roundTripMs + SERVER_COMMIT_MS + this.sizing.targetMs)) / 1000;
   }
 
   /** Milliseconds a request may take while the link carries `bytes` for it (its own and those sharing the link). */

@@ -6,15 +6,27 @@
 import { createHash } from 'node:crypto';
 import { open, realpath, rename } from 'node:fs/promises';
 import path from 'node:path';
-import type { TrickleClient } from './api.js';
+import { TrickleClient as PortableTrickleClient } from './api.js';
+import { connectionFetch } from './node-fetch.js';
+import type { TransportOptions } from './transport.js';
 import { downloadTo, type DownloadOptions, type DownloadResult, type DownloadSink } from './download.js';
 import { upload as portableUpload, type GrowingSource } from './index.js';
 import type { Sha1Factory } from './sha1.js';
 import type { UploadSource } from './source.js';
 import { StateStore } from './state-store.js';
-import { clientFor, uploadSource, type UploadOptions, type UploadResult } from './upload.js';
+import { uploadSource, type UploadOptions, type UploadResult } from './upload.js';
 
 export * from './index.js';
+
+/**
+ * The client, on a connection pool of its own (node-fetch.ts): after a request stalls, the
+ * idle kept-alive connections, which may have gone silent with it, are dropped.
+ */
+export class TrickleClient extends PortableTrickleClient {
+  constructor(options: TransportOptions) {
+    super({ fetch: connectionFetch(), ...options });
+  }
+}
 export { configDir, StateStore } from './state-store.js';
 
 /** node:crypto's SHA1: several times faster than the portable one. */
@@ -68,9 +80,14 @@ export function uploadKey(server: string, file: { path: string; size: number; mt
   return JSON.stringify(['upload', server, file.path, file.size, file.mtimeMs]);
 }
 
+function nodeClient(options: Pick<NodeUploadOptions, 'server' | 'token'>): TrickleClient {
+  if (!options.server) throw new TypeError('upload needs either `client` or `server` (and `token`)');
+  return new TrickleClient({ server: options.server, token: options.token });
+}
+
 /** Uploads a file path, Blob, bytes, UploadSource or growing source (e.g. process.stdin); see UploadOptions. */
 export async function upload(source: string | Blob | Uint8Array | UploadSource | GrowingSource, options: NodeUploadOptions): Promise<UploadResult> {
-  const withNodeHash = { sha1: nodeSha1, ...options, client: clientFor(options) };
+  const withNodeHash = { sha1: nodeSha1, ...options, client: options.client ?? nodeClient(options) };
   if (typeof source !== 'string') return portableUpload(source, withNodeHash);
 
   const file = await fileSource(source);

@@ -6,6 +6,7 @@
  */
 import type { TrickleClient } from './api.js';
 import { chunkSizing } from './chunk-sizing.js';
+import { TrickleTimeoutError } from './errors.js';
 import { LinkEstimate } from './link-estimate.js';
 import type { ProgressMeter } from './progress.js';
 import { DEFAULT_RETRY, NetworkGate, untilStopped } from './retry.js';
@@ -75,6 +76,7 @@ export class UploadSession {
         return answer;
       } catch (error) {
         if (this.stop.signal.aborted) throw this.stop.signal.reason;
+        if (error instanceof TrickleTimeoutError) this.client.transport.dropIdleConnections();
         this.retried(error, this.gate.failed(error));
       }
     }

@@ -13,7 +13,7 @@ test('chunk size, chunks in flight and stall deadlines follow the measured link'
   const link = new LinkEstimate(chunkSizing({ initial: 64 * 1024, min: 16 * 1024, max: 2 * 1024 * 1024, targetMs: 500 }), () => now);
   assert.equal(link.bytesPerSecond, null);
   assert.equal(link.chunkBytes(), 64 * 1024, 'nothing measured: the first size');
-  assert.equal(link.concurrency(4), 2);
+  assert.deepEqual([link.wantsMore(0, 1), link.wantsMore(0, 2)], [true, false], 'nothing measured: two chunks');
   // A 3G uplink: two requests of 62.5 kB in flight, one acknowledged every half second.
   link.roundTrip(200);
   link.started();
@@ -25,8 +25,9 @@ test('chunk size, chunks in flight and stall deadlines follow the measured link'
   }
   assert.equal(Math.round(link.bytesPerSecond!), 125_000);
   assert.equal(link.chunkBytes(), 62_500, 'half a second of the link');
-  assert.equal(link.concurrency(4), 2, 'a thin link: two in flight, no more');
-  assert.equal(link.concurrency(1), 1, 'the caller\'s limit holds');
+  // Half a second's chunk plus a round trip (and the server's commit) in flight: about two chunks.
+  assert.equal(link.wantsMore(62_500, 1), true);
+  assert.equal(link.wantsMore(100_000, 2), false, 'a thin link: about two in flight, no more');
   const stall = link.stallAfterMs(125_000);
   assert.ok(stall > 1000 && stall < 3500, `a request carrying a second of the link stalls after ${stall} ms`);
   // Late replies widen the margin; so does a request taken for stalled that had arrived.
@@ -43,7 +44,7 @@ test('chunk size, chunks in flight and stall deadlines follow the measured link'
   now += 10;
   fast.ended(2 * 1024 * 1024);
   assert.equal(fast.chunkBytes(), 2 * 1024 * 1024);
-  assert.equal(fast.concurrency(4), 4);
+  assert.equal(fast.wantsMore(6 * 1024 * 1024, 3), true, 'a fast link: more in flight (the caller\'s limit bounds them)');
   assert.throws(() => chunkSizing({ initial: 10, min: 20, max: 30 }), RangeError);
   assert.equal(chunkSizing({ min: 256 * 1024, max: 256 * 1024 }).initial, 256 * 1024, 'bounds alone fix the first size too');
 });
