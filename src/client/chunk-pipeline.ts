@@ -40,7 +40,7 @@ interface Flight {
   startedAt: number;
   /** Bytes the link carries before this reply can come: those ahead of it, its own, and half as much again for chunks sent after it that share the link. */
   carried: number;
-  /** Bytes acknowledged meanwhile for chunks sent after it: on a shared link it should arrive long before they add up to twice its size. */
+  /** Bytes acknowledged meanwhile for chunks sent after it: on a shared link it should arrive long before they add up to a few times its size. */
   overtaken: number;
   /** A probe of a range that stalled before: does not count towards the chunks in flight. */
   probe: boolean;
@@ -250,8 +250,10 @@ export class ChunkPipeline {
     const now = Date.now();
     for (const flight of this.flights) {
       if (flight.stalled) continue;
-      const overtaken = flight.overtaken >= 2 * (flight.end - flight.start) + OVERTAKE_SLACK;
-      if (!overtaken && now - flight.startedAt < this.session.estimate.stallAfterMs(flight.carried)) continue;
+      const elapsed = now - flight.startedAt;
+      // Overtaken, and late even without the margin: a busy server may answer out of order, but not that far.
+      const overtaken = flight.overtaken >= 4 * (flight.end - flight.start) + OVERTAKE_SLACK && elapsed >= this.session.estimate.expectedMs(flight.carried);
+      if (!overtaken && elapsed < this.session.estimate.stallAfterMs(flight.carried)) continue;
       flight.stalled = true;
       this.session.estimate.stalled(now - Math.max(flight.startedAt, this.lastAcknowledgedAt));
       this.session.client.transport.dropIdleConnections();

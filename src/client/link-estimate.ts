@@ -25,6 +25,8 @@ const RATE_WINDOW_MS = 8000;
 /** How much slower than measured a request may be before it counts as stalled. */
 const SLACK = 1.3;
 const MIN_MARGIN_MS = 500;
+/** The margin to begin with: a loaded machine or a busy server answers late now and then, and it takes a few replies to see how late. */
+const FIRST_MARGIN_MS = 2000;
 const MAX_MARGIN_MS = 60_000;
 /** What a durable commit on the server costs a chunk, beside the round trip. */
 const SERVER_COMMIT_MS = 20;
@@ -37,7 +39,7 @@ export class LinkEstimate {
   private acked = 0;
   /** Recent small requests' times: the least of them is the round trip (others waited behind chunks, or for a handshake). */
   private readonly rttSamples: number[] = [];
-  private marginMs = MIN_MARGIN_MS;
+  private marginMs = FIRST_MARGIN_MS;
 
   private readonly sizing: ChunkSizing;
   private readonly now: () => number;
@@ -72,7 +74,13 @@ export class LinkEstimate {
   ended(acknowledged: number): void {
     this.settleBusy();
     this.inFlight = Math.max(0, this.inFlight - 1);
-    if (this.inFlight === 0) this.busySince = null;
+    if (this.inFlight === 0) {
+      // A busy spell that ends idle began with a request travelling out and ends with a reply
+      // travelling back: a round trip of it carried no bytes (a recording's pieces, one at a time).
+      const spell = this.busyMs - (this.samples[this.samples.length - 1]?.busyMs ?? 0);
+      this.busyMs -= Math.min(this.rttSamples.length > 0 ? this.roundTripMs : 0, spell / 2);
+      this.busySince = null;
+    }
     if (acknowledged <= 0) return;
     this.acked += acknowledged;
     this.samples.push({ busyMs: this.busyMs, acked: this.acked });
@@ -97,7 +105,7 @@ export class LinkEstimate {
   replied(ms: number, expectedMs: number): void {
     const late = ms - expectedMs;
     if (late > this.marginMs / 2) this.marginMs = Math.min(MAX_MARGIN_MS, late * 2);
-    else this.marginMs = Math.max(MIN_MARGIN_MS, this.marginMs * 0.95);
+    else this.marginMs = Math.max(MIN_MARGIN_MS, this.marginMs * 0.9);
   }
 
   /** A request taken for stalled had in fact arrived: it was only slow. */

@@ -20,6 +20,7 @@ test('chunk size, chunks in flight and stall deadlines follow the measured link'
   link.started();
   for (let i = 0; i < 20; i += 1) {
     now += 500;
+    link.replied(1000, link.expectedMs(125_000)); // on time: the margin narrows
     link.ended(62_500);
     link.started();
   }
