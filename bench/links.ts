@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { TrickleClient, upload } from '../src/client/node.js';
 import { LinkEmulator } from '../test/helpers/link-emulator.js';
 import { buildTrickle, buildTusServer } from './build.js';
-import { CLIENT_LABEL, sdkDownload, sdkUpload, sha1Of, tusToTrickle, tusToTusServer, type LinkClient, type LinkRecord, type RunTarget } from './links/runs.js';
+import { CLIENT_LABEL, sdkDownload, warmUp, sdkUpload, sha1Of, tusToTrickle, tusToTusServer, type LinkClient, type LinkRecord, type RunTarget } from './links/runs.js';
+import { cliRecording, median, RECORDING_LABEL, RECORDING_SECONDS, sdkRecording, type RecordingRecord } from './links/recording.js';
 import { linkScenarios, type LinkScenario } from './links/scenarios.js';
 import { formatBytes, formatColumns, writeJson } from './report.js';
 import type { ManagedServer } from './server-process.js';
@@ -29,7 +30,7 @@ const tempRoot = path.join(os.tmpdir(), 'trickle-bench');
 
 const USAGE = `Usage: npm run bench:links -- [options]
 
-  --only NAME[,..]  run only these links: ${linkScenarios().map((s) => s.name).join(', ')}
+  --only NAME[,..]  run only these links: ${linkScenarios().map((s) => s.name).join(', ')}, recording
   --clients C[,..]  run only these clients: sdk, tus-trickle, tus-tusd, sdk-download
   --server-js PATH  use this built server instead of building src/ afresh
   --help            this text
@@ -116,12 +117,44 @@ async function runScenario(
     // The download's file goes up directly, as a clip.
     const stored = await upload(bytes, { client: user.direct, state: false, filename: 'bench.wav' });
     const { clip } = await user.direct.createClip({ title: scenario.name, audio: { chunked_attachment_id: stored.attachmentId, fingerprint: stored.fingerprint } });
-    keep(await sdkDownload(onTrickle, clip.urls.audio));
+    keep(await sdkDownload(onTrickle, clip.urls.audio, tempRoot));
   } finally {
     await toTrickle.close();
     await toTus.close();
   }
   return records;
+}
+
+/** Uploads while recording over the handover link: the SDK's growing upload, then `trickle upload -`. */
+async function runRecordings(trickle: ManagedServer, serverJs: string, user: { token: string; direct: TrickleClient }): Promise<RecordingRecord[]> {
+  const handover = linkScenarios().find((s) => s.name === '3g-handover')!;
+  const link = await LinkEmulator.start(trickle.baseUrl, handover.profile);
+  const records: RecordingRecord[] = [];
+  try {
+    const cliJs = path.join(path.dirname(serverJs), 'cli', 'main.js');
+    for (const client of ['sdk-growing', 'cli-stdin'] as const) {
+      for (const seconds of RECORDING_SECONDS) {
+        const record = client === 'sdk-growing' ? await sdkRecording(seconds, link, user.token, user.direct) : await cliRecording(seconds, link, user.token, user.direct, cliJs, tempRoot);
+        records.push(record);
+        log(`recording ${seconds} s ${RECORDING_LABEL[client]}: ${record.ok ? `${record.afterEndMs.toFixed(0)} ms after the end` : `FAILED (${record.error})`}, link bytes ${(record.linkBytes / record.fileBytes).toFixed(3)}x`);
+      }
+    }
+  } finally {
+    await link.close();
+  }
+  return records;
+}
+
+export function formatRecordingTable(records: readonly RecordingRecord[]): string {
+  const body = (['sdk-growing', 'cli-stdin'] as const).flatMap((client) => {
+    const runs = records.filter((r) => r.client === client);
+    if (runs.length === 0) return [];
+    const ok = runs.filter((r) => r.ok);
+    const times = ok.map((r) => r.afterEndMs);
+    const bytes = runs.reduce((sum, r) => sum + r.linkBytes, 0) / runs.reduce((sum, r) => sum + r.fileBytes, 0);
+    return [[RECORDING_LABEL[client], runs.map((r) => `${r.seconds} s`).join(', '), ok.length ? `${median(times).toFixed(0)} ms` : '-', ok.length ? `${Math.max(...times).toFixed(0)} ms` : '-', `${bytes.toFixed(3)}x`, `${ok.length}/${runs.length} ok`]];
+  });
+  return formatColumns(['client', 'recordings', 'end -> all on the server (median)', 'slowest', 'link bytes / file', 'result'], body, new Set([2, 3, 4]));
 }
 
 async function main(): Promise<number> {
@@ -131,7 +164,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const scenarios = linkScenarios().filter((s) => options.only.length === 0 || options.only.includes(s.name));
-  if (scenarios.length === 0) throw new Error(`no link named ${options.only.join(', ')}`);
+  const recordings = options.only.length === 0 || options.only.includes('recording');
+  if (scenarios.length === 0 && !recordings) throw new Error(`no link named ${options.only.join(', ')}`);
   await mkdir(tempRoot, { recursive: true });
   log(options.serverJs ? `Using Trickle build ${options.serverJs}` : 'Building Trickle into .bench/links/dist ...');
   const serverJs = options.serverJs ? path.resolve(options.serverJs) : await buildTrickle(projectRoot, path.join(outputDir, 'dist'));
@@ -141,21 +175,28 @@ async function main(): Promise<number> {
   const trickle = await startTrickle({ serverJs, durable: true, maxAttachmentSize: 64 * 1024 * 1024, tempRoot, cpuProfile: null, maxOpenAttachments: 1000, env: { FFMPEG_PATH: '/nonexistent/ffmpeg', LOG_LEVEL: 'error' } });
   const tusServer = await startTus({ programJs: tusJs, tempRoot });
   const records: LinkRecord[] = [];
+  let recorded: RecordingRecord[] = [];
   try {
     const user = await signUp(trickle);
+    await warmUp({ trickle: trickle.baseUrl, tus: tusServer.baseUrl }, user.token);
     const wanted = (client: LinkClient) => options.clients.length === 0 || options.clients.includes(client);
     for (const scenario of scenarios) records.push(...(await runScenario(scenario, { trickle, tus: tusServer }, user, wanted)));
+    if (recordings) recorded = await runRecordings(trickle, serverJs, user);
   } finally {
     await trickle.stop();
     await tusServer.stop();
   }
   const jsonPath = path.join(projectRoot, '.bench', 'links-results.json');
-  await writeJson(jsonPath, { date: startedAt.toISOString(), durationSeconds: (Date.now() - startedAt.getTime()) / 1000, scenarios, runs: records });
+  await writeJson(jsonPath, { date: startedAt.toISOString(), durationSeconds: (Date.now() - startedAt.getTime()) / 1000, scenarios, runs: records, recordings: recorded });
   log(`\n${os.cpus()[0]?.model ?? 'unknown CPU'} x${os.cpus().length}, Node ${process.version}, ${startedAt.toISOString()}, ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s`);
   log('time / ideal: ideal = the file at the link\'s rate, stretched by the time the link is down meanwhile; link bytes: what entered the link, lost bytes included.\n');
-  log(formatLinkTable(records, scenarios));
+  if (records.length > 0) log(formatLinkTable(records, scenarios));
+  if (recorded.length > 0) {
+    log(`\nUploading while recording over the 3G handover link (a piece a second, ${RECORDING_SECONDS.join(', ')} s recordings):\n`);
+    log(formatRecordingTable(recorded));
+  }
   log(`\nEvery run: ${path.relative(process.cwd(), jsonPath)}`);
-  return records.some((r) => !r.ok && r.client === 'sdk') ? 1 : 0;
+  return records.some((r) => !r.ok && (r.client === 'sdk' || r.client === 'sdk-download')) || recorded.some((r) => !r.ok) ? 1 : 0;
 }
 
 main().then(

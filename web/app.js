@@ -5,8 +5,6 @@ import { recordingSupported, startRecording } from './recorder.js';
 import { renderBlocked, renderClips, renderInbox } from './lists.js';
 
 const TOKEN_KEY = 'trickle.session';
-/** A recording goes on while the network is away: keep retrying, at most 2 s apart. */
-const PATIENT = { retry: { retries: 1_000_000, baseDelayMs: 250, maxDelayMs: 2000 }, timeoutMs: 15_000 };
 
 const $ = (id) => document.getElementById(id);
 const client = new TrickleClient({ server: location.origin });
@@ -121,11 +119,21 @@ async function deleteAccount(event) {
 
 // --- recording
 
-function patientOptions(statusId) {
-  return {
-    client,
-    ...PATIENT,
-    onRetry: () => say(statusId, navigator.onLine ? 'The server does not answer; retrying…' : 'Offline: the upload is paused and resumes when the connection is back.', true),
+/** What an upload waits for, in words (the SDK waits as long as the upload is wanted); null while it sends. */
+function waiting(progress) {
+  if (progress.state === 'sending') return null;
+  const seconds = Math.max(0, Math.ceil((progress.nextTryAt - Date.now()) / 1000));
+  return progress.state === 'waiting for network'
+    ? `Offline: the upload is paused and resumes when the connection is back (next try in ${seconds} s).`
+    : `The server does not answer; trying again in ${seconds} s.`;
+}
+
+/** Says what the upload waits for while it waits; `sending` says the rest. */
+function reportProgress(statusId, sending) {
+  return (progress) => {
+    const text = waiting(progress);
+    if (text) say(statusId, text, true);
+    else sending(progress);
   };
 }
 
@@ -176,17 +184,16 @@ async function record() {
   $('server-bytes').value = '0';
   say('recording-status', 'Recording; each second goes to the server as it is recorded.');
   const ticker = setInterval(() => ($('recorded-seconds').value = session.elapsedSeconds().toFixed(1)), 100);
-  const options = patientOptions('recording-status');
   const job = startUpload(
     session.stream,
     {
-      ...options,
+      client,
       filename: session.filename,
       onAttachment: (attachment) => void ($('meters').dataset.attachmentId = String(attachment.id)),
-      onProgress: (progress) => {
+      onProgress: reportProgress('recording-status', (progress) => {
         $('server-bytes').value = String(progress.acknowledgedBytes);
         if ($('recording-status').classList.contains('error')) say('recording-status', recording ? 'Back online; recording and uploading.' : 'Back online; finishing the upload.');
-      },
+      }),
     },
     { uuid: crypto.randomUUID() },
   );
@@ -230,12 +237,12 @@ function uploadFile() {
   const job = startUpload(
     file,
     {
-      ...patientOptions('file-status'),
+      client,
       onAttachment: (attachment) => localStorage.setItem(key, JSON.stringify({ attachmentId: attachment.id, uuid })),
-      onProgress: (progress) => {
+      onProgress: reportProgress('file-status', (progress) => {
         $('file-progress').value = progress.totalBytes ? progress.acknowledgedBytes / progress.totalBytes : 0;
         say('file-status', `${progress.acknowledgedBytes} of ${progress.totalBytes} bytes on the server`);
-      },
+      }),
     },
     { uuid, attachmentId: saved?.attachmentId ?? null, forget: () => localStorage.removeItem(key) },
   );

@@ -5,11 +5,11 @@
  * on the server's side, never through the link.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as tus from 'tus-js-client';
-import { TrickleClient, upload } from '../../src/client/node.js';
+import { downloadFile, TrickleClient, upload } from '../../src/client/node.js';
 import { idealTransferMs, type LinkEmulator } from '../../test/helpers/link-emulator.js';
 
 export type LinkClient = 'sdk' | 'tus-trickle' | 'tus-tusd' | 'sdk-download';
@@ -143,14 +143,27 @@ export function tusToTusServer(target: RunTarget, dataDir: string): Promise<Link
   });
 }
 
-/** The SDK's download of a clip's audio (`audioPath`) over the link. */
-export function sdkDownload(target: RunTarget, audioPath: string): Promise<LinkRecord> {
+/**
+ * One small transfer of each kind straight to the servers (not through a link) before any run
+ * is timed: the first requests of a process (and of a server) pay for loading and compiling
+ * code, which no run should be charged for.
+ */
+export async function warmUp(servers: { trickle: string; tus: string }, token: string): Promise<void> {
+  const bytes = Buffer.alloc(64 * 1024, 7);
+  await upload(bytes, { server: servers.trickle, token, state: false });
+  await tusUpload(bytes, `${servers.trickle}/files/`, { Authorization: `Bearer ${token}` }, new AbortController().signal);
+  await tusUpload(bytes, `${servers.tus}/files`, {}, new AbortController().signal);
+}
+
+/** The SDK's download of a clip's audio (`audioPath`) over the link, to a file in `dir`. */
+export function sdkDownload(target: RunTarget, audioPath: string, dir: string): Promise<LinkRecord> {
   return measure(target, 'sdk-download', 'down', async (signal) => {
     const client = new TrickleClient({ server: target.link.url });
-    const response = await client.download(audioPath, { signal });
-    const hash = createHash('sha1');
-    for await (const piece of response.body as unknown as AsyncIterable<Uint8Array>) hash.update(piece);
-    const sha1 = hash.digest('hex');
-    if (sha1 !== target.sha1) throw new Error(`downloaded SHA1 ${sha1}, the file's is ${target.sha1}`);
+    const file = path.join(dir, `download-${target.scenario}.wav`);
+    await rm(file, { force: true });
+    const { sha1 } = await downloadFile(client, audioPath, file, { signal, expectedSha1: target.sha1 });
+    const stored = sha1Of(await readFile(file));
+    await rm(file, { force: true });
+    if (sha1 !== target.sha1 || stored !== target.sha1) throw new Error(`downloaded SHA1 ${stored}, the file's is ${target.sha1}`);
   });
 }

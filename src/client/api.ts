@@ -10,6 +10,8 @@ export interface ChunkRequest {
   bytes: Uint8Array;
   /** Hex SHA1 of `bytes`; the server refuses the chunk (and records nothing) if it differs. */
   sha1?: string;
+  /** Fixes the size of an attachment created without one (SPEC 3.8), with its last chunk. */
+  size?: number;
   signal?: AbortSignal;
   timeoutMs?: number;
 }
@@ -19,9 +21,11 @@ export interface ClipQuery extends PageQuery {
   query?: string;
 }
 
-/** Per-call options of reads that may be cancelled. */
+/** Per-call options of requests that may be cancelled. */
 export interface Cancellable {
   signal?: AbortSignal;
+  /** Milliseconds without an answer before the request fails with TrickleTimeoutError. */
+  timeoutMs?: number;
 }
 
 const iso = (date: Date | undefined) => date?.toISOString();
@@ -139,23 +143,23 @@ export class TrickleClient {
 
   /** `size` undefined: the size is not known yet (a recording still going on); fix it later with setAttachmentSize. */
   async createAttachment(size: number | undefined, filename?: string, options: Cancellable = {}): Promise<Attachment> {
-    const reply = await this.transport.call<{ attachment: Attachment }>('POST', '/attachments', { json: { attachment: { size, filename } }, signal: options.signal });
+    const reply = await this.transport.call<{ attachment: Attachment }>('POST', '/attachments', { json: { attachment: { size, filename } }, ...options });
     return reply.attachment;
   }
 
   /** Sends one chunk as a raw body (SPEC 3.3), the leanest way there is. */
   async putChunk(id: number, chunk: ChunkRequest): Promise<Attachment> {
-    const query = { 'attachment[chunk_offset]': chunk.offset, 'attachment[chunk_sha1]': chunk.sha1 };
+    const query = { 'attachment[chunk_offset]': chunk.offset, 'attachment[chunk_sha1]': chunk.sha1, 'attachment[size]': chunk.size };
     const options = { query, bytes: chunk.bytes, signal: chunk.signal, timeoutMs: chunk.timeoutMs };
     return (await this.transport.call<{ attachment: Attachment }>('PUT', `/attachments/${id}`, options)).attachment;
   }
 
   /** Fixes the size of an attachment created without one (SPEC 3.8); it must cover every byte received. */
   async setAttachmentSize(id: number, size: number, options: Cancellable = {}): Promise<Attachment> {
-    return (await this.transport.call<{ attachment: Attachment }>('PUT', `/attachments/${id}`, { json: { attachment: { size } }, signal: options.signal })).attachment;
+    return (await this.transport.call<{ attachment: Attachment }>('PUT', `/attachments/${id}`, { json: { attachment: { size } }, ...options })).attachment;
   }
 
-  async attachment(id: number, options: Cancellable & { timeoutMs?: number } = {}): Promise<Attachment> {
+  async attachment(id: number, options: Cancellable = {}): Promise<Attachment> {
     return (await this.transport.call<{ attachment: Attachment }>('GET', `/attachments/${id}`, options)).attachment;
   }
 
@@ -257,9 +261,9 @@ export class TrickleClient {
    * Streams a file the API serves (a clip's or message's `urls.audio` or `urls.image`).
    * `range` asks for the bytes [start, end) only, e.g. to continue a broken download.
    */
-  async download(path: string, options: Cancellable & { range?: ByteRange | [start: number] } = {}): Promise<Response> {
-    const headers: Record<string, string> = { accept: '*/*' };
+  async download(path: string, options: Cancellable & { range?: ByteRange | [start: number]; headers?: Record<string, string> } = {}): Promise<Response> {
+    const headers: Record<string, string> = { accept: '*/*', ...options.headers };
     if (options.range) headers.range = `bytes=${options.range[0]}-${options.range[1] === undefined ? '' : options.range[1] - 1}`;
-    return this.transport.send('GET', path, { headers, signal: options.signal });
+    return this.transport.send('GET', path, { headers, signal: options.signal, timeoutMs: options.timeoutMs });
   }
 }

@@ -9,13 +9,14 @@ import { isGrowingSource, uploadGrowing, type GrowingSource } from './growing-up
 
 export { TrickleClient, type ChunkRequest, type ClipQuery } from './api.js';
 export { TrickleApiError, TrickleNetworkError, TrickleTimeoutError, TrickleUploadError, isRetriable, type OAuthErrorName } from './errors.js';
-export type { UploadProgress } from './progress.js';
-export { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
-export type { ChunkSizing } from './chunk-sizer.js';
+export type { UploadProgress, UploadState } from './progress.js';
+export { DEFAULT_RETRY, withRetries, type RetryPolicy, type WaitingFor } from './retry.js';
+export type { ChunkSizing } from './chunk-sizing.js';
 export { blobSource, bytesSource, type UploadSource } from './source.js';
 export type { Sha1, Sha1Factory } from './sha1.js';
 export type * from './types.js';
 export { uploadSource, type UploadOptions, type UploadResult };
+export { downloadTo, memorySink, type DownloadOptions, type DownloadProgress, type DownloadResult, type DownloadSink } from './download.js';
 export { isGrowingSource, uploadGrowing, type GrowingSource, type SourcePiece } from './growing-upload.js';
 
 /**

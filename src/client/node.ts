@@ -4,15 +4,29 @@
  * directory, so running it again after a crash or Ctrl-C sends only what the server lacks.
  */
 import { createHash } from 'node:crypto';
-import { open, realpath } from 'node:fs/promises';
+import { open, realpath, rename } from 'node:fs/promises';
 import path from 'node:path';
+import { TrickleClient as PortableTrickleClient } from './api.js';
+import { connectionFetch } from './node-fetch.js';
+import type { TransportOptions } from './transport.js';
+import { downloadTo, type DownloadOptions, type DownloadResult, type DownloadSink } from './download.js';
 import { upload as portableUpload, type GrowingSource } from './index.js';
 import type { Sha1Factory } from './sha1.js';
 import type { UploadSource } from './source.js';
 import { StateStore } from './state-store.js';
-import { clientFor, uploadSource, type UploadOptions, type UploadResult } from './upload.js';
+import { uploadSource, type UploadOptions, type UploadResult } from './upload.js';
 
 export * from './index.js';
+
+/**
+ * The client, on a connection pool of its own (node-fetch.ts): after a request stalls, the
+ * idle kept-alive connections, which may have gone silent with it, are dropped.
+ */
+export class TrickleClient extends PortableTrickleClient {
+  constructor(options: TransportOptions) {
+    super({ fetch: connectionFetch(), ...options });
+  }
+}
 export { configDir, StateStore } from './state-store.js';
 
 /** node:crypto's SHA1: several times faster than the portable one. */
@@ -66,9 +80,14 @@ export function uploadKey(server: string, file: { path: string; size: number; mt
   return JSON.stringify(['upload', server, file.path, file.size, file.mtimeMs]);
 }
 
+function nodeClient(options: Pick<NodeUploadOptions, 'server' | 'token'>): TrickleClient {
+  if (!options.server) throw new TypeError('upload needs either `client` or `server` (and `token`)');
+  return new TrickleClient({ server: options.server, token: options.token });
+}
+
 /** Uploads a file path, Blob, bytes, UploadSource or growing source (e.g. process.stdin); see UploadOptions. */
 export async function upload(source: string | Blob | Uint8Array | UploadSource | GrowingSource, options: NodeUploadOptions): Promise<UploadResult> {
-  const withNodeHash = { sha1: nodeSha1, ...options, client: clientFor(options) };
+  const withNodeHash = { sha1: nodeSha1, ...options, client: options.client ?? nodeClient(options) };
   if (typeof source !== 'string') return portableUpload(source, withNodeHash);
 
   const file = await fileSource(source);
@@ -90,4 +109,51 @@ export async function upload(source: string | Blob | Uint8Array | UploadSource |
   } finally {
     await file.close?.();
   }
+}
+
+/** A file as a download's sink: bytes are appended; what it holds already is continued. */
+export async function fileSink(file: string): Promise<DownloadSink & { close(): Promise<void> }> {
+  const handle = await open(file, 'a+');
+  let size = (await handle.stat()).size;
+  return {
+    get size() {
+      return size;
+    },
+    async write(bytes) {
+      for (let written = 0; written < bytes.byteLength; ) written += (await handle.write(bytes, written)).bytesWritten;
+      size += bytes.byteLength;
+    },
+    async truncate() {
+      await handle.truncate(0);
+      size = 0;
+    },
+    async *held() {
+      const block = Buffer.allocUnsafe(1024 * 1024);
+      for (let offset = 0; offset < size; ) {
+        const { bytesRead } = await handle.read(block, 0, Math.min(block.length, size - offset), offset);
+        if (bytesRead === 0) break;
+        yield block.subarray(0, bytesRead);
+        offset += bytesRead;
+      }
+    },
+    close: () => handle.close(),
+  };
+}
+
+/**
+ * Downloads `path` (a clip's or message's `urls.audio`, ...) to `file`: the bytes go to
+ * `file.part`, which a later call continues if this one is interrupted, and become `file` once
+ * their SHA1 is right. See downloadTo for how a bad link is handled.
+ */
+export async function downloadFile(client: TrickleClient, path: string, file: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+  const partial = `${file}.part`;
+  const sink = await fileSink(partial);
+  let result: DownloadResult;
+  try {
+    result = await downloadTo(client, path, sink, { sha1: nodeSha1, ...options });
+  } finally {
+    await sink.close();
+  }
+  await rename(partial, file);
+  return result;
 }

@@ -1,4 +1,8 @@
-/** Upload progress: bytes the server acknowledged, the recent rate, and the time left at that rate. */
+/** Upload progress: bytes the server acknowledged, the recent rate, the time left at that rate, and what the upload waits for. */
+import type { WaitingFor } from './retry.js';
+
+export type UploadState = 'sending' | 'waiting for network' | 'waiting for server';
+
 export interface UploadProgress {
   /** Bytes the server holds (acknowledged), including those it had before a resume. */
   acknowledgedBytes: number;
@@ -8,6 +12,10 @@ export interface UploadProgress {
   bytesPerSecond: number;
   /** Seconds left at the current rate; null while unknown. */
   etaSeconds: number | null;
+  /** `sending`, or between tries: `waiting for network` (offline, a handover) or `waiting for server` (5xx, 429). */
+  state: UploadState;
+  /** While waiting: when the next try goes out (ms since the epoch); else null. */
+  nextTryAt: number | null;
 }
 
 /** A sliding window keeps the rate current on networks whose speed changes. */
@@ -20,6 +28,8 @@ export class ProgressMeter {
   private acknowledged: number;
   /** False while a growing source may still deliver more: no ETA then. */
   private totalKnown = true;
+  private state: UploadState = 'sending';
+  private nextTryAt: number | null = null;
 
   constructor(
     total: number,
@@ -51,6 +61,20 @@ export class ProgressMeter {
     return this.snapshot();
   }
 
+  /** Tries have failed; the next goes out at `nextTryAt`. */
+  waiting(waitingFor: WaitingFor, nextTryAt: number): UploadProgress {
+    this.state = waitingFor === 'network' ? 'waiting for network' : 'waiting for server';
+    this.nextTryAt = nextTryAt;
+    return this.snapshot();
+  }
+
+  /** Requests are answered again. */
+  sending(): UploadProgress {
+    this.state = 'sending';
+    this.nextTryAt = null;
+    return this.snapshot();
+  }
+
   snapshot(): UploadProgress {
     const first = this.samples[0];
     const last = this.samples[this.samples.length - 1];
@@ -62,6 +86,8 @@ export class ProgressMeter {
       totalBytes: this.total,
       bytesPerSecond: rate,
       etaSeconds: !this.totalKnown ? null : left === 0 ? 0 : rate > 0 ? left / rate : null,
+      state: this.state,
+      nextTryAt: this.nextTryAt,
     };
   }
 }

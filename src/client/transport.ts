@@ -9,8 +9,11 @@ export interface TransportOptions {
   /** Base URL of the server, e.g. `http://127.0.0.1:8080`. */
   server: string;
   token?: string | undefined;
-  /** Another fetch implementation (tests, proxies, older runtimes). */
-  fetch?: typeof fetch;
+  /**
+   * Another fetch implementation (tests, proxies, older runtimes). One with a
+   * `dropIdleConnections()` method is told when kept-alive connections may have gone silent.
+   */
+  fetch?: typeof fetch & { dropIdleConnections?: () => void };
 }
 
 export interface CallOptions {
@@ -41,12 +44,17 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 export class Transport {
   readonly server: string;
   token: string | undefined;
-  private readonly fetchImpl: typeof fetch;
+  private readonly fetchImpl: NonNullable<TransportOptions['fetch']>;
 
   constructor(options: TransportOptions) {
     this.server = options.server.replace(/\/+$/, '');
     this.token = options.token;
     this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  /** A request stalled: kept-alive connections that are idle may be as dead as its own; new requests open fresh ones. */
+  dropIdleConnections(): void {
+    this.fetchImpl.dropIdleConnections?.();
   }
 
   url(path: string, query?: CallOptions['query']): string {

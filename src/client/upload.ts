@@ -1,19 +1,20 @@
 /**
  * The resumable upload: create (or find) the attachment, then walk the file once in order,
- * fingerprinting every byte and sending the ranges the server lacks, several chunks at once.
- * Each chunk is retried on its own; the walk ends when the server holds the whole file and
- * its SHA1 equals ours.
+ * fingerprinting every byte and sending the ranges the server lacks (chunk-pipeline.ts sends
+ * them, as many at once and as big as the link allows). The upload ends when the server holds
+ * the whole file and its SHA1 equals ours; it waits out a lost network for as long as the
+ * caller wants it (until the signal aborts or the deadline passes).
  */
 import { TrickleClient } from './api.js';
-import type { ChunkSizing } from './chunk-sizer.js';
-import { ChunkSender } from './chunk-sender.js';
+import { ChunkPipeline, type Chunk, type ChunkFeed } from './chunk-pipeline.js';
+import type { ChunkSizing } from './chunk-sizing.js';
 import { TrickleApiError, TrickleUploadError } from './errors.js';
-import { InFlight } from './in-flight.js';
 import { ProgressMeter, type UploadProgress } from './progress.js';
 import { sleep, type RetryPolicy } from './retry.js';
 import type { Sha1, Sha1Factory } from './sha1.js';
 import type { UploadSource } from './source.js';
 import type { Attachment, ByteRange } from './types.js';
+import { UploadSession } from './upload-session.js';
 
 export interface UploadOptions {
   /** A client to use; else one is made from `server` and `token`. */
@@ -24,18 +25,18 @@ export interface UploadOptions {
   filename?: string;
   /** Resume this attachment: only the ranges it lacks are sent. If it is gone, a new one is made. */
   attachmentId?: number;
-  /** Chunks in flight at once; default 4. */
+  /** The most chunks in flight at once (default 4); how many are, follows the link. */
   concurrency?: number;
   chunkSizing?: Partial<ChunkSizing>;
+  /** How failures are waited out; by default the upload never gives up on a lost network or a busy server. */
   retry?: Partial<RetryPolicy>;
-  /** A request without an answer after this many ms (plus `minBytesPerSecond` time for its body) is retried; default 30 s. */
-  timeoutMs?: number;
-  /** The slowest upload rate to wait for before a chunk counts as stalled; default 16 KiB/s. */
-  minBytesPerSecond?: number;
   signal?: AbortSignal;
+  /** Gives up at this time (a Date, or ms since the epoch) with a TrickleTimeoutError. */
+  deadline?: Date | number;
   onProgress?: (progress: UploadProgress) => void;
   /** Called once the attachment is known, before any chunk is sent (e.g. to remember its id). */
   onAttachment?: (attachment: Attachment) => void | Promise<void>;
+  /** Called when a try failed and the next waits `delayMs`. */
   onRetry?: (error: unknown, delayMs: number) => void;
   /** Called for every chunk the server acknowledged: those bytes are durable there. */
   onChunkAcknowledged?: (range: ByteRange) => void;
@@ -49,7 +50,7 @@ export interface UploadResult {
   fingerprint: string;
   size: number;
   attachment: Attachment;
-  /** Chunk bytes put on the wire, retries included. */
+  /** Chunk bytes put on the wire, resends included. */
   bytesSent: number;
   /** True when an existing attachment was continued. */
   resumed: boolean;
@@ -75,92 +76,148 @@ export async function uploadSource(source: UploadSource, options: UploadOptions 
 }
 
 /**
- * Polls the attachment until it is complete (the server may still be hashing an out-of-order
- * file) or lacks ranges; throws if it holds every byte but never completes.
+ * The server's view once everything sent is acknowledged: asks until the attachment is
+ * complete (the server may still be hashing an out-of-order file) or lacks ranges; throws if
+ * it holds every byte but never completes.
  */
-export async function settle(fetchAttachment: () => Promise<Attachment>, signal: AbortSignal, observe: (attachment: Attachment) => void): Promise<Attachment> {
+export async function settle(session: UploadSession): Promise<Attachment> {
+  if (session.latest?.complete) return session.latest;
   for (let poll = 0; poll < SETTLE_POLLS; poll += 1) {
-    if (poll > 0) await sleep(SETTLE_POLL_MS, signal);
-    const attachment = await fetchAttachment();
-    observe(attachment);
+    if (poll > 0) await sleep(SETTLE_POLL_MS, session.stop.signal);
+    const attachment = await session.small((limits) => session.client.attachment(session.attachmentId, limits));
+    session.observe(attachment);
     if (attachment.complete || attachment.missing.length > 0) return attachment;
   }
   throw new TrickleUploadError('the attachment holds every byte but did not complete in time');
 }
 
-/** Runs `work` with a signal aborted by the caller's signal or by `stop`. */
-export async function stoppable<T>(stop: AbortController, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
-  if (signal?.aborted) throw signal.reason;
-  const onAbort = () => stop.abort(signal?.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    return await work();
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-  }
-}
+/** The file walked once in order: every byte fingerprinted, the bytes the server lacks given out as chunks. */
+class FileWalk implements ChunkFeed {
+  private cursor = 0;
+  private rangeIndex = 0;
+  exhausted = false;
 
-class UploadRun {
   private readonly source: UploadSource;
-  private readonly options: UploadOptions;
-
-  private readonly client: TrickleClient;
-  private readonly chunks: ChunkSender;
-  private readonly concurrency: number;
-  private readonly sha1: Sha1Factory;
-  /** Aborted by the caller's signal, or by the first chunk that fails for good. */
-  private readonly stop = new AbortController();
-  private meter: ProgressMeter | null = null;
-  private latest: Attachment | null = null;
+  private readonly missing: readonly ByteRange[];
+  private readonly fingerprint: Sha1;
+  private readonly stop: AbortSignal;
 
   constructor(
     source: UploadSource,
-    options: UploadOptions,
+    missing: readonly ByteRange[],
+    fingerprint: Sha1,
+    stop: AbortSignal,
   ) {
     this.source = source;
+    this.missing = missing;
+    this.fingerprint = fingerprint;
+    this.stop = stop;
+  }
+
+  async next(maxBytes: number): Promise<Chunk | null> {
+    for (;;) {
+      const range = this.missing[this.rangeIndex];
+      if (range === undefined) {
+        await this.hashTo(this.source.size);
+        this.exhausted = true;
+        return null;
+      }
+      const [start, end] = range;
+      if (this.cursor >= end) {
+        this.rangeIndex += 1;
+        continue;
+      }
+      await this.hashTo(start);
+      const length = Math.min(maxBytes, end - this.cursor);
+      const bytes = await this.source.read(this.cursor, length);
+      this.fingerprint.update(bytes);
+      const chunk = { start: this.cursor, bytes };
+      this.cursor += length;
+      return chunk;
+    }
+  }
+
+  whenReady(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  reread(start: number, end: number): Promise<Uint8Array> {
+    return this.source.read(start, end - start);
+  }
+
+  /** Bytes the server already holds are read only to be fingerprinted. */
+  private async hashTo(end: number): Promise<void> {
+    while (this.cursor < end) {
+      if (this.stop.aborted) throw this.stop.reason;
+      const length = Math.min(HASH_BLOCK, end - this.cursor);
+      this.fingerprint.update(await this.source.read(this.cursor, length));
+      this.cursor += length;
+    }
+  }
+}
+
+/** Nothing new: only resends. */
+const NO_NEW_CHUNKS: ChunkFeed = {
+  next: async () => null,
+  exhausted: true,
+  whenReady: () => Promise.resolve(),
+  reread: () => Promise.reject(new Error('nothing to reread')),
+};
+
+class UploadRun {
+  private readonly session: UploadSession;
+  private readonly pipeline: ChunkPipeline;
+  private readonly source: UploadSource;
+  private readonly options: UploadOptions;
+
+  constructor(source: UploadSource, options: UploadOptions) {
+    this.source = source;
     this.options = options;
-    this.client = clientFor(options);
-    this.chunks = new ChunkSender(this.client, options, this.stop.signal);
-    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
-    this.sha1 = this.chunks.sha1;
+    this.session = new UploadSession(clientFor(options), options);
+    this.pipeline = new ChunkPipeline(this.session, () => null, options.onChunkAcknowledged);
     if (source.size < 1) throw new TrickleUploadError('cannot upload an empty file');
   }
 
   run(): Promise<UploadResult> {
-    return stoppable(this.stop, this.options.signal, () => this.upload());
+    return this.session.run(() => this.upload());
   }
 
   private async upload(): Promise<UploadResult> {
+    const { session, source } = this;
+    // Waiting for the network to create the attachment is reported too.
+    session.meter = new ProgressMeter(source.size, 0);
     const { attachment: opened, resumed } = await this.open();
-    this.latest = opened;
+    session.latest = opened;
     await this.options.onAttachment?.(opened);
-    this.meter = new ProgressMeter(this.source.size, opened.received_bytes);
-    this.options.onProgress?.(this.meter.snapshot());
+    session.meter = new ProgressMeter(source.size, opened.received_bytes);
+    this.options.onProgress?.(session.meter.snapshot());
 
-    const fingerprint = this.sha1();
-    let hashed = false;
-    let attachment = opened;
-    for (let round = 0; !attachment.complete; round += 1) {
+    const fingerprint = session.sha1();
+    const walk = new FileWalk(source, opened.complete ? [] : opened.missing, fingerprint, session.stop.signal);
+    await this.pipeline.run(walk);
+    // A file whose ranges were all there still has to be fingerprinted.
+    if (!walk.exhausted) await walk.next(0);
+    let attachment = await settle(session);
+    for (let round = 1; !attachment.complete; round += 1) {
       if (round === MAX_ROUNDS) throw new TrickleUploadError(`the server still lacks ${attachment.outstanding} bytes after ${MAX_ROUNDS} rounds`);
-      await this.send(attachment.missing, hashed ? null : fingerprint);
-      hashed = true;
-      attachment = await this.settle();
+      this.pipeline.resend(attachment.missing);
+      await this.pipeline.run({ ...NO_NEW_CHUNKS, reread: (start, end) => walk.reread(start, end) });
+      attachment = await settle(session);
     }
-    // A resumed attachment that was already complete still has to be fingerprinted here.
-    if (!hashed) await this.hashRange(fingerprint, 0, this.source.size);
     const sha1 = fingerprint.digest();
     if (attachment.sha1 !== sha1) {
       throw new TrickleUploadError(`the server's copy has SHA1 ${attachment.sha1}, the file has ${sha1}: the file changed during the upload, or attachment ${attachment.id} holds another file`);
     }
-    return { attachmentId: attachment.id, fingerprint: sha1, size: this.source.size, attachment, bytesSent: this.chunks.bytesSent, resumed };
+    return { attachmentId: attachment.id, fingerprint: sha1, size: source.size, attachment, bytesSent: this.pipeline.bytesSent, resumed };
   }
 
   /** The attachment to continue, or a new one. */
   private async open(): Promise<{ attachment: Attachment; resumed: boolean }> {
+    const { session } = this;
     const { attachmentId } = this.options;
     if (attachmentId !== undefined) {
       try {
-        const existing = await this.retrying(() => this.client.attachment(attachmentId, { signal: this.stop.signal }));
+        const existing = await session.small((limits) => session.client.attachment(attachmentId, limits));
         if (existing.size === this.source.size) return { attachment: existing, resumed: true };
       } catch (error) {
         // Expired, deleted or never ours: start over. Anything else is the caller's to see.
@@ -168,66 +225,7 @@ class UploadRun {
       }
     }
     const filename = this.options.filename ?? this.source.name;
-    const created = await this.retrying(() => this.client.createAttachment(this.source.size, filename, { signal: this.stop.signal }));
+    const created = await session.small((limits) => session.client.createAttachment(this.source.size, filename, limits));
     return { attachment: created, resumed: false };
-  }
-
-  /** Sends `missing` in chunks; with a hasher, walks the whole file in order and fingerprints it too. */
-  private async send(missing: ByteRange[], fingerprint: Sha1 | null): Promise<void> {
-    const inFlight = new InFlight(this.concurrency, this.stop);
-    let cursor = 0;
-    try {
-      for (const [start, end] of missing) {
-        if (fingerprint) await this.hashRange(fingerprint, cursor, start);
-        for (let offset = start; offset < end; ) {
-          await inFlight.slot();
-          const length = Math.min(this.chunks.sizer.current, end - offset);
-          const bytes = await this.source.read(offset, length);
-          fingerprint?.update(bytes);
-          inFlight.start(this.sendChunk(offset, bytes));
-          offset += length;
-        }
-        cursor = end;
-      }
-      if (fingerprint) await this.hashRange(fingerprint, cursor, this.source.size);
-    } catch (error) {
-      this.stop.abort(error);
-      await inFlight.drain().catch(() => undefined);
-      throw error;
-    }
-    await inFlight.drain();
-  }
-
-  private async sendChunk(offset: number, bytes: Uint8Array): Promise<void> {
-    this.observe(await this.chunks.send(this.attachmentId(), offset, bytes));
-  }
-
-  /** Present bytes are read only to be fingerprinted. */
-  private async hashRange(fingerprint: Sha1, start: number, end: number): Promise<void> {
-    for (let offset = start; offset < end; offset += HASH_BLOCK) {
-      if (this.stop.signal.aborted) throw this.stop.signal.reason;
-      fingerprint.update(await this.source.read(offset, Math.min(HASH_BLOCK, end - offset)));
-    }
-  }
-
-  /** The server's view once every chunk of a round is acknowledged; waits while it hashes. */
-  private async settle(): Promise<Attachment> {
-    if (this.latest?.complete) return this.latest;
-    return settle(() => this.retrying(() => this.client.attachment(this.attachmentId(), { signal: this.stop.signal })), this.stop.signal, (a) => this.observe(a));
-  }
-
-  private observe(attachment: Attachment): void {
-    // Replies to parallel chunks arrive in any order: keep the one that knows the most.
-    if (this.latest === null || attachment.received_bytes >= this.latest.received_bytes) this.latest = attachment;
-    if (this.meter) this.options.onProgress?.(this.meter.update(attachment.received_bytes));
-  }
-
-  private attachmentId(): number {
-    if (this.latest === null) throw new Error('no attachment yet');
-    return this.latest.id;
-  }
-
-  private retrying<T>(attempt: () => Promise<T>): Promise<T> {
-    return this.chunks.retrying(attempt);
   }
 }

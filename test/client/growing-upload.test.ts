@@ -17,8 +17,6 @@ import { startServer, type TestServer } from '../helpers/server.js';
 const QUICK: Partial<UploadOptions> = {
   chunkSizing: { initial: 64 * 1024, min: 16 * 1024, max: 256 * 1024, targetMs: 200 },
   retry: { retries: 40, baseDelayMs: 5, maxDelayMs: 100 },
-  timeoutMs: 400,
-  minBytesPerSecond: 8 * 1024 * 1024,
 };
 
 /** `data` cut into pieces of the given sizes, in turn, as Blobs (like MediaRecorder's) or bytes. */

@@ -1,30 +1,81 @@
-/** The SDK's pure pieces: chunk sizing, backoff, Retry-After, progress. */
+/** The SDK's pure pieces: what the link estimate decides, waiting out failures, backoff, Retry-After, progress. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ChunkSizer } from '../../src/client/chunk-sizer.js';
+import { chunkSizing } from '../../src/client/chunk-sizing.js';
 import { TrickleApiError, TrickleNetworkError, isRetriable } from '../../src/client/errors.js';
 import { ProgressMeter } from '../../src/client/progress.js';
-import { backoffDelay, withRetries } from '../../src/client/retry.js';
+import { LinkEstimate } from '../../src/client/link-estimate.js';
+import { backoffDelay, DEFAULT_RETRY, NetworkGate, offlineDelay, withRetries } from '../../src/client/retry.js';
 import { parseRetryAfter } from '../../src/client/transport.js';
 
-test('chunk sizes grow while requests are fast, shrink when slow or failing, within bounds', () => {
-  const sizer = new ChunkSizer({ initial: 100, min: 50, max: 400, targetMs: 1000 });
-  sizer.succeeded(100, 100);
-  assert.equal(sizer.current, 200);
-  sizer.succeeded(50, 10); // a short tail chunk says nothing
-  assert.equal(sizer.current, 200);
-  sizer.succeeded(200, 100);
-  sizer.succeeded(400, 100);
-  assert.equal(sizer.current, 400);
-  sizer.succeeded(400, 1500); // near the target: keep
-  assert.equal(sizer.current, 400);
-  sizer.succeeded(400, 2500);
-  assert.equal(sizer.current, 200);
-  sizer.failed();
-  sizer.failed();
-  sizer.failed();
-  assert.equal(sizer.current, 50);
-  assert.throws(() => new ChunkSizer({ initial: 10, min: 20, max: 30, targetMs: 1 }), RangeError);
+test('chunk size, chunks in flight and stall deadlines follow the measured link', () => {
+  let now = 0;
+  const link = new LinkEstimate(chunkSizing({ initial: 64 * 1024, min: 16 * 1024, max: 2 * 1024 * 1024, targetMs: 500 }), () => now);
+  assert.equal(link.bytesPerSecond, null);
+  assert.equal(link.chunkBytes(), 64 * 1024, 'nothing measured: the first size');
+  assert.deepEqual([link.wantsMore(0, 1), link.wantsMore(0, 2)], [true, false], 'nothing measured: two chunks');
+  // A 3G uplink: two requests of 62.5 kB in flight, one acknowledged every half second.
+  link.roundTrip(200);
+  link.started();
+  link.started();
+  for (let i = 0; i < 20; i += 1) {
+    now += 500;
+    link.replied(1000, link.expectedMs(125_000)); // on time: the margin narrows
+    link.ended(62_500);
+    link.started();
+  }
+  assert.equal(Math.round(link.bytesPerSecond!), 125_000);
+  assert.equal(link.chunkBytes(), 62_500, 'half a second of the link');
+  // Half a second's chunk plus a round trip (and the server's commit) in flight: about two chunks.
+  assert.equal(link.wantsMore(62_500, 1), true);
+  assert.equal(link.wantsMore(100_000, 2), false, 'a thin link: about two in flight, no more');
+  const stall = link.stallAfterMs(125_000);
+  assert.ok(stall > 1000 && stall < 3500, `a request carrying a second of the link stalls after ${stall} ms`);
+  // Late replies widen the margin; so does a request taken for stalled that had arrived.
+  link.replied(10_000, 1000);
+  assert.ok(link.stallAfterMs(125_000) > stall + 10_000);
+  const wide = link.stallAfterMs(125_000);
+  link.falseStall();
+  assert.ok(link.stallAfterMs(125_000) > wide);
+
+  // A fast link: the largest chunks, and more of them in flight to hide each round trip.
+  const fast = new LinkEstimate(chunkSizing(), () => now);
+  fast.roundTrip(50);
+  fast.started();
+  now += 10;
+  fast.ended(2 * 1024 * 1024);
+  assert.equal(fast.chunkBytes(), 2 * 1024 * 1024);
+  assert.equal(fast.wantsMore(6 * 1024 * 1024, 3), true, 'a fast link: more in flight (the caller\'s limit bounds them)');
+  assert.throws(() => chunkSizing({ initial: 10, min: 20, max: 30 }), RangeError);
+  assert.equal(chunkSizing({ min: 256 * 1024, max: 256 * 1024 }).initial, 256 * 1024, 'bounds alone fix the first size too');
+});
+
+test('the gate waits out a lost network often at first, then less often, and never gives up by default', async () => {
+  assert.ok(offlineDelay(0, () => 0.5) <= 300);
+  assert.ok(offlineDelay(60_000, () => 0.5) >= 2000);
+  assert.ok(offlineDelay(3_600_000, () => 1) <= 6000);
+  let now = 1000;
+  const waits: Array<[string, number]> = [];
+  const gate = new NetworkGate(DEFAULT_RETRY, { onWait: (what, at) => waits.push([what, at]) }, () => now, () => 0.5);
+  const reset = new TrickleNetworkError('reset');
+  assert.equal(gate.failed(reset), 200);
+  assert.equal(gate.open, false);
+  assert.deepEqual(waits, [['network', 1200]]);
+  now += 50;
+  assert.equal(gate.failed(reset), 150, 'a second request cut by the same handover: the same try');
+  assert.equal(waits.length, 1);
+  for (let i = 0; i < 1000; i += 1) {
+    now = gate.reopensAt;
+    gate.failed(reset);
+  }
+  assert.equal(waits.length, 1001, 'a thousand failures in a row, and still waiting');
+  assert.ok(gate.reopensAt - now <= 6000);
+  gate.succeeded();
+  now = gate.reopensAt;
+  assert.equal(gate.open, true);
+  assert.throws(() => gate.failed(new TrickleApiError(404, 'not_found', 'gone')), TrickleApiError);
+  gate.failed(new TrickleApiError(503, 'unexpected_response', 'busy', null, undefined, 2000));
+  assert.deepEqual(waits.at(-1), ['server', now + 2000]);
 });
 
 test('backoff is jittered below an exponential ceiling, and a Retry-After is a floor', () => {
@@ -74,7 +125,7 @@ test('only network failures, timeouts, 5xx, 408 and 429 are retried', async () =
 test('progress reports the recent rate and the time left', () => {
   let now = 0;
   const meter = new ProgressMeter(1000, 100, 5000, () => now);
-  assert.deepEqual(meter.snapshot(), { acknowledgedBytes: 100, totalBytes: 1000, bytesPerSecond: 0, etaSeconds: null });
+  assert.deepEqual(meter.snapshot(), { acknowledgedBytes: 100, totalBytes: 1000, bytesPerSecond: 0, etaSeconds: null, state: 'sending', nextTryAt: null });
   now = 1000;
   const p = meter.update(300);
   assert.equal(p.bytesPerSecond, 200);
@@ -87,4 +138,6 @@ test('progress reports the recent rate and the time left', () => {
   const late = meter.update(1000);
   assert.equal(late.etaSeconds, 0);
   assert.ok(late.bytesPerSecond >= 100, 'the rate reflects the last seconds, not the whole upload');
+  assert.deepEqual([meter.waiting('network', 25_000).state, meter.snapshot().nextTryAt], ['waiting for network', 25_000]);
+  assert.deepEqual([meter.sending().state, meter.snapshot().nextTryAt], ['sending', null]);
 });

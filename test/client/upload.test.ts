@@ -19,8 +19,6 @@ import { startServer, type TestServer } from '../helpers/server.js';
 const QUICK: Partial<UploadOptions> = {
   chunkSizing: { initial: 64 * 1024, min: 16 * 1024, max: 512 * 1024, targetMs: 200 },
   retry: { retries: 30, baseDelayMs: 5, maxDelayMs: 100 },
-  timeoutMs: 400,
-  minBytesPerSecond: 8 * 1024 * 1024,
 };
 
 /** A WAV file of `size` bytes whose samples are random: real audio to the prober, unique bytes to the hash. */

@@ -1,35 +1,17 @@
 /**
  * `trickle download ID`: a clip's audio (or a message's, with --message) to a file. The bytes go
- * to FILE.part first and are checked against the server's SHA1 before the rename; an
- * interrupted download continues from the end of FILE.part with a Range request. An existing
- * FILE is replaced only when the user says so at the terminal, or with --force.
+ * to FILE.part first and are checked against the server's SHA1 before the rename; a transfer
+ * cut off (or gone silent) is continued with a Range request, in this run after a lost network
+ * comes back, or by the next run from the end of FILE.part. An existing FILE is replaced only
+ * when the user says so at the terminal, or with --force.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, rename, rm, stat } from 'node:fs/promises';
+import { lstat, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { TrickleClient } from '../../client/node.js';
+import { downloadFile, TrickleClient } from '../../client/node.js';
 import { positiveInteger, type Command } from '../command.js';
 import { formatBytes, UsageError } from '../output.js';
 import { canAsk, confirm } from '../prompt.js';
 import { requireToken, resolveConnection } from '../settings.js';
-
-async function sizeOf(file: string): Promise<number> {
-  try {
-    return (await stat(file)).size;
-  } catch {
-    return 0;
-  }
-}
-
-async function sha1OfFile(file: string): Promise<string> {
-  const hash = createHash('sha1');
-  await pipeline(createReadStream(file), hash);
-  return hash.digest('hex');
-}
 
 /** Throws unless `target` is free, or a person at the terminal agrees to replace it. */
 async function mayOverwrite(target: string): Promise<void> {
@@ -68,24 +50,11 @@ export const downloadCommand: Command = {
     const partial = `${target}.part`;
     if (!values.force) await mayOverwrite(target);
 
-    let have = await sizeOf(partial);
-    if (have > item.audio.size) {
-      await rm(partial, { force: true });
-      have = 0;
-    }
-    if (have < item.audio.size) {
-      const response = await client.download(item.urls.audio, { signal, ...(have > 0 ? { range: [have] as [number] } : {}) });
-      // A server that ignores the Range sends everything: start the file over.
-      const append = have > 0 && response.status === 206;
-      if (!response.body) throw new Error('the server sent no audio');
-      await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), createWriteStream(partial, { flags: append ? 'a' : 'w' }), { signal });
-    }
-    const sha1 = await sha1OfFile(partial);
-    if (sha1 !== item.audio.sha1) {
-      await rm(partial, { force: true });
-      throw new Error(`the downloaded file has SHA1 ${sha1}, the server says ${item.audio.sha1}; removed it, try again`);
-    }
-    await rename(partial, target);
+    const { sha1 } = await downloadFile(client, item.urls.audio, target, { signal, expectedSha1: item.audio.sha1 }).catch(async (error: unknown) => {
+      // Kept for the next run to continue, unless nothing worth keeping is in it (a wrong SHA1 empties it).
+      if ((await stat(partial).catch(() => null))?.size === 0) await rm(partial, { force: true });
+      throw error;
+    });
     output.result(`Saved ${formatBytes(item.audio.size)} to ${target}`, { file: path.resolve(target), size: item.audio.size, sha1, content_type: item.audio.content_type });
   },
 };
