@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, only those missing (CI and contributors, as root).
 set -euo pipefail
-packages=(ffmpeg espeak-ng sox chromium radosgw ceph-mon ceph-osd ceph-mgr nginx)
+packages=(ffmpeg espeak-ng sox chromium radosgw ceph-mon ceph-osd ceph-mgr nginx podman runc debootstrap)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -76,6 +76,18 @@ stop() {
     pid="$(cat "$pidfile" 2>/dev/null || true)"
     [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
   done
+  # SIGKILL lands asynchronously: wait (bounded) until each is gone or only a zombie whose
+  # parent has not reaped it yet.
+  for _ in $(seq 1 40); do
+    alive=0
+    for pidfile in "$DIR"/run/*.pid; do
+      [ -e "$pidfile" ] || continue
+      pid="$(cat "$pidfile" 2>/dev/null || true)"
+      if [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] && ! awk '{ exit ($3 == "Z") ? 0 : 1 }' "/proc/$pid/stat" 2>/dev/null; then alive=1; fi
+    done
+    [ "$alive" = 0 ] && break
+    sleep 0.25
+  done
   rm -rf "$DIR"
 }
 

@@ -46,7 +46,9 @@ for (const kind of databaseKinds()) {
       const sources = ['bytes', 'blob', 'path'] as const;
       let retries = 0;
       let faults = 0;
-      for (let round = 0; round < 6; round += 1) {
+      // Faults strike per connection, and the SDK keeps its connections: six rounds at least, more
+      // (up to twelve) until enough faults have struck.
+      for (let round = 0; round < 12 && (round < 6 || faults < 20); round += 1) {
         const proxy = await FaultProxy.start(server.url, {
           seed: 1000 + round,
           odds: { cut: 0.25, reset: 0.1, stall: 0.1, unavailable: 0.1 },
