@@ -16,7 +16,7 @@ export default tseslint.config(
     files: ['web/**/*.js'],
     languageOptions: {
       globals: Object.fromEntries(
-        ['window', 'document', 'location', 'navigator', 'localStorage', 'crypto', 'performance', 'console', 'URL', 'URLSearchParams', 'Blob', 'ReadableStream', 'MediaRecorder', 'AbortController', 'setInterval', 'clearInterval', 'setTimeout'].map((name) => [name, 'readonly']),
+        ['window', 'document', 'location', 'navigator', 'localStorage', 'crypto', 'performance', 'console', 'URL', 'URLSearchParams', 'Blob', 'ReadableStream', 'MediaRecorder', 'AbortController', 'setInterval', 'clearInterval', 'setTimeout', 'indexedDB', 'IDBKeyRange', 'Headers', 'fetch', 'self', 'getComputedStyle', 'requestAnimationFrame', 'cancelAnimationFrame', 'IntersectionObserver', 'AudioContext', 'Intl'].map((name) => [name, 'readonly']),
       ),
     },
   },

@@ -1,5 +1,6 @@
 // The microphone as a growing source: MediaRecorder hands over a piece about every second,
-// and each piece goes into a ReadableStream that the SDK uploads as it arrives.
+// each piece is kept first (`keep`, to IndexedDB: it survives a reload) and then goes into a
+// ReadableStream that the SDK uploads as it arrives. An analyser gives the live input level.
 
 /** What the browser can record, best first: WebM/Opus (Chromium, Firefox), MP4/AAC (Safari), Ogg/Opus. */
 const FORMATS = [
@@ -17,12 +18,31 @@ export function recordingSupported() {
   return typeof MediaRecorder !== 'undefined' && Boolean(navigator.mediaDevices?.getUserMedia);
 }
 
+/** The input's loudness now, 0..1 (RMS of the last few milliseconds, scaled so speech fills most of it). */
+function levelMeter(media) {
+  const context = new AudioContext();
+  const analyser = context.createAnalyser();
+  analyser.fftSize = 1024;
+  context.createMediaStreamSource(media).connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  return {
+    level() {
+      analyser.getFloatTimeDomainData(samples);
+      let sum = 0;
+      for (const sample of samples) sum += sample * sample;
+      return Math.min(1, Math.sqrt(sum / samples.length) * 4);
+    },
+    close: () => void context.close().catch(() => undefined),
+  };
+}
+
 /**
- * Starts recording. Resolves { stream, filename, mimeType, elapsedSeconds(), stop() }:
+ * Starts recording. Resolves { stream, filename, mimeType, elapsedSeconds(), level(), stop() }:
  * `stream` yields Blobs while recording and closes once the last one is out; stop() ends it.
- * `preferred` (a MIME type) is tried first when the browser supports it.
+ * `keep(blob, index)` is awaited before a piece enters the stream (in order). `preferred`
+ * (a MIME type) is tried first when the browser supports it.
  */
-export async function startRecording(preferred) {
+export async function startRecording(preferred, keep = async () => undefined) {
   const media = await navigator.mediaDevices.getUserMedia({ audio: true });
   const candidates = preferred ? [{ mimeType: preferred, extension: preferred.includes('mp4') ? 'm4a' : 'webm' }, ...FORMATS] : FORMATS;
   const format = candidates.find((f) => MediaRecorder.isTypeSupported(f.mimeType));
@@ -37,18 +57,29 @@ export async function startRecording(preferred) {
   const stream = new ReadableStream({
     start: (c) => void (controller = c),
   });
+  const meter = levelMeter(media);
+  // Pieces are kept one after the other, and enter the stream in order.
+  let kept = Promise.resolve();
+  let index = 0;
   const ended = new Promise((resolve) => {
     recorder.addEventListener('dataavailable', (event) => {
-      if (event.data.size > 0) controller.enqueue(event.data);
+      if (event.data.size === 0) return;
+      const piece = event.data;
+      const at = index++;
+      kept = kept.then(() => keep(piece, at)).catch((error) => console.error(error)).then(() => controller.enqueue(piece));
     });
     // The last dataavailable comes before stop: the stream ends with every byte in it.
     recorder.addEventListener('stop', () => {
       media.getTracks().forEach((track) => track.stop());
-      controller.close();
-      resolve();
+      meter.close();
+      void kept.then(() => {
+        controller.close();
+        resolve();
+      });
     });
     recorder.addEventListener('error', (event) => {
       media.getTracks().forEach((track) => track.stop());
+      meter.close();
       controller.error(event.error ?? new Error('the recorder failed'));
       resolve();
     });
@@ -63,6 +94,7 @@ export async function startRecording(preferred) {
     mimeType,
     filename: `recording-${new Date().toISOString().replace(/[:.]/g, '-')}.${extension}`,
     elapsedSeconds: () => ((stoppedAt ?? performance.now()) - startedAt) / 1000,
+    level: () => (stoppedAt === null ? meter.level() : 0),
     async stop() {
       if (recorder.state !== 'inactive') {
         stoppedAt = performance.now();

@@ -18,6 +18,7 @@ export type * from './types.js';
 export { uploadSource, type UploadOptions, type UploadResult };
 export { downloadTo, memorySink, type DownloadOptions, type DownloadProgress, type DownloadResult, type DownloadSink } from './download.js';
 export { isGrowingSource, uploadGrowing, type GrowingSource, type SourcePiece } from './growing-upload.js';
+export { chooseRendition, isFastLink, FAST_LINK_BYTES_PER_SECOND, FAST_LINK_RTT_MS, RENDITION_TYPES, type LinkHint, type RenditionChoice, type RenditionChoiceOptions, type RenditionKind, type RenditionUrls } from './renditions.js';
 
 /**
  * Uploads a Blob/File, bytes, or any UploadSource; or a growing source of unknown length (a

@@ -58,9 +58,11 @@ export async function webRoutes(app: FastifyInstance): Promise<void> {
       // A new deployment must reach browsers at once; ETags keep the revalidation cheap.
       cacheControl: true,
       maxAge: 0,
-      setHeaders: (reply) => {
+      setHeaders: (reply, filePath) => {
         reply.header('x-content-type-options', 'nosniff');
         reply.header('content-security-policy', policy);
+        // The service worker serves the page at / (it adds the token to a message's audio requests).
+        if (filePath === path.join(WEB_DIR, 'sw.js')) reply.header('service-worker-allowed', '/');
       },
     });
   await files(WEB_DIR, '/app/', true);
