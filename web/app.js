@@ -201,6 +201,7 @@ async function openMessages(username) {
     });
   }
   renderMessages(true);
+  updatePublishMode();
   if (thread) $('thread-scroll').focus({ preventScroll: true });
 }
 
@@ -460,6 +461,8 @@ async function record() {
   if (recording) return;
   if (!recordingSupported()) return say('recording-status', 'This browser cannot record audio.', true);
   discardPending();
+  delete $('dock').dataset.attachmentId;
+  delete $('dock').dataset.stoppedAt;
   const target = recordingTarget();
   const draft = { id: crypto.randomUUID(), createdAt: new Date().toISOString(), attachmentId: null, seconds: 0, to: target?.to ?? null, parentId: target?.parentId ?? null, mimeType: null, filename: null };
   const ends = [];
@@ -480,14 +483,12 @@ async function record() {
   await putDraft(draft).catch((error) => console.error(error));
   recording = { session, draft, target, ends, acked: 0 };
   const dock = $('dock');
-  delete dock.dataset.attachmentId;
-  delete dock.dataset.stoppedAt;
   dock.dataset.state = 'recording';
   $('record').hidden = true;
   $('stop').hidden = false;
   $('cancel-recording').hidden = false;
   $('stop').focus();
-  say('recording-status', target ? `Recording a message to ${target.to}; each second goes to the server as it is recorded.` : 'Recording; each second goes to the server as it is recorded.');
+  say('recording-status', target ? `Recording a message to ${target.to}; it goes to the server as it is recorded.` : 'Recording; it goes to the server as it is recorded.');
   say('publish-status', '');
   const showState = () => {
     const seconds = session.elapsedSeconds();
@@ -710,7 +711,7 @@ async function send(job, { title, to, parentId }) {
         throw error instanceof TrickleApiError && error.status === 404 ? new Error(`There is no user named ${to}.`) : error;
       });
       const { message } = await client.sendMessage({ recipientId: recipient.id, audio, title: title || undefined, uuid: job.uuid, parentId: parentId ?? undefined });
-      say('publish-status', `Sent “${message.title ?? 'voice message'}” to ${recipient.username}.`);
+      say('publish-status', `Sent “${message.title || 'voice message'}” to ${recipient.username}.`);
       conversations?.add([message]);
       if (parentId) setReply(null);
     } else {
@@ -803,6 +804,8 @@ window.addEventListener('online', () => {
   say('recording-status', recording ? 'Back online; recording and uploading.' : '');
 });
 window.addEventListener('offline', () => showOffline(true));
+loadWhileVisible($('more-public').parentElement, () => publicFeed.loadMore(), () => publicFeed.done);
+loadWhileVisible($('more-mine').parentElement, () => mineFeed.loadMore(), () => mineFeed.done);
 loadWhileVisible($('older-messages').parentElement, loadOlderMessages, () => !conversations || conversations.exhausted);
 loadWhileVisible($('older-conversations').parentElement, loadOlderMessages, () => !conversations || conversations.exhausted);
 
@@ -818,8 +821,8 @@ if (saved?.token && saved.id) {
 }
 showSession();
 showOffline(!navigator.onLine);
-const worker = navigator.serviceWorker?.register('/app/sw.js', { scope: '/' }).catch((error) => console.error(error));
-void Promise.resolve(worker).then(() => route());
+void route();
+navigator.serviceWorker?.register('/app/sw.js', { scope: '/' }).catch((error) => console.error(error));
 if (me) void resumeDrafts();
 setInterval(() => {
   if (!recording && !document.hidden) void refresh();

@@ -172,6 +172,11 @@ function setPlaying(bubble, playing) {
 function tick() {
   cancelAnimationFrame(frame);
   if (!current) return;
+  // First sound: the first frame the position has moved since Play was pressed.
+  if (current.pressedAt !== null && audio.currentTime > 0) {
+    current.bubble.dataset.firstSoundMs = String(Math.round(performance.now() - current.pressedAt));
+    current.pressedAt = null;
+  }
   showProgress(current.bubble, audio.currentTime);
   if (!audio.paused) frame = requestAnimationFrame(tick);
 }
@@ -185,14 +190,7 @@ audio.addEventListener('ended', () => {
   current.bubble.progress = 0;
   drawWaveform(current.bubble);
 });
-audio.addEventListener('timeupdate', () => {
-  // First sound: the first time the position moves after Play was pressed.
-  if (current && current.pressedAt !== null && audio.currentTime > 0) {
-    current.bubble.dataset.firstSoundMs = String(Math.round(performance.now() - current.pressedAt));
-    current.pressedAt = null;
-  }
-  tick();
-});
+audio.addEventListener('timeupdate', tick);
 audio.addEventListener('error', () => {
   if (!current) return;
   current.bubble.querySelector('.time').textContent = 'Cannot play';

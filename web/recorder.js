@@ -11,8 +11,13 @@ const FORMATS = [
   { mimeType: 'audio/webm', extension: 'webm' },
 ];
 
-/** Milliseconds of audio per piece. */
+/** Milliseconds of audio per piece (what is kept on the device at a time). */
 const TIMESLICE_MS = 1000;
+/**
+ * Pieces per upload request: a browser's request headers (~700 bytes) are 4% of a second of
+ * 128 kbit/s Opus, so two seconds go at a time; the last ones go at once when recording stops.
+ */
+const PIECES_PER_SEND = 2;
 
 export function recordingSupported() {
   return typeof MediaRecorder !== 'undefined' && Boolean(navigator.mediaDevices?.getUserMedia);
@@ -61,18 +66,30 @@ export async function startRecording(preferred, keep = async () => undefined) {
   // Pieces are kept one after the other, and enter the stream in order.
   let kept = Promise.resolve();
   let index = 0;
+  let unsent = [];
+  const send = () => {
+    if (unsent.length > 0) controller.enqueue(new Blob(unsent, { type: unsent[0].type }));
+    unsent = [];
+  };
   const ended = new Promise((resolve) => {
     recorder.addEventListener('dataavailable', (event) => {
       if (event.data.size === 0) return;
       const piece = event.data;
       const at = index++;
-      kept = kept.then(() => keep(piece, at)).catch((error) => console.error(error)).then(() => controller.enqueue(piece));
+      kept = kept
+        .then(() => keep(piece, at))
+        .catch((error) => console.error(error))
+        .then(() => {
+          unsent.push(piece);
+          if (unsent.length >= PIECES_PER_SEND) send();
+        });
     });
     // The last dataavailable comes before stop: the stream ends with every byte in it.
     recorder.addEventListener('stop', () => {
       media.getTracks().forEach((track) => track.stop());
       meter.close();
       void kept.then(() => {
+        send();
         controller.close();
         resolve();
       });

@@ -86,9 +86,9 @@ export function reconcile(list, items, make, update) {
 
 /**
  * A feed of clips, newest first, `pageItems` at a time: the next page loads when the end of
- * the list comes into view (or its "Load more" button is used) until a short page says there
- * is no more. Pages are asked with max_time fixed at the first load, so new clips do not
- * shift them; refresh() puts new ones on top.
+ * the list comes into view (the app watches it) or its "Load more" button is used, until a
+ * short page says there is no more. Later pages are asked with max_time fixed by the first,
+ * so new clips do not shift them; refresh() puts new ones on top.
  */
 export class ClipFeed {
   constructor({ list, more, end, fetchPage, render, pageItems }) {
@@ -99,10 +99,6 @@ export class ClipFeed {
     this.loading = null;
     this.maxTime = null;
     more.addEventListener('click', () => void this.loadMore());
-    this.watcher = new IntersectionObserver((entries) => {
-      if (entries.some((entry) => entry.isIntersecting) && !this.list.closest('[hidden]')) void this.loadMore();
-    });
-    this.watcher.observe(more);
   }
 
   reset() {
@@ -118,14 +114,17 @@ export class ClipFeed {
     this.more.hidden = this.done;
     this.end.textContent = this.done ? (this.items.length ? `That is all: ${this.items.length} in total.` : 'Nothing yet.') : '';
     this.list.setAttribute('aria-busy', String(this.loading !== null));
+    // Hidden while a page loads, shown again below it: an element that appears does not shift.
+    this.more.parentElement.classList.toggle('loading', this.loading !== null);
   }
 
   loadMore() {
     if (this.done) return Promise.resolve();
     this.loading ??= (async () => {
       try {
-        this.maxTime ??= new Date();
-        const page = await this.fetchPage({ page: this.page + 1, items: this.pageItems, maxTime: this.maxTime });
+        const page = await this.fetchPage({ page: this.page + 1, items: this.pageItems, ...(this.maxTime ? { maxTime: this.maxTime } : {}) });
+        // Later pages end where the first began (max_time counts whole seconds: rounded up), so new clips do not shift them.
+        if (this.page === 0 && page[0]) this.maxTime = new Date(Math.ceil(Date.parse(page[0].uploaded_at) / 1000) * 1000);
         this.page += 1;
         const known = new Set(this.items.map((item) => item.id));
         this.items.push(...page.filter((item) => !known.has(item.id)));

@@ -1,6 +1,6 @@
 /**
  * The web app's account parts in a real browser (Debian's Chromium, driven by playwright-core):
- * blocking a sender from a message in the inbox and unblocking them, changing the password
+ * blocking a sender from their conversation and unblocking them, changing the password
  * (other sessions end, this one goes on), and deleting the account after a confirmation that
  * asks for the password. Skipped when Chromium is not installed.
  */
@@ -51,20 +51,26 @@ describe('the web app: account, blocking, deletion', { skip }, () => {
       multipart: [['message[recipient_id]', String(to.id)], ['message[title]', title], ['message[uploaded_data]', fixture('tone.opus'), 'm.opus']],
     });
 
-  test('block a sender from their message, then unblock them', async () => {
+  test('block a sender from their conversation, then unblock them', async () => {
     const [ann, ben] = [await newUser(server.url, 'web_ann'), await newUser(server.url, 'web_ben')];
     assert.equal((await send(ben, ann, 'Hello from ben')).status, 201);
     const page = await signedIn(ann.username);
-    const message = page.locator('#inbox li', { has: page.getByRole('heading', { name: 'Hello from ben' }) });
+    const conversation = page.getByRole('link', { name: new RegExp(ben.username) });
+    await conversation.click();
+    const message = page.locator('.bubble', { has: page.getByRole('heading', { name: 'Hello from ben' }) });
     await message.waitFor();
-    await message.getByRole('button', { name: `Block ${ben.username}` }).click();
-    await message.waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: `Block ${ben.username}` }).click();
+    await message.waitFor({ state: 'hidden' });
+    await conversation.waitFor({ state: 'detached' });
+    await page.getByRole('link', { name: 'Account' }).click();
     const blocked = page.locator('#blocked li', { hasText: ben.username });
     await blocked.waitFor();
     assert.equal((await send(ben, ann, 'after the block')).json.body.error.name, 'recipient_not_found');
 
     await blocked.getByRole('button', { name: `Unblock ${ben.username}` }).click();
     await blocked.waitFor({ state: 'detached' });
+    await page.getByRole('link', { name: 'Messages' }).click();
+    await conversation.click();
     await message.waitFor();
     assert.equal((await send(ben, ann, 'after the unblock')).status, 201);
   });
@@ -72,6 +78,7 @@ describe('the web app: account, blocking, deletion', { skip }, () => {
   test('change the password: other sessions end, this one goes on', async () => {
     const cat = await newUser(server.url, 'web_cat');
     const page = await signedIn(cat.username);
+    await page.getByRole('link', { name: 'Account' }).click();
     await page.getByLabel('Current password').fill('not the password');
     await page.getByLabel('New password').fill('a brand new one');
     await page.getByRole('button', { name: 'Change password' }).click();
@@ -85,8 +92,9 @@ describe('the web app: account, blocking, deletion', { skip }, () => {
     assert.equal((await signIn(PASSWORD)).status, 400);
     assert.equal((await signIn('a brand new one')).status, 200);
     // The page's own session goes on.
-    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.reload();
     await page.getByText(`Signed in as ${cat.username}`).waitFor();
+    await page.getByRole('heading', { name: 'Blocked users' }).waitFor();
     assert.equal(await page.locator('#sign-in').isHidden(), true);
   });
 
@@ -94,6 +102,7 @@ describe('the web app: account, blocking, deletion', { skip }, () => {
     const [dan, eve] = [await newUser(server.url, 'web_dan'), await newUser(server.url, 'web_eve')];
     assert.equal((await send(dan, eve, 'from dan')).status, 201);
     const page = await signedIn(dan.username);
+    await page.getByRole('link', { name: 'Account' }).click();
     const form = page.locator('#delete-form');
     assert.equal(await form.isHidden(), true, 'nothing to click by accident');
     await page.getByRole('button', { name: 'Delete account…' }).click();
