@@ -157,7 +157,7 @@ async function main(): Promise<number> {
           }
         }
         if (wanted('first-render')) {
-          const runs: number[] = [];
+          const runs: Array<Omit<FirstRender, 'link'>> = [];
           for (let run = 0; run < options.runs; run += 1) runs.push(await firstRender(browser, link, { token: listener.token, id: listener.id, username: listener.username }));
           const pick = (key: 'paintMs' | 'conversationsMs') => median(runs.map((r) => r[key]));
           renders.push({ link: title, paintMs: pick('paintMs'), conversationsMs: pick('conversationsMs'), downBytes: runs[0]!.downBytes });
