@@ -2,13 +2,18 @@
  * The web app: its page at `/`, its files under `/app/`: the plain ES modules and styles in
  * web/, the SDK's portable modules as the build made them (dist/client/, at /app/client/), and
  * the one library they import (@noble/hashes, at /app/vendor/). The page's import map names
- * the last two, so browsers load modules as they are, with no bundler in the build. Nothing
- * here shadows an API route: `/` and `/app/*` are the only paths it answers.
+ * the last two, so browsers load modules as they are, with no bundler in the build. On a
+ * phone's link each round trip counts: the page names every module it will import as a
+ * modulepreload (asked for at once, not one import depth after another), and scripts, styles
+ * and the page go gzip-compressed to browsers that accept it. Nothing here shadows an API
+ * route: `/` and `/app/*` are the only paths it answers.
  */
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { createGzip } from 'node:zlib';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +22,62 @@ import { fileURLToPath } from 'node:url';
 const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 const CLIENT_DIR = fileURLToPath(new URL('../../dist/client/', import.meta.url));
 const HASHES_DIR = path.dirname(createRequire(import.meta.url).resolve('@noble/hashes/legacy.js')) + path.sep;
+
+/** Where a URL under /app/ is on disk, or null for what the page does not serve. */
+function fileOf(url: string): string | null {
+  if (url.startsWith('/app/client/')) return path.join(CLIENT_DIR, url.slice('/app/client/'.length));
+  if (url.startsWith('/app/vendor/@noble/hashes/')) return path.join(HASHES_DIR, url.slice('/app/vendor/@noble/hashes/'.length));
+  return url.startsWith('/app/') ? path.join(WEB_DIR, url.slice('/app/'.length)) : null;
+}
+
+/** A module specifier, as the page's import map and the browser resolve it from `from`. */
+function resolveModule(specifier: string, from: string): string {
+  if (specifier === 'trickle-audio-client') return '/app/client/index.js';
+  if (specifier.startsWith('@noble/hashes/')) return `/app/vendor/${specifier}`;
+  return new URL(specifier, `http://page${from}`).pathname;
+}
+
+/** Every module the page imports statically, from /app/app.js on, by URL (read from the files as they are now). */
+export function pageModules(): string[] {
+  const found = new Set<string>();
+  const visit = (url: string) => {
+    if (found.has(url)) return;
+    const file = fileOf(url);
+    if (!file || !existsSync(file)) return;
+    found.add(url);
+    const code = readFileSync(file, 'utf8');
+    for (const match of code.matchAll(/^\s*(?:import|export)\s(?:[^'"]*?\sfrom\s*)?['"]([^'"]+)['"]/gm)) visit(resolveModule(match[1]!, url));
+  };
+  visit('/app/app.js');
+  return [...found];
+}
+
+/** The page, with a modulepreload link for each of its modules after the import map. */
+function pageHtml(): string {
+  const html = readFileSync(path.join(WEB_DIR, 'index.html'), 'utf8');
+  const links = pageModules().map((url) => `<link rel="modulepreload" href="${url}">`).join('\n  ');
+  return html.replace('<script type="module"', `${links}\n  <script type="module"`);
+}
+
+/** Text the page loads, worth compressing (audio, images and JSON from the API are not ours). */
+const COMPRESSIBLE = /^(text\/html|text\/css|text\/javascript|application\/javascript)/;
+
+/**
+ * gzip for the web app's own text, when the browser takes it. The ETag becomes weak (the
+ * bytes differ from the file's), which still answers If-None-Match with 304.
+ */
+async function compress(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  if (reply.statusCode !== 200 || reply.getHeader('content-encoding') || !/\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''))) return payload;
+  if (!COMPRESSIBLE.test(String(reply.getHeader('content-type') ?? ''))) return payload;
+  const etag = reply.getHeader('etag');
+  if (typeof etag === 'string' && !etag.startsWith('W/')) reply.header('etag', `W/${etag}`);
+  reply.header('content-encoding', 'gzip');
+  reply.header('vary', 'accept-encoding');
+  reply.removeHeader('content-length');
+  reply.removeHeader('accept-ranges');
+  const source = typeof payload === 'string' || Buffer.isBuffer(payload) ? Readable.from([payload]) : (payload as Readable);
+  return source.pipe(createGzip());
+}
 
 /** The CSP hash of the page's inline import map, the one inline script it may run. */
 function importMapHash(): string {
@@ -69,7 +130,12 @@ export async function webRoutes(app: FastifyInstance): Promise<void> {
   // Only modules: the build writes nothing else there, and the package's other files are not the page's business.
   await files(CLIENT_DIR, '/app/client/', false, (pathName) => pathName.endsWith('.js'));
   await files(HASHES_DIR, '/app/vendor/@noble/hashes/', false, (pathName) => pathName.endsWith('.js'));
-  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.sendFile('index.html', WEB_DIR));
+  app.addHook('onSend', compress);
+  let page: string | null = null;
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => {
+    page ??= pageHtml();
+    return reply.type('text/html; charset=utf-8').header('content-security-policy', policy).header('x-content-type-options', 'nosniff').header('cache-control', 'no-cache').send(page);
+  });
   app.addHook('onReady', async () => {
     if (!existsSync(path.join(CLIENT_DIR, 'index.js'))) app.log.warn(`the web app needs the SDK's modules in ${CLIENT_DIR}: run npm run build`);
   });

@@ -1,0 +1,75 @@
+/**
+ * The web app's files as the server sends them: the page names every module it imports as a
+ * modulepreload (one round of requests on a phone's link, not one an import depth), text is
+ * gzip-compressed for browsers that take it and revalidates with a weak ETag, the service
+ * worker may serve the whole origin, and the CSP stays strict.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { get, type IncomingHttpHeaders } from 'node:http';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { after, before, describe, test } from 'node:test';
+import { pageModules } from '../../src/http/web.js';
+import { databaseKinds } from '../helpers/databases.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+/**
+ * A GET as a browser sends it, seen as it comes off the wire: node's fetch would decompress by
+ * itself, and adds Cache-Control: no-cache to conditional requests.
+ */
+function raw(url: string, headers: Record<string, string>): Promise<{ headers: IncomingHttpHeaders; body: Buffer; status: number }> {
+  return new Promise((resolve, reject) => {
+    get(url, { headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ headers: response.headers, body: Buffer.concat(chunks), status: response.statusCode ?? 0 }));
+    }).on('error', reject);
+  });
+}
+
+describe('the web app files', () => {
+  let server: TestServer;
+  before(async () => {
+    execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', path.join(import.meta.dirname, '..', '..', 'scripts', 'build.mjs'), '--if-stale']);
+    server = await startServer(databaseKinds()[0]!);
+  });
+  after(() => server.close());
+
+  test('the page preloads every module it imports, each of which the server serves', async () => {
+    const modules = pageModules();
+    for (const name of ['/app/app.js', '/app/player.js', '/app/client/index.js', '/app/client/renditions.js', '/app/vendor/@noble/hashes/legacy.js']) assert.ok(modules.includes(name), `${name} is in the graph`);
+    assert.ok(!modules.includes('/app/sw.js'), 'the service worker is not a module of the page');
+    const page = await fetch(`${server.url}/`);
+    const html = await page.text();
+    const preloaded = [...html.matchAll(/<link rel="modulepreload" href="([^"]+)">/g)].map((m) => m[1]);
+    assert.deepEqual(preloaded, modules);
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self' 'sha256-[^']+';/);
+    assert.doesNotMatch(page.headers.get('content-security-policy') ?? '', /unsafe/);
+    for (const url of modules) {
+      const reply = await fetch(`${server.url}${url}`);
+      assert.equal(reply.status, 200, url);
+      assert.match(reply.headers.get('content-type') ?? '', /javascript/, url);
+      await reply.arrayBuffer();
+    }
+  });
+
+  test('scripts, styles and the page are gzip-compressed when accepted, revalidate with a weak ETag, and are plain otherwise', async () => {
+    for (const url of ['/app/app.js', '/app/style.css', '/app/client/upload.js', '/']) {
+      const plain = await fetch(`${server.url}${url}`, { headers: { 'accept-encoding': 'identity' } });
+      const bytes = Buffer.from(await plain.arrayBuffer());
+      assert.equal(plain.headers.get('content-encoding'), null, url);
+      const zipped = await raw(`${server.url}${url}`, { 'accept-encoding': 'gzip, deflate, br' });
+      assert.equal(zipped.headers['content-encoding'], 'gzip', url);
+      assert.ok(zipped.body.length < bytes.length / 2, `${url}: ${zipped.body.length} of ${bytes.length} bytes`);
+      assert.ok(gunzipSync(zipped.body).equals(bytes), `${url} decompresses to the file`);
+      if (url === '/') continue;
+      const etag = String(zipped.headers.etag);
+      assert.match(etag, /^W\//);
+      assert.equal((await raw(`${server.url}${url}`, { 'accept-encoding': 'gzip', 'if-none-match': etag })).status, 304, url);
+    }
+    const sw = await fetch(`${server.url}/app/sw.js`);
+    assert.equal(sw.headers.get('service-worker-allowed'), '/');
+    await sw.arrayBuffer();
+  });
+});
