@@ -82,7 +82,7 @@ async function firstRender(browser: Browser, link: LinkEmulator, session: { toke
 
 /** Every script and style the page loads (the service worker's too), as served and gzipped. */
 async function pageWeight(base: string): Promise<Array<{ path: string; bytes: number; gzip: number }>> {
-  const paths = new Set<string>(['/app/sw.js']);
+  const paths = new Set<string>(['/app/sw.js', '/app/style.css']);
   const html = await (await fetch(`${base}/`)).text();
   for (const match of html.matchAll(/(?:src|href)="(\/app\/[^"]+\.(?:js|css))"/g)) paths.add(match[1]!);
   // Follow the modules' imports: relative, and the import map's two names.
@@ -93,7 +93,14 @@ async function pageWeight(base: string): Promise<Array<{ path: string; bytes: nu
     const code = await (await fetch(`${base}${file}`)).text();
     for (const match of code.matchAll(/(?:import|export)\s*(?:[^'"]*?from\s*)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
       const spec = match[1] ?? match[2]!;
-      const resolved = spec === 'trickle-audio-client' ? '/app/client/index.js' : spec.startsWith('@noble/hashes/') ? `/app/vendor/${spec}` : new URL(spec, `http://x${file}`).pathname;
+      const resolved =
+        spec === 'trickle-audio-client'
+          ? '/app/client/index.js'
+          : spec.startsWith('trickle-audio-client/')
+            ? `/app/client/${spec.slice('trickle-audio-client/'.length)}`
+            : spec.startsWith('@noble/hashes/')
+              ? `/app/vendor/${spec}`
+              : new URL(spec, `http://x${file}`).pathname;
       if (!paths.has(resolved)) {
         paths.add(resolved);
         queue.push(resolved);

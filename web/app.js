@@ -1,9 +1,10 @@
 // The Trickle web app: voice messages grouped by person, public clips, my clips, and a
 // recorder that uploads while it records. Plain ES modules, no framework (a few views of
 // lists and forms do not need one, and every kilobyte counts on a phone's link); the SDK's
-// modules as the build made them, named by the page's import map.
-import { TrickleApiError, TrickleClient, upload } from 'trickle-audio-client';
-import { recordingSupported, startRecording } from './recorder.js';
+// modules as the build made them, named by the page's import map. What the first view needs
+// is imported here (and preloaded by the page); the uploader and the recorder come after it.
+import { TrickleApiError } from 'trickle-audio-client/errors.js';
+import { TrickleClient } from 'trickle-audio-client/api.js';
 import { configurePlayer, formatTime, qualitySetting, setQuality } from './player.js';
 import { ClipFeed, Conversations, clipBubble, messageBubble, personRow, reconcile, setPlayed, updatePersonRow } from './views.js';
 import { addPiece, allDrafts, deleteDraft, draftPieces, kvDelete, kvSet, putDraft } from './store.js';
@@ -14,6 +15,12 @@ const params = new URLSearchParams(location.search);
 const PAGE_ITEMS = Number(params.get('page_items')) || 20;
 
 const $ = (id) => document.getElementById(id);
+let later = null;
+/** The modules for uploading and recording, loaded once the first view is up (or when first needed). */
+function uploadModules() {
+  later ??= Promise.all([import('trickle-audio-client'), import('./recorder.js')]).then(([sdk, recorder]) => ({ upload: sdk.upload, ...recorder }));
+  return later;
+}
 const client = new TrickleClient({ server: location.origin });
 /** { id, username } of the signed-in user, or null. */
 let me = null;
@@ -421,15 +428,17 @@ function showOffline(offline) {
 function startUpload(source, options, { uuid, attachmentId = null, forget = () => undefined, draftId = null }) {
   const stopper = new AbortController();
   const job = { uuid, attachmentId, forget, stopper, draftId, discarded: false };
-  job.result = upload(source, {
-    ...options,
-    attachmentId: attachmentId ?? undefined,
-    signal: stopper.signal,
-    onAttachment: (attachment) => {
-      job.attachmentId = attachment.id;
-      return options.onAttachment?.(attachment);
-    },
-  });
+  job.result = uploadModules().then(({ upload }) =>
+    upload(source, {
+      ...options,
+      attachmentId: attachmentId ?? undefined,
+      signal: stopper.signal,
+      onAttachment: (attachment) => {
+        job.attachmentId = attachment.id;
+        return options.onAttachment?.(attachment);
+      },
+    }),
+  );
   job.result.catch(() => {
     if (!job.discarded) void deleteUpload(job);
   });
@@ -459,10 +468,12 @@ function updatePublishMode() {
 
 async function record() {
   if (recording) return;
-  if (!recordingSupported()) return say('recording-status', 'This browser cannot record audio.', true);
-  discardPending();
   delete $('dock').dataset.attachmentId;
   delete $('dock').dataset.stoppedAt;
+  const { recordingSupported, startRecording } = await uploadModules();
+  if (recording) return;
+  if (!recordingSupported()) return say('recording-status', 'This browser cannot record audio.', true);
+  discardPending();
   const target = recordingTarget();
   const draft = { id: crypto.randomUUID(), createdAt: new Date().toISOString(), attachmentId: null, seconds: 0, to: target?.to ?? null, parentId: target?.parentId ?? null, mimeType: null, filename: null };
   const ends = [];
@@ -821,7 +832,7 @@ if (saved?.token && saved.id) {
 }
 showSession();
 showOffline(!navigator.onLine);
-void route();
+void route().finally(() => setTimeout(() => void uploadModules().catch((error) => console.error(error)), 0));
 navigator.serviceWorker?.register('/app/sw.js', { scope: '/' }).catch((error) => console.error(error));
 if (me) void resumeDrafts();
 setInterval(() => {

@@ -1,11 +1,14 @@
 /**
- * The web app's files as the server sends them: the page names every module it imports as a
- * modulepreload (one round of requests on a phone's link, not one an import depth), text is
+ * The web app's files as the server sends them: the page names every module its first view
+ * imports as a modulepreload (one round of requests on a phone's link, not one an import
+ * depth), its stylesheet comes inline under a CSP hash, text is
  * gzip-compressed for browsers that take it and revalidates with a weak ETag, the service
  * worker may serve the whole origin, and the CSP stays strict.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { get, type IncomingHttpHeaders } from 'node:http';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -38,13 +41,18 @@ describe('the web app files', () => {
 
   test('the page preloads every module it imports, each of which the server serves', async () => {
     const modules = pageModules();
-    for (const name of ['/app/app.js', '/app/player.js', '/app/client/index.js', '/app/client/renditions.js', '/app/vendor/@noble/hashes/legacy.js']) assert.ok(modules.includes(name), `${name} is in the graph`);
-    assert.ok(!modules.includes('/app/sw.js'), 'the service worker is not a module of the page');
+    for (const name of ['/app/app.js', '/app/player.js', '/app/client/api.js', '/app/client/errors.js', '/app/client/renditions.js']) assert.ok(modules.includes(name), `${name} is in the graph`);
+    for (const name of ['/app/sw.js', '/app/client/index.js', '/app/recorder.js', '/app/vendor/@noble/hashes/legacy.js']) assert.ok(!modules.includes(name), `${name} is not preloaded: the service worker, or what the page imports after the first view`);
     const page = await fetch(`${server.url}/`);
     const html = await page.text();
     const preloaded = [...html.matchAll(/<link rel="modulepreload" href="([^"]+)">/g)].map((m) => m[1]);
     assert.deepEqual(preloaded, modules);
-    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self' 'sha256-[^']+';/);
+    const policy = page.headers.get('content-security-policy') ?? '';
+    assert.match(policy, /script-src 'self' 'sha256-[^']+';/);
+    // The stylesheet comes inline, allowed by its hash alone.
+    const inline = /<style>([\s\S]*)<\/style>/.exec(html)![1]!;
+    assert.equal(inline, readFileSync(path.join(import.meta.dirname, '..', '..', 'web', 'style.css'), 'utf8'));
+    assert.ok(policy.includes(`style-src 'self' 'sha256-${createHash('sha256').update(inline).digest('base64')}';`), policy);
     assert.doesNotMatch(page.headers.get('content-security-policy') ?? '', /unsafe/);
     for (const url of modules) {
       const reply = await fetch(`${server.url}${url}`);
