@@ -18,6 +18,7 @@ import { buildTrickle, buildTusServer } from './build.js';
 import { CLIENT_LABEL, sdkDownload, warmUp, sdkUpload, sha1Of, tusToTrickle, tusToTusServer, type LinkClient, type LinkRecord, type RunTarget } from './links/runs.js';
 import { cliRecording, median, RECORDING_LABEL, RECORDING_SECONDS, sdkRecording, type RecordingRecord } from './links/recording.js';
 import { linkScenarios, type LinkScenario } from './links/scenarios.js';
+import { webRecordings } from './links/web-recording.js';
 import { formatBytes, formatColumns, writeJson } from './report.js';
 import type { ManagedServer } from './server-process.js';
 import { wavBytes } from './source-file.js';
@@ -84,11 +85,13 @@ export function formatLinkTable(records: readonly LinkRecord[], scenarios: reado
   return formatColumns(['link', 'client', 'file', 'time / ideal', 'link bytes / file', 'result'], body, new Set([2, 3, 4]));
 }
 
+const BENCH_USER = { username: 'links', password: 'links-bench-1' };
+
 /** The user the clients act as, made directly on the server (not through a link). */
 async function signUp(server: ManagedServer): Promise<{ token: string; direct: TrickleClient }> {
   const direct = new TrickleClient({ server: server.baseUrl });
-  await direct.register({ username: 'links', email: 'links@example.com', password: 'links-bench-1' });
-  const token = await direct.login('links', 'links-bench-1');
+  await direct.register({ ...BENCH_USER, email: 'links@example.com' });
+  const token = await direct.login(BENCH_USER.username, BENCH_USER.password);
   return { token, direct };
 }
 
@@ -125,7 +128,7 @@ async function runScenario(
   return records;
 }
 
-/** Uploads while recording over the handover link: the SDK's growing upload, then `trickle upload -`. */
+/** Uploads while recording over the handover link: the SDK's growing upload, `trickle upload -`, then the web app's recorder in Chromium. */
 async function runRecordings(trickle: ManagedServer, serverJs: string, user: { token: string; direct: TrickleClient }): Promise<RecordingRecord[]> {
   const handover = linkScenarios().find((s) => s.name === '3g-handover')!;
   const link = await LinkEmulator.start(trickle.baseUrl, handover.profile);
@@ -139,6 +142,10 @@ async function runRecordings(trickle: ManagedServer, serverJs: string, user: { t
         log(`recording ${seconds} s ${RECORDING_LABEL[client]}: ${record.ok ? `${record.afterEndMs.toFixed(0)} ms after the end` : `FAILED (${record.error})`}, link bytes ${(record.linkBytes / record.fileBytes).toFixed(3)}x`);
       }
     }
+    for (const record of await webRecordings(link, { ...user, ...BENCH_USER }, log)) {
+      records.push(record);
+      log(`recording ${record.seconds} s ${RECORDING_LABEL[record.client]}: ${record.ok ? `${record.afterEndMs.toFixed(0)} ms after Stop` : `FAILED (${record.error})`}, link bytes ${(record.linkBytes / record.fileBytes).toFixed(3)}x`);
+    }
   } finally {
     await link.close();
   }
@@ -146,7 +153,7 @@ async function runRecordings(trickle: ManagedServer, serverJs: string, user: { t
 }
 
 export function formatRecordingTable(records: readonly RecordingRecord[]): string {
-  const body = (['sdk-growing', 'cli-stdin'] as const).flatMap((client) => {
+  const body = (['sdk-growing', 'cli-stdin', 'web-recorder'] as const).flatMap((client) => {
     const runs = records.filter((r) => r.client === client);
     if (runs.length === 0) return [];
     const ok = runs.filter((r) => r.ok);

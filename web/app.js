@@ -230,7 +230,8 @@ function renderMessages(opened = false) {
   const name = thread.user?.username ?? thread.username;
   $('thread-title').textContent = thread.user ? name : `${name} (no such user)`;
   $('block-person').hidden = !thread.user;
-  $('block-person').textContent = `Block ${name}`;
+  $('block-person').textContent = 'Block';
+  $('block-person').setAttribute('aria-label', `Block ${name}`);
   const person = thread.user ? conversations.people().find((p) => p.id === thread.user.id) : null;
   const messages = person?.messages ?? [];
   const scroller = $('thread-scroll');

@@ -17,11 +17,12 @@ import type { LinkEmulator } from '../../test/helpers/link-emulator.js';
 import { wavHeader, WAV_HEADER_BYTES } from '../source-file.js';
 import { sha1Of } from './runs.js';
 
-export type RecordingClient = 'sdk-growing' | 'cli-stdin';
+export type RecordingClient = 'sdk-growing' | 'cli-stdin' | 'web-recorder';
 
 export const RECORDING_LABEL: Record<RecordingClient, string> = {
   'sdk-growing': 'Trickle SDK upload(stream)',
   'cli-stdin': 'trickle upload -',
+  'web-recorder': 'web app recorder (Chromium)',
 };
 
 export interface RecordingRecord {

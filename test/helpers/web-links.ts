@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Browser, Page } from 'playwright-core';
-import type { LinkEmulator } from './link-emulator.js';
+import type { LinkEmulator, LinkProfile } from './link-emulator.js';
 import { openApp, serviceWorkerReady, signIn } from './browser.js';
 
 export type PlayChoice = 'auto' | 'original' | 'high_mp3' | 'low_opus' | 'low_aac';
@@ -72,11 +72,11 @@ interface AttachmentView {
 
 /**
  * Records `seconds` in `page` (signed in, on a view whose recorder makes a clip: Stop opens
- * the publish form) with the link restarted at the press of Record. `attachment(id)` reads the
+ * the publish form) with the link restarted at the press of Record (as `profile`, if given). `attachment(id)` reads the
  * server's view directly (not through the link). The recording is discarded at the end.
  */
-export async function recordOverLink(page: Page, link: LinkEmulator, seconds: number, attachment: (id: number) => Promise<AttachmentView>): Promise<WebRecording> {
-  link.restart();
+export async function recordOverLink(page: Page, link: LinkEmulator, seconds: number, attachment: (id: number) => Promise<AttachmentView>, profile?: LinkProfile): Promise<WebRecording> {
+  link.restart(profile);
   const started = performance.now();
   await page.locator('#record').click();
   await page.locator('#dock[data-attachment-id]').waitFor({ state: 'attached', timeout: 30_000 });
