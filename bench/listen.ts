@@ -91,7 +91,7 @@ async function pageWeight(base: string): Promise<Array<{ path: string; bytes: nu
     const file = queue.shift()!;
     if (!file.endsWith('.js')) continue;
     const code = await (await fetch(`${base}${file}`)).text();
-    for (const match of code.matchAll(/(?:import|export)\s*(?:[^'"]*?from\s*)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+    for (const match of code.matchAll(/(?:import|export)\s*(?:[^'"]*?from\s*)?['"]([^'"]+)['"]|import\(\s*[`'"]([^`'"$]+)/g)) {
       const spec = match[1] ?? match[2]!;
       const resolved =
         spec === 'trickle-audio-client'

@@ -16,9 +16,31 @@ const PAGE_ITEMS = Number(params.get('page_items')) || 20;
 
 const $ = (id) => document.getElementById(id);
 let later = null;
-/** The modules for uploading and recording, loaded once the first view is up (or when first needed). */
+const RETRY_MS = [1000, 2000, 4000, 8000, 8000];
+
+/**
+ * The modules for uploading and recording, loaded once the first view is up (or when first
+ * needed). A link that drops meanwhile fails the import: it is tried again after a pause, under
+ * a new URL (a browser may keep the failure of the old one), and after the last try the next
+ * call starts over.
+ */
 function uploadModules() {
-  later ??= Promise.all([import('trickle-audio-client'), import('./recorder.js')]).then(([sdk, recorder]) => ({ upload: sdk.upload, ...recorder }));
+  later ??= (async () => {
+    for (let attempt = 0; ; attempt += 1) {
+      const again = attempt === 0 ? '' : `?attempt=${attempt}`;
+      try {
+        const [sdk, recorder] = await Promise.all([import(`/app/client/index.js${again}`), import(`./recorder.js${again}`)]);
+        document.body.dataset.uploader = 'ready';
+        return { upload: sdk.upload, ...recorder };
+      } catch (error) {
+        if (attempt >= RETRY_MS.length) {
+          later = null;
+          throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS[attempt]));
+      }
+    }
+  })();
   return later;
 }
 const client = new TrickleClient({ server: location.origin });
@@ -471,7 +493,13 @@ async function record() {
   if (recording) return;
   delete $('dock').dataset.attachmentId;
   delete $('dock').dataset.stoppedAt;
-  const { recordingSupported, startRecording } = await uploadModules();
+  let modules;
+  try {
+    modules = await uploadModules();
+  } catch (error) {
+    return say('recording-status', `The recorder could not be loaded (${describe(error)}); try again when the connection is back.`, true);
+  }
+  const { recordingSupported, startRecording } = modules;
   if (recording) return;
   if (!recordingSupported()) return say('recording-status', 'This browser cannot record audio.', true);
   discardPending();

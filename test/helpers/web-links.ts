@@ -76,6 +76,8 @@ interface AttachmentView {
  * server's view directly (not through the link). The recording is discarded at the end.
  */
 export async function recordOverLink(page: Page, link: LinkEmulator, seconds: number, attachment: (id: number) => Promise<AttachmentView>, profile?: LinkProfile): Promise<WebRecording> {
+  // The page has loaded its uploader (after its first view) before the user records.
+  await page.locator('body[data-uploader="ready"]').waitFor({ state: 'attached', timeout: 60_000 });
   link.restart(profile);
   const started = performance.now();
   await page.locator('#record').click();
