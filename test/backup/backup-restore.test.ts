@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -118,6 +118,8 @@ for (const setup of SETUPS) {
         await delay(500);
         const backup = await tool(['backup', '--to', backupDir], { ...SERVER, ...original.env });
         backingUp = false;
+        // The folder holds the manifest, one database file (no -wal or -shm beside it) and the files.
+        assert.deepEqual((await readdir(backupDir)).sort(), [setup.name.startsWith('SQLite') ? 'database.sqlite' : 'database.pgdump', 'files', 'manifest.json']);
         await lanes;
         for (let i = 0; i < 3; i += 1) {
           const bytes = noiseWav(250_000 + i * 1000);
