@@ -164,7 +164,8 @@ for (const kind of databaseKinds()) {
       );
       const gap = attempts[1]!.at - attempts[0]!.at;
       t.diagnostic(`first retry ${gap} ms after the failed attempt`);
-      assert.ok(gap >= 400 && gap <= 2500, `first retry after ${gap} ms`);
+      // About a second, as designed; a busy machine's timers may run late, never early.
+      assert.ok(gap >= 400 && gap <= 5000, `first retry after ${gap} ms`);
     });
 
     test('with two nodes working the queue, each event is delivered once', async () => {
