@@ -9,11 +9,12 @@
  * renditions ffmpeg makes, SIGTERM stops it at once when idle and after SHUTDOWN_GRACE with an
  * upload stalled in flight, and a restart finds the clip in the volume.
  *
- * Cost: on a fresh machine about 5 minutes (debootstrap about 2, the image build about 3); on
- * a machine that ran it before, the root file system comes from ~/.cache/trickle/container and
- * the build from podman's layer cache, so well under a minute, mostly the container's own
- * steps. Needs root, podman, runc and debootstrap (scripts/ci-apt.sh installs them); skipped
- * otherwise. Every step has a time limit.
+ * Cost: on a fresh machine about 4.5 minutes (debootstrap about 2, the image build about 2);
+ * on a machine that ran it before, the root file system comes from ~/.cache/trickle/container
+ * and the layers from podman's cache, so about 1.5 minutes, half of it the container's own
+ * steps (a start takes 3 s on a quiet machine, 10 s and more on a loaded one). Needs root,
+ * podman, runc and debootstrap (scripts/ci-apt.sh installs them); skipped otherwise. Every
+ * step has a time limit.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
