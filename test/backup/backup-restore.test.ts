@@ -118,9 +118,9 @@ for (const setup of SETUPS) {
         await delay(500);
         const backup = await tool(['backup', '--to', backupDir], { ...SERVER, ...original.env });
         backingUp = false;
+        await lanes;
         // The folder holds the manifest, one database file (no -wal or -shm beside it) and the files.
         assert.deepEqual((await readdir(backupDir)).sort(), [setup.name.startsWith('SQLite') ? 'database.sqlite' : 'database.pgdump', 'files', 'manifest.json']);
-        await lanes;
         for (let i = 0; i < 3; i += 1) {
           const bytes = noiseWav(250_000 + i * 1000);
           clips.set(await chunkedClip(server.url, token, bytes, `after-${i}`), { bytes, when: 'after' });
