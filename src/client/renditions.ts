@@ -8,8 +8,8 @@
  * Of the two small ones, AAC comes first: its MP4 has its index at the front (faststart), so
  * a player starts after the first few kilobytes, while an Ogg file is read to its end before
  * the first sound (browsers ask for the last page to learn its duration): `npm run
- * bench:listen` measured 0.6 s against 1.2 s to the first sound on a 3G-class link, 2.0 s
- * against 6.3 s on EDGE. `small: 'opus'` picks the smaller download instead.
+ * bench:listen` measured 0.6 s against 1.2 s to the first sound on a 3G-class link, 1.9 s
+ * against 5.1 s on EDGE. `small: 'opus'` picks the smaller download instead.
  */
 
 /** The `urls` of a clip or message, as far as playback goes. */

@@ -3,10 +3,10 @@
  * web/, the SDK's portable modules as the build made them (dist/client/, at /app/client/), and
  * the one library they import (@noble/hashes, at /app/vendor/). The page's import map names
  * the last two, so browsers load modules as they are, with no bundler in the build. On a
- * phone's link each round trip counts: the page names every module it will import as a
- * modulepreload (asked for at once, not one import depth after another), and scripts, styles
- * and the page go gzip-compressed to browsers that accept it. Nothing here shadows an API
- * route: `/` and `/app/*` are the only paths it answers.
+ * phone's link each round trip counts: the page names every module of its first view as a
+ * modulepreload (asked for at once, not one import depth after another), carries its
+ * stylesheet inline, and scripts, styles and the page go gzip-compressed to browsers that
+ * accept it. Nothing here shadows an API route: `/` and `/app/*` are the only paths it answers.
  */
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
