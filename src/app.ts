@@ -60,7 +60,7 @@ import { attachmentRoutes } from './http/routes/attachments.js';
 import { registerCors } from './http/cors.js';
 import { resumableUploadRoutes } from './http/protocols/index.js';
 import { SqlUploadExtrasRepository } from './db/repositories/upload-extras-repository.js';
-import { ResumableUploads } from './domain/uploads/resumable-uploads.js';
+import { ResumableUploads } from './domain/protocols/resumable-uploads.js';
 import { clipRoutes } from './http/routes/clips.js';
 import { messageRoutes } from './http/routes/messages.js';
 import { healthRoutes } from './http/routes/health.js';

@@ -7,9 +7,8 @@ import { ApiError } from '../errors.js';
 import type { EventOutbox } from '../events/events.js';
 import type { Metrics } from '../metrics.js';
 import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, ExpiryCursor, PrefixHasher } from '../ports.js';
-import { contiguousPrefix, missingRanges, type ByteRange } from './ranges.js';
 import { reservationLimit } from './reservations.js';
-import { highestByte, outOfRange, tooLarge, UploadEngine, type ChunkInput, type ContentSniffer } from './upload-engine.js';
+import { outOfRange, tooLarge, UploadEngine, type ChunkInput, type ContentSniffer } from './upload-engine.js';
 
 export type { ChunkInput, ContentSniffer, TrailingChunkParams } from './upload-engine.js';
 export { AppendOffsetMoved } from './upload-engine.js';
@@ -33,46 +32,6 @@ export interface NewAttachmentInput {
   contentType: string | null;
   /** The caller's partial uploads this one is made of (tus concatenation): they stop counting against the limits. */
   consumes?: number[] | undefined;
-}
-
-export interface AttachmentView {
-  id: number;
-  filename: string;
-  content_type: string;
-  size: number | null;
-  received: number;
-  outstanding: number | null;
-  complete: boolean;
-  received_bytes: number;
-  ranges: ByteRange[];
-  missing: ByteRange[];
-  state: AttachmentRecord['state'];
-  sha1: string | null;
-  used_by: AttachmentRecord['usedBy'];
-  expires_at: string | null;
-  created_at: string;
-}
-
-export function attachmentView(record: AttachmentRecord): AttachmentView {
-  const received = record.receivedBytes;
-  return {
-    id: record.id,
-    filename: record.filename,
-    content_type: record.contentType ?? 'application/octet-stream',
-    size: record.size,
-    received: contiguousPrefix(record.ranges),
-    outstanding: record.size === null ? null : record.size - received,
-    complete: received === record.size,
-    received_bytes: received,
-    ranges: record.ranges,
-    // While the size is unknown, the gaps below the highest byte received.
-    missing: missingRanges(record.ranges, record.size ?? highestByte(record.ranges)),
-    state: record.state,
-    sha1: record.sha1,
-    used_by: record.usedBy,
-    expires_at: record.expiresAt === null ? null : new Date(record.expiresAt).toISOString(),
-    created_at: new Date(record.createdAt).toISOString(),
-  };
 }
 
 /** Pages of expired attachments one sweep looks through at most (a bound on its time). */

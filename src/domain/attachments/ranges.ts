@@ -124,6 +124,11 @@ export function contiguousPrefix(set: RangeSet): number {
   return first !== undefined && first[0] === 0 ? first[1] : 0;
 }
 
+/** The end of the highest byte in the set (0 for none). */
+export function highestByte(set: RangeSet): number {
+  return set.at(-1)?.[1] ?? 0;
+}
+
 /** Checks that a value read from storage is a well-formed set; throws if not. */
 export function parseRangeSet(value: unknown): ByteRange[] {
   if (!Array.isArray(value)) throw new Error('range set must be an array');

@@ -21,7 +21,7 @@ import type { ChunkReceiver, ChunkWriteResult } from './chunk-receiver.js';
 import { exceedsRanges } from './commit-plan.js';
 import { InPlaceReceiver } from './in-place-receiver.js';
 import { PieceReceiver } from './piece-receiver.js';
-import { contiguousPrefix, type ByteRange } from './ranges.js';
+import { contiguousPrefix, highestByte } from './ranges.js';
 import { RegionHold } from './region-locks.js';
 import { reservationLimit } from './reservations.js';
 import { isMissingBlob, sliceLayout, UploadBytes } from './upload-bytes.js';
@@ -450,11 +450,6 @@ export class UploadEngine {
     if (record.state !== 'uploading' || record.size === null || record.receivedBytes !== record.size) return record;
     return this.finalize(this.states.obtain(record), record);
   }
-}
-
-/** The end of the highest byte received (0 for none). */
-export function highestByte(ranges: ByteRange[]): number {
-  return ranges.at(-1)?.[1] ?? 0;
 }
 
 export function tooLarge(maxSize: number): ApiError {
