@@ -37,12 +37,13 @@ import { PerMinuteRate } from './domain/rate-window.js';
 import { WorkQueue } from './domain/work-queue.js';
 import { RenditionStorage } from './media/rendition-storage.js';
 import { MessageService } from './domain/messages/message-service.js';
-import type { JobQueue } from './domain/jobs/job-queue.js';
+import type { JobQueue } from './domain/jobs/ports.js';
 import { Outbox } from './domain/jobs/outbox.js';
 import { webhookKey, webhookOutbox } from './webhooks/webhook-wiring.js';
 import type { JobLog } from './jobs/job-log.js';
 import { openJobQueue } from './jobs/open-job-queue.js';
-import type { BlobStore, Clock } from './domain/ports.js';
+import type { BlobStore } from './domain/storage/ports.js';
+import type { Clock } from './domain/clock.js';
 import { UserService } from './domain/users/user-service.js';
 import { BlockService } from './domain/users/blocks.js';
 import { InviteCodes } from './domain/users/invites.js';
@@ -89,7 +90,7 @@ export interface Services {
   messages: MessageService;
   orphans: OrphanSweeper;
   metrics: PrometheusMetrics;
-  /** The durable job queue (src/domain/jobs/job-queue.ts); register job types before the app is ready. */
+  /** The durable job queue (src/domain/jobs/ports.ts); register job types before the app is ready. */
   jobs: JobQueue;
   /** Jobs committed with every new clip or message (src/domain/jobs/outbox.ts). */
   outbox: Outbox;
@@ -166,7 +167,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const attachmentRepository = new SqlAttachmentRepository(database);
   // SHA1s of growing uploads: read and computed on a worker thread where uploads are local
   // files, off the request thread; streamed from the store otherwise.
-  const hasher = store.capabilities.localPaths ? new WorkerPrefixHasher() : new InProcessPrefixHasher();
+  const hasher = store.localPaths ? new WorkerPrefixHasher() : new InProcessPrefixHasher();
   const attachments = new AttachmentService(attachmentRepository, store, clock, limits, sniffContentType, hasher);
   const metrics = new PrometheusMetrics();
   // The JSON log: a line that cannot be written (a full disk) is dropped and counted, never waited for.

@@ -5,7 +5,8 @@
  */
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { ApiError } from '../domain/errors.js';
-import type { Clock, ExternalIdentity, IdentityVerifier } from '../domain/ports.js';
+import type { Clock } from '../domain/clock.js';
+import type { ExternalIdentity, IdentityVerifier } from '../domain/users/ports.js';
 
 /** Asymmetric algorithms accepted from a JWKS: never `none`, never an HMAC (no RS/HS confusion). */
 export const JWKS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];

@@ -9,7 +9,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/multipart';
 import type { ChunkInput } from '../domain/attachments/upload-engine.js';
-import type { BlobStore } from '../domain/ports.js';
+import type { BlobStore } from '../domain/storage/ports.js';
 import { readMultipartFile } from './multipart-file.js';
 import { decodeParams, FilePart, IntegerParam, Sha1Param } from './params.js';
 import { abortOnClose, bodyStream, contentLength } from './request-body.js';

@@ -10,7 +10,7 @@ import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import type {} from '@fastify/multipart';
-import type { BlobStore, ScratchFile } from '../domain/ports.js';
+import type { BlobStore, ScratchFile } from '../domain/storage/ports.js';
 import { FieldCollector } from './params.js';
 
 export interface IncomingFile {

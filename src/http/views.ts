@@ -1,6 +1,9 @@
 /** JSON shapes of attachments, clips and messages (SPEC 3, 4, 5). */
 import { contiguousPrefix, highestByte, missingRanges, type ByteRange } from '../domain/attachments/ranges.js';
-import type { AttachmentRecord, ClipRecord, MediaFileRecord, MessageRecord } from '../domain/ports.js';
+import type { AttachmentRecord } from '../domain/attachments/ports.js';
+import type { ClipRecord } from '../domain/clips/ports.js';
+import type { MediaFileRecord } from '../domain/media/ports.js';
+import type { MessageRecord } from '../domain/messages/ports.js';
 import { processingView, type HintedImages } from './processing-views.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

@@ -4,7 +4,9 @@
  * An object deleted before then is `{"id": N, "deleted": true}` under the same key.
  */
 import type { EventType } from '../domain/events/events.js';
-import type { AttachmentRecord, ClipRecord, MessageRecord } from '../domain/ports.js';
+import type { AttachmentRecord } from '../domain/attachments/ports.js';
+import type { ClipRecord } from '../domain/clips/ports.js';
+import type { MessageRecord } from '../domain/messages/ports.js';
 import type { EventRenderer } from '../webhooks/webhook-dispatcher.js';
 import { attachmentView, clipView, messageView } from './views.js';
 

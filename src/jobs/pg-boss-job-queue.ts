@@ -15,16 +15,7 @@ import { sql } from 'kysely';
 import type { Database } from '../db/database.js';
 import { fromKysely, PgBoss, type Db, type JobWithMetadata } from 'pg-boss';
 import { transactionOf } from '../db/transaction-scope.js';
-import {
-  JOB_TYPE_PATTERN,
-  type EnqueueOptions,
-  type JobCountState,
-  type JobHandler,
-  type JobPayload,
-  type JobPolicy,
-  type JobQueue,
-  type TransactionScope,
-} from '../domain/jobs/job-queue.js';
+import { type EnqueueOptions, JOB_TYPE_PATTERN, type JobCountState, type JobHandler, type JobPayload, type JobPolicy, type JobQueue, type TransactionScope } from '../domain/jobs/ports.js';
 import type { JobLog } from './job-log.js';
 
 interface JobType {

@@ -2,7 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { buildApp, type App } from '../../src/app.js';
 import type { Config } from '../../src/config.js';
-import type { Clock } from '../../src/domain/ports.js';
+import type { Clock } from '../../src/domain/clock.js';
 
 export interface Node {
   url: string;

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import type { Clock } from '../../src/domain/ports.js';
+import type { Clock } from '../../src/domain/clock.js';
 import { newUser } from './client.js';
 import type { DatabaseKind } from './databases.js';
 import { READY_TIMEOUT_MS } from './server-process.js';

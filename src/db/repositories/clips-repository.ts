@@ -1,5 +1,6 @@
 import { sql, type Selectable } from 'kysely';
-import type { ClipChanges, ClipFilter, ClipRecord, ClipRepository, CreateOutcome, FilesToAttach, NewClip } from '../../domain/ports.js';
+import type { ClipChanges, ClipFilter, ClipRecord, ClipRepository, NewClip } from '../../domain/clips/ports.js';
+import type { CreateOutcome, FilesToAttach } from '../../domain/media/ports.js';
 import type { OutboxWriter } from '../../domain/jobs/outbox.js';
 import type { Database } from '../database.js';
 import { scopeOf } from '../transaction-scope.js';

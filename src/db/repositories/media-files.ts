@@ -1,6 +1,7 @@
 /** File rows shared by clips and messages, and the hand-over of attachments to them. */
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import type { FilesToAttach, MediaFileRecord, NewMediaFile, UserRef } from '../../domain/ports.js';
+import type { FilesToAttach, MediaFileRecord, NewMediaFile } from '../../domain/media/ports.js';
+import type { UserRef } from '../../domain/users/ports.js';
 import type { MediaFilesTable, Tables } from '../schema.js';
 import { deleteRenditions } from './media-processing-repository.js';
 

@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
-import type { CreateOutcome, FilesToAttach, MessageFilter, MessageRecord, MessageRepository, NewMessage } from '../../domain/ports.js';
+import type { CreateOutcome, FilesToAttach } from '../../domain/media/ports.js';
+import type { MessageFilter, MessageRecord, MessageRepository, NewMessage } from '../../domain/messages/ports.js';
 import type { OutboxWriter } from '../../domain/jobs/outbox.js';
 import type { Database } from '../database.js';
 import { scopeOf } from '../transaction-scope.js';

@@ -4,13 +4,16 @@
  * HTTP, SQL and files stay behind the ports.
  */
 import { ApiError } from '../errors.js';
-import type { EventOutbox } from '../events/events.js';
+import type { EventOutbox } from '../events/ports.js';
 import type { Metrics } from '../metrics.js';
-import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, ExpiryCursor, PrefixHasher } from '../ports.js';
+import type { AttachmentRecord, AttachmentRepository, ContentSniffer, ExpiryCursor, PrefixHasher } from './ports.js';
+import type { BlobStore } from '../storage/ports.js';
+import type { Clock } from '../clock.js';
 import { reservationLimit } from './reservations.js';
-import { outOfRange, tooLarge, UploadEngine, type ChunkInput, type ContentSniffer } from './upload-engine.js';
+import { type ChunkInput, outOfRange, tooLarge, UploadEngine } from './upload-engine.js';
 
-export type { ChunkInput, ContentSniffer, TrailingChunkParams } from './upload-engine.js';
+export type { ChunkInput, TrailingChunkParams } from './upload-engine.js';
+export type { ContentSniffer } from './ports.js';
 export { AppendOffsetMoved } from './upload-engine.js';
 
 export interface AttachmentLimits {
@@ -78,7 +81,7 @@ export class AttachmentService {
       throw new ApiError('insufficient_storage', 'The server does not have room for an attachment of this size.');
     }
     // In place, the upload is a blob from the start; with pieces, this key names the assembled file-to-be.
-    const storageKey = this.store.inPlace ? await this.store.inPlace.createUpload(input.size ?? 0) : crypto.randomUUID();
+    const storageKey = this.store.kind === 'inPlace' ? await this.store.createUpload(input.size ?? 0) : crypto.randomUUID();
     const now = this.clock.now();
     try {
       const outcome = await this.repo.createWithinLimit(
@@ -205,7 +208,7 @@ export class AttachmentService {
    * blob, and the pieces of an upload kept as pieces (read first: they go with the row).
    */
   private async deleteWithBytes(record: AttachmentRecord, deleteRow: () => Promise<boolean>): Promise<boolean> {
-    const pieces = this.store.pieces ? ((await this.repo.findLayout(record.id))?.pieces ?? []) : [];
+    const pieces = this.store.kind === 'pieces' ? ((await this.repo.findLayout(record.id))?.pieces ?? []) : [];
     if (!(await deleteRow())) return false;
     this.engine.forget(record.id);
     await this.store.deleteBlob(record.storageKey);

@@ -9,7 +9,8 @@
  * a stream, so that transfer overlaps the client's; if it fails, the scratch file is stored.
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { AttachmentRecord, BlobStore, PieceStream, PieceUploads, ScratchFile } from '../ports.js';
+import type { AttachmentRecord } from './ports.js';
+import type { PieceStore, PieceStream, ScratchFile } from '../storage/ports.js';
 import type { ChunkReceiver, ChunkWriteResult, ConsumeOptions, PreparedChunk } from './chunk-receiver.js';
 import { intersect } from './ranges.js';
 import type { LocalBytes } from './upload-state.js';
@@ -28,8 +29,7 @@ interface Comparison {
 }
 
 export class PieceReceiver implements ChunkReceiver {
-  private readonly store: BlobStore;
-  private readonly pieces: PieceUploads;
+  private readonly store: PieceStore;
   private readonly bytes: UploadBytes;
   private readonly record: AttachmentRecord;
   private readonly offset: number;
@@ -44,14 +44,12 @@ export class PieceReceiver implements ChunkReceiver {
   private kept = false;
 
   constructor(
-    store: BlobStore,
-    pieces: PieceUploads,
+    store: PieceStore,
     bytes: UploadBytes,
     record: AttachmentRecord,
     offset: number,
   ) {
     this.store = store;
-    this.pieces = pieces;
     this.bytes = bytes;
     this.record = record;
     this.offset = offset;
@@ -65,7 +63,7 @@ export class PieceReceiver implements ChunkReceiver {
     const scratch = (this.scratch = await this.store.createScratch());
     const declared = options.declaredLength;
     let stream: PieceStream | null =
-      declared !== undefined && declared > 0 && this.offset + declared <= bound && this.pieces.streamPiece ? this.pieces.streamPiece(declared) : null;
+      declared !== undefined && declared > 0 && this.offset + declared <= bound && this.store.streamPiece ? this.store.streamPiece(declared) : null;
     const send = async (piece: Buffer) => {
       // A failed transfer only costs the overlap: the scratch file is stored instead.
       await stream?.write(piece).catch(() => {
@@ -120,7 +118,7 @@ export class PieceReceiver implements ChunkReceiver {
     // (A complete file's bytes are all recorded, so such a chunk overlaps nothing but them.)
     if (compared?.ofCompleteFile && !compared.differs) return { change: { changesRecorded: false }, replaces: false, ordered: false };
     // The piece streamed as it arrived, if that worked (it covers the whole chunk); else the scratch copy.
-    const storageKey = (await this.streamed) ?? (await this.pieces.putPiece(this.scratch!, length));
+    const storageKey = (await this.streamed) ?? (await this.store.putPiece(this.scratch!, length));
     this.storedKey = storageKey;
     return {
       change: { changesRecorded: compared?.differs ?? false, piece: { storageKey, compared: compared !== null, comparedThrough: compared?.through ?? 0 } },

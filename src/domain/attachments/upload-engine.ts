@@ -13,10 +13,12 @@
  * Every fact another node needs is in the database; UploadStates is this process's cache.
  */
 import { ApiError, invalidParameter } from '../errors.js';
-import type { EventOutbox } from '../events/events.js';
-import type { TransactionScope } from '../jobs/job-queue.js';
+import type { EventOutbox } from '../events/ports.js';
+import type { TransactionScope } from '../jobs/ports.js';
 import { noMetrics, type Metrics } from '../metrics.js';
-import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, PrefixHasher, RangeCommit } from '../ports.js';
+import type { AttachmentRecord, AttachmentRepository, ContentSniffer, PrefixHasher, RangeCommit } from './ports.js';
+import type { BlobStore } from '../storage/ports.js';
+import type { Clock } from '../clock.js';
 import type { ChunkReceiver, ChunkWriteResult } from './chunk-receiver.js';
 import { exceedsRanges } from './commit-plan.js';
 import { InPlaceReceiver } from './in-place-receiver.js';
@@ -67,9 +69,6 @@ export interface TrailingChunkParams {
   sha1?: string | undefined;
   size?: number | undefined;
 }
-
-/** Sniffs the content type of a file from its first bytes. */
-export type ContentSniffer = (head: Buffer) => Promise<string | null>;
 
 /** What content sniffing reads of a file's head (file-type's own need). */
 const SNIFF_BYTES = 4100;
@@ -155,8 +154,9 @@ export class UploadEngine {
   }
 
   private async openReceiver(state: UploadState, record: AttachmentRecord, offset: number): Promise<ChunkReceiver> {
-    if (this.store.pieces) return new PieceReceiver(this.store, this.store.pieces, this.bytes, record, offset);
-    const upload = await this.store.inPlace!.openUpload(record.storageKey).catch((error: NodeJS.ErrnoException) => {
+    const store = this.store;
+    if (store.kind === 'pieces') return new PieceReceiver(store, this.bytes, record, offset);
+    const upload = await store.openUpload(record.storageKey).catch((error: NodeJS.ErrnoException) => {
       // Deleted (or expired) between the look-up and now.
       throw error.code === 'ENOENT' ? new ApiError('not_found', 'No such attachment.') : error;
     });
@@ -369,10 +369,10 @@ export class UploadEngine {
    * (try again). In-place stores: undefined, the upload's blob is the file already.
    */
   private async assemble(record: AttachmentRecord, version: number): Promise<string | null | undefined> {
-    if (!this.store.pieces) return undefined;
+    if (this.store.kind !== 'pieces') return undefined;
     const layout = await this.repo.findLayout(record.id);
     if (!layout || layout.record.contentVersion !== version || layout.record.state !== 'uploading') return null;
-    return this.store.pieces.assemble(sliceLayout(layout.pieces, 0, record.size ?? 0));
+    return this.store.assemble(sliceLayout(layout.pieces, 0, record.size ?? 0));
   }
 
   /** SPEC 3.4: the type is sniffed as soon as the file's first bytes are there, not only at completion. */
@@ -426,8 +426,8 @@ export class UploadEngine {
       }
       if (fixed.size !== size) throw sizeMismatch(fixed.size, size);
       state.observe(fixed);
-      if (this.store.inPlace) {
-        const upload = await this.store.inPlace.openUpload(record.storageKey);
+      if (this.store.kind === 'inPlace') {
+        const upload = await this.store.openUpload(record.storageKey);
         try {
           await upload.truncate(size);
           await upload.sync();

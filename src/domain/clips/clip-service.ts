@@ -2,7 +2,9 @@
 import { ApiError } from '../errors.js';
 import { Outbox } from '../jobs/outbox.js';
 import { createWithFiles, type MediaIntake, type UploadedFile } from '../media/media-intake.js';
-import type { BlobStore, ClipChanges, ClipFilter, ClipRecord, ClipRepository, Clock, Location } from '../ports.js';
+import type { BlobStore } from '../storage/ports.js';
+import type { ClipChanges, ClipFilter, ClipRecord, ClipRepository, Location } from './ports.js';
+import type { Clock } from '../clock.js';
 
 export interface ClipInput {
   title: string;

@@ -5,7 +5,7 @@
  *
  *   outbox.add(async (scope, created) => queue.enqueue('webhook-deliver', { ... }, { within: scope }));
  */
-import type { TransactionScope } from './job-queue.js';
+import type { TransactionScope } from './ports.js';
 
 export interface CreatedRecord {
   type: 'audio_clip' | 'message';

@@ -2,7 +2,10 @@
 import { ApiError } from '../errors.js';
 import { Outbox } from '../jobs/outbox.js';
 import { createWithFiles, type MediaIntake, type UploadedFile } from '../media/media-intake.js';
-import type { BlobStore, BlockRepository, Clock, MessageFilter, MessageRecord, MessageRepository, UserRepository } from '../ports.js';
+import type { BlobStore } from '../storage/ports.js';
+import type { BlockRepository, UserRepository } from '../users/ports.js';
+import type { Clock } from '../clock.js';
+import type { MessageFilter, MessageRecord, MessageRepository } from './ports.js';
 
 export interface MessageInput {
   recipientId: number;

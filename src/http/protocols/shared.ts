@@ -1,7 +1,7 @@
 /** Header parsing and replies that tus and the IETF draft share. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../domain/errors.js';
-import type { AttachmentRecord } from '../../domain/ports.js';
+import type { AttachmentRecord } from '../../domain/attachments/ports.js';
 import { UploadConflict } from '../../domain/protocols/resumable-uploads.js';
 import { toApiError } from '../error-handler.js';
 

@@ -4,7 +4,7 @@ import type {} from '@fastify/swagger';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AttachmentService } from '../../domain/attachments/attachment-service.js';
 import { missingParameter } from '../../domain/errors.js';
-import type { BlobStore } from '../../domain/ports.js';
+import type { BlobStore } from '../../domain/storage/ports.js';
 import type { UserService } from '../../domain/users/user-service.js';
 import { requireUser } from '../auth.js';
 import { ChunkFields, ChunkParams, readChunkRequest } from '../chunk-request.js';

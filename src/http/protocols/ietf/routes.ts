@@ -5,9 +5,9 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../../domain/errors.js';
-import type { AttachmentRecord } from '../../../domain/ports.js';
-import type { RepresentationDigests, ResumableUploads, Upload } from '../../../domain/protocols/resumable-uploads.js';
-import { uploadOffset } from '../../../domain/protocols/resumable-uploads.js';
+import type { AttachmentRecord } from '../../../domain/attachments/ports.js';
+import type { RepresentationDigests } from '../../../domain/protocols/ports.js';
+import { type ResumableUploads, type Upload, uploadOffset } from '../../../domain/protocols/resumable-uploads.js';
 import { cleanFilename } from '../../uploaded-files.js';
 import { abortOnClose, bodyStream, contentLength, hasBody } from '../../request-body.js';
 import { classify, sendInterim, sendPlain, uploadId, uploadLocation } from '../shared.js';
