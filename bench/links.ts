@@ -7,6 +7,7 @@
  * link bytes over the file's size, and writes every run to .bench/links-results.json.
  *
  *   npm run bench:links -- [--only 3g,edge] [--server-js PATH]
+ *   LINKS_TRACE=1 npm run bench:links -- --only edge --clients sdk   # the SDK's retries and acknowledgements, timed
  */
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';

@@ -97,9 +97,25 @@ async function measure(
   };
 }
 
+/** With LINKS_TRACE=1, the SDK's retries and acknowledgements go to stderr, timed from the upload's start. */
+function traceLog(): ((line: string) => void) | undefined {
+  if (!process.env.LINKS_TRACE) return undefined;
+  const started = performance.now();
+  return (line) => process.stderr.write(`${((performance.now() - started) / 1000).toFixed(2)} s ${line}\n`);
+}
+
 export function sdkUpload(target: RunTarget, token: string, direct: TrickleClient): Promise<LinkRecord> {
   return measure(target, 'sdk', 'up', async (signal) => {
-    const result = await upload(target.bytes, { server: target.link.url, token, filename: 'bench.wav', state: false, signal });
+    const trace = traceLog();
+    const result = await upload(target.bytes, {
+      server: target.link.url,
+      token,
+      filename: 'bench.wav',
+      state: false,
+      signal,
+      onRetry: trace && ((error, delayMs) => trace(`retry in ${delayMs} ms: ${String(error)}`)),
+      onChunkAcknowledged: trace && (([start, end]) => trace(`acknowledged ${start}-${end}`)),
+    });
     const stored = await direct.attachment(result.attachmentId);
     if (stored.sha1 !== target.sha1 || result.fingerprint !== target.sha1) throw new Error(`SHA1 ${stored.sha1} on the server, ${target.sha1} sent`);
   });

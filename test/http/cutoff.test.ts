@@ -135,4 +135,35 @@ for (const kind of storageKinds()) {
       assert.equal(rest.json.body.attachment.sha1, sha1(file));
     });
   });
+
+  describe(`a silent request in the way on ${kind.name}`, { skip: kind.skip }, () => {
+    let server: TestServer;
+    let token: string;
+    before(async () => {
+      // The idle timeout stays long: the request that needs the region must not wait for it.
+      server = await startServer(kind, { uploadIdleTimeoutSeconds: 60 });
+      ({ token } = await newUser(server.url, 'silent'));
+    });
+    after(() => server.close());
+
+    test('a chunk whose bytes stopped coming is cut off when another request needs its region, and keeps its prefix', async () => {
+      const file = randomFile(200_000);
+      const id = await createAttachment(server.url, token, file.length);
+      // A connection that goes silent for good (a lost NAT mapping): open, but nothing more comes.
+      const silent = await openSocket(server.url);
+      silent.on('error', () => undefined);
+      silent.write(rawHead(id, token, 0, 200_000));
+      silent.write(file.subarray(0, 50_000));
+      await delay(1500);
+      const started = Date.now();
+      const again = request(server.url, 'PUT', `/attachments/${id}?attachment%5Bchunk_offset%5D=0`, { token, raw: file });
+      const outcome = await Promise.race([again.then((reply) => reply), delay(15_000).then(() => null)]);
+      const waited = Date.now() - started;
+      silent.destroy();
+      assert.ok(outcome !== null, 'the second request waited for the idle timeout');
+      assert.equal(outcome.status, 200, JSON.stringify(outcome.json));
+      assert.equal(outcome.json.body.attachment.sha1, sha1(file));
+      assert.ok(waited < 10_000, `answered after ${waited} ms`);
+    });
+  });
 }

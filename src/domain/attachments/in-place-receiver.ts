@@ -11,6 +11,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { BlobStore, ScratchFile, UploadHandle } from '../storage/ports.js';
 import type { ChunkReceiver, ChunkWriteResult, ConsumeOptions, PreparedChunk } from './chunk-receiver.js';
 import { addRange, intersect, type ByteRange } from './ranges.js';
+import { ApiError } from '../errors.js';
 import { RegionHold } from './region-locks.js';
 import type { UploadState } from './upload-state.js';
 
@@ -55,8 +56,11 @@ export class InPlaceReceiver implements ChunkReceiver {
       await locks.acquire(this.hold, position, position + options.declaredLength, options.signal);
     }
     const writes = new CoalescingWriter(this.upload, position);
+    const arrivals = new StaleAwareSource(source, this.hold);
     try {
-      for await (const piece of source) {
+      for (;;) {
+        const piece = await arrivals.next();
+        if (piece === null) break;
         if (piece.length === 0) continue;
         const end = position + piece.length;
         if (end > bound()) {
@@ -83,6 +87,8 @@ export class InPlaceReceiver implements ChunkReceiver {
       }
     } catch (error) {
       sourceError = error;
+    } finally {
+      await arrivals.close();
     }
     // Bytes fully received are written even when the source broke off after them.
     const writeError = await writes.flush().then(
@@ -280,5 +286,47 @@ class CoalescingWriter {
     } finally {
       this.running = null;
     }
+  }
+}
+
+/**
+ * A chunk's bytes as they arrive, telling its region hold when it waits for them, so that a
+ * request that needs the region can cut it off when they stop coming (region-locks.ts).
+ */
+class StaleAwareSource {
+  private readonly iterator: AsyncIterator<Buffer>;
+  private readonly hold: RegionHold;
+  private readonly cut: Promise<never>;
+  private done = false;
+
+  constructor(source: AsyncIterable<Buffer>, hold: RegionHold) {
+    this.iterator = source[Symbol.asyncIterator]();
+    this.hold = hold;
+    this.cut = new Promise<never>((_, reject) => {
+      hold.cut = () => reject(new ApiError('request_timeout', 'The chunk stopped arriving, and another request needed its bytes.'));
+    });
+    this.cut.catch(() => undefined);
+  }
+
+  /** The next bytes, or null at the end. */
+  async next(): Promise<Buffer | null> {
+    this.hold.waitingForBytesSince = Date.now();
+    try {
+      const result = await Promise.race([this.iterator.next(), this.cut]);
+      if (result.done) this.done = true;
+      return result.done ? null : result.value;
+    } finally {
+      this.hold.waitingForBytesSince = null;
+    }
+  }
+
+  /** Stops reading: a source left early (cut, or out of range) is told so. */
+  async close(): Promise<void> {
+    this.hold.cut = null;
+    this.hold.waitingForBytesSince = null;
+    if (this.done) return;
+    this.done = true;
+    // Not awaited: a source that never answers again must not hold this request up.
+    void this.iterator.return?.()?.catch(() => undefined);
   }
 }

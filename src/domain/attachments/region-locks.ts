@@ -4,11 +4,25 @@
  *
  * A writer's hold only grows upward from its offset, and a hold that waits never
  * waits for a region below its own, so waits cannot form a cycle.
+ *
+ * A writer whose bytes have stopped coming is cut off when another request needs its
+ * region: a connection gone silent (a lost NAT mapping) never says so, and its client has
+ * long since sent the bytes again on a new one, which would otherwise wait for the idle
+ * timeout. What the stale writer wrote is kept, as for any cut request.
  */
 export class RegionHold {
   start = 0;
   end = 0;
+  /** Since when (ms) its writer has waited for bytes that have not come; null while bytes flow or are being written. */
+  waitingForBytesSince: number | null = null;
+  /** Cuts its writer off; set by writers that can be cut. */
+  cut: (() => void) | null = null;
 }
+
+/** How long a writer may wait for its next bytes before a request that needs its region cuts it off. */
+export const STALE_WRITER_MS = 1000;
+/** How often waiting requests look for stale writers in their way. */
+const STALE_CHECK_MS = 250;
 
 interface Waiter {
   hold: RegionHold;
@@ -23,6 +37,12 @@ interface Waiter {
 export class RegionLocks {
   private readonly holds = new Set<RegionHold>();
   private waiters: Waiter[] = [];
+  private staleCheck: ReturnType<typeof setInterval> | null = null;
+  private readonly staleAfterMs: number;
+
+  constructor(staleAfterMs = STALE_WRITER_MS) {
+    this.staleAfterMs = staleAfterMs;
+  }
 
   get idle(): boolean {
     return this.holds.size === 0 && this.waiters.length === 0;
@@ -43,11 +63,14 @@ export class RegionLocks {
         if (signal.aborted) return reject(signal.reason);
         waiter.onAbort = () => {
           this.waiters = this.waiters.filter((w) => w !== waiter);
+          this.watchStaleWriters();
           reject(signal.reason);
         };
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
       this.waiters.push(waiter);
+      this.cutStaleWriters();
+      this.watchStaleWriters();
     });
   }
 
@@ -74,6 +97,30 @@ export class RegionLocks {
     }
   }
 
+  /** Cuts off writers that wait for bytes in vain while another request waits for their region. */
+  private cutStaleWriters(): void {
+    const now = Date.now();
+    for (const hold of this.holds) {
+      const since = hold.waitingForBytesSince;
+      if (hold.cut === null || since === null || now - since < this.staleAfterMs) continue;
+      if (!this.waiters.some((w) => w.hold !== hold && hold.start < w.end && w.start < hold.end)) continue;
+      const cut = hold.cut;
+      hold.cut = null;
+      cut();
+    }
+  }
+
+  /** Looks again now and then while requests wait; the timer ends with the last waiter. */
+  private watchStaleWriters(): void {
+    if (this.waiters.length > 0 && this.staleCheck === null) {
+      this.staleCheck = setInterval(() => this.cutStaleWriters(), STALE_CHECK_MS);
+      this.staleCheck.unref();
+    } else if (this.waiters.length === 0 && this.staleCheck !== null) {
+      clearInterval(this.staleCheck);
+      this.staleCheck = null;
+    }
+  }
+
   private wakeWaiters(): void {
     const still: Waiter[] = [];
     for (const waiter of this.waiters) {
@@ -86,5 +133,6 @@ export class RegionLocks {
       }
     }
     this.waiters = still;
+    this.watchStaleWriters();
   }
 }
