@@ -189,8 +189,9 @@ export class AttachmentService {
     return this.engine.completeIfWhole(await this.engine.fixSize(record, size));
   }
 
+  /** Writes a chunk to the caller's attachment (anyone else's is not found); the engine does the rest. */
   async writeChunk(userId: number, id: number, chunk: ChunkInput): Promise<AttachmentRecord> {
-    return this.engine.writeChunk(await this.getOwned(userId, id), chunk);
+    return this.engine.addChunk(await this.getOwned(userId, id), chunk);
   }
 
   private async remove(record: AttachmentRecord): Promise<void> {

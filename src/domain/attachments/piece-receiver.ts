@@ -11,12 +11,11 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { AttachmentRecord } from './ports.js';
 import type { PieceStore, PieceStream, ScratchFile } from '../storage/ports.js';
+import { readHandle } from '../storage/read-handle.js';
 import type { ChunkReceiver, ChunkWriteResult, ConsumeOptions, PreparedChunk } from './chunk-receiver.js';
 import { intersect } from './ranges.js';
 import type { LocalBytes } from './upload-state.js';
 import { isMissingBlob, UploadBytes } from './upload-bytes.js';
-
-const READ_STEP = 1024 * 1024;
 
 /** Readings of the recorded bytes a chunk is compared with before a vanishing piece is an error. */
 const COMPARE_READINGS = 4;
@@ -165,14 +164,9 @@ export class PieceReceiver implements ChunkReceiver {
     return { differs: false, through, ofCompleteFile };
   }
 
-  private async *readScratch(from: number, to: number): AsyncGenerator<Buffer> {
-    for (let position = from; position < to; ) {
-      const buffer = Buffer.allocUnsafe(Math.min(READ_STEP, to - position));
-      const read = await this.scratch!.read(buffer, position, buffer.length);
-      if (read === 0) throw new Error('staged chunk is shorter than expected');
-      position += read;
-      yield buffer.subarray(0, read);
-    }
+  /** Bytes [from, to) of the chunk, counted from its start, as staged. */
+  private readScratch(from: number, to: number): AsyncGenerator<Buffer> {
+    return readHandle(this.scratch!, from, to);
   }
 
   releaseRegion(): void {

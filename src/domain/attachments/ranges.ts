@@ -38,8 +38,8 @@ export interface Merge {
 
 /**
  * The set with [start, end) added, and how many bytes that adds. Finding the ranges it
- * touches is a binary search, and only those are looked at; the rest is copied as it is,
- * so the cost per call does not involve any per-range work.
+ * touches is a binary search, and only those are merged; the ranges before and after them
+ * are copied as they are (two slices), with no per-range logic.
  */
 export function mergeRange(set: RangeSet, start: number, end: number): Merge {
   if (end <= start) return { ranges: set.slice(), added: 0 };

@@ -9,8 +9,10 @@
  *              applies planCommit (commit-plan.ts), or under the row lock when the row moved
  *   finalize → once every byte is there: the SHA1, and completion decided by the database
  *
- * Who may write to which attachment, limits and expiry stay outside, in AttachmentService.
- * Every fact another node needs is in the database; UploadStates is this process's cache.
+ * The engine checks what a chunk may do to its row (size, ranges, the bytes declared) and moves
+ * its expiry; who may write to which attachment, the limits at creation and the sweep of
+ * expired ones stay outside, in AttachmentService. Every fact another node needs is in the
+ * database; UploadStates is this process's cache.
  */
 import { ApiError, invalidParameter } from '../errors.js';
 import type { EventOutbox } from '../events/ports.js';
@@ -138,8 +140,11 @@ export class UploadEngine {
     }
   }
 
-  /** Receives, verifies and commits one chunk of an attachment already checked to be the caller's. */
-  async writeChunk(found: AttachmentRecord, chunk: ChunkInput): Promise<AttachmentRecord> {
+  /**
+   * Adds one chunk to an upload: receives, verifies and commits it. The caller has found the
+   * row and checked that it may write to it (AttachmentService.writeChunk).
+   */
+  async addChunk(found: AttachmentRecord, chunk: ChunkInput): Promise<AttachmentRecord> {
     const finished = this.metrics.chunkRequestStarted();
     try {
       const record = await this.receiveChunk(found, chunk);
