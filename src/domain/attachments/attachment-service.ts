@@ -4,16 +4,13 @@
  * HTTP, SQL and files stay behind the ports.
  */
 import { ApiError } from '../errors.js';
-import type { EventOutbox } from '../events/ports.js';
-import type { Metrics } from '../metrics.js';
-import type { AttachmentRecord, AttachmentRepository, ContentSniffer, ExpiryCursor, PrefixHasher } from './ports.js';
+import type { AttachmentRecord, AttachmentRepository, ExpiryCursor } from './ports.js';
 import type { BlobStore } from '../storage/ports.js';
 import type { Clock } from '../clock.js';
 import { reservationLimit } from './reservations.js';
-import { type ChunkInput, outOfRange, tooLarge, UploadEngine } from './upload-engine.js';
+import { outOfRange, tooLarge, type ChunkInput, type UploadEngine } from './upload-engine.js';
 
-export type { ChunkInput, TrailingChunkParams } from './upload-engine.js';
-export type { ContentSniffer } from './ports.js';
+export type { ChunkInput } from './upload-engine.js';
 export { AppendOffsetMoved } from './upload-engine.js';
 
 export interface AttachmentLimits {
@@ -45,32 +42,20 @@ export class AttachmentService {
   private readonly store: BlobStore;
   private readonly clock: Clock;
   readonly limits: AttachmentLimits;
-
-  readonly engine: UploadEngine;
+  private readonly engine: UploadEngine;
 
   constructor(
     repo: AttachmentRepository,
     store: BlobStore,
     clock: Clock,
     limits: AttachmentLimits,
-    sniff: ContentSniffer,
-    hasher: PrefixHasher,
+    engine: UploadEngine,
   ) {
     this.repo = repo;
     this.store = store;
     this.clock = clock;
     this.limits = limits;
-    this.engine = new UploadEngine(repo, store, clock, limits, sniff, hasher);
-  }
-
-  /** Set by the composition root when the server exports metrics. */
-  set metrics(metrics: Metrics) {
-    this.engine.metrics = metrics;
-  }
-
-  /** Set by the composition root when webhooks are on: attachment.completed is recorded by the engine. */
-  set events(events: EventOutbox | null) {
-    this.engine.events = events;
+    this.engine = engine;
   }
 
   async create(userId: number, input: NewAttachmentInput): Promise<AttachmentRecord> {

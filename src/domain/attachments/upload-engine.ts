@@ -17,7 +17,7 @@
 import { ApiError, invalidParameter } from '../errors.js';
 import type { EventOutbox } from '../events/ports.js';
 import type { TransactionScope } from '../jobs/ports.js';
-import { noMetrics, type Metrics } from '../metrics.js';
+import type { Metrics } from '../metrics.js';
 import type { AttachmentRecord, AttachmentRepository, ContentSniffer, PrefixHasher, RangeCommit } from './ports.js';
 import type { BlobStore } from '../storage/ports.js';
 import type { Clock } from '../clock.js';
@@ -78,35 +78,43 @@ const SNIFF_BYTES = 4100;
 /** Completion attempts before giving up on an upload whose bytes keep changing under it. */
 const FINALIZE_ATTEMPTS = 8;
 
+export interface UploadEngineDeps {
+  repo: AttachmentRepository;
+  store: BlobStore;
+  /** Reads uploads as they stand (in place, or through their pieces). */
+  bytes: UploadBytes;
+  clock: Clock;
+  limits: EngineLimits;
+  sniff: ContentSniffer;
+  /** Running SHA1s of the uploads' prefixes. */
+  hasher: PrefixHasher;
+  metrics: Metrics;
+  /** Where attachment.completed is recorded (webhooks); null when nobody listens. */
+  events: EventOutbox | null;
+}
+
 export class UploadEngine {
   private readonly repo: AttachmentRepository;
   private readonly store: BlobStore;
+  private readonly bytes: UploadBytes;
   private readonly clock: Clock;
   private readonly limits: EngineLimits;
   private readonly sniff: ContentSniffer;
-
+  private readonly metrics: Metrics;
+  private readonly events: EventOutbox | null;
+  /** This process's cache of the uploads it works on. */
   private readonly states: UploadStates;
-  readonly bytes: UploadBytes;
-  /** Set by the composition root when the server exports metrics. */
-  metrics: Metrics = noMetrics;
-  /** Set by the composition root when webhooks are on: attachment.completed is recorded here. */
-  events: EventOutbox | null = null;
 
-  constructor(
-    repo: AttachmentRepository,
-    store: BlobStore,
-    clock: Clock,
-    limits: EngineLimits,
-    sniff: ContentSniffer,
-    hasher: PrefixHasher,
-  ) {
-    this.repo = repo;
-    this.store = store;
-    this.clock = clock;
-    this.limits = limits;
-    this.sniff = sniff;
-    this.bytes = new UploadBytes(repo, store);
-    this.states = new UploadStates(hasher, (record) => this.bytes.snapshot(record));
+  constructor(deps: UploadEngineDeps) {
+    this.repo = deps.repo;
+    this.store = deps.store;
+    this.bytes = deps.bytes;
+    this.clock = deps.clock;
+    this.limits = deps.limits;
+    this.sniff = deps.sniff;
+    this.metrics = deps.metrics;
+    this.events = deps.events;
+    this.states = new UploadStates(deps.hasher, (record) => this.bytes.snapshot(record));
   }
 
   /** True while a request of this process writes to the attachment. */

@@ -156,9 +156,8 @@ export class MediaProcessingService {
   readonly sizes: ImageSizes;
   private readonly disposal: RenditionDisposal;
   private readonly clock: Clock;
-
-  /** Where `*.processed` events go (webhooks), when configured. */
-  events: EventOutbox | null = null;
+  /** Where `*.processed` events go (webhooks); null when nobody listens. */
+  private readonly events: EventOutbox | null;
 
   constructor(
     repository: ProcessingRepository,
@@ -166,12 +165,14 @@ export class MediaProcessingService {
     sizes: ImageSizes,
     disposal: RenditionDisposal,
     clock: Clock,
+    events: EventOutbox | null,
   ) {
     this.repository = repository;
     this.audio = audio;
     this.sizes = sizes;
     this.disposal = disposal;
     this.clock = clock;
+    this.events = events;
   }
 
   get available(): boolean {
