@@ -33,8 +33,13 @@ export class TrickleApiError extends Error {
     this.retryAfterMs = retryAfterMs;
   }
 
-  /** 5xx and 429 are worth another try; any other 4xx will fail the same way again. */
+  /**
+   * 5xx, 408 and a rate limit are worth another try; any other 4xx will fail the same way
+   * again. So will the 429s about the caller's own open attachments: they clear only when
+   * the app finishes or deletes some, and an upload that retried them forever would hide why.
+   */
   get retriable(): boolean {
+    if (this.errorName === 'too_many_open_attachments' || this.errorName === 'reservation_limit') return false;
     return this.status >= 500 || this.status === 429 || this.status === 408;
   }
 }

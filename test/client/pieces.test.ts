@@ -97,10 +97,13 @@ test('Retry-After is read as seconds or as an HTTP date', () => {
   assert.equal(parseRetryAfter('Wed, 31 Dec 2025 23:00:00 GMT', now), 0);
 });
 
-test('only network failures, timeouts, 5xx, 408 and 429 are retried', async () => {
+test('only network failures, timeouts, 5xx, 408 and rate limits are retried, not limits on the caller\'s own attachments', async () => {
   assert.equal(isRetriable(new TrickleNetworkError('reset')), true);
   assert.equal(isRetriable(new TrickleApiError(503, 'unexpected_response', 'down')), true);
   assert.equal(isRetriable(new TrickleApiError(422, 'chunk_out_of_range', 'no')), false);
+  assert.equal(isRetriable(new TrickleApiError(429, 'rate_limited', 'slow down')), true);
+  assert.equal(isRetriable(new TrickleApiError(429, 'reservation_limit', 'your own limit')), false);
+  assert.equal(isRetriable(new TrickleApiError(429, 'too_many_open_attachments', 'your own limit')), false);
   assert.equal(isRetriable(new Error('bug')), false);
   let tries = 0;
   const policy = { retries: 3, baseDelayMs: 1, maxDelayMs: 2 };
