@@ -70,15 +70,20 @@ export async function snapshotDatabase(live: Database, url: string, file: string
   } finally {
     sqlite.close();
   }
-  const handle = await fs.open(file, 'r');
-  await handle.sync();
-  await handle.close();
-  const copy = new Kysely<Tables>({ dialect: new SqliteDialect({ database: new SQLite(file, { readonly: true }) }) });
+  // The copy stands alone in a rollback journal mode: no -wal or -shm file is left beside it.
+  const standalone = new SQLite(file);
+  standalone.pragma('journal_mode = DELETE');
+  const copy = new Kysely<Tables>({ dialect: new SqliteDialect({ database: standalone }) });
+  let named: string[];
   try {
-    return (await namedBlobKeys(copy, uploadsInPlace).execute()).map((row) => row.storage_key);
+    named = (await namedBlobKeys(copy, uploadsInPlace).execute()).map((row) => row.storage_key);
   } finally {
     await copy.destroy();
   }
+  const handle = await fs.open(file, 'r');
+  await handle.sync();
+  await handle.close();
+  return named;
 }
 
 /** Whether the database already holds Trickle's tables (a restore then needs `replace`). */

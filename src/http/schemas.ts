@@ -56,7 +56,7 @@ const RangeList = Type.Array(Type.Tuple([Type.Integer(), Type.Integer()]), { des
 export const Attachment = Type.Object({
   id: Type.Integer(),
   filename: Type.String(),
-  content_type: Type.String({ description: 'sniffed from the first bytes once they are there; before that the declared type or application/octet-stream' }),
+  content_type: Type.String({ description: "sniffed from the first bytes once they are there, named as a clip's audio.content_type names the same file (audio/mp4, not audio/x-m4a); before that the declared type or application/octet-stream" }),
   size: Type.Union([Type.Integer(), Type.Null()], { description: 'null while the size is not known yet' }),
   received: Type.Integer({ description: 'bytes received contiguously from offset 0' }),
   outstanding: Type.Union([Type.Integer(), Type.Null()], { description: 'bytes not received yet; null while the size is not known' }),

@@ -70,7 +70,8 @@ for (const kind of databaseKinds()) {
       assert.equal(first.status, 422, first.text);
       assert.equal(first.json.body.error.name, 'unsupported_audio');
       assert.equal(health.reply.status, 200);
-      assert.ok(health.ms < 1000, `the server took ${health.ms} ms to answer /healthz while probing`);
+      // Blocked by the probe it would take the probe's seconds; a busy 2-core machine alone can add one.
+      assert.ok(health.ms < 2500, `the server took ${health.ms} ms to answer /healthz while probing`);
       assert.ok(firstMs < 6000, `the first refusal took ${firstMs} ms`);
 
       const row = await server.app.services.database.db.selectFrom('attachments').select('audio_rejected_sha1').where('id', '=', id).executeTakeFirstOrThrow();

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -119,6 +119,8 @@ for (const setup of SETUPS) {
         const backup = await tool(['backup', '--to', backupDir], { ...SERVER, ...original.env });
         backingUp = false;
         await lanes;
+        // The folder holds the manifest, one database file (no -wal or -shm beside it) and the files.
+        assert.deepEqual((await readdir(backupDir)).sort(), [setup.name.startsWith('SQLite') ? 'database.sqlite' : 'database.pgdump', 'files', 'manifest.json']);
         for (let i = 0; i < 3; i += 1) {
           const bytes = noiseWav(250_000 + i * 1000);
           clips.set(await chunkedClip(server.url, token, bytes, `after-${i}`), { bytes, when: 'after' });

@@ -4,7 +4,8 @@
  * the right byte, and resuming completes every file byte-exact. Some files are sent by the
  * SDK (which resumes each cycle from the server's missing ranges), the others by a plain
  * client that sends pieces in random order; after the last kill the SDK resumes them all.
- * CRASH_CYCLES sets the number of kills (default 30; `npm run soak` runs 500).
+ * CRASH_CYCLES sets the number of kills (default 30; `npm run soak` runs 500); on a busy machine
+ * they stop after a time budget (at least a third of them), CRASH_BUDGET_FACTOR stretches it.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -109,8 +110,12 @@ async function status(base: string, token: string, id: number) {
 // Local disk on each database, and PostgreSQL with S3-compatible storage (fewer kills: slower).
 for (const kind of storageKinds('postgres')) {
   const cycles = kind.storage ? Math.ceil(CYCLES / 3) : CYCLES;
+  // On a busy machine each restart is a slow cold start: past this much time the kills stop,
+  // once at least a third of them (and never fewer than three) are done.
+  const minCycles = Math.min(cycles, Math.max(3, Math.ceil(cycles / 3)));
+  const cycleBudgetMs = (kind.storage ? 150_000 : 240_000) * (Number(process.env.CRASH_BUDGET_FACTOR ?? 1) || 1);
   describe(`kill -9 while uploading on ${kind.name}`, { skip: kind.skip }, () => {
-    test(`${cycles} crashes lose no acknowledged byte`, { timeout: 120_000 + cycles * 15_000 }, async (t) => {
+    test(`up to ${cycles} crashes lose no acknowledged byte`, { timeout: 300_000 + 2 * cycleBudgetMs }, async (t) => {
       const dataDir = await mkdtemp(path.join(os.tmpdir(), 'trickle-crash-'));
       const database = await kind.create(dataDir);
       const env = { HOST: "127.0.0.1", DATA_DIR: dataDir, DATABASE_URL: database.url, PASSWORD_HASH_LOG2N: "10", LOG_LEVEL: "silent", MIN_FREE_BYTES: "0", MAX_OPEN_ATTACHMENTS: "100000", REGISTRATION_RATE_LIMIT: "0", TOKEN_RATE_LIMIT: "0", ...kind.storage?.() };
@@ -127,7 +132,9 @@ for (const kind of storageKinds('postgres')) {
 
         let interrupted = 0;
         let interruptedSdk = 0;
-        for (let cycle = 0; cycle < cycles; cycle += 1) {
+        const cyclesStarted = Date.now();
+        let cycle = 0;
+        for (; cycle < cycles && (cycle < minCycles || Date.now() - cyclesStarted < cycleBudgetMs); cycle += 1) {
           const sending: Array<Promise<unknown>> = uploads.map(async (u) => {
             if (u.viaSdk) await upload(u.file, sdkOptions(base, token, u));
             else await sendMissing(base, token, u, (await status(base, token, u.id)).missing);
@@ -158,8 +165,8 @@ for (const kind of storageKinds('postgres')) {
         }
         // The kills must have hit uploads in flight, or this test proves nothing.
         assert.ok(cycles === 0 || interrupted > 0, 'no kill interrupted an upload');
-        assert.ok(cycles < 10 || interruptedSdk > 0, 'no kill interrupted an SDK upload');
-        t.diagnostic(`${interrupted} uploads interrupted by kills (${interruptedSdk} of them the SDK's), ${finished} finished between kills`);
+        assert.ok(cycle < 10 || interruptedSdk > 0, 'no kill interrupted an SDK upload');
+        t.diagnostic(`${cycle} kills in ${((Date.now() - cyclesStarted) / 1000).toFixed(0)} s: ${interrupted} uploads interrupted (${interruptedSdk} of them the SDK's), ${finished} finished between kills`);
 
         // Resume with the SDK, without crashes: everything completes byte-exact.
         for (const u of uploads) {

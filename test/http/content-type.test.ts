@@ -1,9 +1,12 @@
-/** SPEC 3.4: `content_type` is always a string, sniffed as soon as the file's first bytes are there. */
+/**
+ * SPEC 3.4: `content_type` is always a string, sniffed as soon as the file's first bytes are
+ * there, and it names a file type as a clip's `audio.content_type` does.
+ */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { databaseKinds } from '../helpers/databases.js';
-import { createAttachment, newUser, putRaw, request } from '../helpers/client.js';
-import { fixture } from '../helpers/media.js';
+import { createAttachment, newUser, putRaw, request, sha1 } from '../helpers/client.js';
+import { AUDIO_FIXTURES, fixture } from '../helpers/media.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 for (const kind of databaseKinds()) {
@@ -57,6 +60,20 @@ for (const kind of databaseKinds()) {
       assert.equal(created.body.attachment.content_type, 'audio/x-declared');
       const id = created.body.attachment.id;
       assert.equal((await putRaw(server.url, token, id, 0, mp3.subarray(0, 2000))).json.body.attachment.content_type, 'audio/mpeg');
+    });
+
+    test("every audio format: the attachment's content_type is the clip's audio.content_type (audio/mp4, not audio/x-m4a)", async () => {
+      for (const f of AUDIO_FIXTURES) {
+        const data = fixture(f.file);
+        const id = await createAttachment(server.url, token, data.length, f.file);
+        const done = await putRaw(server.url, token, id, 0, data);
+        assert.equal(done.json.body.attachment.complete, true, f.file);
+        assert.equal(done.json.body.attachment.content_type, f.contentType, f.file);
+        const clip = await request(server.url, 'POST', '/audio_clips', { token, json: { audio_clip: { title: f.file, uploaded_data: { chunked_attachment_id: id, fingerprint: sha1(data) } } } });
+        assert.equal(clip.status, 201, `${f.file}: ${clip.text}`);
+        assert.equal(clip.json.body.audio_clip.audio.content_type, f.contentType, f.file);
+        assert.equal((await request(server.url, 'GET', `/attachments/${id}`, { token })).json.body.attachment.content_type, f.contentType, `${f.file} once used`);
+      }
     });
   });
 }

@@ -67,7 +67,7 @@ describe('OpenAPI', () => {
     assert.deepEqual(clip.properties.processing.enum, ['queued', 'processing', 'ready', 'failed', 'unavailable']);
   });
 
-  test('operations: /files/ for tus and the IETF draft with their headers, /readyz, /healthz, /metrics', () => {
+  test('operations: /files/ for tus and the IETF draft with their headers, /readyz, /healthz, /metrics, GET /attachments', () => {
     const create = doc.paths['/files/'].post;
     const names = (operation: any) => operation.parameters.map((p: any) => p.name);
     for (const name of ['Tus-Resumable', 'Upload-Draft-Interop-Version', 'Upload-Length', 'Upload-Defer-Length', 'Upload-Metadata', 'Upload-Concat', 'Upload-Complete']) assert.ok(names(create).includes(name), name);
@@ -82,6 +82,12 @@ describe('OpenAPI', () => {
     assert.ok(doc.paths['/readyz'].get.responses['200'] && doc.paths['/healthz'].get.responses['200']);
     assert.ok(doc.paths['/metrics'].get.responses['200'].content['text/plain']);
     assert.deepEqual(doc.paths['/metrics'].get.security, [], 'open: no METRICS_TOKEN in this server');
+    const list = doc.paths['/attachments'].get;
+    assert.deepEqual(list.security, [{ bearer: [] }]);
+    assert.ok(list.parameters.some((p: any) => p.name === 'page'));
+    const listed = list.responses['200'].content['application/json'].schema.properties.body.properties.attachments;
+    assert.equal(listed.type, 'array');
+    assert.match(listed.items.properties.content_type.description, /audio\/mp4/);
   });
 
   test('a client generated with openapi-typescript + openapi-fetch type-checks and calls the server', async () => {

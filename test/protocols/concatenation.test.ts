@@ -2,12 +2,13 @@
  * tus concatenation under misuse (issue 22 item 5), on every store: a partial upload deleted
  * while a final upload reads it is a 404, never a 500; a partial appears at most once in a
  * final; the final's size meets the user's limits before any byte is copied; the final's URLs
- * must name this server's /files/ uploads.
+ * must name this server's /files/ uploads; an object store joins the partials inside itself.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { storageKinds } from '../helpers/databases.js';
 import { randomFile, request, sha1 } from '../helpers/client.js';
+import { wavHeader } from '../helpers/media.js';
 import { suiteServer } from '../helpers/server.js';
 
 const MIB = 1024 * 1024;
@@ -60,6 +61,46 @@ for (const kind of storageKinds()) {
       assert.equal(absolute.status, 201, absolute.text);
       const made = (await request(suite.base, 'GET', `/attachments/${absolute.headers.get('location')!.split('/').pop()}`, { token: suite.alice.token })).json.body.attachment;
       assert.equal(made.sha1, sha1(bytes));
+    });
+
+    test('an object store joins the partials inside itself: no partial byte passes through the server', async (t) => {
+      const pieces = suite.server.app.services.store.pieces;
+      if (!pieces) return t.skip('this store writes uploads in place: the bytes are copied through the write path');
+      // A WAV file, so that the final can become a clip; its partials cut it anywhere.
+      const wav = Buffer.concat([wavHeader(4 * MIB + 6), randomFile(4 * MIB + 6)]);
+      const bytes = [wav.subarray(0, MIB), wav.subarray(MIB, 3 * MIB + 7), wav.subarray(3 * MIB + 7)];
+      const urls = [];
+      for (const part of bytes) urls.push(await partial(part));
+      // Counted while the final is made: bytes the server stores itself, and joins made by the store.
+      const calls = { put: 0, stream: 0, assemble: 0 };
+      const original = { putPiece: pieces.putPiece, streamPiece: pieces.streamPiece, assemble: pieces.assemble };
+      pieces.putPiece = (...args: Parameters<typeof pieces.putPiece>) => ((calls.put += 1), original.putPiece.apply(pieces, args));
+      const stream = original.streamPiece;
+      if (stream) pieces.streamPiece = (length: number) => ((calls.stream += 1), stream.call(pieces, length));
+      pieces.assemble = (...args: Parameters<typeof pieces.assemble>) => ((calls.assemble += 1), original.assemble.apply(pieces, args));
+      const started = Date.now();
+      let made;
+      try {
+        made = await final(urls);
+      } finally {
+        Object.assign(pieces, original);
+      }
+      assert.equal(made.status, 201, made.text);
+      t.diagnostic(`final of ${bytes.length} partials (4 MiB) made in ${Date.now() - started} ms; store calls ${JSON.stringify(calls)}`);
+      assert.deepEqual({ put: calls.put, stream: calls.stream }, { put: 0, stream: 0 });
+      assert.ok(calls.assemble >= 1);
+      const id = made.headers.get('location')!.split('/').pop();
+      const attachment = (await request(suite.base, 'GET', `/attachments/${id}`, { token: suite.alice.token })).json.body.attachment;
+      assert.equal(attachment.sha1, sha1(wav));
+      // The partials went, and the final is whole on its own.
+      for (const url of urls) assert.equal((await request(suite.base, 'HEAD', url, { headers: tus() })).status, 404);
+      const clip = await request(suite.base, 'POST', '/audio_clips', {
+        token: suite.alice.token,
+        json: { audio_clip: { title: 'joined', uploaded_data: { chunked_attachment_id: Number(id), fingerprint: sha1(wav) } } },
+      });
+      assert.equal(clip.status, 201, clip.text);
+      const served = await fetch(new URL(clip.json.body.audio_clip.urls.audio, suite.base), { headers: { authorization: `Bearer ${suite.alice.token}` } });
+      assert.equal(sha1(Buffer.from(await served.arrayBuffer())), sha1(wav));
     });
 
     test("the final's size meets the user's limits before any byte is copied (429 reservation_limit, 413 past the maximum)", async () => {

@@ -1,7 +1,8 @@
 /**
  * The real tus-js-client (Node) against Trickle's /files/: tus 1.0 (resume after abort,
  * parallelUploads with concatenation, uploadLengthDeferred from a stream) and the IETF
- * draft as the client speaks it (ietf-draft-03 → interop 5, ietf-draft-05 → interop 6).
+ * draft as the client speaks it (ietf-draft-03 → interop 5, ietf-draft-05 → interop 6); a
+ * recording streamed with uploadLengthDeferred, also over the link emulator through an outage.
  * Every finished upload is checked as an attachment: same id, same bytes, same SHA1.
  */
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import * as tus from 'tus-js-client';
 import { databaseKinds } from '../helpers/databases.js';
+import { LinkEmulator } from '../helpers/link-emulator.js';
 import { newUser, randomFile, request, sha1 } from '../helpers/client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
@@ -26,8 +28,8 @@ function idOf(url: string | null): number {
 function upload(file: Buffer | Readable, options: UploadOptions): Promise<string> {
   return new Promise((resolve, reject) => {
     const task = new tus.Upload(file, {
-      ...options,
       retryDelays: [0, 100, 300],
+      ...options,
       onError: reject,
       onSuccess: () => resolve(task.url!),
     });
@@ -190,6 +192,37 @@ for (const kind of databaseKinds()) {
         if (protocol === 'tus-v1') assert.equal(last.length, String(file.length));
         else assert.equal(last.complete, '?1');
         assert.equal(recording.emptySlices, 1);
+      });
+
+      test(`${protocol}: the same recording over a 3G-class link that drops every open connection midway`, async () => {
+        const chunkSize = 64 * 1024;
+        const file = randomFile(4 * chunkSize);
+        const recording = new Recording(file, chunkSize / 4, 100);
+        // 1 Mbit/s up, 200 ms round trip; a 1 s outage 1.5 s in resets what is open.
+        const link = await LinkEmulator.start(server.url, {
+          upBytesPerSecond: 125_000,
+          downBytesPerSecond: 250_000,
+          delayMs: 100,
+          upBufferBytes: 32 * 1024,
+          downBufferBytes: 64 * 1024,
+          outages: [{ atMs: 1500, durationMs: 1000, kind: 'reset' }],
+        });
+        try {
+          const url = await upload(Buffer.alloc(0), {
+            endpoint: `${link.url}/files/`,
+            protocol,
+            uploadLengthDeferred: true,
+            chunkSize,
+            retryDelays: [0, 250, 500, 1000, 1000, 2000, 2000, 3000, 3000, 3000],
+            headers: { Authorization: `Bearer ${alice.token}` },
+            metadata: { filename: 'over-3g.webm' },
+            fileReader: { openFile: async () => recording as unknown as FileSource },
+          });
+          await assertAttachment(idOf(url), file);
+          assert.ok(link.stats.resets >= 1, 'the outage struck while the upload was open');
+        } finally {
+          await link.close();
+        }
       });
     }
 

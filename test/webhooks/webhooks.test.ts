@@ -164,7 +164,8 @@ for (const kind of databaseKinds()) {
       );
       const gap = attempts[1]!.at - attempts[0]!.at;
       t.diagnostic(`first retry ${gap} ms after the failed attempt`);
-      assert.ok(gap >= 400 && gap <= 2500, `first retry after ${gap} ms`);
+      // About a second, as designed; a busy machine's timers may run late, never early.
+      assert.ok(gap >= 400 && gap <= 5000, `first retry after ${gap} ms`);
     });
 
     test('with two nodes working the queue, each event is delivered once', async () => {
@@ -172,13 +173,16 @@ for (const kind of databaseKinds()) {
       receiver.answer = () => 204;
       const carol = await newUser(server.url, 'hook_carol');
       const ids = await Promise.all(Array.from({ length: 6 }, (_, i) => createClip(i % 2 === 0 ? server.url : other.url, carol.token, `clip ${i}`)));
-      await receiver.until(() => ids.every((id) => deliveredEvents(receiver).has(`audio_clip.created:${id}`)), 60_000, 'six clips');
-      // No event arrives twice: not from two nodes, not by retrying a delivered one.
+      const expected = 12 + 6 * PROCESSED;
+      const distinct = () => new Set(receiver.received.map((r) => r.id)).size;
+      // Every event, processing included (ffmpeg on a busy machine may take a while)...
+      await receiver.until(() => ids.every((id) => deliveredEvents(receiver).has(`audio_clip.created:${id}`)) && distinct() >= expected, 90_000, 'six clips');
+      // ...then no event arrives twice: not from two nodes, not by retrying a delivered one.
       await new Promise((resolve) => setTimeout(resolve, 1500));
       const perId = new Map<string, number>();
       for (const r of receiver.received) perId.set(r.id, (perId.get(r.id) ?? 0) + 1);
       assert.deepEqual([...new Set(perId.values())], [1]);
-      assert.equal(perId.size, 12 + 6 * PROCESSED, 'six clips, six attachments (and six clips processed)');
+      assert.equal(perId.size, expected, 'six clips, six attachments (and six clips processed)');
     });
   });
 }

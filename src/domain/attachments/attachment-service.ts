@@ -179,6 +179,11 @@ export class AttachmentService {
     return this.engine.addChunk(await this.getOwned(userId, id), chunk);
   }
 
+  /** Piece stores: a blob made for this attachment becomes its bytes at `offset` (UploadEngine.adoptPiece); false elsewhere. */
+  async adoptPiece(userId: number, id: number, offset: number, size: number, storageKey: string): Promise<AttachmentRecord | false> {
+    return this.engine.adoptPiece(await this.getOwned(userId, id), offset, size, storageKey);
+  }
+
   private async remove(record: AttachmentRecord): Promise<void> {
     if (await this.deleteWithBytes(record, () => this.repo.deleteUnused(record.id))) return;
     // Used (or deleted) since it was read: the bytes now belong to what uses it.

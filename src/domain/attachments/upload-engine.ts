@@ -29,7 +29,7 @@ import { contiguousPrefix, highestByte } from './ranges.js';
 import { RegionHold } from './region-locks.js';
 import { reservationLimit } from './reservations.js';
 import { isMissingBlob, sliceLayout, UploadBytes } from './upload-bytes.js';
-import { UploadStates, type UploadState } from './upload-state.js';
+import { UploadStates, type LocalBytes, type UploadState } from './upload-state.js';
 
 export interface EngineLimits {
   maxSize: number;
@@ -126,6 +126,26 @@ export class UploadEngine {
     this.states.forget(attachmentId);
   }
 
+  /**
+   * Piece stores: records a blob already in the store (made for this attachment alone) as the
+   * piece holding bytes [offset, offset + size), without a byte passing through this process,
+   * then goes on as after any chunk (hash, sniff, finalize). False where uploads are written
+   * in place: the caller sends the bytes as a chunk instead.
+   */
+  async adoptPiece(found: AttachmentRecord, offset: number, size: number, storageKey: string): Promise<AttachmentRecord | false> {
+    if (!this.store.pieces) return false;
+    if (found.size === null || offset + size > found.size) throw outOfRange(offset, size, found.size ?? 0);
+    const state = this.states.obtain(found);
+    state.activeRequests += 1;
+    try {
+      const piece = { storageKey, compared: false, comparedThrough: 0 };
+      const committed = await this.recordRange(state, found.id, { start: offset, end: offset + size, changesRecorded: false, piece, seen: state.latest });
+      return committed.state === 'uploading' ? await this.afterCommit(state, null, committed, offset) : committed;
+    } finally {
+      state.activeRequests -= 1;
+    }
+  }
+
   /** Checks a chunk against the row before any byte is read; throws what the client must hear. */
   private checkBeforeBytes(record: AttachmentRecord, chunk: ChunkInput): void {
     if (record.state === 'used') {
@@ -194,7 +214,7 @@ export class UploadEngine {
         committed = await this.commit(state, receiver, record, chunk, chunk.offset + result.written);
         // Our bytes are recorded: let go of the region before hashing the rest of the file.
         receiver.releaseRegion();
-        if (committed.state === 'uploading') committed = await this.afterCommit(state, receiver, committed, chunk.offset);
+        if (committed.state === 'uploading') committed = await this.afterCommit(state, receiver.localSource(), committed, chunk.offset);
       }
       if (result.sourceError !== null) throw result.sourceError;
       return committed;
@@ -304,10 +324,9 @@ export class UploadEngine {
   }
 
   /** Once recorded: hash what is contiguous, sniff the type from the head, finalize when whole. */
-  private async afterCommit(state: UploadState, receiver: ChunkReceiver, committed: AttachmentRecord, offset: number): Promise<AttachmentRecord> {
+  private async afterCommit(state: UploadState, local: LocalBytes | null, committed: AttachmentRecord, offset: number): Promise<AttachmentRecord> {
     // Bytes at hand (a piece's scratch file) are hashed now rather than read back from the
     // store; bytes written in place are read back in the background (from the page cache).
-    const local = receiver.localSource();
     if (local) await state.hashToEnd(local).catch(() => undefined);
     else if (committed.size === null || committed.receivedBytes < committed.size) state.scheduleHashing();
     let current = committed;

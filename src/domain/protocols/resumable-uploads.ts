@@ -194,7 +194,8 @@ export class ResumableUploads {
 
   /**
    * tus concatenation: a new upload whose bytes are the complete partial uploads' bytes
-   * in order. The bytes go through the same durable, hashed write path as any chunk.
+   * in order. An object store joins them inside itself; on the local disk they go through
+   * the same durable write path as any chunk. Either way the final is hashed as any upload.
    */
   async concatenate(userId: number, partIds: number[], input: { filename: string; contentType: string | null; metadata: string | null }): Promise<Upload> {
     if (new Set(partIds).size !== partIds.length) {
@@ -221,17 +222,7 @@ export class ResumableUploads {
     const extras: UploadExtras = { metadata: input.metadata, concat: { kind: 'final', parts: partIds }, digests: null };
     try {
       await this.extras.save(record.id, extras);
-      let offset = 0;
-      for (const part of parts) {
-        const size = part.size ?? 0;
-        // Opened when the engine starts reading: a stream opened earlier fails (a part deleted meanwhile) with nobody listening.
-        const store = this.store;
-        const source = (async function* () {
-          yield* store.openRead(part.storageKey, { start: 0, end: size }) as AsyncIterable<Buffer>;
-        })();
-        record = await this.attachments.writeChunk(userId, record.id, { offset, source, length: size });
-        offset += size;
-      }
+      record = (await this.adoptParts(userId, record, parts)) ?? (await this.copyParts(userId, record, parts));
     } catch (error) {
       await this.attachments.delete(userId, record.id).catch(() => undefined);
       throw (await this.deletedPart(userId, parts)) ?? error;
@@ -239,6 +230,48 @@ export class ResumableUploads {
     // Complete, the final has its bytes: the partials go. One left by a failure here expires.
     await this.attachments.deleteConsumed(record).catch(() => undefined);
     return { record, extras };
+  }
+
+  /** The partials' bytes sent through the write path, one chunk each, in order. */
+  private async copyParts(userId: number, final: AttachmentRecord, parts: AttachmentRecord[]): Promise<AttachmentRecord> {
+    let record = final;
+    let offset = 0;
+    for (const part of parts) {
+      const size = part.size ?? 0;
+      // Opened when the engine starts reading: a stream opened earlier fails (a part deleted meanwhile) with nobody listening.
+      const store = this.store;
+      const source = (async function* () {
+        yield* store.openRead(part.storageKey, { start: 0, end: size }) as AsyncIterable<Buffer>;
+      })();
+      record = await this.attachments.writeChunk(userId, record.id, { offset, source, length: size });
+      offset += size;
+    }
+    return record;
+  }
+
+  /**
+   * Object stores: the store joins the partials' blobs into one new blob inside itself (no byte
+   * passes through this server, and nothing is shared: the partials keep their own blobs until
+   * they are deleted), which becomes the final's bytes. Null where uploads are written in place:
+   * the bytes are then copied through the write path.
+   */
+  private async adoptParts(userId: number, final: AttachmentRecord, parts: AttachmentRecord[]): Promise<AttachmentRecord | null> {
+    if (!this.store.pieces) return null;
+    let offset = 0;
+    const slices = parts.map((part) => {
+      const size = part.size ?? 0;
+      offset += size;
+      return { key: part.storageKey, pieceOffset: 0, start: offset - size, end: offset };
+    });
+    const joined = await this.store.pieces.assemble(slices);
+    try {
+      const adopted = await this.attachments.adoptPiece(userId, final.id, 0, offset, joined);
+      return adopted === false ? null : adopted;
+    } catch (error) {
+      // Not recorded (the final went meanwhile): the blob is nobody's. Recorded, it goes with the final.
+      if (error instanceof ApiError && error.errorName === 'not_found') await this.store.deleteBlob(joined).catch(() => undefined);
+      throw error;
+    }
   }
 
   /** A partial upload deleted (or expired) while a final upload was being made from it: the reason it failed. */
