@@ -133,7 +133,7 @@ export class UploadEngine {
    * in place: the caller sends the bytes as a chunk instead.
    */
   async adoptPiece(found: AttachmentRecord, offset: number, size: number, storageKey: string): Promise<AttachmentRecord | false> {
-    if (!this.store.pieces) return false;
+    if (this.store.kind !== 'pieces') return false;
     if (found.size === null || offset + size > found.size) throw outOfRange(offset, size, found.size ?? 0);
     const state = this.states.obtain(found);
     state.activeRequests += 1;

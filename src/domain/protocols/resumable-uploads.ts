@@ -256,14 +256,15 @@ export class ResumableUploads {
    * the bytes are then copied through the write path.
    */
   private async adoptParts(userId: number, final: AttachmentRecord, parts: AttachmentRecord[]): Promise<AttachmentRecord | null> {
-    if (!this.store.pieces) return null;
+    const store = this.store;
+    if (store.kind !== 'pieces') return null;
     let offset = 0;
     const slices = parts.map((part) => {
       const size = part.size ?? 0;
       offset += size;
       return { key: part.storageKey, pieceOffset: 0, start: offset - size, end: offset };
     });
-    const joined = await this.store.pieces.assemble(slices);
+    const joined = await store.assemble(slices);
     try {
       const adopted = await this.attachments.adoptPiece(userId, final.id, 0, offset, joined);
       return adopted === false ? null : adopted;
