@@ -5,8 +5,8 @@
  * is compiled on its own (build.ts), so it imports node: modules only.
  *
  *   GET  /healthz               200
- *   POST /upload?size=N         (re)creates the upload file, N bytes long
- *   PUT  /upload?offset=N       writes the body at offset N, then fdatasync if DURABLE=true
+ *   POST /upload?size=N[&id=K]    (re)creates upload K's file (upload-K.bin, K = 0 by default), N bytes long
+ *   PUT  /upload?offset=N[&id=K]  writes the body at offset N of upload K, then fdatasync if DURABLE=true
  */
 import { open } from 'node:fs/promises';
 import http from 'node:http';
@@ -15,7 +15,10 @@ import path from 'node:path';
 const port = Number(process.env.PORT ?? 0);
 const host = process.env.HOST ?? '127.0.0.1';
 const durable = process.env.DURABLE === 'true';
-const uploadPath = path.join(process.env.DATA_DIR ?? '.', 'upload.bin');
+const dataDir = process.env.DATA_DIR ?? '.';
+
+/** Many clients at once each have an upload of their own. */
+const uploadPath = (id: number) => path.join(dataDir, `upload-${id}.bin`);
 
 function reply(response: http.ServerResponse, status: number, body: object): void {
   const text = JSON.stringify(body);
@@ -28,8 +31,8 @@ function integerParam(url: URL, name: string): number | null {
   return raw !== null && /^[0-9]{1,15}$/.test(raw) ? Number(raw) : null;
 }
 
-async function create(size: number): Promise<void> {
-  const file = await open(uploadPath, 'w');
+async function create(id: number, size: number): Promise<void> {
+  const file = await open(uploadPath(id), 'w');
   try {
     await file.truncate(size);
   } finally {
@@ -38,8 +41,8 @@ async function create(size: number): Promise<void> {
 }
 
 /** Positional writes, one per piece the socket delivers: what Trickle does too, minus everything else. */
-async function writeChunk(request: http.IncomingMessage, offset: number): Promise<number> {
-  const file = await open(uploadPath, 'r+');
+async function writeChunk(request: http.IncomingMessage, id: number, offset: number): Promise<number> {
+  const file = await open(uploadPath(id), 'r+');
   try {
     let position = offset;
     for await (const piece of request as AsyncIterable<Buffer>) {
@@ -58,17 +61,19 @@ async function handle(request: http.IncomingMessage, response: http.ServerRespon
   const url = new URL(request.url ?? '/', 'http://localhost');
   if (request.method === 'GET' && url.pathname === '/healthz') return reply(response, 200, { status: 'ok' });
   if (url.pathname !== '/upload') return reply(response, 404, { error: 'not found' });
+  const id = url.searchParams.has('id') ? integerParam(url, 'id') : 0;
+  if (id === null) return reply(response, 400, { error: 'bad id' });
   if (request.method === 'POST') {
     const size = integerParam(url, 'size');
     if (size === null) return reply(response, 400, { error: 'size required' });
     request.resume();
-    await create(size);
+    await create(id, size);
     return reply(response, 201, { size });
   }
   if (request.method === 'PUT') {
     const offset = integerParam(url, 'offset');
     if (offset === null) return reply(response, 400, { error: 'offset required' });
-    return reply(response, 200, { written: await writeChunk(request, offset) });
+    return reply(response, 200, { written: await writeChunk(request, id, offset) });
   }
   reply(response, 405, { error: 'method not allowed' });
 }

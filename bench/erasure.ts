@@ -15,7 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { buildApp, type App } from '../src/app.js';
+import { buildApp, type App } from '../src/build-app.js';
 import { loadConfig } from '../src/config.js';
 import { databaseKinds, s3Settings, type DatabaseKind } from '../test/helpers/databases.js';
 

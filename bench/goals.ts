@@ -4,7 +4,7 @@
  * whose scenario was not run, or failed every run, is "not measured" rather than failed.
  */
 import { formatBytes } from './report.js';
-import type { ClipSummary, ConcurrentUploadsSummary, ThroughputSummary } from './stats.js';
+import type { CapacitySummary, ClipSummary, ConcurrentUploadsSummary, ThroughputSummary } from './stats.js';
 
 export type Verdict = 'PASS' | 'FAIL' | 'not measured';
 
@@ -18,6 +18,7 @@ export interface Summaries {
   throughput: readonly ThroughputSummary[];
   clips: readonly ClipSummary[];
   concurrentUploads: readonly ConcurrentUploadsSummary[];
+  capacity?: readonly CapacitySummary[];
   /** CPU seconds SHA1 alone takes per GiB on this machine, measured in the same run. */
   sha1CpuSecondsPerGiB?: number | null;
 }
@@ -89,6 +90,34 @@ function rssGoals(summaries: Summaries): GoalResult[] {
   ];
 }
 
+/** Issue 27, for each Trickle row of the capacity scenario. */
+function capacityGoals(rows: readonly CapacitySummary[]): GoalResult[] {
+  return rows
+    .filter((r) => r.server === 'trickle-raw' || r.server === 'trickle-tus')
+    .flatMap((r) => {
+      const who = `${r.server === 'trickle-raw' ? 'raw' : 'tus PATCH to Trickle'}, ${r.clients} clients, ${formatBytes(r.chunkSize)} chunks`;
+      const measured = r.failures < r.runs;
+      const spread = measured && r.p50Ms && r.p99Ms !== null ? r.p99Ms / r.p50Ms : null;
+      return [
+        {
+          goal: `${who}: chunk requests per server CPU-s >= 1.50x @tus/server`,
+          measured: r.ratioVsTus === null ? '-' : `${r.ratioVsTus.toFixed(2)}x`,
+          verdict: verdict(r.ratioVsTus, (x) => x >= 1.5),
+        },
+        {
+          goal: `${who}: p99 <= 3x p50, no errors`,
+          measured: spread === null ? '-' : `${r.p99Ms!.toFixed(0)} / ${r.p50Ms!.toFixed(0)} ms = ${spread.toFixed(2)}x, ${r.errors} errors`,
+          verdict: spread === null ? 'not measured' : spread <= 3 && r.errors === 0 && r.failures === 0 ? 'PASS' : 'FAIL',
+        },
+        {
+          goal: `${who}: server peak RSS <= 200 MiB`,
+          measured: r.peakRssBytes === null ? '-' : formatBytes(r.peakRssBytes),
+          verdict: verdict(r.peakRssBytes, (b) => b <= 200 * 1024 * 1024),
+        },
+      ];
+    });
+}
+
 export function evaluateGoals(summaries: Summaries): GoalResult[] {
   const clip = summaries.clips.find((c) => c.order === 'in-order');
   const concurrent = summaries.concurrentUploads.map((c) => ({ ...c, measured: c.failures < c.runs ? c : undefined }));
@@ -124,6 +153,7 @@ export function evaluateGoals(summaries: Summaries): GoalResult[] {
         },
       ];
     }),
+    ...capacityGoals(summaries.capacity ?? []),
     // Kept from issue #5.
     {
       goal: `clip from a complete in-order ${clip ? formatBytes(clip.size) : 'big'} attachment < 50 ms`,

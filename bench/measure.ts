@@ -1,4 +1,5 @@
 /** One measured throughput run: a fresh server process, one timed upload, its peak RSS, then clean up. */
+import type http from 'node:http';
 import { startBare } from './bare-server.js';
 import type { ThroughputScenario, Variant } from './scenarios.js';
 import type { ManagedServer } from './server-process.js';
@@ -43,17 +44,38 @@ export interface ThroughputRecord {
   error: string | null;
 }
 
-function start(variant: Variant, scenario: ThroughputScenario, run: number, context: BenchContext): Promise<ManagedServer> {
+export interface VariantSettings {
+  /** Largest upload the run makes: Trickle's MAX_ATTACHMENT_SIZE is set comfortably above it, so the limit never decides anything. */
+  size: number;
+  /** Name of the CPU profile, if profiling. */
+  profileName: string;
+  /** Trickle's MAX_OPEN_ATTACHMENTS, for runs with many uploads of one user at once. */
+  maxOpenAttachments?: number;
+  /** More settings for Trickle's environment. */
+  trickleEnv?: Record<string, string>;
+}
+
+/** A fresh server process of the variant, with an empty data folder. */
+export function startVariant(variant: Variant, settings: VariantSettings, context: BenchContext): Promise<ManagedServer> {
   if (variant.server === 'bare') return startBare({ programJs: context.bareJs, durable: variant.durable, tempRoot: context.tempRoot });
   if (variant.server === 'tus') return startTus({ programJs: context.tusJs, tempRoot: context.tempRoot });
   return startTrickle({
     serverJs: context.trickleJs,
     durable: variant.durable,
-    // Comfortably above the file, so the limit never decides anything.
-    maxAttachmentSize: scenario.size * 2,
+    maxAttachmentSize: settings.size * 2,
     tempRoot: context.tempRoot,
-    cpuProfile: cpuProfileFor(context, `${scenario.name}-${variant.server}-${variant.durable ? 'fdatasync' : 'nosync'}-run${run}`),
+    cpuProfile: cpuProfileFor(context, settings.profileName),
+    ...(settings.maxOpenAttachments !== undefined ? { maxOpenAttachments: settings.maxOpenAttachments } : {}),
+    ...(settings.trickleEnv ? { env: settings.trickleEnv } : {}),
   });
+}
+
+/** How the variant's server is spoken to (logging in first, for Trickle). */
+export async function targetFor(variant: Variant, server: ManagedServer, agent: http.Agent, source: SourceFile): Promise<UploadTarget> {
+  if (variant.server === 'bare') return bareTarget(agent, server.baseUrl, server.dataDir, source);
+  if (variant.server === 'tus') return tusTarget(agent, server.baseUrl, server.dataDir, source);
+  const client = { agent, baseUrl: server.baseUrl, token: await trickleLogin(agent, server.baseUrl) };
+  return variant.server === 'trickle-tus' ? trickleTusTarget(client, source) : trickleTarget(client, variant.server === 'trickle-raw' ? 'raw' : 'multipart', source);
 }
 
 export async function measureThroughputRun(scenario: ThroughputScenario, variant: Variant, run: number, context: BenchContext): Promise<ThroughputRecord> {
@@ -77,16 +99,9 @@ export async function measureThroughputRun(scenario: ThroughputScenario, variant
   let server: ManagedServer | null = null;
   const agent = uploadAgent(scenario.concurrency);
   try {
-    server = await start(variant, scenario, run, context);
-    let target: UploadTarget;
-    if (variant.server === 'bare') {
-      target = bareTarget(agent, server.baseUrl, server.dataDir, source);
-    } else if (variant.server === 'tus') {
-      target = tusTarget(agent, server.baseUrl, server.dataDir, source);
-    } else {
-      const client = { agent, baseUrl: server.baseUrl, token: await trickleLogin(agent, server.baseUrl) };
-      target = variant.server === 'trickle-tus' ? trickleTusTarget(client, source) : trickleTarget(client, variant.server === 'trickle-raw' ? 'raw' : 'multipart', source);
-    }
+    const profileName = `${scenario.name}-${variant.server}-${variant.durable ? 'fdatasync' : 'nosync'}-run${run}`;
+    server = await startVariant(variant, { size: scenario.size, profileName }, context);
+    const target = await targetFor(variant, server, agent, source);
     const cpuBefore = await server.cpuSeconds();
     const timing = await runUpload(target, source, { size: scenario.size, chunkSize: scenario.chunkSize, concurrency: scenario.concurrency });
     record.requests = timing.requests;

@@ -23,7 +23,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { analysisKeys, FULL, THUMB } from '../src/domain/media/processing.js';
-import type { MediaFileRecord } from '../src/domain/ports.js';
+import type { MediaFileRecord } from '../src/domain/media/ports.js';
 import { encodedOutputs, FfmpegAudioProcessor, passArguments, WaveformBuilder } from '../src/media/audio-renditions.js';
 import { locateFfmpeg, runTool } from '../src/media/ffmpeg.js';
 import { SharpImageProcessor } from '../src/media/image-renditions.js';

@@ -9,6 +9,8 @@ export interface BenchOptions {
   /** Size of the big test file in bytes. */
   size: number;
   quick: boolean;
+  /** Clients at once in the capacity scenario (issue 27). */
+  clients: number;
   /** Scenario names to run; empty means all. */
   only: string[];
   /** Write a V8 CPU profile of every Trickle process to .bench/profiles. */
@@ -25,7 +27,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --quick           smoke test: 128 MiB file, 1 run (flags given after it still win)
   --only NAME[,..]  run only these scenarios or groups: seq-8m, conc4-8m, seq-256k,
                     rss (rss-10m, rss-big), clip (clip-in-order, clip-shuffled), conc200-1m,
-                    conc2000-1m
+                    conc2000-1m, capacity (capacity-64k)
+  --clients N       clients at once in capacity-64k (default 500; --quick: 100)
   --cpu-prof        profile every Trickle process (node --cpu-prof) into .bench/profiles
   --server-js PATH  benchmark this built server instead of building src/ afresh
   --help            this text
@@ -47,7 +50,7 @@ function parsePositive(name: string, raw: string): number {
 }
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
-  const options: BenchOptions = { runs: 3, size: GiB, quick: false, only: [], cpuProf: false, serverJs: null, help: false };
+  const options: BenchOptions = { runs: 3, size: GiB, clients: 500, quick: false, only: [], cpuProf: false, serverJs: null, help: false };
   for (let i = 0; i < argv.length; i += 1) {
     const [name, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
     const value = (): string => {
@@ -67,6 +70,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         options.quick = true;
         options.size = 128 * MiB;
         options.runs = 1;
+        options.clients = 100;
+        break;
+      case '--clients':
+        options.clients = parsePositive('--clients', value());
         break;
       case '--only':
         options.only.push(...value().split(',').map((s) => s.trim()).filter(Boolean));

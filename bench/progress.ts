@@ -1,4 +1,5 @@
 /** One line per finished run, printed as the benchmark goes so a long run shows where it is. */
+import type { CapacityRecord } from './capacity-run.js';
 import type { ClipRecord } from './clip-run.js';
 import type { ConcurrentUploadsRecord } from './concurrent-uploads-run.js';
 import type { ThroughputRecord } from './measure.js';
@@ -28,5 +29,16 @@ export function describeConcurrentUploadsRun(record: ConcurrentUploadsRecord): s
   return (
     `${what}: ${record.uploads} x ${formatBytes(record.size)} in ${record.seconds.toFixed(2)} s, ${record.chunkRequests} chunk requests, ` +
     `p50 ${ms(record.p50Ms)} ms, p99 ${ms(record.p99Ms)} ms, max ${ms(record.maxMs)} ms, ${errors}, server peak RSS ${formatBytes(record.peakRssBytes)}`
+  );
+}
+
+export function describeCapacityRun(record: CapacityRecord): string {
+  const what = `${record.scenario} run ${record.run} ${record.server} ${record.durable ? 'fdatasync' : 'no sync'}`;
+  if (record.error !== null) return `${what}: FAILED: ${record.error}`;
+  const ms = (value: number | null) => (value === null ? '-' : value.toFixed(1));
+  const errors = record.errors === 0 ? 'no errors' : `${record.errors} errors (${record.errorSamples.join('; ')})`;
+  return (
+    `${what}: ${record.clients} clients, ${record.chunkRequests} chunk requests in ${record.seconds.toFixed(2)} s, server CPU ${record.serverCpuSeconds.toFixed(2)} s ` +
+    `= ${record.requestsPerCpuSecond.toFixed(0)} per CPU-s, p50 ${ms(record.p50Ms)} ms, p99 ${ms(record.p99Ms)} ms, ${errors}, peak RSS ${formatBytes(record.peakRssBytes)}`
   );
 }

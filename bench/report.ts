@@ -2,7 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { GoalResult } from './goals.js';
-import type { ClipSummary, ConcurrentUploadsSummary, ThroughputSummary } from './stats.js';
+import type { CapacitySummary, ClipSummary, ConcurrentUploadsSummary, ThroughputSummary } from './stats.js';
 
 export function formatBytes(bytes: number): string {
   const units: Array<[number, string]> = [
@@ -103,6 +103,31 @@ export function formatConcurrentUploadsTable(rows: readonly ConcurrentUploadsSum
   ]);
   const table = formatColumns(header, body, new Set([1, 2, 5, 6, 7, 8, 9, 10, 11, 12]));
   const samples = rows.flatMap((row) => row.errorSamples.map((message) => `  ${row.scenario}: ${message}`));
+  return samples.length > 0 ? `${table}\nErrors seen:\n${samples.join('\n')}` : table;
+}
+
+export function formatCapacityTable(rows: readonly CapacitySummary[]): string {
+  const header = ['scenario', 'server', 'durability', 'clients', 'chunk', 'chunk requests', 'errors', 'req per CPU-s', 'vs tus', 'vs bare', 'p50 ms', 'p99 ms', 'p99/p50', 'max ms', 'peak RSS', 'runs'];
+  const body = rows.map((row) => [
+    row.scenario,
+    SERVER_LABEL[row.server],
+    row.durable ? 'fdatasync' : 'no sync',
+    String(row.clients),
+    formatBytes(row.chunkSize),
+    String(row.chunkRequests),
+    String(row.errors),
+    row.requestsPerCpuSecond === null ? 'FAILED' : row.requestsPerCpuSecond.toFixed(0),
+    row.ratioVsTus === null ? (row.server === 'tus' ? '1.00' : '-') : row.ratioVsTus.toFixed(2),
+    row.ratioVsBare === null ? (row.server === 'bare' ? '1.00' : '-') : row.ratioVsBare.toFixed(2),
+    ms(row.p50Ms),
+    ms(row.p99Ms),
+    row.p50Ms && row.p99Ms !== null ? (row.p99Ms / row.p50Ms).toFixed(2) : '-',
+    ms(row.maxMs),
+    row.peakRssBytes === null ? '-' : formatBytes(row.peakRssBytes),
+    runsCell(row.runs, row.failures),
+  ]);
+  const table = formatColumns(header, body, new Set([3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]));
+  const samples = rows.flatMap((row) => row.errorSamples.map((message) => `  ${row.scenario} ${SERVER_LABEL[row.server]}: ${message}`));
   return samples.length > 0 ? `${table}\nErrors seen:\n${samples.join('\n')}` : table;
 }
 

@@ -15,16 +15,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBareServer, buildTrickle, buildTusServer } from './build.js';
+import { measureCapacityRun, type CapacityRecord } from './capacity-run.js';
 import { measureClipRun, type ClipRecord } from './clip-run.js';
 import { measureConcurrentUploadsRun, type ConcurrentUploadsRecord } from './concurrent-uploads-run.js';
 import { evaluateGoals } from './goals.js';
 import { measureThroughputRun, type BenchContext, type ThroughputRecord } from './measure.js';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
-import { describeClipRun, describeConcurrentUploadsRun, describeThroughputRun } from './progress.js';
-import { formatBytes, formatClipTable, formatConcurrentUploadsTable, formatGoals, formatThroughputTable, writeJson } from './report.js';
+import { describeCapacityRun, describeClipRun, describeConcurrentUploadsRun, describeThroughputRun } from './progress.js';
+import { formatBytes, formatCapacityTable, formatClipTable, formatConcurrentUploadsTable, formatGoals, formatThroughputTable, writeJson } from './report.js';
 import { allScenarios, selectScenarios, type Scenario } from './scenarios.js';
 import { ensureSourceFile, type SourceFile } from './source-file.js';
-import { summariseClips, summariseConcurrentUploads, summariseThroughput } from './stats.js';
+import { summariseCapacity, summariseClips, summariseConcurrentUploads, summariseThroughput } from './stats.js';
 
 const projectRoot = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const outputDir = path.join(projectRoot, '.bench');
@@ -88,13 +89,13 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const scenarios = selectScenarios(allScenarios(options.size), options.only);
+  const scenarios = selectScenarios(allScenarios(options), options.only);
   const context = await prepare(options, scenarios);
   if (options.cpuProf) log('Profiling Trickle: its figures are slowed down by the profiler.');
   const clientRssBeforeRuns = process.memoryUsage().rss;
   const startedAt = new Date();
 
-  const records = { throughput: [] as ThroughputRecord[], clips: [] as ClipRecord[], concurrentUploads: [] as ConcurrentUploadsRecord[] };
+  const records = { throughput: [] as ThroughputRecord[], clips: [] as ClipRecord[], concurrentUploads: [] as ConcurrentUploadsRecord[], capacity: [] as CapacityRecord[] };
   for (const scenario of scenarios) {
     for (let run = 1; run <= options.runs; run += 1) {
       if (scenario.kind === 'throughput') {
@@ -107,6 +108,12 @@ async function main(): Promise<number> {
         const record = await measureClipRun(scenario, run, context);
         records.clips.push(record);
         log(describeClipRun(record));
+      } else if (scenario.kind === 'capacity') {
+        for (const variant of scenario.variants) {
+          const record = await measureCapacityRun(scenario, variant, run, context);
+          records.capacity.push(record);
+          log(describeCapacityRun(record));
+        }
       } else {
         const record = await measureConcurrentUploadsRun(scenario, run, context);
         records.concurrentUploads.push(record);
@@ -119,6 +126,7 @@ async function main(): Promise<number> {
     throughput: summariseThroughput(scenarios.flatMap((s) => (s.kind === 'throughput' ? [s] : [])), records.throughput),
     clips: summariseClips(scenarios.flatMap((s) => (s.kind === 'clip' ? [s] : [])), records.clips),
     concurrentUploads: summariseConcurrentUploads(scenarios.flatMap((s) => (s.kind === 'concurrent-uploads' ? [s] : [])), records.concurrentUploads),
+    capacity: summariseCapacity(scenarios.flatMap((s) => (s.kind === 'capacity' ? [s] : [])), records.capacity),
   };
   const sha1CpuSecondsPerGiB = measureSha1Cost();
   const goals = evaluateGoals({ ...summary, sha1CpuSecondsPerGiB });
@@ -165,12 +173,16 @@ async function main(): Promise<number> {
     log('\nConcurrent uploads (Trickle, fdatasync): latency of every chunk request; errors are failed requests over all runs.\n');
     log(formatConcurrentUploadsTable(summary.concurrentUploads));
   }
+  if (summary.capacity.length > 0) {
+    log('\nCapacity with small chunks (issue 27): every client uploads its own file in sequential chunks, all at once; requests per CPU-second of the server process; "vs" = medians of per-run ratios.\n');
+    log(formatCapacityTable(summary.capacity));
+  }
   log(`\nSHA1 alone on this machine: ${sha1CpuSecondsPerGiB.toFixed(2)} CPU s/GiB.`);
-  log('\nTargets (issue 17; clip and RSS from issue #5):\n');
+  log('\nTargets (issue 17; capacity from issue 27; clip and RSS from issue #5):\n');
   log(formatGoals(goals));
   log(`\nClient RSS ${formatBytes(clientRssBeforeRuns)} before the runs, peak ${formatBytes(results.clientPeakRssBytes)}.`);
   log(`Every run: ${path.relative(process.cwd(), jsonPath)}`);
-  const failures = [...records.throughput, ...records.clips, ...records.concurrentUploads].filter((r) => r.error !== null).length;
+  const failures = [...records.throughput, ...records.clips, ...records.concurrentUploads, ...records.capacity].filter((r) => r.error !== null).length;
   if (failures > 0) log(`${failures} run(s) FAILED; see above.`);
   return failures > 0 ? 1 : 0;
 }

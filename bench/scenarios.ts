@@ -50,7 +50,29 @@ export interface ConcurrentUploadsScenario {
   inFlight?: number;
 }
 
-export type Scenario = ThroughputScenario | ClipScenario | ConcurrentUploadsScenario;
+/**
+ * Issue 27: `clients` uploads at once, each its own file of `size` bytes in sequential small
+ * chunks, to each variant in turn; chunk requests per server CPU-second, latency, peak RSS.
+ */
+export interface CapacityScenario {
+  kind: 'capacity';
+  name: string;
+  group: string;
+  clients: number;
+  size: number;
+  chunkSize: number;
+  variants: Variant[];
+}
+
+export type Scenario = ThroughputScenario | ClipScenario | ConcurrentUploadsScenario | CapacityScenario;
+
+export interface ScenarioSettings {
+  /** The big file of the throughput and clip scenarios. */
+  size: number;
+  /** Clients at once in the capacity scenario. */
+  clients: number;
+  quick: boolean;
+}
 
 /** Trickle first, then its baseline: runs take turns so that machine noise hits both alike. */
 function pair(durable: boolean, ...trickle: TrickleServerName[]): Variant[] {
@@ -65,7 +87,7 @@ function withTus(...trickle: TrickleServerName[]): Variant[] {
   return [...trickle, 'tus' as const, 'bare' as const].map((server) => ({ server, durable: false }));
 }
 
-export function allScenarios(size: number): Scenario[] {
+export function allScenarios({ size, clients, quick }: ScenarioSettings): Scenario[] {
   const eight = 8 * MiB;
   const throughput = (name: string, group: string, size: number, chunkSize: number, concurrency: number, variants: Variant[]): ThroughputScenario => ({
     kind: 'throughput',
@@ -88,6 +110,22 @@ export function allScenarios(size: number): Scenario[] {
     { kind: 'concurrent-uploads', name: 'conc200-1m', group: 'conc200-1m', uploads: 200, size: MiB, chunkSize: 256 * 1024 },
     // 2,000 uploads open at once, their 256 KiB chunks interleaved, with at most 200 requests in flight.
     { kind: 'concurrent-uploads', name: 'conc2000-1m', group: 'conc2000-1m', uploads: 2000, size: MiB, chunkSize: 256 * 1024, inFlight: 200 },
+    // Issue 27: phones on bad links. Trickle and bare durable (as deployed); @tus/server cannot sync.
+    // Each client sends 16 chunks of 64 KiB (4 with --quick).
+    {
+      kind: 'capacity',
+      name: 'capacity-64k',
+      group: 'capacity',
+      clients,
+      size: (quick ? 4 : 16) * 64 * 1024,
+      chunkSize: 64 * 1024,
+      variants: [
+        { server: 'trickle-raw', durable: true },
+        { server: 'trickle-tus', durable: true },
+        { server: 'tus', durable: false },
+        { server: 'bare', durable: true },
+      ],
+    },
   ];
 }
 

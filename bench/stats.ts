@@ -1,8 +1,9 @@
 /** Turns individual runs into the reported figures. */
+import type { CapacityRecord } from './capacity-run.js';
 import type { ClipRecord } from './clip-run.js';
 import type { ConcurrentUploadsRecord } from './concurrent-uploads-run.js';
 import type { ThroughputRecord } from './measure.js';
-import type { ClipScenario, ConcurrentUploadsScenario, ThroughputScenario, Variant } from './scenarios.js';
+import type { CapacityScenario, ClipScenario, ConcurrentUploadsScenario, ThroughputScenario, Variant } from './scenarios.js';
 
 export function median(values: readonly number[]): number | null {
   if (values.length === 0) return null;
@@ -176,4 +177,67 @@ export function summariseConcurrentUploads(scenarios: readonly ConcurrentUploads
       inFlight: scenario.inFlight ?? null,
     };
   });
+}
+
+export interface CapacitySummary {
+  scenario: string;
+  server: Variant['server'];
+  durable: boolean;
+  clients: number;
+  size: number;
+  chunkSize: number;
+  runs: number;
+  failures: number;
+  /** Over all successful runs. */
+  chunkRequests: number;
+  errors: number;
+  errorSamples: string[];
+  /** Medians over runs. */
+  requestsPerCpuSecond: number | null;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+  peakRssBytes: number | null;
+  /** Medians of per-run ratios of requests per CPU-second to @tus/server's and the bare server's in the same run. */
+  ratioVsTus: number | null;
+  ratioVsBare: number | null;
+}
+
+export function summariseCapacity(scenarios: readonly CapacityScenario[], records: readonly CapacityRecord[]): CapacitySummary[] {
+  return scenarios.flatMap((scenario) =>
+    scenario.variants.map((variant): CapacitySummary => {
+      const mine = records.filter((r) => r.scenario === scenario.name && r.server === variant.server);
+      const good = mine.filter(ok);
+      const of = (pick: (r: CapacityRecord) => number | null) => median(good.flatMap((r) => pick(r) ?? []));
+      const ratioTo = (peer: Variant['server']) =>
+        variant.server === peer
+          ? null
+          : median(
+              good.flatMap((r) => {
+                const base = records.find((b) => ok(b) && b.scenario === r.scenario && b.server === peer && b.run === r.run);
+                return base && base.requestsPerCpuSecond > 0 ? [r.requestsPerCpuSecond / base.requestsPerCpuSecond] : [];
+              }),
+            );
+      return {
+        scenario: scenario.name,
+        server: variant.server,
+        durable: variant.durable,
+        clients: scenario.clients,
+        size: scenario.size,
+        chunkSize: scenario.chunkSize,
+        runs: mine.length,
+        failures: mine.length - good.length,
+        chunkRequests: good.reduce((sum, r) => sum + r.chunkRequests, 0),
+        errors: good.reduce((sum, r) => sum + r.errors, 0),
+        errorSamples: [...new Set(good.flatMap((r) => r.errorSamples))].slice(0, 5),
+        requestsPerCpuSecond: of((r) => r.requestsPerCpuSecond),
+        p50Ms: of((r) => r.p50Ms),
+        p99Ms: of((r) => r.p99Ms),
+        maxMs: of((r) => r.maxMs),
+        peakRssBytes: of((r) => r.peakRssBytes),
+        ratioVsTus: ratioTo('tus'),
+        ratioVsBare: ratioTo('bare'),
+      };
+    }),
+  );
 }

@@ -63,16 +63,19 @@ export function trickleTarget(client: TrickleClient, mode: TrickleMode, source: 
 }
 
 export function bareTarget(agent: http.Agent, baseUrl: string, dataDir: string, source: SourceFile): UploadTarget {
+  let uploads = 0;
   return {
     async begin(size) {
-      expectStatus(await send(agent, `${baseUrl}/upload?size=${size}`, 'POST', { 'content-length': 0 }), 201, 'POST /upload');
+      // Each upload has a file of its own on the server, so that many can run at once.
+      const id = uploads++;
+      expectStatus(await send(agent, `${baseUrl}/upload?size=${size}&id=${id}`, 'POST', { 'content-length': 0 }), 201, 'POST /upload');
       return {
         async sendChunk(offset, length) {
           const headers = { 'content-type': 'application/octet-stream', 'content-length': length };
-          expectStatus(await send(agent, `${baseUrl}/upload?offset=${offset}`, 'PUT', headers, fileBody(source.path, offset, length)), 200, `PUT /upload at ${offset}`);
+          expectStatus(await send(agent, `${baseUrl}/upload?offset=${offset}&id=${id}`, 'PUT', headers, fileBody(source.path, offset, length)), 200, `PUT /upload at ${offset}`);
         },
         // The baseline computes no digest (that is the point of it); hash what it wrote instead.
-        storedSha1: () => sha1OfFile(path.join(dataDir, 'upload.bin')),
+        storedSha1: () => sha1OfFile(path.join(dataDir, `upload-${id}.bin`)),
       };
     },
   };

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with node's test runner (TypeScript through tsx).
-// Node 20's runner takes no globs, so the files are listed here.
+// The files are found and sorted here, so every run lists them in the same order.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';

@@ -2,7 +2,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import { formatBytes, table, UsageError, type Output } from '../cli/output.js';
 import { canAsk, confirm } from '../cli/prompt.js';
-import type { StorageUse, UserRecord, UserState } from '../domain/ports.js';
+import type { StorageUse, UserRecord, UserState } from '../domain/users/ports.js';
 import { DEFAULT_INVITE_TTL_SECONDS } from '../domain/users/invites.js';
 import type { AdminContext } from './context.js';
 

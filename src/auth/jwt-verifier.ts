@@ -1,11 +1,13 @@
 /**
  * Verifies JWTs from the app's identity provider with `jose`: keys from a JWKS URL (cached,
  * fetched again when a token names a key id not seen yet) or a shared HS256 secret. The
- * domain sees only the IdentityVerifier port.
+ * domain sees only the IdentityVerifier port. `jose` loads with the first token verified, so a
+ * server without JWT sign-in never loads it, and one with it starts without it.
  */
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { errors, JWTPayload, JWTVerifyGetKey } from 'jose';
 import { ApiError } from '../domain/errors.js';
-import type { Clock, ExternalIdentity, IdentityVerifier } from '../domain/ports.js';
+import type { Clock } from '../domain/clock.js';
+import type { ExternalIdentity, IdentityVerifier } from '../domain/users/ports.js';
 
 /** Asymmetric algorithms accepted from a JWKS: never `none`, never an HMAC (no RS/HS confusion). */
 export const JWKS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
@@ -32,8 +34,9 @@ export class JwtVerifier implements IdentityVerifier {
   private readonly options: JwtVerifierOptions;
   private readonly clock: Clock;
 
-  private readonly key: JWTVerifyGetKey;
+  private readonly secretKey: Uint8Array | null;
   private readonly algorithms: string[];
+  private loaded: Promise<{ jose: typeof import('jose'); key: JWTVerifyGetKey }> | null = null;
 
   constructor(
     options: JwtVerifierOptions,
@@ -46,15 +49,27 @@ export class JwtVerifier implements IdentityVerifier {
     if (!options.issuer || !options.audience) throw new Error('AUTH_ISSUER and AUTH_AUDIENCE are required with AUTH_JWKS_URL or AUTH_JWT_SECRET');
     const secretKey = secret ? new TextEncoder().encode(secret) : null;
     if (secretKey && secretKey.length < MIN_SECRET_BYTES) throw new Error(`AUTH_JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes`);
-    const jwks = jwksUrl ? createRemoteJWKSet(new URL(jwksUrl), { cooldownDuration: options.jwksCooldownMs, timeoutDuration: 5000 }) : null;
-    this.algorithms = [...(secretKey ? SECRET_ALGORITHMS : []), ...(jwks ? JWKS_ALGORITHMS : [])];
-    // jose checks the algorithm against the allow-list before asking for a key, so an HS256
-    // token only ever meets the configured secret, and asymmetric ones only the JWKS.
-    this.key = async (header, token) => {
-      if (header.alg === 'HS256' && secretKey) return secretKey;
-      if (!jwks) throw new errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed');
-      return jwks(header, token);
-    };
+    const jwksHref = jwksUrl ? new URL(jwksUrl).href : null;
+    this.secretKey = secretKey;
+    this.algorithms = [...(secretKey ? SECRET_ALGORITHMS : []), ...(jwksHref ? JWKS_ALGORITHMS : [])];
+  }
+
+  /** jose and the key function, made once, on the first token. */
+  private load(): Promise<{ jose: typeof import('jose'); key: JWTVerifyGetKey }> {
+    this.loaded ??= import('jose').then((jose) => {
+      const { jwksUrl, jwksCooldownMs } = this.options;
+      const jwks = jwksUrl ? jose.createRemoteJWKSet(new URL(jwksUrl), { cooldownDuration: jwksCooldownMs, timeoutDuration: 5000 }) : null;
+      const secretKey = this.secretKey;
+      // jose checks the algorithm against the allow-list before asking for a key, so an HS256
+      // token only ever meets the configured secret, and asymmetric ones only the JWKS.
+      const key: JWTVerifyGetKey = async (header, token) => {
+        if (header.alg === 'HS256' && secretKey) return secretKey;
+        if (!jwks) throw new jose.errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed');
+        return jwks(header, token);
+      };
+      return { jose, key };
+    });
+    return this.loaded;
   }
 
   recognizes(token: string): boolean {
@@ -63,8 +78,9 @@ export class JwtVerifier implements IdentityVerifier {
 
   async verify(token: string): Promise<ExternalIdentity> {
     let payload: JWTPayload;
+    const { jose, key } = await this.load();
     try {
-      ({ payload } = await jwtVerify(token, this.key, {
+      ({ payload } = await jose.jwtVerify(token, key, {
         algorithms: this.algorithms,
         issuer: this.options.issuer,
         audience: this.options.audience,
@@ -73,7 +89,7 @@ export class JwtVerifier implements IdentityVerifier {
         requiredClaims: ['sub', 'exp'],
       }));
     } catch (error) {
-      throw new ApiError('invalid_token', rejectionReason(error));
+      throw new ApiError('invalid_token', rejectionReason(jose.errors, error));
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new ApiError('invalid_token', 'The token has no subject (sub).');
     return {
@@ -98,8 +114,8 @@ const CLAIM_REASONS: Record<string, string> = {
 };
 
 /** A sentence for the client; jose's messages name the failed check but not in our words. */
-function rejectionReason(error: unknown): string {
-  if (!(error instanceof errors.JOSEError)) return 'The token could not be verified.';
+function rejectionReason(joseErrors: typeof errors, error: unknown): string {
+  if (!(error instanceof joseErrors.JOSEError)) return 'The token could not be verified.';
   switch (error.code) {
     case 'ERR_JWT_EXPIRED':
       return 'The token has expired (exp).';

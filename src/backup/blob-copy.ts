@@ -6,7 +6,7 @@
 import { createWriteStream, existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { BlobStore } from '../domain/ports.js';
+import type { BlobStore } from '../domain/storage/ports.js';
 
 export interface CopyCount {
   files: number;

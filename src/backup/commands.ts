@@ -23,7 +23,7 @@ import { openDatabase, type Database } from '../db/database.js';
 import { SqlBlobReferences } from '../db/repositories/blob-references.js';
 import { SqlSweepLedger } from '../db/repositories/sweep-ledger.js';
 import { OrphanSweeper } from '../domain/maintenance/orphan-sweeper.js';
-import type { BlobStore } from '../domain/ports.js';
+import type { BlobStore } from '../domain/storage/ports.js';
 import { openBlobStore } from '../storage/open-store.js';
 import { copyBlobsIn, copyBlobsOut } from './blob-copy.js';
 import { databaseInUse, databaseKind, restoreDatabase, snapshotDatabase } from './database-copy.js';
@@ -97,7 +97,7 @@ async function backup(dir: string, config: Config): Promise<void> {
   const opened = await open(config);
   try {
     const kind = databaseKind(config.databaseUrl);
-    const inPlace = opened.store.inPlace !== null;
+    const inPlace = opened.store.kind === 'inPlace';
     const database = path.join(target, kind === 'sqlite' ? 'database.sqlite' : 'database.pgdump');
     let copiedSince = Date.now();
     const total = await copyBlobsOut(opened.store, files);

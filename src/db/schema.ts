@@ -140,7 +140,7 @@ export interface JobsTable {
   updated_at: number;
 }
 
-/** tus / IETF upload details beyond the attachment (src/domain/uploads). */
+/** tus / IETF upload details beyond the attachment (src/domain/protocols). */
 export interface UploadExtrasTable {
   attachment_id: number;
   metadata: string | null;

@@ -3,7 +3,7 @@
  * repository can let the caller add work (enqueue a job) to the transaction it holds.
  */
 import type { Transaction } from 'kysely';
-import type { TransactionScope } from '../domain/jobs/job-queue.js';
+import type { TransactionScope } from '../domain/jobs/ports.js';
 import type { Tables } from './schema.js';
 
 const transactions = new WeakMap<TransactionScope, Transaction<Tables>>();

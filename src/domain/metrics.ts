@@ -18,14 +18,3 @@ export interface Metrics {
   /** A size asked for with image_size_hint was not made; `reason` says which budget (image-sizes.ts). */
   imageSizeDeclined(reason: string): void;
 }
-
-/** For services built without monitoring (tools, some tests). */
-export const noMetrics: Metrics = {
-  chunkAccepted: () => undefined,
-  chunkRejected: () => undefined,
-  attachmentCompleted: () => undefined,
-  chunkRequestStarted: () => () => undefined,
-  setMediaJobs: () => undefined,
-  imageResized: () => undefined,
-  imageSizeDeclined: () => undefined,
-};

@@ -2,7 +2,7 @@
  * Counts events per key (a client address) in fixed one-minute windows. Only the current
  * window's keys are held, so memory follows the clients of the last minute, not all time.
  */
-import type { Clock } from './ports.js';
+import type { Clock } from './clock.js';
 
 const WINDOW_MS = 60_000;
 

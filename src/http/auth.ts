@@ -1,7 +1,7 @@
 /** Bearer-token authentication for the routes that need a user. */
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../domain/errors.js';
-import type { UserRecord } from '../domain/ports.js';
+import type { UserRecord } from '../domain/users/ports.js';
 import type { UserService } from '../domain/users/user-service.js';
 
 declare module 'fastify' {

@@ -1,7 +1,7 @@
 /** Maps every failure to the error envelope, once, for the whole app. */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, ERROR_TABLE, type ErrorName } from '../domain/errors.js';
-import { STORAGE_UNAVAILABLE } from '../domain/ports.js';
+import { STORAGE_UNAVAILABLE } from '../domain/storage/ports.js';
 import { errorEnvelope } from './envelope.js';
 
 /** Fastify's and its plugins' own errors, by code. */

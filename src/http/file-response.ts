@@ -1,7 +1,8 @@
 /** Serves a stored file with Content-Type, Content-Length, ETag and single byte ranges (206/416). */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../domain/errors.js';
-import type { BlobStore, MediaFileRecord } from '../domain/ports.js';
+import type { BlobStore } from '../domain/storage/ports.js';
+import type { MediaFileRecord } from '../domain/media/ports.js';
 import { errorEnvelope } from './envelope.js';
 
 type ByteWindow = { start: number; end: number } | 'unsatisfiable' | null;

@@ -6,7 +6,7 @@
 import { Type } from '@sinclair/typebox';
 import { ApiError } from '../domain/errors.js';
 import { geometryText, parseGeometry, type ImageGeometry, type MediaProcessingService } from '../domain/media/processing.js';
-import type { MediaFileRecord } from '../domain/ports.js';
+import type { MediaFileRecord } from '../domain/media/ports.js';
 import type { HintedImages } from './processing-views.js';
 
 /** Names one request may ask for. */

@@ -60,8 +60,14 @@ export class PrometheusMetrics implements Metrics {
     registers: [this.registry],
   });
   private readonly chunkRequestsInFlight = new Gauge({
-    name: 'trickle_uploads_in_flight',
+    name: 'trickle_chunk_requests_in_flight',
     help: 'Chunk requests (REST chunks, tus PATCHes, IETF appends) being received right now',
+    registers: [this.registry],
+  });
+  /** The same count under its first name, which said uploads; kept for dashboards that use it. */
+  private readonly deprecatedUploadsInFlight = new Gauge({
+    name: 'trickle_uploads_in_flight',
+    help: 'Deprecated: trickle_chunk_requests_in_flight under its old name (it counts chunk requests, not uploads)',
     registers: [this.registry],
   });
   private readonly logLinesLost = new Counter({
@@ -107,11 +113,13 @@ export class PrometheusMetrics implements Metrics {
 
   chunkRequestStarted(): () => void {
     this.chunkRequestsInFlight.inc();
+    this.deprecatedUploadsInFlight.inc();
     let done = false;
     return () => {
       if (done) return;
       done = true;
       this.chunkRequestsInFlight.dec();
+      this.deprecatedUploadsInFlight.dec();
     };
   }
 

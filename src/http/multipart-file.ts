@@ -10,7 +10,8 @@ import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import type {} from '@fastify/multipart';
-import type { BlobStore, ScratchFile } from '../domain/ports.js';
+import type { BlobStore, ScratchFile } from '../domain/storage/ports.js';
+import { readHandle } from '../domain/storage/read-handle.js';
 import { FieldCollector } from './params.js';
 
 export interface IncomingFile {
@@ -27,17 +28,8 @@ export interface MultipartFileHandlers<T> {
   onNoFile(params: Record<string, unknown>): Promise<T>;
 }
 
+/** How much of a staged file part one read takes. */
 const STAGED_READ = 256 * 1024;
-
-async function* readScratch(scratch: ScratchFile, length: number): AsyncGenerator<Buffer> {
-  for (let position = 0; position < length; ) {
-    const buffer = Buffer.allocUnsafe(Math.min(STAGED_READ, length - position));
-    const read = await scratch.read(buffer, position, buffer.length);
-    if (read === 0) throw new Error('staged chunk is shorter than expected');
-    position += read;
-    yield buffer.subarray(0, read);
-  }
-}
 
 async function stage(store: BlobStore, file: Readable): Promise<{ scratch: ScratchFile; length: number }> {
   const scratch = await store.createScratch();
@@ -112,7 +104,7 @@ export async function readMultipartFile<T>(request: FastifyRequest, store: BlobS
   const { scratch, length, filename, mimetype } = staged;
   try {
     const params = fields.params();
-    return await handlers.onFile(params, { source: readScratch(scratch, length), filename, mimetype }, async () => params);
+    return await handlers.onFile(params, { source: readHandle(scratch, 0, length, STAGED_READ), filename, mimetype }, async () => params);
   } finally {
     await scratch.discard();
   }

@@ -10,7 +10,7 @@ import type { FastifyRequest } from 'fastify';
 import type {} from '@fastify/multipart';
 import { ApiError, missingParameter } from '../domain/errors.js';
 import type { UploadedFile } from '../domain/media/media-intake.js';
-import type { BlobStore } from '../domain/ports.js';
+import type { BlobStore } from '../domain/storage/ports.js';
 import { decodeParams, FieldCollector, FilePart, IntegerParam, mergeParams, Sha1Param } from './params.js';
 
 export interface ReceivedFile {

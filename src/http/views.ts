@@ -1,8 +1,52 @@
-/** JSON shapes of clips and messages (SPEC 4, 5). */
-import type { ClipRecord, MediaFileRecord, MessageRecord } from '../domain/ports.js';
+/** JSON shapes of attachments, clips and messages (SPEC 3, 4, 5). */
+import { contiguousPrefix, highestByte, missingRanges, type ByteRange } from '../domain/attachments/ranges.js';
+import type { AttachmentRecord } from '../domain/attachments/ports.js';
+import type { ClipRecord } from '../domain/clips/ports.js';
+import type { MediaFileRecord } from '../domain/media/ports.js';
+import type { MessageRecord } from '../domain/messages/ports.js';
 import { processingView, type HintedImages } from './processing-views.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export interface AttachmentView {
+  id: number;
+  filename: string;
+  content_type: string;
+  size: number | null;
+  received: number;
+  outstanding: number | null;
+  complete: boolean;
+  received_bytes: number;
+  ranges: ByteRange[];
+  missing: ByteRange[];
+  state: AttachmentRecord['state'];
+  sha1: string | null;
+  used_by: AttachmentRecord['usedBy'];
+  expires_at: string | null;
+  created_at: string;
+}
+
+export function attachmentView(record: AttachmentRecord): AttachmentView {
+  const received = record.receivedBytes;
+  return {
+    id: record.id,
+    filename: record.filename,
+    content_type: record.contentType ?? 'application/octet-stream',
+    size: record.size,
+    received: contiguousPrefix(record.ranges),
+    outstanding: record.size === null ? null : record.size - received,
+    complete: received === record.size,
+    received_bytes: received,
+    ranges: record.ranges,
+    // While the size is unknown, the gaps below the highest byte received.
+    missing: missingRanges(record.ranges, record.size ?? highestByte(record.ranges)),
+    state: record.state,
+    sha1: record.sha1,
+    used_by: record.usedBy,
+    expires_at: record.expiresAt === null ? null : new Date(record.expiresAt).toISOString(),
+    created_at: new Date(record.createdAt).toISOString(),
+  };
+}
 
 function audioView(file: MediaFileRecord, loudness: ReturnType<typeof processingView>['loudness']) {
   return {

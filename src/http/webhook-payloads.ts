@@ -3,11 +3,12 @@
  * (`{"audio_clip": …}` as GET /audio_clips/:id does), rendered when the event is sent.
  * An object deleted before then is `{"id": N, "deleted": true}` under the same key.
  */
-import { attachmentView } from '../domain/attachments/attachment-service.js';
 import type { EventType } from '../domain/events/events.js';
-import type { AttachmentRecord, ClipRecord, MessageRecord } from '../domain/ports.js';
+import type { AttachmentRecord } from '../domain/attachments/ports.js';
+import type { ClipRecord } from '../domain/clips/ports.js';
+import type { MessageRecord } from '../domain/messages/ports.js';
 import type { EventRenderer } from '../webhooks/webhook-dispatcher.js';
-import { clipView, messageView } from './views.js';
+import { attachmentView, clipView, messageView } from './views.js';
 
 export interface EventSubjects {
   attachment(id: number): Promise<AttachmentRecord | null>;

@@ -1,6 +1,6 @@
 /** The job queue adapter that fits the database: pg-boss on PostgreSQL, a table on SQLite. */
 import type { Database } from '../db/database.js';
-import type { JobQueue } from '../domain/jobs/job-queue.js';
+import type { JobQueue } from '../domain/jobs/ports.js';
 import type { JobLog } from './job-log.js';
 import { PgBossJobQueue } from './pg-boss-job-queue.js';
 import { SqliteJobQueue } from './sqlite-job-queue.js';

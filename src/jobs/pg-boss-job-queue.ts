@@ -13,18 +13,9 @@
  */
 import { sql } from 'kysely';
 import type { Database } from '../db/database.js';
-import { fromKysely, PgBoss, type Db, type JobWithMetadata } from 'pg-boss';
+import type { Db, JobWithMetadata, PgBoss } from 'pg-boss';
 import { transactionOf } from '../db/transaction-scope.js';
-import {
-  JOB_TYPE_PATTERN,
-  type EnqueueOptions,
-  type JobCountState,
-  type JobHandler,
-  type JobPayload,
-  type JobPolicy,
-  type JobQueue,
-  type TransactionScope,
-} from '../domain/jobs/job-queue.js';
+import { type EnqueueOptions, JOB_TYPE_PATTERN, type JobCountState, type JobHandler, type JobPayload, type JobPolicy, type JobQueue, type TransactionScope } from '../domain/jobs/ports.js';
 import type { JobLog } from './job-log.js';
 
 interface JobType {
@@ -39,16 +30,21 @@ export interface PgBossJobQueueOptions {
   superviseSeconds?: number;
 }
 
+type PgBossModule = typeof import('pg-boss');
+
 /** pg-boss runs its statements on our transaction's connection: the job commits with it. */
-function executorFor(scope: TransactionScope): Db {
-  return fromKysely(transactionOf(scope));
+function executorFor(pgBoss: PgBossModule, scope: TransactionScope): Db {
+  return pgBoss.fromKysely(transactionOf(scope));
 }
 
 export class PgBossJobQueue implements JobQueue {
   private readonly database: Database;
   private readonly log: JobLog;
 
-  private readonly boss: PgBoss;
+  private readonly connectionString: string;
+  private readonly superviseSeconds: number;
+  /** pg-boss, and pg with it, load when the queue is first used (start or enqueue), not with the server's modules. */
+  private loaded: { pgBoss: PgBossModule; boss: PgBoss } | null = null;
   private readonly types = new Map<string, JobType>();
   private prepared: Promise<void> | null = null;
   private working: Promise<void> | null = null;
@@ -63,17 +59,14 @@ export class PgBossJobQueue implements JobQueue {
     this.database = database;
     this.log = log;
     this.pollSeconds = options.pollSeconds ?? 0.5;
-    this.boss = new PgBoss({
-      connectionString,
-      max: 4,
-      application_name: 'trickle-jobs',
-      // Dead workers are found by each queue's monitor pass, which runs at most this often.
-      superviseIntervalSeconds: options.superviseSeconds ?? 5,
-      monitorIntervalSeconds: options.superviseSeconds ?? 5,
-      // No schedules: the cron machinery would only poll for nothing.
-      schedule: false,
-    });
-    this.boss.on('error', (error) => this.log.error(error, 'pg-boss error'));
+    this.connectionString = connectionString;
+    this.superviseSeconds = options.superviseSeconds ?? 5;
+  }
+
+  /** pg-boss once prepare() has loaded it. */
+  private get boss(): PgBoss {
+    if (!this.loaded) throw new Error('the job queue is not prepared');
+    return this.loaded.boss;
   }
 
   register<P extends JobPayload>(type: string, policy: JobPolicy, handler: JobHandler<P>): void {
@@ -87,7 +80,7 @@ export class PgBossJobQueue implements JobQueue {
     if (!this.types.has(type)) throw new Error(`job type ${type} is not registered`);
     await this.prepare();
     await this.boss.send(type, payload, {
-      ...(options.within ? { db: executorFor(options.within) } : {}),
+      ...(options.within ? { db: executorFor(this.loaded!.pgBoss, options.within) } : {}),
       ...(options.delaySeconds ? { startAfter: options.delaySeconds } : {}),
     });
   }
@@ -99,7 +92,20 @@ export class PgBossJobQueue implements JobQueue {
   }
 
   private async makeQueues(): Promise<void> {
-    await this.boss.start();
+    const pgBoss = await import('pg-boss');
+    const boss = new pgBoss.PgBoss({
+      connectionString: this.connectionString,
+      max: 4,
+      application_name: 'trickle-jobs',
+      // Dead workers are found by each queue's monitor pass, which runs at most this often.
+      superviseIntervalSeconds: this.superviseSeconds,
+      monitorIntervalSeconds: this.superviseSeconds,
+      // No schedules: the cron machinery would only poll for nothing.
+      schedule: false,
+    });
+    boss.on('error', (error) => this.log.error(error, 'pg-boss error'));
+    this.loaded = { pgBoss, boss };
+    await boss.start();
     for (const [type, { policy }] of this.types) {
       const queue = {
         retryLimit: policy.maxAttempts - 1,
@@ -147,6 +153,7 @@ export class PgBossJobQueue implements JobQueue {
   async stop(): Promise<void> {
     if (!this.prepared) return;
     await Promise.allSettled([this.prepared, this.working]);
+    if (!this.loaded) return;
     await this.boss.stop({ graceful: true, timeout: 10_000, close: true });
   }
 

@@ -9,16 +9,7 @@ import { sql, type Updateable } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { JobsTable } from '../db/schema.js';
 import { transactionOf } from '../db/transaction-scope.js';
-import {
-  JOB_TYPE_PATTERN,
-  retryDelay,
-  type EnqueueOptions,
-  type JobCountState,
-  type JobHandler,
-  type JobPayload,
-  type JobPolicy,
-  type JobQueue,
-} from '../domain/jobs/job-queue.js';
+import { type EnqueueOptions, JOB_TYPE_PATTERN, type JobCountState, type JobHandler, type JobPayload, type JobPolicy, type JobQueue, retryDelay } from '../domain/jobs/ports.js';
 import type { JobLog } from './job-log.js';
 
 interface JobType {

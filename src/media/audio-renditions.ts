@@ -13,8 +13,8 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { MediaFailure, type AudioAnalysis, type AudioProcessor, type Loudness, type StoredRendition } from '../domain/media/processing.js';
-import type { MediaFileRecord } from '../domain/ports.js';
+import { type AudioAnalysis, type Loudness, MediaFailure, type StoredRendition } from '../domain/media/processing.js';
+import type { AudioProcessor, MediaFileRecord } from '../domain/media/ports.js';
 import { runTool } from './ffmpeg.js';
 import type { RenditionStorage } from './rendition-storage.js';
 

@@ -5,7 +5,8 @@
  */
 import type { OutputInfo, ResizeOptions } from 'sharp';
 import { MASTER } from '../domain/media/image-size-policy.js';
-import { MediaFailure, geometryText, type ImageGeometry, type ImageProcessor, type ImageRendition, type ImageSource } from '../domain/media/processing.js';
+import { geometryText, type ImageGeometry, type ImageRendition, MediaFailure } from '../domain/media/processing.js';
+import type { ImageProcessor, ImageSource } from '../domain/media/ports.js';
 import type { RenditionStorage } from './rendition-storage.js';
 
 /** Largest input decoded: 50 megapixels (e.g. 8660x5773); a 100000x100000 header is refused. */

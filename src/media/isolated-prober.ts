@@ -6,7 +6,7 @@
  * the next probe). Probes run one at a time, so probing keeps at most one core busy.
  */
 import { Worker } from 'node:worker_threads';
-import type { AudioInfo, ImageInfo, MediaProber } from '../domain/ports.js';
+import type { AudioInfo, ImageInfo, MediaProber } from '../domain/media/ports.js';
 import type { ProbeReply, ProbeRequest } from './probe-worker.js';
 
 type Info = AudioInfo | ImageInfo | null;

@@ -6,7 +6,7 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
-import type { AudioInfo, ImageInfo } from '../domain/ports.js';
+import type { AudioInfo, ImageInfo } from '../domain/media/ports.js';
 import { probeAudio, probeImage } from './prober.js';
 
 export type ProbeRequest = { id: number; kind: 'audio' | 'image'; path: string };

@@ -4,7 +4,7 @@
  * clearly one of the supported kinds is refused.
  */
 import { open } from 'node:fs/promises';
-import type { AudioInfo, ImageInfo } from '../domain/ports.js';
+import type { AudioInfo, ImageInfo } from '../domain/media/ports.js';
 import { audioIsThere } from './audio-evidence.js';
 import { flacDuration } from './flac-frames.js';
 import { mp4AacChannels } from './mp4-channels.js';

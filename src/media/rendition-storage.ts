@@ -5,8 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { MediaFailure, type RenditionDisposal, type StoredRendition } from '../domain/media/processing.js';
-import type { BlobStore } from '../domain/ports.js';
+import { MediaFailure, type StoredRendition } from '../domain/media/processing.js';
+import type { RenditionDisposal } from '../domain/media/ports.js';
+import type { BlobStore } from '../domain/storage/ports.js';
 
 /** How a tool reads a stored file: a path it may seek in, or a stream to pipe in. */
 export type ToolInput = { path: string } | { stream: () => Readable };

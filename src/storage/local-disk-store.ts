@@ -8,7 +8,7 @@ import { constants, createReadStream, promises as fs } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { BlobStore, InPlaceUploads, ScratchFile, StorageCapabilities, UploadHandle } from '../domain/ports.js';
+import type { InPlaceStore, ScratchFile, UploadHandle } from '../domain/storage/ports.js';
 import { FileUploadHandle, LocalScratchFile, ScratchDirectory, syncDirectory, syncFile } from './local-files.js';
 
 /** Epoch records kept below the newest (older ones say nothing the newest does not). */
@@ -95,13 +95,12 @@ class DescriptorCache {
   }
 }
 
-export class LocalDiskStore implements BlobStore, InPlaceUploads {
+export class LocalDiskStore implements InPlaceStore {
   private readonly options: LocalDiskOptions;
   private readonly scratch: ScratchDirectory;
 
-  readonly capabilities: StorageCapabilities = { inPlaceWrites: true, localPaths: true, freeSpace: true };
-  readonly inPlace: InPlaceUploads = this;
-  readonly pieces = null;
+  readonly kind = 'inPlace';
+  readonly localPaths = true;
   private readonly uploadsDir: string;
   private readonly epochsDir: string;
   private readonly descriptors = new DescriptorCache(64);

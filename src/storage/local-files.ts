@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { ScratchFile, UploadHandle } from '../domain/ports.js';
+import type { ScratchFile, UploadHandle } from '../domain/storage/ports.js';
 
 export class FileUploadHandle implements UploadHandle {
   protected readonly file: FileHandle;

@@ -1,6 +1,6 @@
 /** Opens the blob store the configuration names: the local disk, or S3-compatible storage. */
 import path from 'node:path';
-import type { BlobStore } from '../domain/ports.js';
+import type { BlobStore } from '../domain/storage/ports.js';
 import type { Config } from '../config.js';
 import { LocalDiskStore } from './local-disk-store.js';
 

@@ -5,7 +5,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import type { ByteSource, PrefixHasher } from '../domain/ports.js';
+import type { ByteSource, PrefixHasher } from '../domain/attachments/ports.js';
 import type { HashReply, HashRequest } from './sha1-worker.js';
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;

@@ -6,7 +6,7 @@
  * them. A wait that is the reader's (a slow client downloading) is never counted.
  */
 import { Transform } from 'node:stream';
-import { STORAGE_UNAVAILABLE } from '../domain/ports.js';
+import { STORAGE_UNAVAILABLE } from '../domain/storage/ports.js';
 
 export function storageUnavailable(what: string, cause: unknown): Error & { code: string } {
   const reason = cause instanceof Error ? cause.message : String(cause);

@@ -28,7 +28,7 @@ import {
   UploadPartCopyCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
-import type { BlobStore, PieceSlice, PieceStream, PieceUploads, ScratchFile, StorageCapabilities } from '../domain/ports.js';
+import type { PieceSlice, PieceStore, PieceStream, ScratchFile } from '../domain/storage/ports.js';
 import { LocalScratchFile, ScratchDirectory } from './local-files.js';
 import { classified, silenceGuard, withDeadline } from './s3-deadlines.js';
 import { StreamedPut } from './streamed-put.js';
@@ -66,13 +66,12 @@ const KEPT_EPOCH_RECORDS = 16;
 /** Parts of one assembly sent at once (copies inside the store, or gathered small slices). */
 const PART_CONCURRENCY = 6;
 
-export class S3Store implements BlobStore, PieceUploads {
+export class S3Store implements PieceStore {
   private readonly options: S3StoreOptions;
   private readonly scratch: ScratchDirectory;
 
-  readonly capabilities: StorageCapabilities = { inPlaceWrites: false, localPaths: false, freeSpace: false };
-  readonly inPlace = null;
-  readonly pieces: PieceUploads = this;
+  readonly kind = 'pieces';
+  readonly localPaths = false;
   /** Calls and transfers from files: a connection that goes silent for timeoutMs fails the attempt. */
   private readonly client: S3Client;
   /**

@@ -8,7 +8,7 @@
  */
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
-import type { PieceStream } from '../domain/ports.js';
+import type { PieceStream } from '../domain/storage/ports.js';
 import { storageUnavailable } from './s3-deadlines.js';
 
 /** How much of a piece may wait in memory for the store: about one socket read's worth. */

@@ -4,9 +4,10 @@
  * signs it (Standard Webhooks) and POSTs it, and throws on failure so the queue retries it.
  */
 import { randomUUID } from 'node:crypto';
-import type { DomainEvent, EventOutbox, EventType } from '../domain/events/events.js';
-import type { JobPolicy, JobQueue, TransactionScope } from '../domain/jobs/job-queue.js';
-import type { Clock } from '../domain/ports.js';
+import type { DomainEvent, EventType } from '../domain/events/events.js';
+import type { EventOutbox } from '../domain/events/ports.js';
+import type { JobPolicy, JobQueue, TransactionScope } from '../domain/jobs/ports.js';
+import type { Clock } from '../domain/clock.js';
 import { postWebhook } from './delivery-client.js';
 import { webhookHeaders } from './signature.js';
 

@@ -1,7 +1,7 @@
 /** Webhooks as the configuration asks: delivery declared on the job queue, and the outbox events go through. */
 import type { Config } from '../config.js';
-import type { JobQueue } from '../domain/jobs/job-queue.js';
-import type { Clock } from '../domain/ports.js';
+import type { JobQueue } from '../domain/jobs/ports.js';
+import type { Clock } from '../domain/clock.js';
 import { webhookRenderer, type EventSubjects } from '../http/webhook-payloads.js';
 import { parseWebhookSecret } from './signature.js';
 import { registerWebhookDelivery, WebhookOutbox } from './webhook-dispatcher.js';

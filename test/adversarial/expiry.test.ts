@@ -45,7 +45,7 @@ for (const kind of databaseKinds()) {
       }
       for (let wait = 0; wait < 200; wait += 1) {
         const metrics = await request(server.url, 'GET', '/metrics');
-        const inFlight = Number(/^trickle_uploads_in_flight (\d+)/m.exec(metrics.text)?.[1] ?? 0);
+        const inFlight = Number(/^trickle_chunk_requests_in_flight (\d+)/m.exec(metrics.text)?.[1] ?? 0);
         if (inFlight >= HELD) break;
         await delay(25);
       }

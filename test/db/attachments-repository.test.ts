@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { SqlAttachmentRepository } from '../../src/db/repositories/attachments-repository.js';
 import { SqlUserRepository } from '../../src/db/repositories/users-repository.js';
-import type { AttachmentRecord, RecordRangeOutcome } from '../../src/domain/ports.js';
+import type { AttachmentRecord, RecordRangeOutcome } from '../../src/domain/attachments/ports.js';
 import { databaseKinds, type TestDatabase } from '../helpers/databases.js';
 
 const NO_LIMITS = { maxOpen: 1000, maxReservedBytes: Number.MAX_SAFE_INTEGER };

@@ -12,7 +12,7 @@ import { compileOnce } from '../../src/db/compiled-query.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { SqlAttachmentRepository } from '../../src/db/repositories/attachments-repository.js';
 import { SqlTokenRepository, SqlUserRepository } from '../../src/db/repositories/users-repository.js';
-import type { AttachmentRecord } from '../../src/domain/ports.js';
+import type { AttachmentRecord } from '../../src/domain/attachments/ports.js';
 import { databaseKinds, type TestDatabase } from '../helpers/databases.js';
 
 const usersByPrefix = compileOnce<[prefix: string, limit: number], { id: number; username: string }>((db, prefix, limit) =>

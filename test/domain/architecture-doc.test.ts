@@ -1,6 +1,6 @@
 /** docs/architecture.md stays true: every file it names exists, and it names the engine's modules. */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
@@ -18,4 +18,13 @@ test('docs/architecture.md names every module of the attachments domain', () => 
   const modules = ['attachment-service', 'chunk-receiver', 'commit-plan', 'in-place-receiver', 'piece-receiver', 'ranges', 'region-locks', 'upload-bytes', 'upload-engine', 'upload-state'];
   const unnamed = modules.filter((name) => !DOC.includes(`src/domain/attachments/${name}.ts`));
   assert.deepEqual(unnamed, []);
+});
+
+test('docs/architecture.md names the ports.ts of every domain area', () => {
+  const domain = path.join(ROOT, 'src', 'domain');
+  const areas = readdirSync(domain, { withFileTypes: true }).filter((entry) => entry.isDirectory() && existsSync(path.join(domain, entry.name, 'ports.ts')));
+  assert.ok(areas.length >= 8, `only ${areas.length} areas with ports`);
+  const unnamed = areas.map((entry) => `src/domain/${entry.name}/ports.ts`).filter((file) => !DOC.includes(file));
+  assert.deepEqual(unnamed, []);
+  assert.ok(!existsSync(path.join(domain, 'ports.ts')), 'ports live beside their areas, not in one src/domain/ports.ts');
 });

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { ByteSource, PrefixHasher } from '../../src/domain/ports.js';
+import type { ByteSource, PrefixHasher } from '../../src/domain/attachments/ports.js';
 import { LocalDiskStore } from '../../src/storage/local-disk-store.js';
 import { InProcessPrefixHasher, WorkerPrefixHasher } from '../../src/storage/prefix-hashers.js';
 

@@ -1,8 +1,8 @@
 /** A second server process-in-process over the same database and data directory: another node. */
 import type { AddressInfo } from 'node:net';
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, type App } from '../../src/build-app.js';
 import type { Config } from '../../src/config.js';
-import type { Clock } from '../../src/domain/ports.js';
+import type { Clock } from '../../src/domain/clock.js';
 
 export interface Node {
   url: string;

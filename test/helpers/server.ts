@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, type App } from '../../src/build-app.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import type { Clock } from '../../src/domain/ports.js';
+import type { Clock } from '../../src/domain/clock.js';
 import { newUser } from './client.js';
 import type { DatabaseKind } from './databases.js';
 import { READY_TIMEOUT_MS } from './server-process.js';
@@ -101,7 +101,7 @@ export async function blobKeys(server: { app: App }): Promise<string[]> {
 /** Bytes [start, end) of an upload as they stand now (in place, or through its pieces). */
 export async function uploadBytes(server: { app: App }, userId: number, attachmentId: number, start: number, end: number): Promise<Buffer> {
   const record = await server.app.services.attachments.getOwned(userId, attachmentId);
-  const snapshot = await server.app.services.attachments.engine.bytes.snapshot(record);
+  const snapshot = await server.app.services.uploadBytes.snapshot(record);
   if (!snapshot) throw new Error(`attachment ${attachmentId} is gone`);
   const parts: Buffer[] = [];
   for await (const part of snapshot.source.read(start, end)) parts.push(part);

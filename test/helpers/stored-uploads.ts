@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { SqlAttachmentRepository } from '../../src/db/repositories/attachments-repository.js';
 import { UploadBytes } from '../../src/domain/attachments/upload-bytes.js';
-import type { BlobStore } from '../../src/domain/ports.js';
+import type { BlobStore } from '../../src/domain/storage/ports.js';
 import { openBlobStore } from '../../src/storage/open-store.js';
 
 export class StoredUploads {
@@ -65,7 +65,7 @@ export class StoredUploads {
     const attachments = await db.selectFrom('attachments').select(['storage_key', 'state']).execute();
     const pieces = await db.selectFrom('attachment_pieces').select('storage_key').execute();
     const media = await db.selectFrom('media_files').select('storage_key').execute();
-    const files = attachments.filter((a) => this.store.inPlace !== null || a.state !== 'uploading').map((a) => a.storage_key);
+    const files = attachments.filter((a) => this.store.kind === 'inPlace' || a.state !== 'uploading').map((a) => a.storage_key);
     return [...new Set([...files, ...pieces.map((p) => p.storage_key), ...media.map((m) => m.storage_key)])].sort();
   }
 

@@ -46,7 +46,8 @@ describe('metrics', () => {
     assert.equal(sample(text, 'trickle_chunks_accepted_total'), 2);
     assert.equal(sample(text, 'trickle_chunks_rejected_total', 'reason="chunk_checksum_mismatch"'), 1);
     assert.equal(sample(text, 'trickle_attachments_completed_total'), 1);
-    assert.equal(sample(text, 'trickle_uploads_in_flight'), 0);
+    assert.equal(sample(text, 'trickle_chunk_requests_in_flight'), 0);
+    assert.equal(sample(text, 'trickle_uploads_in_flight'), 0, 'the deprecated name stays');
     assert.match(text, /^# TYPE trickle_media_jobs gauge$/m);
     assert.ok(sample(text, 'process_resident_memory_bytes') > 0, 'process metrics');
     const status = await request(server.url, 'GET', `/attachments/${id}`, { token });

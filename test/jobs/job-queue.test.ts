@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { scopeOf } from '../../src/db/transaction-scope.js';
-import { retryDelay, type JobContext, type JobPayload, type JobQueue } from '../../src/domain/jobs/job-queue.js';
+import { type JobContext, type JobPayload, type JobQueue, retryDelay } from '../../src/domain/jobs/ports.js';
 import { openJobQueue } from '../../src/jobs/open-job-queue.js';
 import { databaseKinds, type TestDatabase } from '../helpers/databases.js';
 import { TEST_POLICY } from './policies.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { MediaFailure } from '../../src/domain/media/processing.js';
-import type { MediaFileRecord } from '../../src/domain/ports.js';
+import type { MediaFileRecord } from '../../src/domain/media/ports.js';
 import { FfmpegAudioProcessor, WaveformBuilder } from '../../src/media/audio-renditions.js';
 import { locateFfmpeg, runTool } from '../../src/media/ffmpeg.js';
 import type { RenditionStorage } from '../../src/media/rendition-storage.js';

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { buildApp } from '../../src/app.js';
+import { buildApp } from '../../src/build-app.js';
 import { loadConfig } from '../../src/config.js';
 import type { AddressInfo } from 'node:net';
 import { createAttachment, newUser, putMultipart, putRaw, randomFile, request, sha1 } from '../helpers/client.js';

@@ -143,7 +143,7 @@ describe('nginx in front of Trickle, as docs/examples/nginx.conf has it', { skip
       await delay(50);
       for (const node of nodes) {
         const metrics = await (await fetch(`${node.url}/metrics`)).text();
-        receiving += Number(/^trickle_uploads_in_flight (\d+)/m.exec(metrics)?.[1] ?? 0);
+        receiving += Number(/^trickle_chunk_requests_in_flight (\d+)/m.exec(metrics)?.[1] ?? 0);
       }
     }
     assert.ok(receiving > 0, 'no node saw the chunk before its body was whole: the proxy buffers request bodies');

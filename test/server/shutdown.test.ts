@@ -57,7 +57,7 @@ describe('shutdown', () => {
       const stall = openChunk(server.base, token, stalled, SIZE);
       late.req.write(file.subarray(0, 100_000));
       stall.req.write(file.subarray(0, 300_000));
-      // The server holds the bytes sent so far (the chunk writer writes them as they arrive).
+      // The server holds the bytes sent so far (the in-place receiver writes them as they arrive).
       await delay(300);
 
       const started = Date.now();

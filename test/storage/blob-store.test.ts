@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config.js';
-import type { BlobStore, PieceSlice } from '../../src/domain/ports.js';
+import type { BlobStore, PieceSlice } from '../../src/domain/storage/ports.js';
 import { openBlobStore } from '../../src/storage/open-store.js';
 import { s3Settings } from '../helpers/databases.js';
 
@@ -56,13 +56,11 @@ for (const kind of kinds) {
       await rm(dataDir, { recursive: true, force: true });
     });
 
-    test('declares what it can do, and offers exactly one way to keep uploads', () => {
-      const { capabilities } = store;
-      assert.equal(capabilities.inPlaceWrites, store.inPlace !== null);
-      assert.equal(store.pieces === null, store.inPlace !== null, 'in place or as pieces, not both');
-      if (!capabilities.localPaths) assert.equal(store.localPath(randomUUIDLike()), null);
-      if (!capabilities.freeSpace) return;
-      return store.freeBytes().then((free) => assert.ok(free !== null && free > 0));
+    test('says once how it keeps uploads (in place or as pieces), and what else it can tell', async () => {
+      assert.ok(store.kind === 'inPlace' || store.kind === 'pieces');
+      if (!store.localPaths) assert.equal(store.localPath(randomUUIDLike()), null);
+      const free = await store.freeBytes();
+      assert.ok(free === null || free > 0, 'free bytes, or null when the store cannot tell');
     });
 
     test('a scratch file becomes a blob; reads whole and by range; listed; deleted', async () => {
@@ -100,19 +98,19 @@ for (const kind of kinds) {
         return sha1(await readFile(file));
       });
       assert.equal(digest, sha1(data));
-      if (!store.capabilities.localPaths) await assert.rejects(readFile(seen), 'the temporary copy is gone');
+      if (!store.localPaths) await assert.rejects(readFile(seen), 'the temporary copy is gone');
       await store.deleteBlob(key);
     });
 
     test('pieces: any slices of any pieces assemble into one blob, in order, large and small', async (t) => {
-      if (!store.pieces) return t.skip('this store writes uploads in place');
+      if (store.kind !== 'pieces') return t.skip('this store writes uploads in place');
       const big = randomBytes(11 * MiB);
       const small = randomBytes(300_000);
       const keys: string[] = [];
       for (const data of [big, small]) {
         const scratch = await store.createScratch();
         await scratch.write(data, 0);
-        keys.push(await store.pieces.putPiece(scratch, data.length));
+        keys.push(await store.putPiece(scratch, data.length));
         await scratch.discard();
       }
       const [bigKey, smallKey] = keys as [string, string];
@@ -131,12 +129,12 @@ for (const kind of kinds) {
         return slice;
       });
       const expected = Buffer.concat(plan.map(([, data, from, to]) => data.subarray(from, to)));
-      const assembled = await store.pieces.assemble(slices);
+      const assembled = await store.assemble(slices);
       const stored = await readAll(store, assembled);
       assert.equal(stored.length, expected.length);
       assert.equal(sha1(stored), sha1(expected));
       // Small files too: one slice, and slices all below the smallest part.
-      const one = await store.pieces.assemble([{ key: smallKey, pieceOffset: 5, start: 0, end: 100 }]);
+      const one = await store.assemble([{ key: smallKey, pieceOffset: 5, start: 0, end: 100 }]);
       assert.ok((await readAll(store, one)).equals(small.subarray(5, 105)));
       for (const key of [...keys, assembled, one]) await store.deleteBlob(key);
     });

@@ -1,20 +1,8 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { planCommit } from '../../domain/attachments/commit-plan.js';
 import { intersect, parseRangeSet, type ByteRange } from '../../domain/attachments/ranges.js';
-import type {
-  AttachmentRecord,
-  AttachmentRepository,
-  AttachmentState,
-  AttachmentCreateOutcome,
-  ExpiryCursor,
-  NewAttachment,
-  OpenAttachmentLimits,
-  OverReservation,
-  PieceLayout,
-  RangeCommit,
-  RecordRangeOutcome,
-} from '../../domain/ports.js';
-import type { TransactionScope } from '../../domain/jobs/job-queue.js';
+import type { AttachmentCreateOutcome, AttachmentRecord, AttachmentRepository, AttachmentState, ExpiryCursor, NewAttachment, OpenAttachmentLimits, OverReservation, PieceLayout, RangeCommit, RecordRangeOutcome } from '../../domain/attachments/ports.js';
+import type { TransactionScope } from '../../domain/jobs/ports.js';
 import type { Database } from '../database.js';
 import { compileOnce } from '../compiled-query.js';
 import { scopeOf } from '../transaction-scope.js';

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
-import type { BlobReferences } from '../../domain/ports.js';
+import type { BlobReferences } from '../../domain/maintenance/ports.js';
 import type { Database } from '../database.js';
 import type { Tables } from '../schema.js';
 

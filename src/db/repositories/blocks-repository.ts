@@ -1,4 +1,4 @@
-import type { BlockRecord, BlockRepository } from '../../domain/ports.js';
+import type { BlockRecord, BlockRepository } from '../../domain/users/ports.js';
 import type { Database } from '../database.js';
 import { isForeignKeyViolation } from './errors.js';
 

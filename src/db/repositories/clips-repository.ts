@@ -1,11 +1,10 @@
 import { sql, type Selectable } from 'kysely';
-import type { ClipChanges, ClipFilter, ClipRecord, ClipRepository, CreateOutcome, FilesToAttach, NewClip } from '../../domain/ports.js';
+import type { ClipChanges, ClipFilter, ClipRecord, ClipRepository, NewClip } from '../../domain/clips/ports.js';
+import type { CreateOutcome, FilesToAttach } from '../../domain/media/ports.js';
 import type { OutboxWriter } from '../../domain/jobs/outbox.js';
 import type { Database } from '../database.js';
-import { scopeOf } from '../transaction-scope.js';
 import type { AudioClipsTable } from '../schema.js';
-import { isUniqueViolation } from './errors.js';
-import { AttachmentConflict, deleteFiles, loadRefs, storeFiles, withFiles } from './media-files.js';
+import { createWithFiles, deleteFiles, loadRefs, withFiles } from './media-files.js';
 import { loadProcessing } from './media-processing-repository.js';
 
 /** Escapes LIKE wildcards so a search for "50%" means those characters. */
@@ -49,15 +48,17 @@ export class SqlClipRepository implements ClipRepository {
     return row ? ((await this.hydrate([row]))[0] ?? null) : null;
   }
 
-  async create(clip: NewClip, files: FilesToAttach, outbox?: OutboxWriter): Promise<CreateOutcome<ClipRecord>> {
-    try {
-      const id = await this.database.db.transaction().execute(async (trx) => {
-        const stored = await storeFiles(trx, files);
+  create(clip: NewClip, files: FilesToAttach, outbox?: OutboxWriter): Promise<CreateOutcome<ClipRecord>> {
+    const uuid = clip.uuid;
+    return createWithFiles(this.database.db, files, outbox, {
+      type: 'audio_clip',
+      createdAt: clip.createdAt,
+      insert: async (trx, stored) => {
         const row = await trx
           .insertInto('audio_clips')
           .values({
             user_id: clip.userId,
-            uuid: clip.uuid,
+            uuid,
             title: clip.title,
             description: clip.description,
             tags: JSON.stringify(clip.tags),
@@ -72,19 +73,11 @@ export class SqlClipRepository implements ClipRepository {
           })
           .returning('id')
           .executeTakeFirstOrThrow();
-        await outbox?.(scopeOf(trx), { type: 'audio_clip', id: row.id });
-        await stored.markUsed('audio_clip', row.id, clip.createdAt);
         return row.id;
-      });
-      return { created: (await this.findById(id))! };
-    } catch (error) {
-      if (error instanceof AttachmentConflict) return { attachmentConflict: error.attachmentId };
-      if (clip.uuid !== null && isUniqueViolation(error)) {
-        const existing = await this.findByUuid(clip.userId, clip.uuid);
-        if (existing) return { existing };
-      }
-      throw error;
-    }
+      },
+      findById: (id) => this.findById(id),
+      findExisting: uuid === null ? null : () => this.findByUuid(clip.userId, uuid),
+    });
   }
 
   async findById(id: number): Promise<ClipRecord | null> {

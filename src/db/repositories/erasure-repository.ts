@@ -1,7 +1,7 @@
 /** Erasing a user in SQL (SPEC 10): steps that each commit alone, blobs listed until deleted. */
 import { sql, type Transaction } from 'kysely';
-import type { TransactionScope } from '../../domain/jobs/job-queue.js';
-import type { ErasedRecords, ErasedUser, ErasureRepository, UserState } from '../../domain/ports.js';
+import type { TransactionScope } from '../../domain/jobs/ports.js';
+import type { ErasedRecords, ErasedUser, ErasureRepository, UserState } from '../../domain/users/ports.js';
 import type { Database } from '../database.js';
 import type { Tables } from '../schema.js';
 import { scopeOf } from '../transaction-scope.js';

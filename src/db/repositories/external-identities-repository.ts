@@ -1,4 +1,4 @@
-import type { ExternalIdentityRepository, NewUser, UserRecord } from '../../domain/ports.js';
+import type { ExternalIdentityRepository, NewUser, UserRecord } from '../../domain/users/ports.js';
 import type { Database } from '../database.js';
 import { isUniqueViolation } from './errors.js';
 import { toUser, userRow } from './users-repository.js';

@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { InvitedRegistration, InviteRecord, InviteRepository, NewUser } from '../../domain/ports.js';
+import type { InvitedRegistration, InviteRecord, InviteRepository, NewUser } from '../../domain/users/ports.js';
 import type { Database } from '../database.js';
 import type { InviteCodesTable } from '../schema.js';
 import { isUniqueViolation } from './errors.js';

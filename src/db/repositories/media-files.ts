@@ -1,7 +1,11 @@
 /** File rows shared by clips and messages, and the hand-over of attachments to them. */
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import type { FilesToAttach, MediaFileRecord, NewMediaFile, UserRef } from '../../domain/ports.js';
+import type { OutboxWriter } from '../../domain/jobs/outbox.js';
+import type { CreateOutcome, FilesToAttach, MediaFileRecord, NewMediaFile } from '../../domain/media/ports.js';
+import type { UserRef } from '../../domain/users/ports.js';
 import type { MediaFilesTable, Tables } from '../schema.js';
+import { scopeOf } from '../transaction-scope.js';
+import { isUniqueViolation } from './errors.js';
 import { deleteRenditions } from './media-processing-repository.js';
 
 export function toMediaFile(row: Selectable<MediaFilesTable>): MediaFileRecord {
@@ -47,7 +51,7 @@ async function insertFile(trx: Transaction<Tables>, file: NewMediaFile): Promise
   return row.id;
 }
 
-export class AttachmentConflict extends Error {
+class AttachmentConflict extends Error {
   readonly attachmentId: number;
 
   constructor(attachmentId: number) {
@@ -61,7 +65,7 @@ export class AttachmentConflict extends Error {
  * by (type, id) — only those still complete, so two requests can never both use one.
  * Throws AttachmentConflict (rolling the transaction back) when one is not.
  */
-export async function storeFiles(
+async function storeFiles(
   trx: Transaction<Tables>,
   files: FilesToAttach,
 ): Promise<{ audioId: number; imageId: number | null; markUsed: (type: 'audio_clip' | 'message', id: number, now: number) => Promise<void> }> {
@@ -82,6 +86,42 @@ export async function storeFiles(
       }
     },
   };
+}
+
+/** A clip or message to create with its files (createWithFiles). */
+export interface WithFiles<T> {
+  type: 'audio_clip' | 'message';
+  createdAt: number;
+  /** Inserts its row inside the transaction, given the ids of its file rows; resolves its id. */
+  insert(trx: Transaction<Tables>, files: { audioId: number; imageId: number | null }): Promise<number>;
+  findById(id: number): Promise<T | null>;
+  /** The one made before with the same uuid (a retried create); null when the request names no uuid. */
+  findExisting: (() => Promise<T | null>) | null;
+}
+
+/**
+ * Creates a clip or message in one transaction: its files, its row, the outbox's jobs, and the
+ * attachments marked used by it. An attachment no longer complete stores nothing and answers
+ * attachmentConflict; a uuid already used answers the existing one, so a retry is idempotent.
+ */
+export async function createWithFiles<T>(db: Kysely<Tables>, files: FilesToAttach, outbox: OutboxWriter | undefined, subject: WithFiles<T>): Promise<CreateOutcome<T>> {
+  try {
+    const id = await db.transaction().execute(async (trx) => {
+      const stored = await storeFiles(trx, files);
+      const created = await subject.insert(trx, stored);
+      await outbox?.(scopeOf(trx), { type: subject.type, id: created });
+      await stored.markUsed(subject.type, created, subject.createdAt);
+      return created;
+    });
+    return { created: (await subject.findById(id))! };
+  } catch (error) {
+    if (error instanceof AttachmentConflict) return { attachmentConflict: error.attachmentId };
+    if (subject.findExisting && isUniqueViolation(error)) {
+      const existing = await subject.findExisting();
+      if (existing) return { existing };
+    }
+    throw error;
+  }
 }
 
 /** Loads file rows and user names for a page of clips or messages in two queries. */

@@ -1,23 +1,9 @@
 /** Processing state and renditions of clips' and messages' media (SPEC 8) in SQL. */
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import type { TransactionScope } from '../../domain/jobs/job-queue.js';
-import {
-  analysisKeys,
-  FULL,
-  geometryText,
-  NEVER_PROCESSED,
-  THUMB,
-  type ImageRendition,
-  type MediaProcessing,
-  type ProcessingErrorName,
-  type ProcessingOutcome,
-  type ProcessingRepository,
-  type ProcessingState,
-  type ProcessingSubject,
-  type ProcessingWork,
-} from '../../domain/media/processing.js';
+import type { TransactionScope } from '../../domain/jobs/ports.js';
+import { analysisKeys, FULL, geometryText, type ImageRendition, type MediaProcessing, NEVER_PROCESSED, type ProcessingErrorName, type ProcessingState, type ProcessingSubject, THUMB } from '../../domain/media/processing.js';
+import type { ImageRenditionRepository, ProcessingOutcome, ProcessingRepository, ProcessingWork } from '../../domain/media/ports.js';
 import { FIXED_GEOMETRIES, isOnDemand } from '../../domain/media/image-size-policy.js';
-import type { ImageRenditionRepository } from '../../domain/media/image-sizes.js';
 import type { Database } from '../database.js';
 import type { ImageRenditionsTable, MediaProcessingTable, Tables } from '../schema.js';
 import { scopeOf, transactionOf } from '../transaction-scope.js';

@@ -1,11 +1,10 @@
 import type { Selectable } from 'kysely';
-import type { CreateOutcome, FilesToAttach, MessageFilter, MessageRecord, MessageRepository, NewMessage } from '../../domain/ports.js';
+import type { CreateOutcome, FilesToAttach } from '../../domain/media/ports.js';
+import type { MessageFilter, MessageRecord, MessageRepository, NewMessage } from '../../domain/messages/ports.js';
 import type { OutboxWriter } from '../../domain/jobs/outbox.js';
 import type { Database } from '../database.js';
-import { scopeOf } from '../transaction-scope.js';
 import type { MessagesTable } from '../schema.js';
-import { isUniqueViolation } from './errors.js';
-import { AttachmentConflict, deleteFiles, loadRefs, storeFiles, withFiles } from './media-files.js';
+import { createWithFiles, deleteFiles, loadRefs, withFiles } from './media-files.js';
 import { loadProcessing } from './media-processing-repository.js';
 
 export class SqlMessageRepository implements MessageRepository {
@@ -46,16 +45,18 @@ export class SqlMessageRepository implements MessageRepository {
     return row ? ((await this.hydrate([row]))[0] ?? null) : null;
   }
 
-  async create(message: NewMessage, files: FilesToAttach, outbox?: OutboxWriter): Promise<CreateOutcome<MessageRecord>> {
-    try {
-      const id = await this.database.db.transaction().execute(async (trx) => {
-        const stored = await storeFiles(trx, files);
+  create(message: NewMessage, files: FilesToAttach, outbox?: OutboxWriter): Promise<CreateOutcome<MessageRecord>> {
+    const uuid = message.uuid;
+    return createWithFiles(this.database.db, files, outbox, {
+      type: 'message',
+      createdAt: message.createdAt,
+      insert: async (trx, stored) => {
         const row = await trx
           .insertInto('messages')
           .values({
             sender_id: message.senderId,
             recipient_id: message.recipientId,
-            uuid: message.uuid,
+            uuid,
             title: message.title,
             parent_id: message.parentId,
             played: 0,
@@ -68,19 +69,11 @@ export class SqlMessageRepository implements MessageRepository {
           })
           .returning('id')
           .executeTakeFirstOrThrow();
-        await outbox?.(scopeOf(trx), { type: 'message', id: row.id });
-        await stored.markUsed('message', row.id, message.createdAt);
         return row.id;
-      });
-      return { created: (await this.findById(id))! };
-    } catch (error) {
-      if (error instanceof AttachmentConflict) return { attachmentConflict: error.attachmentId };
-      if (message.uuid !== null && isUniqueViolation(error)) {
-        const existing = await this.findByUuid(message.senderId, message.uuid);
-        if (existing) return { existing };
-      }
-      throw error;
-    }
+      },
+      findById: (id) => this.findById(id),
+      findExisting: uuid === null ? null : () => this.findByUuid(message.senderId, uuid),
+    });
   }
 
   async findById(id: number): Promise<MessageRecord | null> {

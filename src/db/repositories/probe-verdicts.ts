@@ -1,5 +1,5 @@
 /** Probe verdicts kept with the attachment they are about (ProbeVerdicts). */
-import type { ProbeVerdicts } from '../../domain/ports.js';
+import type { ProbeVerdicts } from '../../domain/media/ports.js';
 import type { Database } from '../database.js';
 
 export class SqlProbeVerdicts implements ProbeVerdicts {

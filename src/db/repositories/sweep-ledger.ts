@@ -1,5 +1,5 @@
 /** The orphan sweep's epoch and kept windows (SweepLedger), in the database. */
-import type { KeptWindow, SweepLedger } from '../../domain/ports.js';
+import type { KeptWindow, SweepLedger } from '../../domain/maintenance/ports.js';
 import type { Database } from '../database.js';
 
 export class SqlSweepLedger implements SweepLedger {

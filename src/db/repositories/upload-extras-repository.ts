@@ -1,5 +1,5 @@
-import type { DigestAlgorithm } from '../../domain/uploads/digests.js';
-import type { RepresentationDigests, UploadExtras, UploadExtrasRepository } from '../../domain/uploads/resumable-uploads.js';
+import type { DigestAlgorithm } from '../../domain/protocols/digests.js';
+import type { RepresentationDigests, UploadExtras, UploadExtrasRepository } from '../../domain/protocols/ports.js';
 import type { Database } from '../database.js';
 
 export class SqlUploadExtrasRepository implements UploadExtrasRepository {

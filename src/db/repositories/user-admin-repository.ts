@@ -1,6 +1,6 @@
 /** Administration queries over users (SPEC 10), on SQLite and PostgreSQL alike. */
 import { sql } from 'kysely';
-import type { StorageUse, UserAdminRepository, UserCounts, UserQuery, UserRecord, UserRef, UserState } from '../../domain/ports.js';
+import type { StorageUse, UserAdminRepository, UserCounts, UserQuery, UserRecord, UserRef, UserState } from '../../domain/users/ports.js';
 import type { Database } from '../database.js';
 import { toUser } from './users-repository.js';
 

@@ -1,5 +1,5 @@
 import type { Insertable, Selectable } from 'kysely';
-import type { NewUser, TokenRepository, UserRecord, UserRepository, UserState } from '../../domain/ports.js';
+import type { NewUser, TokenRepository, UserRecord, UserRepository, UserState } from '../../domain/users/ports.js';
 import { compileOnce } from '../compiled-query.js';
 import type { Database } from '../database.js';
 import type { UsersTable } from '../schema.js';

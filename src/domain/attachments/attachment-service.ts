@@ -4,14 +4,13 @@
  * HTTP, SQL and files stay behind the ports.
  */
 import { ApiError } from '../errors.js';
-import type { EventOutbox } from '../events/events.js';
-import type { Metrics } from '../metrics.js';
-import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, ExpiryCursor, PrefixHasher } from '../ports.js';
-import { contiguousPrefix, missingRanges, type ByteRange } from './ranges.js';
+import type { AttachmentRecord, AttachmentRepository, ExpiryCursor } from './ports.js';
+import type { BlobStore } from '../storage/ports.js';
+import type { Clock } from '../clock.js';
 import { reservationLimit } from './reservations.js';
-import { highestByte, outOfRange, tooLarge, UploadEngine, type ChunkInput, type ContentSniffer } from './upload-engine.js';
+import { outOfRange, tooLarge, type ChunkInput, type UploadEngine } from './upload-engine.js';
 
-export type { ChunkInput, ContentSniffer, TrailingChunkParams } from './upload-engine.js';
+export type { ChunkInput } from './upload-engine.js';
 export { AppendOffsetMoved } from './upload-engine.js';
 
 export interface AttachmentLimits {
@@ -35,46 +34,6 @@ export interface NewAttachmentInput {
   consumes?: number[] | undefined;
 }
 
-export interface AttachmentView {
-  id: number;
-  filename: string;
-  content_type: string;
-  size: number | null;
-  received: number;
-  outstanding: number | null;
-  complete: boolean;
-  received_bytes: number;
-  ranges: ByteRange[];
-  missing: ByteRange[];
-  state: AttachmentRecord['state'];
-  sha1: string | null;
-  used_by: AttachmentRecord['usedBy'];
-  expires_at: string | null;
-  created_at: string;
-}
-
-export function attachmentView(record: AttachmentRecord): AttachmentView {
-  const received = record.receivedBytes;
-  return {
-    id: record.id,
-    filename: record.filename,
-    content_type: record.contentType ?? 'application/octet-stream',
-    size: record.size,
-    received: contiguousPrefix(record.ranges),
-    outstanding: record.size === null ? null : record.size - received,
-    complete: received === record.size,
-    received_bytes: received,
-    ranges: record.ranges,
-    // While the size is unknown, the gaps below the highest byte received.
-    missing: missingRanges(record.ranges, record.size ?? highestByte(record.ranges)),
-    state: record.state,
-    sha1: record.sha1,
-    used_by: record.usedBy,
-    expires_at: record.expiresAt === null ? null : new Date(record.expiresAt).toISOString(),
-    created_at: new Date(record.createdAt).toISOString(),
-  };
-}
-
 /** Pages of expired attachments one sweep looks through at most (a bound on its time). */
 const MAX_SWEEP_PAGES = 100;
 
@@ -83,32 +42,20 @@ export class AttachmentService {
   private readonly store: BlobStore;
   private readonly clock: Clock;
   readonly limits: AttachmentLimits;
-
-  readonly engine: UploadEngine;
+  private readonly engine: UploadEngine;
 
   constructor(
     repo: AttachmentRepository,
     store: BlobStore,
     clock: Clock,
     limits: AttachmentLimits,
-    sniff: ContentSniffer,
-    hasher: PrefixHasher,
+    engine: UploadEngine,
   ) {
     this.repo = repo;
     this.store = store;
     this.clock = clock;
     this.limits = limits;
-    this.engine = new UploadEngine(repo, store, clock, limits, sniff, hasher);
-  }
-
-  /** Set by the composition root when the server exports metrics. */
-  set metrics(metrics: Metrics) {
-    this.engine.metrics = metrics;
-  }
-
-  /** Set by the composition root when webhooks are on: attachment.completed is recorded by the engine. */
-  set events(events: EventOutbox | null) {
-    this.engine.events = events;
+    this.engine = engine;
   }
 
   async create(userId: number, input: NewAttachmentInput): Promise<AttachmentRecord> {
@@ -119,7 +66,7 @@ export class AttachmentService {
       throw new ApiError('insufficient_storage', 'The server does not have room for an attachment of this size.');
     }
     // In place, the upload is a blob from the start; with pieces, this key names the assembled file-to-be.
-    const storageKey = this.store.inPlace ? await this.store.inPlace.createUpload(input.size ?? 0) : crypto.randomUUID();
+    const storageKey = this.store.kind === 'inPlace' ? await this.store.createUpload(input.size ?? 0) : crypto.randomUUID();
     const now = this.clock.now();
     try {
       const outcome = await this.repo.createWithinLimit(
@@ -227,8 +174,9 @@ export class AttachmentService {
     return this.engine.completeIfWhole(await this.engine.fixSize(record, size));
   }
 
+  /** Writes a chunk to the caller's attachment (anyone else's is not found); the engine does the rest. */
   async writeChunk(userId: number, id: number, chunk: ChunkInput): Promise<AttachmentRecord> {
-    return this.engine.writeChunk(await this.getOwned(userId, id), chunk);
+    return this.engine.addChunk(await this.getOwned(userId, id), chunk);
   }
 
   /** Piece stores: a blob made for this attachment becomes its bytes at `offset` (UploadEngine.adoptPiece); false elsewhere. */
@@ -251,7 +199,7 @@ export class AttachmentService {
    * blob, and the pieces of an upload kept as pieces (read first: they go with the row).
    */
   private async deleteWithBytes(record: AttachmentRecord, deleteRow: () => Promise<boolean>): Promise<boolean> {
-    const pieces = this.store.pieces ? ((await this.repo.findLayout(record.id))?.pieces ?? []) : [];
+    const pieces = this.store.kind === 'pieces' ? ((await this.repo.findLayout(record.id))?.pieces ?? []) : [];
     if (!(await deleteRow())) return false;
     this.engine.forget(record.id);
     await this.store.deleteBlob(record.storageKey);

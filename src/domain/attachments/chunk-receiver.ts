@@ -4,7 +4,7 @@
  * way: consume the bytes, prepare them (durable), record them itself, then let go. Receivers
  * move bytes only; they never call back into the engine.
  */
-import type { RangeCommit } from '../ports.js';
+import type { RangeCommit } from './ports.js';
 import type { LocalBytes } from './upload-state.js';
 
 export interface ChunkWriteResult {

@@ -8,7 +8,7 @@
  * range, a cut connection with a checksum) never changes bytes already received.
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { BlobStore, ScratchFile, UploadHandle } from '../ports.js';
+import type { BlobStore, ScratchFile, UploadHandle } from '../storage/ports.js';
 import type { ChunkReceiver, ChunkWriteResult, ConsumeOptions, PreparedChunk } from './chunk-receiver.js';
 import { addRange, intersect, type ByteRange } from './ranges.js';
 import { ApiError } from '../errors.js';

@@ -9,13 +9,13 @@
  * a stream, so that transfer overlaps the client's; if it fails, the scratch file is stored.
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { AttachmentRecord, BlobStore, PieceStream, PieceUploads, ScratchFile } from '../ports.js';
+import type { AttachmentRecord } from './ports.js';
+import type { PieceStore, PieceStream, ScratchFile } from '../storage/ports.js';
+import { readHandle } from '../storage/read-handle.js';
 import type { ChunkReceiver, ChunkWriteResult, ConsumeOptions, PreparedChunk } from './chunk-receiver.js';
 import { intersect } from './ranges.js';
 import type { LocalBytes } from './upload-state.js';
 import { isMissingBlob, UploadBytes } from './upload-bytes.js';
-
-const READ_STEP = 1024 * 1024;
 
 /** Readings of the recorded bytes a chunk is compared with before a vanishing piece is an error. */
 const COMPARE_READINGS = 4;
@@ -28,8 +28,7 @@ interface Comparison {
 }
 
 export class PieceReceiver implements ChunkReceiver {
-  private readonly store: BlobStore;
-  private readonly pieces: PieceUploads;
+  private readonly store: PieceStore;
   private readonly bytes: UploadBytes;
   private readonly record: AttachmentRecord;
   private readonly offset: number;
@@ -44,14 +43,12 @@ export class PieceReceiver implements ChunkReceiver {
   private kept = false;
 
   constructor(
-    store: BlobStore,
-    pieces: PieceUploads,
+    store: PieceStore,
     bytes: UploadBytes,
     record: AttachmentRecord,
     offset: number,
   ) {
     this.store = store;
-    this.pieces = pieces;
     this.bytes = bytes;
     this.record = record;
     this.offset = offset;
@@ -65,7 +62,7 @@ export class PieceReceiver implements ChunkReceiver {
     const scratch = (this.scratch = await this.store.createScratch());
     const declared = options.declaredLength;
     let stream: PieceStream | null =
-      declared !== undefined && declared > 0 && this.offset + declared <= bound && this.pieces.streamPiece ? this.pieces.streamPiece(declared) : null;
+      declared !== undefined && declared > 0 && this.offset + declared <= bound && this.store.streamPiece ? this.store.streamPiece(declared) : null;
     const send = async (piece: Buffer) => {
       // A failed transfer only costs the overlap: the scratch file is stored instead.
       await stream?.write(piece).catch(() => {
@@ -120,7 +117,7 @@ export class PieceReceiver implements ChunkReceiver {
     // (A complete file's bytes are all recorded, so such a chunk overlaps nothing but them.)
     if (compared?.ofCompleteFile && !compared.differs) return { change: { changesRecorded: false }, replaces: false, ordered: false };
     // The piece streamed as it arrived, if that worked (it covers the whole chunk); else the scratch copy.
-    const storageKey = (await this.streamed) ?? (await this.pieces.putPiece(this.scratch!, length));
+    const storageKey = (await this.streamed) ?? (await this.store.putPiece(this.scratch!, length));
     this.storedKey = storageKey;
     return {
       change: { changesRecorded: compared?.differs ?? false, piece: { storageKey, compared: compared !== null, comparedThrough: compared?.through ?? 0 } },
@@ -167,14 +164,9 @@ export class PieceReceiver implements ChunkReceiver {
     return { differs: false, through, ofCompleteFile };
   }
 
-  private async *readScratch(from: number, to: number): AsyncGenerator<Buffer> {
-    for (let position = from; position < to; ) {
-      const buffer = Buffer.allocUnsafe(Math.min(READ_STEP, to - position));
-      const read = await this.scratch!.read(buffer, position, buffer.length);
-      if (read === 0) throw new Error('staged chunk is shorter than expected');
-      position += read;
-      yield buffer.subarray(0, read);
-    }
+  /** Bytes [from, to) of the chunk, counted from its start, as staged. */
+  private readScratch(from: number, to: number): AsyncGenerator<Buffer> {
+    return readHandle(this.scratch!, from, to);
   }
 
   releaseRegion(): void {

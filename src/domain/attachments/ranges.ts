@@ -38,8 +38,8 @@ export interface Merge {
 
 /**
  * The set with [start, end) added, and how many bytes that adds. Finding the ranges it
- * touches is a binary search, and only those are looked at; the rest is copied as it is,
- * so the cost per call does not involve any per-range work.
+ * touches is a binary search, and only those are merged; the ranges before and after them
+ * are copied as they are (two slices), with no per-range logic.
  */
 export function mergeRange(set: RangeSet, start: number, end: number): Merge {
   if (end <= start) return { ranges: set.slice(), added: 0 };
@@ -122,6 +122,11 @@ export function coveredBytes(set: RangeSet): number {
 export function contiguousPrefix(set: RangeSet): number {
   const first = set[0];
   return first !== undefined && first[0] === 0 ? first[1] : 0;
+}
+
+/** The end of the highest byte in the set (0 for none). */
+export function highestByte(set: RangeSet): number {
+  return set.at(-1)?.[1] ?? 0;
 }
 
 /** Checks that a value read from storage is a well-formed set; throws if not. */

@@ -2,7 +2,8 @@
  * Reading an upload's bytes as they stand, whichever way the store keeps them: in place in
  * one blob, or as pieces where the newest piece covering a byte holds it.
  */
-import type { AttachmentRecord, AttachmentRepository, BlobStore, ByteSource, PieceRecord, PieceSlice } from '../ports.js';
+import type { AttachmentRecord, AttachmentRepository, ByteSource, PieceRecord } from './ports.js';
+import type { BlobStore, PieceSlice } from '../storage/ports.js';
 import { intersect, removeRange, type ByteRange } from './ranges.js';
 
 /** A reading of an upload: the content version it shows, and its bytes. */
@@ -86,7 +87,7 @@ export class UploadBytes {
    * completion with it fail, never a SHA1 kept for bytes it was not computed on.
    */
   async snapshot(record: AttachmentRecord): Promise<UploadSnapshot | null> {
-    if (!this.store.pieces || record.state !== 'uploading') {
+    if (this.store.kind !== 'pieces' || record.state !== 'uploading') {
       return { record, source: this.blobSource(record.storageKey), pieces: [], live: record.state === 'uploading' };
     }
     for (let reading = 1; ; reading += 1) {

@@ -9,19 +9,23 @@
  *              applies planCommit (commit-plan.ts), or under the row lock when the row moved
  *   finalize → once every byte is there: the SHA1, and completion decided by the database
  *
- * Who may write to which attachment, limits and expiry stay outside, in AttachmentService.
- * Every fact another node needs is in the database; UploadStates is this process's cache.
+ * The engine checks what a chunk may do to its row (size, ranges, the bytes declared) and moves
+ * its expiry; who may write to which attachment, the limits at creation and the sweep of
+ * expired ones stay outside, in AttachmentService. Every fact another node needs is in the
+ * database; UploadStates is this process's cache.
  */
 import { ApiError, invalidParameter } from '../errors.js';
-import type { EventOutbox } from '../events/events.js';
-import type { TransactionScope } from '../jobs/job-queue.js';
-import { noMetrics, type Metrics } from '../metrics.js';
-import type { AttachmentRecord, AttachmentRepository, BlobStore, Clock, PrefixHasher, RangeCommit } from '../ports.js';
+import type { EventOutbox } from '../events/ports.js';
+import type { TransactionScope } from '../jobs/ports.js';
+import type { Metrics } from '../metrics.js';
+import type { AttachmentRecord, AttachmentRepository, ContentSniffer, PrefixHasher, RangeCommit } from './ports.js';
+import type { BlobStore } from '../storage/ports.js';
+import type { Clock } from '../clock.js';
 import type { ChunkReceiver, ChunkWriteResult } from './chunk-receiver.js';
 import { exceedsRanges } from './commit-plan.js';
 import { InPlaceReceiver } from './in-place-receiver.js';
 import { PieceReceiver } from './piece-receiver.js';
-import { contiguousPrefix, type ByteRange } from './ranges.js';
+import { contiguousPrefix, highestByte } from './ranges.js';
 import { RegionHold } from './region-locks.js';
 import { reservationLimit } from './reservations.js';
 import { isMissingBlob, sliceLayout, UploadBytes } from './upload-bytes.js';
@@ -68,44 +72,49 @@ export interface TrailingChunkParams {
   size?: number | undefined;
 }
 
-/** Sniffs the content type of a file from its first bytes. */
-export type ContentSniffer = (head: Buffer) => Promise<string | null>;
-
 /** What content sniffing reads of a file's head (file-type's own need). */
 const SNIFF_BYTES = 4100;
 
 /** Completion attempts before giving up on an upload whose bytes keep changing under it. */
 const FINALIZE_ATTEMPTS = 8;
 
+export interface UploadEngineDeps {
+  repo: AttachmentRepository;
+  store: BlobStore;
+  /** Reads uploads as they stand (in place, or through their pieces). */
+  bytes: UploadBytes;
+  clock: Clock;
+  limits: EngineLimits;
+  sniff: ContentSniffer;
+  /** Running SHA1s of the uploads' prefixes. */
+  hasher: PrefixHasher;
+  metrics: Metrics;
+  /** Where attachment.completed is recorded (webhooks); null when nobody listens. */
+  events: EventOutbox | null;
+}
+
 export class UploadEngine {
   private readonly repo: AttachmentRepository;
   private readonly store: BlobStore;
+  private readonly bytes: UploadBytes;
   private readonly clock: Clock;
   private readonly limits: EngineLimits;
   private readonly sniff: ContentSniffer;
-
+  private readonly metrics: Metrics;
+  private readonly events: EventOutbox | null;
+  /** This process's cache of the uploads it works on. */
   private readonly states: UploadStates;
-  readonly bytes: UploadBytes;
-  /** Set by the composition root when the server exports metrics. */
-  metrics: Metrics = noMetrics;
-  /** Set by the composition root when webhooks are on: attachment.completed is recorded here. */
-  events: EventOutbox | null = null;
 
-  constructor(
-    repo: AttachmentRepository,
-    store: BlobStore,
-    clock: Clock,
-    limits: EngineLimits,
-    sniff: ContentSniffer,
-    hasher: PrefixHasher,
-  ) {
-    this.repo = repo;
-    this.store = store;
-    this.clock = clock;
-    this.limits = limits;
-    this.sniff = sniff;
-    this.bytes = new UploadBytes(repo, store);
-    this.states = new UploadStates(hasher, (record) => this.bytes.snapshot(record));
+  constructor(deps: UploadEngineDeps) {
+    this.repo = deps.repo;
+    this.store = deps.store;
+    this.bytes = deps.bytes;
+    this.clock = deps.clock;
+    this.limits = deps.limits;
+    this.sniff = deps.sniff;
+    this.metrics = deps.metrics;
+    this.events = deps.events;
+    this.states = new UploadStates(deps.hasher, (record) => this.bytes.snapshot(record));
   }
 
   /** True while a request of this process writes to the attachment. */
@@ -124,7 +133,7 @@ export class UploadEngine {
    * in place: the caller sends the bytes as a chunk instead.
    */
   async adoptPiece(found: AttachmentRecord, offset: number, size: number, storageKey: string): Promise<AttachmentRecord | false> {
-    if (!this.store.pieces) return false;
+    if (this.store.kind !== 'pieces') return false;
     if (found.size === null || offset + size > found.size) throw outOfRange(offset, size, found.size ?? 0);
     const state = this.states.obtain(found);
     state.activeRequests += 1;
@@ -159,8 +168,11 @@ export class UploadEngine {
     }
   }
 
-  /** Receives, verifies and commits one chunk of an attachment already checked to be the caller's. */
-  async writeChunk(found: AttachmentRecord, chunk: ChunkInput): Promise<AttachmentRecord> {
+  /**
+   * Adds one chunk to an upload: receives, verifies and commits it. The caller has found the
+   * row and checked that it may write to it (AttachmentService.writeChunk).
+   */
+  async addChunk(found: AttachmentRecord, chunk: ChunkInput): Promise<AttachmentRecord> {
     const finished = this.metrics.chunkRequestStarted();
     try {
       const record = await this.receiveChunk(found, chunk);
@@ -175,8 +187,9 @@ export class UploadEngine {
   }
 
   private async openReceiver(state: UploadState, record: AttachmentRecord, offset: number): Promise<ChunkReceiver> {
-    if (this.store.pieces) return new PieceReceiver(this.store, this.store.pieces, this.bytes, record, offset);
-    const upload = await this.store.inPlace!.openUpload(record.storageKey).catch((error: NodeJS.ErrnoException) => {
+    const store = this.store;
+    if (store.kind === 'pieces') return new PieceReceiver(store, this.bytes, record, offset);
+    const upload = await store.openUpload(record.storageKey).catch((error: NodeJS.ErrnoException) => {
       // Deleted (or expired) between the look-up and now.
       throw error.code === 'ENOENT' ? new ApiError('not_found', 'No such attachment.') : error;
     });
@@ -388,10 +401,10 @@ export class UploadEngine {
    * (try again). In-place stores: undefined, the upload's blob is the file already.
    */
   private async assemble(record: AttachmentRecord, version: number): Promise<string | null | undefined> {
-    if (!this.store.pieces) return undefined;
+    if (this.store.kind !== 'pieces') return undefined;
     const layout = await this.repo.findLayout(record.id);
     if (!layout || layout.record.contentVersion !== version || layout.record.state !== 'uploading') return null;
-    return this.store.pieces.assemble(sliceLayout(layout.pieces, 0, record.size ?? 0));
+    return this.store.assemble(sliceLayout(layout.pieces, 0, record.size ?? 0));
   }
 
   /** SPEC 3.4: the type is sniffed as soon as the file's first bytes are there, not only at completion. */
@@ -445,8 +458,8 @@ export class UploadEngine {
       }
       if (fixed.size !== size) throw sizeMismatch(fixed.size, size);
       state.observe(fixed);
-      if (this.store.inPlace) {
-        const upload = await this.store.inPlace.openUpload(record.storageKey);
+      if (this.store.kind === 'inPlace') {
+        const upload = await this.store.openUpload(record.storageKey);
         try {
           await upload.truncate(size);
           await upload.sync();
@@ -469,11 +482,6 @@ export class UploadEngine {
     if (record.state !== 'uploading' || record.size === null || record.receivedBytes !== record.size) return record;
     return this.finalize(this.states.obtain(record), record);
   }
-}
-
-/** The end of the highest byte received (0 for none). */
-export function highestByte(ranges: ByteRange[]): number {
-  return ranges.at(-1)?.[1] ?? 0;
 }
 
 export function tooLarge(maxSize: number): ApiError {

@@ -11,7 +11,7 @@
  * hashed prefix. An in-order upload is complete with its SHA1 moments after its last byte, and
  * an out-of-order one is hashed once, as its gaps close.
  */
-import type { AttachmentRecord, ByteSource, PrefixHasher } from '../ports.js';
+import type { AttachmentRecord, ByteSource, PrefixHasher } from './ports.js';
 import { contiguousPrefix, type ByteRange } from './ranges.js';
 import { RegionHold, RegionLocks } from './region-locks.js';
 import { heldBy, type UploadSnapshot } from './upload-bytes.js';

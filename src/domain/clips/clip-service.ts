@@ -1,8 +1,10 @@
 /** Audio clips (SPEC 4): public, owned by one user, each with an audio file and maybe an image. */
 import { ApiError } from '../errors.js';
-import { Outbox } from '../jobs/outbox.js';
+import type { Outbox } from '../jobs/outbox.js';
 import { createWithFiles, type MediaIntake, type UploadedFile } from '../media/media-intake.js';
-import type { BlobStore, ClipChanges, ClipFilter, ClipRecord, ClipRepository, Clock, Location } from '../ports.js';
+import type { BlobStore } from '../storage/ports.js';
+import type { ClipChanges, ClipFilter, ClipRecord, ClipRepository, Location } from './ports.js';
+import type { Clock } from '../clock.js';
 
 export interface ClipInput {
   title: string;
@@ -25,7 +27,7 @@ export class ClipService {
     intake: MediaIntake,
     store: BlobStore,
     clock: Clock,
-    outbox: Outbox = new Outbox(),
+    outbox: Outbox,
   ) {
     this.clips = clips;
     this.intake = intake;

@@ -3,8 +3,6 @@
  * An event is recorded inside the transaction that makes it true (the outbox), so it
  * exists exactly when the row it is about does.
  */
-import type { TransactionScope } from '../jobs/job-queue.js';
-
 export const EVENT_TYPES = ['attachment.completed', 'audio_clip.created', 'audio_clip.processed', 'message.created', 'message.processed', 'user.deleted'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -19,9 +17,4 @@ export interface DomainEvent {
    * small, and only what a receiver needs to recognise the subject. Absent: rendered when sent.
    */
   data?: Record<string, unknown>;
-}
-
-export interface EventOutbox {
-  /** Records the event as part of the caller's open transaction. */
-  record(event: DomainEvent, scope: TransactionScope): Promise<void>;
 }

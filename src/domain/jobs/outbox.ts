@@ -3,9 +3,9 @@
  * jobs (media processing, webhooks) inside the transaction that creates the record, so
  * a crash between the two cannot lose them.
  *
- *   outbox.add(async (scope, created) => queue.enqueue('webhook-deliver', { ... }, { within: scope }));
+ *   new Outbox([async (scope, created) => queue.enqueue('webhook-deliver', { ... }, { within: scope })]);
  */
-import type { TransactionScope } from './job-queue.js';
+import type { TransactionScope } from './ports.js';
 
 export interface CreatedRecord {
   type: 'audio_clip' | 'message';
@@ -15,10 +15,10 @@ export interface CreatedRecord {
 export type OutboxWriter = (scope: TransactionScope, created: CreatedRecord) => Promise<void>;
 
 export class Outbox {
-  private readonly writers: OutboxWriter[] = [];
+  private readonly writers: readonly OutboxWriter[];
 
-  add(writer: OutboxWriter): void {
-    this.writers.push(writer);
+  constructor(writers: readonly OutboxWriter[]) {
+    this.writers = writers;
   }
 
   /** Called by repositories inside the creating transaction; a throw rolls the record back. */

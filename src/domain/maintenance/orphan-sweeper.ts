@@ -12,7 +12,9 @@
  * blob written since the database's epoch began (less the grace, for rows that committed after
  * their blob), until an operator releases them. docs/operations.md has the whole argument.
  */
-import type { BlobReferences, BlobStore, Clock, KeptWindow, SweepLedger } from '../ports.js';
+import type { BlobReferences, KeptWindow, SweepLedger } from './ports.js';
+import type { BlobStore } from '../storage/ports.js';
+import type { Clock } from '../clock.js';
 
 const BATCH = 500;
 

@@ -11,23 +11,12 @@
  *   may ask again later.
  */
 import type { Metrics } from '../metrics.js';
-import type { Clock, MediaFileRecord } from '../ports.js';
+import type { Clock } from '../clock.js';
+import type { ImageProcessor, ImageRenditionRepository, ImageSource, MediaFileRecord, RenditionDisposal } from './ports.js';
 import type { PerMinuteRate } from '../rate-window.js';
 import type { WorkQueue } from '../work-queue.js';
 import { isOnDemand, MASTER, masterSide, nearestRendition } from './image-size-policy.js';
-import { geometryText, MediaFailure, type ImageGeometry, type ImageProcessor, type ImageRendition, type ImageSource, type RenditionDisposal } from './processing.js';
-
-export interface ImageRenditionRepository {
-  findImageRendition(imageFileId: number, geometry: string): Promise<ImageRendition | null>;
-  /** Every rendition of these image files (thumb, full, the master, on-demand sizes), by file id. */
-  listImageRenditions(imageFileIds: number[]): Promise<Map<number, ImageRendition[]>>;
-  /**
-   * Records a rendition unless its geometry has one (then resolves that one, `added` false).
-   * An on-demand size is recorded only while the image has fewer than `maxOnDemand` of them;
-   * null when it has that many.
-   */
-  addImageRendition(imageFileId: number, rendition: ImageRendition, now: number, maxOnDemand: number): Promise<{ rendition: ImageRendition; added: boolean } | null>;
-}
+import { geometryText, type ImageGeometry, type ImageRendition, MediaFailure } from './processing.js';
 
 /** New sizes one request may make: a page of 150 clips with 5 hints could otherwise ask for 750. */
 export const NEW_SIZES_PER_REQUEST = 20;

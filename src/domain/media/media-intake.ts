@@ -6,12 +6,8 @@
  */
 import { ApiError } from '../errors.js';
 import { missingRanges } from '../attachments/ranges.js';
-import type { AttachmentRecord, AudioInfo, BlobStore, CreateOutcome, FilesToAttach, MediaProber, NewMediaFile, ProbeVerdicts } from '../ports.js';
-
-/** Finds an attachment to use, completing it first if every byte is there. */
-export interface AttachmentLookup {
-  findForUse(id: number): Promise<AttachmentRecord | null>;
-}
+import type { AttachmentLookup, AudioInfo, CreateOutcome, FilesToAttach, MediaProber, NewMediaFile, ProbeVerdicts } from './ports.js';
+import type { BlobStore } from '../storage/ports.js';
 
 export type UploadedFile =
   | { kind: 'attachment'; parameter: string; attachmentId: number; fingerprint: string | undefined }

@@ -4,14 +4,15 @@
  * small ones for slow networks (Ogg Opus, AAC in MP4) and a waveform, and resizes its image
  * (thumb, full). The state and results live in the database;
  * the tools (ffmpeg, sharp) and the storage of what they make are adapters behind the ports
- * below. Image sizes, those of the job and those a client asks for (`image_size_hint`), are
+ * in ./ports.ts. Image sizes, those of the job and those a client asks for (`image_size_hint`), are
  * made by ImageSizes (image-sizes.ts).
  */
-import type { EventOutbox } from '../events/events.js';
+import type { EventOutbox } from '../events/ports.js';
 import type { ImageSizes } from './image-sizes.js';
 import type { CreatedRecord } from '../jobs/outbox.js';
-import type { JobContext, JobPolicy, TransactionScope } from '../jobs/job-queue.js';
-import type { Clock, MediaFileRecord } from '../ports.js';
+import type { JobContext, JobPolicy, TransactionScope } from '../jobs/ports.js';
+import type { Clock } from '../clock.js';
+import type { AudioProcessor, ProcessingOutcome, ProcessingRepository, RenditionDisposal } from './ports.js';
 
 export type ProcessingState = 'queued' | 'processing' | 'ready' | 'failed' | 'unavailable';
 export type ProcessingSubject = CreatedRecord;
@@ -124,54 +125,6 @@ export function geometryText(geometry: ImageGeometry): string {
   return `${geometry.width}x${geometry.height}${suffix}`;
 }
 
-// ---------------------------------------------------------------- ports
-
-export interface AudioProcessor {
-  /** Decodes the file once: duration, loudness, the MP3, the small renditions and the waveform (stored). Throws MediaFailure for bad input. */
-  analyse(file: MediaFileRecord, signal: AbortSignal): Promise<AudioAnalysis>;
-}
-
-/** A stored image that sizes are made from: an original, or its master. */
-export type ImageSource = Pick<StoredRendition, 'storageKey' | 'contentType'>;
-
-export interface ImageProcessor {
-  /** Makes and stores one size of an image. Throws MediaFailure for bad input. */
-  render(source: ImageSource, geometry: ImageGeometry, signal?: AbortSignal): Promise<ImageRendition>;
-  /**
-   * Makes and stores an image's master: fitted inside `side` x `side`, EXIF orientation
-   * applied, quick to decode again. Throws MediaFailure for bad input.
-   */
-  master(source: ImageSource, side: number): Promise<ImageRendition>;
-}
-
-/** Deletes renditions nobody will record (a lost race, a failed run, a deleted clip). */
-export interface RenditionDisposal {
-  discard(keys: string[]): Promise<void>;
-}
-
-export interface ProcessingWork {
-  audio: MediaFileRecord;
-  image: MediaFileRecord | null;
-  state: ProcessingState;
-}
-
-export type ProcessingOutcome = { ready: AudioAnalysis; images: ImageRendition[] } | { failed: ProcessingError };
-
-export interface ProcessingRepository {
-  /** Inside the transaction that creates the clip or message: its processing row, in `state`. */
-  begin(scope: TransactionScope, subject: ProcessingSubject, state: 'queued' | 'unavailable', now: number): Promise<void>;
-  /** The subject's files and processing state; null when it is gone (deleted) or has no row. */
-  load(subject: ProcessingSubject): Promise<ProcessingWork | null>;
-  /** queued or processing → processing; false when it is finished already or gone. */
-  start(audioFileId: number, now: number): Promise<boolean>;
-  /**
-   * One transaction: the outcome (results, the measured duration, the thumb and full image
-   * renditions; or the error), then `also` (events). Resolves whether it was written (false:
-   * the row is gone or finished) and the keys of renditions it did not record.
-   */
-  finish(audioFileId: number, outcome: ProcessingOutcome, now: number, also: (scope: TransactionScope) => Promise<void>): Promise<{ written: boolean; unused: string[] }>;
-}
-
 // ---------------------------------------------------------------- the service
 
 export const MEDIA_JOB = 'media-process';
@@ -203,9 +156,8 @@ export class MediaProcessingService {
   readonly sizes: ImageSizes;
   private readonly disposal: RenditionDisposal;
   private readonly clock: Clock;
-
-  /** Where `*.processed` events go (webhooks), when configured. */
-  events: EventOutbox | null = null;
+  /** Where `*.processed` events go (webhooks); null when nobody listens. */
+  private readonly events: EventOutbox | null;
 
   constructor(
     repository: ProcessingRepository,
@@ -213,12 +165,14 @@ export class MediaProcessingService {
     sizes: ImageSizes,
     disposal: RenditionDisposal,
     clock: Clock,
+    events: EventOutbox | null,
   ) {
     this.repository = repository;
     this.audio = audio;
     this.sizes = sizes;
     this.disposal = disposal;
     this.clock = clock;
+    this.events = events;
   }
 
   get available(): boolean {

@@ -1,8 +1,11 @@
 /** Private voice messages (SPEC 5): visible to their sender and recipient only. */
 import { ApiError } from '../errors.js';
-import { Outbox } from '../jobs/outbox.js';
+import type { Outbox } from '../jobs/outbox.js';
 import { createWithFiles, type MediaIntake, type UploadedFile } from '../media/media-intake.js';
-import type { BlobStore, BlockRepository, Clock, MessageFilter, MessageRecord, MessageRepository, UserRepository } from '../ports.js';
+import type { BlobStore } from '../storage/ports.js';
+import type { BlockRepository, UserRepository } from '../users/ports.js';
+import type { Clock } from '../clock.js';
+import type { MessageFilter, MessageRecord, MessageRepository } from './ports.js';
 
 export interface MessageInput {
   recipientId: number;
@@ -32,7 +35,7 @@ export class MessageService {
     intake: MediaIntake,
     store: BlobStore,
     clock: Clock,
-    outbox: Outbox = new Outbox(),
+    outbox: Outbox,
   ) {
     this.messages = messages;
     this.users = users;

@@ -7,9 +7,11 @@
  * does no harm: every step is conditional. The user row goes last, with the `user.deleted`
  * event in the same transaction, so the event is announced once, when nothing is left.
  */
-import type { EventOutbox } from '../events/events.js';
-import type { JobPolicy, JobQueue, TransactionScope } from '../jobs/job-queue.js';
-import type { BlobStore, Clock, ErasedRecords, ErasedUser, ErasureRepository } from '../ports.js';
+import type { EventOutbox } from '../events/ports.js';
+import type { JobPolicy, JobQueue, TransactionScope } from '../jobs/ports.js';
+import type { BlobStore } from '../storage/ports.js';
+import type { Clock } from '../clock.js';
+import type { ErasedRecords, ErasedUser, ErasureRepository } from './ports.js';
 
 export const ERASE_JOB = 'account-erase';
 

@@ -3,7 +3,8 @@
  * than that the recipient does not exist, and the blocker's inbox hides what they sent before.
  */
 import { ApiError, invalidParameter } from '../errors.js';
-import type { BlockRecord, BlockRepository, Clock, UserRepository } from '../ports.js';
+import type { BlockRecord, BlockRepository, UserRepository } from './ports.js';
+import type { Clock } from '../clock.js';
 
 export class BlockService {
   private readonly blocks: BlockRepository;

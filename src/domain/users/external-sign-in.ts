@@ -2,7 +2,8 @@
  * Sign-in with the app's own identity provider: a verified token's (issuer, subject) names one
  * Trickle user, created the first time it is seen.
  */
-import type { Clock, ExternalIdentity, ExternalIdentityRepository, IdentityVerifier, UserRecord } from '../ports.js';
+import type { Clock } from '../clock.js';
+import type { ExternalIdentity, ExternalIdentityRepository, IdentityVerifier, UserRecord } from './ports.js';
 import { fitUsername, numberedUsername } from './usernames.js';
 
 /** Stored instead of a password hash: no password verifies against it. */

@@ -3,7 +3,8 @@
  * user before it expires. Codes are shown once, when made; only their SHA-256 digests are kept.
  */
 import { createHash, randomInt } from 'node:crypto';
-import type { Clock, InviteRecord, InviteRepository } from '../ports.js';
+import type { Clock } from '../clock.js';
+import type { InviteRecord, InviteRepository } from './ports.js';
 
 /** Crockford's base32: no I, L, O or U, so a code read aloud or retyped is not misread. */
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';

@@ -6,7 +6,7 @@
  */
 import { ApiError } from '../errors.js';
 import { USERNAME } from './usernames.js';
-import type { StorageUse, TokenRepository, UserAdminRepository, UserCounts, UserQuery, UserRecord, UserRef, UserRepository } from '../ports.js';
+import type { StorageUse, TokenRepository, UserAdminRepository, UserCounts, UserQuery, UserRecord, UserRef, UserRepository } from './ports.js';
 
 export class UserAdmin {
   private readonly admin: UserAdminRepository;

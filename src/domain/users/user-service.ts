@@ -1,7 +1,8 @@
 /** Registration, password sign-in and access tokens. */
 import { createHash, randomBytes } from 'node:crypto';
 import { ApiError, invalidParameter, missingParameter } from '../errors.js';
-import type { Clock, InviteRepository, NewUser, TokenRepository, UserRecord, UserRepository } from '../ports.js';
+import type { Clock } from '../clock.js';
+import type { InviteRepository, NewUser, TokenRepository, UserRecord, UserRepository } from './ports.js';
 import { NO_PASSWORD, type ExternalSignIn } from './external-sign-in.js';
 import { inviteDigest } from './invites.js';
 import { hashPassword, verifyPassword, type PasswordHashCost } from './passwords.js';

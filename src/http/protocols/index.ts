@@ -3,7 +3,7 @@
  * request by `Upload-Draft-Interop-Version`. Each answers failures in its own terms.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ResumableUploads } from '../../domain/uploads/resumable-uploads.js';
+import type { ResumableUploads } from '../../domain/protocols/resumable-uploads.js';
 import type { UserService } from '../../domain/users/user-service.js';
 import { requireUser } from '../auth.js';
 import { IetfProtocol } from './ietf/routes.js';

@@ -1,9 +1,8 @@
 /** Header parsing and replies that tus and the IETF draft share. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Readable } from 'node:stream';
 import { ApiError } from '../../domain/errors.js';
-import type { AttachmentRecord } from '../../domain/ports.js';
-import { UploadConflict } from '../../domain/uploads/resumable-uploads.js';
+import type { AttachmentRecord } from '../../domain/attachments/ports.js';
+import { UploadConflict } from '../../domain/protocols/resumable-uploads.js';
 import { toApiError } from '../error-handler.js';
 
 /** Where uploads live; `/files/<id>` and `/attachments/<id>` name the same attachment. */
@@ -34,24 +33,12 @@ export function stringHeader(request: FastifyRequest, name: string): string | un
   return typeof value === 'string' ? value : undefined;
 }
 
-/** The body as a stream (the /files content-type parser hands it over untouched). */
-export function bodyStream(request: FastifyRequest): Readable {
-  return request.body as Readable;
-}
-
-/** True when the request carries a body: a positive Content-Length, or chunked transfer. */
-export function hasBody(request: FastifyRequest): boolean {
-  const length = request.headers['content-length'];
-  if (length !== undefined) return length !== '0';
-  return request.headers['transfer-encoding'] !== undefined;
-}
-
 /** RFC 9110 date, as tus `Upload-Expires` wants it. */
 export function httpDate(epochMs: number): string {
   return new Date(epochMs).toUTCString();
 }
 
-/** What went wrong, as one of the two kinds a protocol maps: an engine error or a protocol conflict. */
+/** What went wrong, as a protocol maps it: an error of the API's table, a protocol conflict, or a bug (500). */
 export type ProtocolFailure = { kind: 'api'; error: ApiError } | { kind: 'conflict'; error: UploadConflict } | { kind: 'bug'; error: unknown };
 
 export function classify(error: unknown): ProtocolFailure {

@@ -1,18 +1,18 @@
 /** SPEC 3: chunked attachments over HTTP. */
-import { Type, type StaticDecode } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type {} from '@fastify/swagger';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Readable } from 'node:stream';
-import { attachmentView, type AttachmentService, type ChunkInput } from '../../domain/attachments/attachment-service.js';
-import { ApiError, missingParameter } from '../../domain/errors.js';
-import type { BlobStore } from '../../domain/ports.js';
+import type { AttachmentService } from '../../domain/attachments/attachment-service.js';
+import { missingParameter } from '../../domain/errors.js';
+import type { BlobStore } from '../../domain/storage/ports.js';
 import type { UserService } from '../../domain/users/user-service.js';
 import { requireUser } from '../auth.js';
+import { ChunkFields, ChunkParams, readChunkRequest } from '../chunk-request.js';
 import { envelope } from '../envelope.js';
-import { readMultipartFile } from '../multipart-file.js';
-import { decodeParams, FilePart, IntegerParam, PageParams, pageWindow, Sha1Param, TextParam } from '../params.js';
-import { parseId, readParams } from '../request-params.js';
+import { decodeParams, IntegerParam, PageParams, pageWindow, TextParam } from '../params.js';
+import { parseId } from '../request-params.js';
 import { cleanFilename } from '../uploaded-files.js';
+import { attachmentView } from '../views.js';
 import { Attachment, Envelope, errorResponses } from '../schemas.js';
 
 export interface AttachmentRouteDeps {
@@ -20,12 +20,6 @@ export interface AttachmentRouteDeps {
   users: UserService;
   store: BlobStore;
 }
-
-const ChunkFields = {
-  chunk: Type.Optional(FilePart),
-  chunk_offset: Type.Optional(IntegerParam({ minimum: 0, description: 'the byte offset of the chunk, a whole number from 0' })),
-  chunk_sha1: Type.Optional(Sha1Param),
-};
 
 const CreateParams = Type.Object({
   attachment: Type.Object({
@@ -37,58 +31,21 @@ const CreateParams = Type.Object({
   }),
 });
 
-const ChunkParams = Type.Object({
-  attachment: Type.Object({
-    ...ChunkFields,
-    size: Type.Optional(
-      IntegerParam({ minimum: 1, description: 'the total size: fixes a size not known at creation (alone or with a chunk), else must equal it' }),
-    ),
-  }),
-});
-
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[1-9][0-9]*$' }) });
 const AttachmentEnvelope = Envelope(Type.Object({ attachment: Attachment }));
 
-export function contentLength(request: FastifyRequest): number | undefined {
-  const header = request.headers['content-length'];
-  return header !== undefined && /^[0-9]{1,15}$/.test(header) ? Number(header) : undefined;
-}
+const createFields = (params: unknown) => decodeParams(CreateParams, params).attachment;
+const chunkFields = (params: unknown) => decodeParams(ChunkParams, params).attachment;
 
-/** Aborts waits of a request whose connection closes before it is answered. */
-export function abortOnClose(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new ApiError('malformed_body', 'The connection closed before the chunk was complete.'));
-  });
-  return controller.signal;
+/** A file part's type, unless it only says "bytes". */
+function fileType(file: { mimetype: string } | null): string | null {
+  return file?.mimetype && file.mimetype !== 'application/octet-stream' ? file.mimetype : null;
 }
-
-type ChunkFieldValues = StaticDecode<typeof ChunkParams>['attachment'];
 
 export async function attachmentRoutes(app: FastifyInstance, deps: AttachmentRouteDeps): Promise<void> {
   const { attachments, users, store } = deps;
   // Raw chunks: hand the body stream to the route untouched.
   app.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
-
-  const isRaw = (request: FastifyRequest) => (request.headers['content-type'] ?? '').toLowerCase().startsWith('application/octet-stream');
-
-  function rawChunk(request: FastifyRequest, reply: FastifyReply, fields: ChunkFieldValues): ChunkInput {
-    return {
-      offset: fields.chunk_offset ?? 0,
-      source: request.body as Readable,
-      length: contentLength(request),
-      sha1: fields.chunk_sha1,
-      size: fields.size,
-      signal: abortOnClose(reply),
-    };
-  }
-
-  function trailingFrom(schemaParams: () => Promise<Record<string, unknown>>) {
-    return async () => {
-      const fields = decodeParams(ChunkParams, await schemaParams()).attachment;
-      return { sha1: fields.chunk_sha1, size: fields.size };
-    };
-  }
 
   app.post('/attachments', {
     schema: {
@@ -99,40 +56,10 @@ export async function attachmentRoutes(app: FastifyInstance, deps: AttachmentRou
     },
     handler: async (request, reply) => {
       const user = await requireUser(request, users);
-      let record;
-      if (isRaw(request)) {
-        const fields = decodeParams(CreateParams, request.query).attachment;
-        record = await attachments.createWithChunk(
-          user.id,
-          { size: fields.size ?? null, filename: cleanFilename(fields.filename) ?? 'upload', contentType: null },
-          rawChunk(request, reply, { ...fields, size: undefined }),
-        );
-      } else if (request.isMultipart()) {
-        record = await readMultipartFile(request, store, {
-          fileField: 'attachment[chunk]',
-          // The chunk cannot be placed before its offset is known; a size after the file part fixes it then.
-          canStream: (params) => ((params.attachment ?? {}) as Record<string, unknown>).chunk_offset !== undefined,
-          onFile: async (params, file, trailing) => {
-            const fields = decodeParams(CreateParams, params).attachment;
-            return attachments.createWithChunk(
-              user.id,
-              {
-                size: fields.size ?? null,
-                filename: cleanFilename(fields.filename) ?? cleanFilename(file.filename) ?? 'upload',
-                contentType: file.mimetype && file.mimetype !== 'application/octet-stream' ? file.mimetype : null,
-              },
-              { offset: fields.chunk_offset ?? 0, source: file.source, sha1: fields.chunk_sha1, trailing: trailingFrom(trailing), signal: abortOnClose(reply) },
-            );
-          },
-          onNoFile: async (params) => {
-            const fields = decodeParams(CreateParams, params).attachment;
-            return attachments.create(user.id, { size: fields.size ?? null, filename: cleanFilename(fields.filename) ?? 'upload', contentType: null });
-          },
-        });
-      } else {
-        const fields = decodeParams(CreateParams, await readParams(request)).attachment;
-        record = await attachments.create(user.id, { size: fields.size ?? null, filename: cleanFilename(fields.filename) ?? 'upload', contentType: null });
-      }
+      const record = await readChunkRequest(request, reply, store, createFields, async ({ fields, chunk, file }) => {
+        const input = { size: fields.size ?? null, filename: cleanFilename(fields.filename) ?? cleanFilename(file?.filename) ?? 'upload', contentType: fileType(file) };
+        return chunk ? attachments.createWithChunk(user.id, input, chunk) : attachments.create(user.id, input);
+      });
       return reply
         .code(201)
         .header('location', `/attachments/${record.id}`)
@@ -151,37 +78,14 @@ export async function attachmentRoutes(app: FastifyInstance, deps: AttachmentRou
     handler: async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
       const user = await requireUser(request, users);
       const id = parseId(request.params.id, 'attachment');
-      if (isRaw(request)) {
-        const fields = decodeParams(ChunkParams, request.query).attachment;
-        if (fields.chunk_offset === undefined) throw missingParameter('attachment[chunk_offset]');
-        const record = await attachments.writeChunk(user.id, id, rawChunk(request, reply, fields));
-        return envelope({ attachment: attachmentView(record) });
-      }
-      // attachment[size] alone fixes a size not known at creation (SPEC 3.8).
-      const sizeOnly = async (params: Record<string, unknown>) => {
-        const fields = decodeParams(ChunkParams, params).attachment;
+      const record = await readChunkRequest(request, reply, store, chunkFields, async ({ fields, chunk }) => {
+        if (chunk) {
+          if (fields.chunk_offset === undefined) throw missingParameter('attachment[chunk_offset]');
+          return attachments.writeChunk(user.id, id, { ...chunk, size: fields.size });
+        }
+        // attachment[size] alone fixes a size not known at creation (SPEC 3.8).
         if (fields.size === undefined) throw missingParameter('attachment[chunk]');
         return attachments.setSize(user.id, id, fields.size);
-      };
-      if (!request.isMultipart()) {
-        return envelope({ attachment: attachmentView(await sizeOnly(await readParams(request))) });
-      }
-      const record = await readMultipartFile(request, store, {
-        fileField: 'attachment[chunk]',
-        canStream: (params) => ((params.attachment ?? {}) as Record<string, unknown>).chunk_offset !== undefined,
-        onFile: async (params, file, trailing) => {
-          const fields = decodeParams(ChunkParams, params).attachment;
-          if (fields.chunk_offset === undefined) throw missingParameter('attachment[chunk_offset]');
-          return attachments.writeChunk(user.id, id, {
-            offset: fields.chunk_offset,
-            source: file.source,
-            sha1: fields.chunk_sha1,
-            size: fields.size,
-            trailing: trailingFrom(trailing),
-            signal: abortOnClose(reply),
-          });
-        },
-        onNoFile: sizeOnly,
       });
       return envelope({ attachment: attachmentView(record) });
     },

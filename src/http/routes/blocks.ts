@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import type {} from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
-import type { BlockRecord } from '../../domain/ports.js';
+import type { BlockRecord } from '../../domain/users/ports.js';
 import type { BlockService } from '../../domain/users/blocks.js';
 import type { UserService } from '../../domain/users/user-service.js';
 import { requireUser } from '../auth.js';

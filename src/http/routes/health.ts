@@ -10,7 +10,7 @@ import { Type } from '@sinclair/typebox';
 import type {} from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../domain/errors.js';
-import type { BlobStore } from '../../domain/ports.js';
+import type { BlobStore } from '../../domain/storage/ports.js';
 import { envelope } from '../envelope.js';
 import { Envelope, errorResponses } from '../schemas.js';
 

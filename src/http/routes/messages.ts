@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../domain/errors.js';
 import type { MessageService } from '../../domain/messages/message-service.js';
 import type { MediaProcessingService } from '../../domain/media/processing.js';
-import type { BlobStore } from '../../domain/ports.js';
+import type { BlobStore } from '../../domain/storage/ports.js';
 import type { UserService } from '../../domain/users/user-service.js';
 import { requireUser } from '../auth.js';
 import { envelope } from '../envelope.js';

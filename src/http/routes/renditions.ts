@@ -4,9 +4,9 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../domain/errors.js';
-import { geometryText, FULL, THUMB, type MediaProcessingService } from '../../domain/media/processing.js';
-import type { BlobStore, MediaFileRecord } from '../../domain/ports.js';
-import type { MediaProcessing } from '../../domain/media/processing.js';
+import { FULL, geometryText, type MediaProcessing, type MediaProcessingService, THUMB } from '../../domain/media/processing.js';
+import type { BlobStore } from '../../domain/storage/ports.js';
+import type { MediaFileRecord } from '../../domain/media/ports.js';
 import { sendStoredFile } from '../file-response.js';
 import { geometryFromToken } from '../processing-views.js';
 

@@ -5,7 +5,7 @@ import type { FastifyContextConfig, FastifyInstance } from 'fastify';
 import type {} from '@fastify/rate-limit';
 import type { AttachmentLimits } from '../../domain/attachments/attachment-service.js';
 import { ApiError } from '../../domain/errors.js';
-import type { UserRecord } from '../../domain/ports.js';
+import type { UserRecord } from '../../domain/users/ports.js';
 import type { UserService } from '../../domain/users/user-service.js';
 import type { AccountErasure } from '../../domain/users/account-erasure.js';
 import { bearerToken, requireUser } from '../auth.js';

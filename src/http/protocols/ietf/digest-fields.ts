@@ -7,8 +7,8 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../../domain/errors.js';
-import type { DigestAlgorithm, ExpectedDigest } from '../../../domain/uploads/digests.js';
-import type { RepresentationDigests } from '../../../domain/uploads/resumable-uploads.js';
+import type { DigestAlgorithm, ExpectedDigest } from '../../../domain/protocols/digests.js';
+import type { RepresentationDigests } from '../../../domain/protocols/ports.js';
 import { byteSequence, parseDictionary, type Member } from './structured-fields.js';
 
 /** RFC 9530 algorithm keys, in the order this server prefers them. */

@@ -5,12 +5,12 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../../domain/errors.js';
-import type { AttachmentRecord } from '../../../domain/ports.js';
-import type { RepresentationDigests, ResumableUploads, Upload } from '../../../domain/uploads/resumable-uploads.js';
-import { uploadOffset } from '../../../domain/uploads/resumable-uploads.js';
-import { abortOnClose, contentLength } from '../../routes/attachments.js';
+import type { AttachmentRecord } from '../../../domain/attachments/ports.js';
+import type { RepresentationDigests } from '../../../domain/protocols/ports.js';
+import { type ResumableUploads, type Upload, uploadOffset } from '../../../domain/protocols/resumable-uploads.js';
 import { cleanFilename } from '../../uploaded-files.js';
-import { bodyStream, classify, hasBody, sendInterim, sendPlain, uploadId, uploadLocation } from '../shared.js';
+import { abortOnClose, bodyStream, contentLength, hasBody } from '../../request-body.js';
+import { classify, sendInterim, sendPlain, uploadId, uploadLocation } from '../shared.js';
 import { contentDigests, representationDigests, sendReprDigest } from './digest-fields.js';
 import { ietfAnswer } from './errors.js';
 import { parseItem } from './structured-fields.js';

@@ -3,34 +3,17 @@
  * to the status tus (or tusd, where the spec is silent) uses, with a plain-text body.
  */
 import type { ErrorName } from '../../../domain/errors.js';
-import type { UploadConflictReason } from '../../../domain/uploads/resumable-uploads.js';
+import type { UploadConflictReason } from '../../../domain/protocols/resumable-uploads.js';
 import type { ProtocolFailure } from '../shared.js';
 
 /** tus's own status for a checksum that does not match (checksum extension). */
 export const CHECKSUM_MISMATCH = 460;
 
+/** Where tus answers otherwise than the API's error table (src/domain/errors.ts); every other error keeps its status there. */
 const ENGINE_STATUS: Partial<Record<ErrorName, number>> = {
-  invalid_parameter: 400,
-  missing_parameter: 400,
-  malformed_body: 400,
-  authentication_required: 401,
-  invalid_token: 401,
-  forbidden: 403,
-  not_found: 404,
-  // A size fixed twice differently, or not covering what is there.
-  size_mismatch: 409,
-  attachment_complete: 409,
-  attachment_used: 409,
-  // Past Upload-Length (tusd: ErrSizeExceeded) or past Tus-Max-Size.
+  // Past Upload-Length (tusd: ErrSizeExceeded); past Tus-Max-Size is attachment_too_large, 413 too.
   chunk_out_of_range: 413,
-  attachment_too_large: 413,
-  request_too_large: 413,
-  unsupported_media_type: 415,
   chunk_checksum_mismatch: CHECKSUM_MISMATCH,
-  too_many_open_attachments: 429,
-  reservation_limit: 429,
-  rate_limited: 429,
-  insufficient_storage: 507,
 };
 
 const CONFLICT_STATUS: Record<UploadConflictReason, number> = {

@@ -1,17 +1,18 @@
 /**
  * tus 1.0.0 at /files/: core, creation, creation-with-upload, creation-defer-length,
- * termination, expiration, checksum (sha1, sha256) and concatenation. Headers in, engine calls
- * out; every rule about bytes lives in the engine.
+ * termination, expiration, checksum (sha1, sha256) and concatenation. Headers in, calls to
+ * ResumableUploads out: the protocol's rules (offsets, concatenation) live there, in
+ * src/domain/protocols/, and every rule about bytes in the upload engine below it.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../../domain/errors.js';
-import type { ExpectedDigest } from '../../../domain/uploads/digests.js';
-import type { ResumableUploads, Upload } from '../../../domain/uploads/resumable-uploads.js';
-import { uploadOffset } from '../../../domain/uploads/resumable-uploads.js';
-import { abortOnClose, contentLength } from '../../routes/attachments.js';
+import type { ExpectedDigest } from '../../../domain/protocols/digests.js';
+import type { ResumableUploads, Upload } from '../../../domain/protocols/resumable-uploads.js';
+import { uploadOffset } from '../../../domain/protocols/resumable-uploads.js';
 import { cleanFilename } from '../../uploaded-files.js';
-import { bodyStream, classify, hasBody, httpDate, integerHeader, sendPlain, stringHeader, uploadId, uploadLocation, FILES_PATH } from '../shared.js';
+import { abortOnClose, bodyStream, contentLength, hasBody } from '../../request-body.js';
+import { classify, httpDate, integerHeader, sendPlain, stringHeader, uploadId, uploadLocation, FILES_PATH } from '../shared.js';
 import { tusStatus } from './errors.js';
 import { fileFromMetadata, parseUploadMetadata } from './metadata.js';
 

@@ -8,30 +8,9 @@ import { contiguousPrefix } from '../attachments/ranges.js';
 import { AppendOffsetMoved, type AttachmentService, type ChunkInput } from '../attachments/attachment-service.js';
 import { ApiError } from '../errors.js';
 import { checkDigests, DigestingSource, emptyDigest, streamDigest, type DigestAlgorithm, type ExpectedDigest } from './digests.js';
-import type { AttachmentRecord, BlobStore } from '../ports.js';
-
-/** What a protocol remembers about an upload besides the attachment itself. */
-export interface UploadExtras {
-  /** The creation request's metadata, as the client sent it (tus Upload-Metadata). */
-  metadata: string | null;
-  /** tus concatenation: a partial upload, or a final one made of these attachment ids. */
-  concat: { kind: 'partial' } | { kind: 'final'; parts: number[] } | null;
-  /** IETF Repr-Digest and Want-Repr-Digest sent before the upload completed. */
-  digests: RepresentationDigests | null;
-}
-
-/** What a client asked about the whole representation: digests it must have, digests to send back. */
-export interface RepresentationDigests {
-  expected: ExpectedDigest[];
-  wanted: DigestAlgorithm[];
-}
-
-export interface UploadExtrasRepository {
-  save(attachmentId: number, extras: UploadExtras): Promise<void>;
-  /** Adds representation digests to an upload's extras (creating them if it had none). */
-  saveDigests(attachmentId: number, digests: RepresentationDigests): Promise<void>;
-  find(attachmentId: number): Promise<UploadExtras | null>;
-}
+import type { AttachmentRecord } from '../attachments/ports.js';
+import type { RepresentationDigests, UploadExtras, UploadExtrasRepository } from './ports.js';
+import type { BlobStore } from '../storage/ports.js';
 
 export type UploadConflictReason =
   | 'offset_mismatch'
@@ -277,14 +256,15 @@ export class ResumableUploads {
    * the bytes are then copied through the write path.
    */
   private async adoptParts(userId: number, final: AttachmentRecord, parts: AttachmentRecord[]): Promise<AttachmentRecord | null> {
-    if (!this.store.pieces) return null;
+    const store = this.store;
+    if (store.kind !== 'pieces') return null;
     let offset = 0;
     const slices = parts.map((part) => {
       const size = part.size ?? 0;
       offset += size;
       return { key: part.storageKey, pieceOffset: 0, start: offset - size, end: offset };
     });
-    const joined = await this.store.pieces.assemble(slices);
+    const joined = await store.assemble(slices);
     try {
       const adopted = await this.attachments.adoptPiece(userId, final.id, 0, offset, joined);
       return adopted === false ? null : adopted;
