@@ -29,7 +29,8 @@ import { copyBlobsIn, copyBlobsOut } from './blob-copy.js';
 import { databaseInUse, databaseKind, restoreDatabase, snapshotDatabase } from './database-copy.js';
 
 const FORMAT = 1;
-const SNAPSHOT_ATTEMPTS = 5;
+/** Busy object storage can delete a snapshot's pieces again and again (uploads completing); each try is short. */
+const SNAPSHOT_ATTEMPTS = 20;
 /** File times and this clock may differ by a little (coarse timestamps). */
 const CLOCK_SLACK_MS = 2000;
 
