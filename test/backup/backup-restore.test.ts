@@ -112,6 +112,9 @@ for (const setup of SETUPS) {
           for (let i = 0; backingUp || i < 2; i += 1) {
             const bytes = noiseWav(200_000 + n * 10_000 + i * 1000);
             clips.set(await chunkedClip(server!.url, token, bytes, `during-${n}-${i}`), { bytes, when: 'during' });
+            // A pause between clips, as real users leave: an upload completing deletes its pieces, and
+            // a snapshot that names pieces deleted before they were copied is taken again (20 tries).
+            await delay(250);
           }
         };
         const lanes = Promise.all([lane(0), lane(1)]);
