@@ -20,12 +20,14 @@ export class SqlClipRepository implements ClipRepository {
   }
 
   private async hydrate(rows: Array<Selectable<AudioClipsTable>>): Promise<ClipRecord[]> {
+    // Processing first: its outcome and the measured duration commit together, so a view that
+    // reads `ready` here reads that duration below (the other order can pair `ready` with the header's).
+    const processing = await loadProcessing(this.database.db, rows.map((r) => ({ audioFileId: r.audio_file_id, imageFileId: r.image_file_id })));
     const { files, users } = await loadRefs(
       this.database.db,
       rows.flatMap((r) => (r.image_file_id === null ? [r.audio_file_id] : [r.audio_file_id, r.image_file_id])),
       rows.map((r) => r.user_id),
     );
-    const processing = await loadProcessing(this.database.db, rows.map((r) => ({ audioFileId: r.audio_file_id, imageFileId: r.image_file_id })));
     return withFiles(rows, files).map(({ row, audio, image }) => ({
       id: row.id,
       userId: row.user_id,
