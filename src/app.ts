@@ -18,6 +18,7 @@ import { rejectBodyCodings } from './http/codings.js';
 import { registerCors } from './http/cors.js';
 import type { Drain } from './http/drain.js';
 import { registerErrorHandler } from './http/error-handler.js';
+import { schemaController } from './http/lazy-schemas.js';
 import { registerNotFound } from './http/method-not-allowed.js';
 import { registerMetricsRoute, registerRequestMetrics, type PrometheusMetrics } from './http/metrics.js';
 import { completeOpenApi } from './http/openapi.js';
@@ -62,16 +63,16 @@ export function serverOptions(config: Config, logger: FastifyServerOptions['logg
     clientErrorHandler,
     // Behind a reverse proxy, rate limits and logs see the client's address from X-Forwarded-For.
     trustProxy: trustProxy(config.trustProxy),
+    // Parameters are merged from query, form, multipart and JSON before they are checked
+    // (http/params.ts decodeParams), so Fastify validates nothing; the route schemas document
+    // the API and shape the replies, through serializers built on first use.
+    schemaController,
   };
 }
 
 export async function app(http: FastifyInstance, options: AppOptions): Promise<void> {
   const { config, services, metrics, drain } = options;
   const { users, store, media } = services;
-  // Parameters are merged from query, form, multipart and JSON before they are checked
-  // (http/params.ts decodeParams), so Fastify's per-source validation is off; the route
-  // schemas still document the API and shape the replies.
-  http.setValidatorCompiler(() => () => true);
   drain.register(http);
   registerErrorHandler(http);
   registerRequestMetrics(http, metrics);

@@ -40,10 +40,6 @@ export class IsolatedProber implements MediaProber {
     return this.enqueue('image', path) as Promise<ImageInfo | null>;
   }
 
-  /** Starts the worker ahead of the first probe, so that probe does not wait for it. */
-  async warmUp(): Promise<void> {
-    await this.started();
-  }
 
   async close(): Promise<void> {
     const worker = this.worker;

@@ -20,7 +20,3 @@ export async function sniffContentType(head: Buffer): Promise<string | null> {
   return SERVED_NAMES[bare] ?? bare;
 }
 
-/** Loads the sniffer ahead of the first completed upload. */
-export async function warmUpSniffer(): Promise<void> {
-  await import('file-type');
-}

@@ -61,10 +61,6 @@ export class WorkerPrefixHasher implements PrefixHasher {
     if (this.worker) void this.call({ op: 'discard', name }).catch(() => undefined);
   }
 
-  /** Starts the worker ahead of the first upload, so that upload does not wait for it. */
-  async warmUp(): Promise<void> {
-    await this.call({ op: 'discard', name: 'warm-up' });
-  }
 
   async close(): Promise<void> {
     const worker = this.worker;
