@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config.js';
 import { openDatabase, type Database } from '../db/database.js';
 import { SqlBlobReferences } from '../db/repositories/blob-references.js';
+import { SqlDeletionHolds } from '../db/repositories/deletion-holds.js';
 import { SqlSweepLedger } from '../db/repositories/sweep-ledger.js';
 import { OrphanSweeper } from '../domain/maintenance/orphan-sweeper.js';
 import type { BlobStore } from '../domain/storage/ports.js';
@@ -65,7 +66,7 @@ async function open(config: Config): Promise<Opened> {
   await mkdir(config.dataDir, { recursive: true });
   const database = await openDatabase({ url: config.databaseUrl, durable: config.durableWrites });
   const store = await openBlobStore(config, scratch);
-  const sweeper = new OrphanSweeper(store, new SqlBlobReferences(database), new SqlSweepLedger(database), { now: () => Date.now() }, config.orphanGraceSeconds * 1000);
+  const sweeper = new OrphanSweeper(store, new SqlBlobReferences(database), new SqlSweepLedger(database), new SqlDeletionHolds(database), { now: () => Date.now() }, config.orphanGraceSeconds * 1000);
   return {
     config,
     database,
