@@ -12,6 +12,7 @@ import { SqlAttachmentRepository } from './db/repositories/attachments-repositor
 import { SqlBlobReferences } from './db/repositories/blob-references.js';
 import { SqlBlockRepository } from './db/repositories/blocks-repository.js';
 import { SqlClipRepository } from './db/repositories/clips-repository.js';
+import { SqlDeletionHolds } from './db/repositories/deletion-holds.js';
 import { SqlErasureRepository } from './db/repositories/erasure-repository.js';
 import { SqlExternalIdentityRepository } from './db/repositories/external-identities-repository.js';
 import { SqlInviteRepository } from './db/repositories/invites-repository.js';
@@ -29,6 +30,7 @@ import type { Clock } from './domain/clock.js';
 import type { EventOutbox } from './domain/events/ports.js';
 import { Outbox, type OutboxWriter } from './domain/jobs/outbox.js';
 import type { JobQueue } from './domain/jobs/ports.js';
+import { ForgottenBlobs } from './domain/maintenance/forgotten-blobs.js';
 import { OrphanSweeper } from './domain/maintenance/orphan-sweeper.js';
 import { ImageSizes, NEW_SIZES_PER_REQUEST } from './domain/media/image-sizes.js';
 import { MediaIntake } from './domain/media/media-intake.js';
@@ -159,6 +161,9 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const limits = attachmentLimits(config);
   const hasher = store.localPaths ? new WorkerPrefixHasher() : new InProcessPrefixHasher();
   const uploadBytes = new UploadBytes(attachmentRepository, store);
+  // Blobs whose records are gone are deleted, unless a backup holds deletions (npm run backup).
+  const deletionHolds = new SqlDeletionHolds(database);
+  const forgotten = new ForgottenBlobs(store, deletionHolds, clock);
   const engine = new UploadEngine({
     repo: attachmentRepository,
     store,
@@ -169,8 +174,9 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     hasher,
     metrics,
     events: webhooks,
+    forgotten,
   });
-  const attachments = new AttachmentService(attachmentRepository, store, clock, limits, engine);
+  const attachments = new AttachmentService(attachmentRepository, store, clock, limits, engine, forgotten);
 
   // Media processing (SPEC 8): ffmpeg is looked for once; without it clips say `unavailable`.
   const ffmpeg = await locateFfmpeg(config.ffmpegPath);
@@ -230,7 +236,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     uploadBytes,
     clips: new ClipService(clipRepository, intake, store, clock, outbox),
     messages: new MessageService(messageRepository, userRepository, blockRepository, intake, store, clock, outbox),
-    orphans: new OrphanSweeper(store, new SqlBlobReferences(database), new SqlSweepLedger(database), clock, config.orphanGraceSeconds * 1000),
+    orphans: new OrphanSweeper(store, new SqlBlobReferences(database), new SqlSweepLedger(database), deletionHolds, clock, config.orphanGraceSeconds * 1000),
     jobs,
     media,
     ffmpeg,

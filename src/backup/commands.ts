@@ -6,9 +6,10 @@
  *   npm run restore -- --from DIR [--replace]     with every server stopped
  *   npm run kept-files -- [--release]             what the orphan sweep keeps after a restore
  *
- * A backup copies the stored files, takes the database's snapshot and the list of files it
- * names, copies what was written meanwhile, and checks that every named file is in the copy (a
- * file deleted before it could be copied means another snapshot); then it moves the orphan
+ * A backup holds blob deletions (deletion-hold.ts) while it copies the stored files, takes the
+ * database's snapshot and the list of files it names, copies what was written meanwhile, and
+ * checks that every named file is in the copy (a file deleted before it could be copied, which
+ * the hold prevents unless it lapsed, means another snapshot); then it moves the orphan
  * sweep's epoch on, so that a restore of this snapshot is always seen
  * (src/domain/maintenance/orphan-sweeper.ts). A restore puts the database back and adds the
  * files the store lacks, never replacing or deleting one, and has the sweep keep what the
@@ -21,15 +22,21 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config.js';
 import { openDatabase, type Database } from '../db/database.js';
 import { SqlBlobReferences } from '../db/repositories/blob-references.js';
+import { SqlDeletionHolds } from '../db/repositories/deletion-holds.js';
 import { SqlSweepLedger } from '../db/repositories/sweep-ledger.js';
 import { OrphanSweeper } from '../domain/maintenance/orphan-sweeper.js';
 import type { BlobStore } from '../domain/storage/ports.js';
 import { openBlobStore } from '../storage/open-store.js';
-import { copyBlobsIn, copyBlobsOut } from './blob-copy.js';
+import { copyBlobsIn, copyBlobsOut, type CopyCount } from './blob-copy.js';
 import { databaseInUse, databaseKind, restoreDatabase, snapshotDatabase } from './database-copy.js';
+import { holdingDeletions } from './deletion-hold.js';
 
 const FORMAT = 1;
-/** Busy object storage can delete a snapshot's pieces again and again (uploads completing); each try is short. */
+/**
+ * A fallback: the deletion hold keeps every file a snapshot names until it is copied, but a hold
+ * that lapsed (a backup stalled past its renewal), or deletions it does not cover (clips,
+ * messages and accounts deleted), can still take one away; each try is short.
+ */
 const SNAPSHOT_ATTEMPTS = 20;
 /** File times and this clock may differ by a little (coarse timestamps). */
 const CLOCK_SLACK_MS = 2000;
@@ -65,7 +72,7 @@ async function open(config: Config): Promise<Opened> {
   await mkdir(config.dataDir, { recursive: true });
   const database = await openDatabase({ url: config.databaseUrl, durable: config.durableWrites });
   const store = await openBlobStore(config, scratch);
-  const sweeper = new OrphanSweeper(store, new SqlBlobReferences(database), new SqlSweepLedger(database), { now: () => Date.now() }, config.orphanGraceSeconds * 1000);
+  const sweeper = new OrphanSweeper(store, new SqlBlobReferences(database), new SqlSweepLedger(database), new SqlDeletionHolds(database), { now: () => Date.now() }, config.orphanGraceSeconds * 1000);
   return {
     config,
     database,
@@ -90,6 +97,36 @@ const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 /** A kept window's start: before the database's first sweep it reaches back to the beginning. */
 const since = (at: number) => (at <= 0 ? 'the beginning' : new Date(at).toISOString());
 
+/**
+ * Copies the stored files into `files`, takes the database's snapshot into `database`, and copies
+ * what was written meanwhile, until every file the snapshot names is in the copy. Run under a
+ * deletion hold, the first snapshot does: it is taken after the hold, and no file it names is
+ * deleted while the hold lasts (src/domain/maintenance/forgotten-blobs.ts).
+ */
+async function copyWithSnapshot(opened: Opened, files: string, database: string): Promise<{ snapshotAt: number; total: CopyCount }> {
+  const inPlace = opened.store.kind === 'inPlace';
+  let copiedSince = Date.now();
+  const total = await copyBlobsOut(opened.store, files);
+  let snapshotAt = 0;
+  let missing: string[] = [];
+  // Every file the snapshot names must be in the backup. One deleted before it was copied (the
+  // hold lapsed, or a deletion it does not cover) means another snapshot.
+  for (let attempt = 1; attempt <= SNAPSHOT_ATTEMPTS; attempt += 1) {
+    snapshotAt = Date.now();
+    const named = await snapshotDatabase(opened.database, opened.config.databaseUrl, database, inPlace);
+    // Uploads on the local disk are written in place: what changed since the last pass goes again.
+    const passStart = Date.now();
+    const pass = await copyBlobsOut(opened.store, files, inPlace ? copiedSince - CLOCK_SLACK_MS : Infinity);
+    copiedSince = passStart;
+    total.files += pass.files;
+    total.bytes += pass.bytes;
+    missing = named.filter((key) => !existsSync(path.join(files, key)));
+    if (missing.length === 0) return { snapshotAt, total };
+    say(`${missing.length} files the snapshot names were deleted before they were copied: another snapshot`);
+  }
+  throw new Error(`after ${SNAPSHOT_ATTEMPTS} snapshots, files they name were still deleted before they could be copied: ${missing.slice(0, 5).join(', ')}…`);
+}
+
 async function backup(dir: string, config: Config): Promise<void> {
   const started = Date.now();
   const target = path.resolve(dir);
@@ -98,28 +135,9 @@ async function backup(dir: string, config: Config): Promise<void> {
   const opened = await open(config);
   try {
     const kind = databaseKind(config.databaseUrl);
-    const inPlace = opened.store.kind === 'inPlace';
     const database = path.join(target, kind === 'sqlite' ? 'database.sqlite' : 'database.pgdump');
-    let copiedSince = Date.now();
-    const total = await copyBlobsOut(opened.store, files);
-    let snapshotAt = 0;
-    let missing: string[] = [];
-    // Every file the snapshot names must be in the backup. One that was deleted before it was
-    // copied (an upload completing meanwhile deletes its pieces) means another snapshot.
-    for (let attempt = 1; attempt <= SNAPSHOT_ATTEMPTS; attempt += 1) {
-      snapshotAt = Date.now();
-      const named = await snapshotDatabase(opened.database, config.databaseUrl, database, inPlace);
-      // Uploads on the local disk are written in place: what changed since the last pass goes again.
-      const passStart = Date.now();
-      const pass = await copyBlobsOut(opened.store, files, inPlace ? copiedSince - CLOCK_SLACK_MS : Infinity);
-      copiedSince = passStart;
-      total.files += pass.files;
-      total.bytes += pass.bytes;
-      missing = named.filter((key) => !existsSync(path.join(files, key)));
-      if (missing.length === 0) break;
-      say(`${missing.length} files the snapshot names were deleted before they were copied (uploads completing meanwhile): another snapshot`);
-    }
-    if (missing.length > 0) throw new Error(`after ${SNAPSHOT_ATTEMPTS} snapshots, files they name were still deleted before they could be copied: ${missing.slice(0, 5).join(', ')}…`);
+    // Held from before the first copy until the last check: see copyWithSnapshot.
+    const { snapshotAt, total } = await holdingDeletions(new SqlDeletionHolds(opened.database), () => copyWithSnapshot(opened, files, database), say);
     // The epoch moves on after the snapshot (again, if another node moved it at the same moment).
     for (let attempt = 0; attempt < 10 && !(await opened.sweeper.fence()); attempt += 1);
     const manifest: Manifest = { format: FORMAT, database: kind, snapshot_at: snapshotAt, finished_at: Date.now(), files: total.files, bytes: total.bytes };

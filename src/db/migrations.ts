@@ -309,6 +309,16 @@ const migrations: Record<string, DialectMigration> = {
       .addColumn('reason', 'text', (c) => c.notNull())
       .execute();
   },
+  // A backup's hold on blob deletions (src/backup/commands.ts): one row per running backup,
+  // until a time it renews; while a row is current, forgotten blobs are left to the orphan sweep.
+  '2026_12_23_backup_deletion_holds': async (db, dialect) => {
+    const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+    await db.schema
+      .createTable('deletion_holds')
+      .addColumn('holder', 'text', (c) => c.primaryKey())
+      .addColumn('held_until', bigint, (c) => c.notNull())
+      .execute();
+  },
 };
 
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {

@@ -236,6 +236,12 @@ export interface KeptBlobWindowsTable {
   reason: string;
 }
 
+/** A running backup's hold on blob deletions, until `held_until` (renewed while it runs). */
+export interface DeletionHoldsTable {
+  holder: string;
+  held_until: number;
+}
+
 export interface Tables {
   media_processing: MediaProcessingTable;
   image_renditions: ImageRenditionsTable;
@@ -254,4 +260,5 @@ export interface Tables {
   blob_deletions: BlobDeletionsTable;
   sweep_epoch: SweepEpochTable;
   kept_blob_windows: KeptBlobWindowsTable;
+  deletion_holds: DeletionHoldsTable;
 }

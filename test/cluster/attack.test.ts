@@ -16,6 +16,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { openDatabase } from '../../src/db/database.js';
 import { SqlBlobReferences } from '../../src/db/repositories/blob-references.js';
+import { SqlDeletionHolds } from '../../src/db/repositories/deletion-holds.js';
 import { SqlSweepLedger } from '../../src/db/repositories/sweep-ledger.js';
 import { addRange, intersect, type ByteRange } from '../../src/domain/attachments/ranges.js';
 import { OrphanSweeper } from '../../src/domain/maintenance/orphan-sweeper.js';
@@ -136,7 +137,7 @@ describe('several nodes under attack on PostgreSQL and S3', { skip: kind.skip },
         const database = await openDatabase({ url: server.config.databaseUrl, durable: false });
         try {
           const later = { now: () => Date.now() + 2 * server.config.orphanGraceSeconds * 1000 };
-          await new OrphanSweeper(server.app.services.store, new SqlBlobReferences(database), new SqlSweepLedger(database), later, server.config.orphanGraceSeconds * 1000).sweep();
+          await new OrphanSweeper(server.app.services.store, new SqlBlobReferences(database), new SqlSweepLedger(database), new SqlDeletionHolds(database), later, server.config.orphanGraceSeconds * 1000).sweep();
           const keys = await blobKeys(server);
           const named = await new SqlBlobReferences(database).referenced(keys);
           assert.deepEqual(keys.filter((key) => !named.has(key)), [], 'objects that no row names');

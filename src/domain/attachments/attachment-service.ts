@@ -7,6 +7,7 @@ import { ApiError } from '../errors.js';
 import type { AttachmentRecord, AttachmentRepository, ExpiryCursor } from './ports.js';
 import type { BlobStore } from '../storage/ports.js';
 import type { Clock } from '../clock.js';
+import type { ForgottenBlobs } from '../maintenance/forgotten-blobs.js';
 import { reservationLimit } from './reservations.js';
 import { outOfRange, tooLarge, type ChunkInput, type UploadEngine } from './upload-engine.js';
 
@@ -43,6 +44,7 @@ export class AttachmentService {
   private readonly clock: Clock;
   readonly limits: AttachmentLimits;
   private readonly engine: UploadEngine;
+  private readonly forgotten: ForgottenBlobs;
 
   constructor(
     repo: AttachmentRepository,
@@ -50,12 +52,14 @@ export class AttachmentService {
     clock: Clock,
     limits: AttachmentLimits,
     engine: UploadEngine,
+    forgotten: ForgottenBlobs,
   ) {
     this.repo = repo;
     this.store = store;
     this.clock = clock;
     this.limits = limits;
     this.engine = engine;
+    this.forgotten = forgotten;
   }
 
   async create(userId: number, input: NewAttachmentInput): Promise<AttachmentRecord> {
@@ -196,14 +200,15 @@ export class AttachmentService {
 
   /**
    * Deletes the row by `deleteRow` (a conditional delete), then, only if it went, its bytes: the
-   * blob, and the pieces of an upload kept as pieces (read first: they go with the row).
+   * blob, and the pieces of an upload kept as pieces (read first: they go with the row); a
+   * backup's hold leaves them to the orphan sweep (ForgottenBlobs).
    */
   private async deleteWithBytes(record: AttachmentRecord, deleteRow: () => Promise<boolean>): Promise<boolean> {
     const pieces = this.store.kind === 'pieces' ? ((await this.repo.findLayout(record.id))?.pieces ?? []) : [];
     if (!(await deleteRow())) return false;
     this.engine.forget(record.id);
-    await this.store.deleteBlob(record.storageKey);
-    for (const piece of pieces) await this.store.deleteBlob(piece.storageKey).catch(() => undefined);
+    await this.forgotten.delete([record.storageKey]);
+    await this.forgotten.delete(pieces.map((piece) => piece.storageKey)).catch(() => undefined);
     return true;
   }
 

@@ -16,6 +16,7 @@
  */
 import { ApiError, invalidParameter } from '../errors.js';
 import type { EventOutbox } from '../events/ports.js';
+import type { ForgottenBlobs } from '../maintenance/forgotten-blobs.js';
 import type { TransactionScope } from '../jobs/ports.js';
 import type { Metrics } from '../metrics.js';
 import type { AttachmentRecord, AttachmentRepository, ContentSniffer, PrefixHasher, RangeCommit } from './ports.js';
@@ -91,6 +92,8 @@ export interface UploadEngineDeps {
   metrics: Metrics;
   /** Where attachment.completed is recorded (webhooks); null when nobody listens. */
   events: EventOutbox | null;
+  /** Deletes the pieces of completed uploads (unless a backup holds deletions). */
+  forgotten: ForgottenBlobs;
 }
 
 export class UploadEngine {
@@ -102,6 +105,7 @@ export class UploadEngine {
   private readonly sniff: ContentSniffer;
   private readonly metrics: Metrics;
   private readonly events: EventOutbox | null;
+  private readonly forgotten: ForgottenBlobs;
   /** This process's cache of the uploads it works on. */
   private readonly states: UploadStates;
 
@@ -114,6 +118,7 @@ export class UploadEngine {
     this.sniff = deps.sniff;
     this.metrics = deps.metrics;
     this.events = deps.events;
+    this.forgotten = deps.forgotten;
     this.states = new UploadStates(deps.hasher, (record) => this.bytes.snapshot(record));
   }
 
@@ -390,9 +395,8 @@ export class UploadEngine {
       return after.state === 'uploading' ? null : after;
     }
     this.metrics.attachmentCompleted();
-    if (assembled) {
-      for (const key of await this.repo.deletePieces(record.id)) await this.store.deleteBlob(key).catch(() => undefined);
-    }
+    // The pieces are forgotten first, then deleted, so a backup's hold sees to them (ForgottenBlobs).
+    if (assembled) await this.forgotten.delete(await this.repo.deletePieces(record.id)).catch(() => undefined);
     return completed;
   }
 

@@ -1,7 +1,9 @@
 /**
  * Deletes blobs that no record names: left behind when a node stopped between creating a
- * blob (a piece, an assembled file, a file part) and committing the row that owns it.
- * Young blobs are spared, since their row may be committing right now on any node.
+ * blob (a piece, an assembled file, a file part) and committing the row that owns it, and
+ * those a backup's hold on deletions left (forgotten-blobs.ts). Young blobs are spared, since
+ * their row may be committing right now on any node; none is deleted while a backup holds
+ * deletions.
  *
  * A database restored from a backup next to newer stored bytes must not make it delete those
  * bytes: they are unnamed only because the database forgot them. Each sweep moves an epoch
@@ -12,7 +14,7 @@
  * blob written since the database's epoch began (less the grace, for rows that committed after
  * their blob), until an operator releases them. docs/operations.md has the whole argument.
  */
-import type { BlobReferences, KeptWindow, SweepLedger } from './ports.js';
+import type { BlobReferences, DeletionHolds, KeptWindow, SweepLedger } from './ports.js';
 import type { BlobStore } from '../storage/ports.js';
 import type { Clock } from '../clock.js';
 
@@ -22,6 +24,8 @@ export interface SweepResult {
   deleted: number;
   /** Unnamed blobs kept because they fall in a kept window (written while the database was not watching). */
   kept: number;
+  /** Unnamed blobs left for a later sweep because a backup holds deletions. */
+  held: number;
   /** Set when this sweep found the database behind the store (restored), with the window it keeps. */
   restoreFound: KeptWindow | null;
 }
@@ -52,13 +56,15 @@ export class OrphanSweeper {
   private readonly store: BlobStore;
   private readonly references: BlobReferences;
   private readonly ledger: SweepLedger;
+  private readonly holds: DeletionHolds;
   private readonly clock: Clock;
   private readonly graceMs: number;
 
-  constructor(store: BlobStore, references: BlobReferences, ledger: SweepLedger, clock: Clock, graceMs: number) {
+  constructor(store: BlobStore, references: BlobReferences, ledger: SweepLedger, holds: DeletionHolds, clock: Clock, graceMs: number) {
     this.store = store;
     this.references = references;
     this.ledger = ledger;
+    this.holds = holds;
     this.clock = clock;
     this.graceMs = graceMs;
   }
@@ -100,14 +106,21 @@ export class OrphanSweeper {
   async sweep(): Promise<SweepResult> {
     const plan = await this.fence();
     // Another node moved the epoch meanwhile: it sweeps this round.
-    if (!plan) return { deleted: 0, kept: 0, restoreFound: null };
-    const result: SweepResult = { deleted: 0, kept: 0, restoreFound: plan.keep };
+    if (!plan) return { deleted: 0, kept: 0, held: 0, restoreFound: null };
+    const result: SweepResult = { deleted: 0, kept: 0, held: 0, restoreFound: plan.keep };
     const cutoff = this.clock.now() - this.graceMs;
-    for await (const blob of this.unnamed(cutoff)) {
-      if (blob.kept) result.kept += 1;
-      else {
-        await this.store.deleteBlob(blob.key);
-        result.deleted += 1;
+    for await (const batch of this.unnamed(cutoff)) {
+      // A backup's hold is read after the batch was found unnamed, as ForgottenBlobs reads it
+      // after a record is forgotten: a hold it does not see was taken after that, so the
+      // backup's snapshot does not name these blobs either.
+      const held = batch.some((blob) => !blob.kept) && (await this.holds.active(this.clock.now()));
+      for (const blob of batch) {
+        if (blob.kept) result.kept += 1;
+        else if (held) result.held += 1;
+        else {
+          await this.store.deleteBlob(blob.key);
+          result.deleted += 1;
+        }
       }
     }
     // Work the store itself left half-done (an assembly cut off by a crash) goes too: it holds
@@ -119,12 +132,14 @@ export class OrphanSweeper {
   /** The blobs the sweep keeps now (unnamed, old enough, in a kept window), for an operator to look at. */
   async keptBlobs(): Promise<Array<{ key: string; modifiedAt: number }>> {
     const kept: Array<{ key: string; modifiedAt: number }> = [];
-    for await (const blob of this.unnamed(this.clock.now() - this.graceMs)) if (blob.kept) kept.push({ key: blob.key, modifiedAt: blob.modifiedAt });
+    for await (const batch of this.unnamed(this.clock.now() - this.graceMs)) {
+      for (const blob of batch) if (blob.kept) kept.push({ key: blob.key, modifiedAt: blob.modifiedAt });
+    }
     return kept;
   }
 
-  /** Blobs written before `cutoff` that no record names, each saying whether a kept window holds it. */
-  private async *unnamed(cutoff: number): AsyncIterable<{ key: string; modifiedAt: number; kept: boolean }> {
+  /** Blobs written before `cutoff` that no record names, each saying whether a kept window holds it, a batch at a time. */
+  private async *unnamed(cutoff: number): AsyncIterable<Array<{ key: string; modifiedAt: number; kept: boolean }>> {
     const windows = await this.ledger.keptWindows();
     const kept = (modifiedAt: number) => windows.some((w) => modifiedAt >= w.from && modifiedAt <= w.to);
     let batch: Array<{ key: string; modifiedAt: number }> = [];
@@ -137,8 +152,8 @@ export class OrphanSweeper {
     for await (const blob of this.store.listBlobs()) {
       if (blob.modifiedAt > cutoff) continue;
       batch.push(blob);
-      if (batch.length >= BATCH) yield* await named();
+      if (batch.length >= BATCH) yield await named();
     }
-    if (batch.length > 0) yield* await named();
+    if (batch.length > 0) yield await named();
   }
 }

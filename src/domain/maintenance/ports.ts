@@ -28,3 +28,17 @@ export interface SweepLedger {
   /** An operator's decision: the kept blobs may go (the sweep deletes them once unnamed and old); resolves how many windows. */
   releaseKept(): Promise<number>;
 }
+
+/**
+ * Backups' holds on blob deletions, in the database so that every node sees them
+ * (src/domain/maintenance/forgotten-blobs.ts says why they make a backup's snapshot safe). A
+ * hold lasts until the time its holder last set, so one whose backup died lapses by itself.
+ */
+export interface DeletionHolds {
+  /** Takes or renews `holder`'s hold until `until` (epoch ms). */
+  hold(holder: string, until: number): Promise<void>;
+  /** Ends `holder`'s hold; other holders' stay. */
+  release(holder: string): Promise<void>;
+  /** Whether any hold lasts past `now`: one read, made after the caller's own writes committed. */
+  active(now: number): Promise<boolean>;
+}
