@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ApiError } from '../domain/errors.js';
@@ -228,6 +228,8 @@ export function registerMetricsRoute(http: FastifyInstance, metrics: PrometheusM
  * API's port then does not answer it at all. Resolves once listening; close() stops it.
  */
 export async function listenForMetrics(metrics: PrometheusMetrics, options: { host: string; port: number; token: string | null }): Promise<Server> {
+  // Imported here: an ES import of node:http at start builds its facade, which loads undici (~50 ms).
+  const { createServer } = await import('node:http');
   const server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?', 1)[0];
     if (path !== '/metrics' || (request.method !== 'GET' && request.method !== 'HEAD')) {
