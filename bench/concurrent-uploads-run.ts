@@ -134,6 +134,8 @@ export async function measureConcurrentUploadsRun(scenario: ConcurrentUploadsSce
       maxAttachmentSize: scenario.size * 2,
       // All uploads belong to one user, who may hold only 100 open attachments by default.
       maxOpenAttachments: Math.max(1000, scenario.uploads * 2),
+      // ...and declare, by default, twice the largest attachment: here all of them at once.
+      env: { MAX_RESERVED_BYTES: String(scenario.uploads * scenario.size * 2) },
       cpuProfile: cpuProfileFor(context, `${scenario.name}-run${run}`),
     });
     const client = { agent, baseUrl: server.baseUrl, token: await trickleLogin(agent, server.baseUrl) };
