@@ -3,11 +3,18 @@
 // lists and forms do not need one, and every kilobyte counts on a phone's link); the SDK's
 // modules as the build made them, named by the page's import map. What the first view needs
 // is imported here (and preloaded by the page); the uploader and the recorder come after it.
-import { TrickleApiError } from 'trickle-audio-client/errors.js';
-import { TrickleClient } from 'trickle-audio-client/api.js';
+//
+// Every import is relative (the SDK's modules are at ./client/): after a load the link cut, the
+// page's bootstrap (index.html) imports this module under /app/retry/N/, and the whole graph,
+// the uploader too, then comes from there, one set of modules (one TrickleApiError).
+import { TrickleApiError } from './client/errors.js';
+import { TrickleClient } from './client/api.js';
 import { configurePlayer, formatTime, qualitySetting, setQuality } from './player.js';
 import { ClipFeed, Conversations, clipBubble, messageBubble, personRow, reconcile, setPlayed, updatePersonRow } from './views.js';
 import { addPiece, allDrafts, deleteDraft, draftPieces, kvDelete, kvSet, putDraft } from './store.js';
+
+// The bootstrap tries again only while this is unset: what fails from here on is no lost module.
+document.documentElement.dataset.app = 'started';
 
 const TOKEN_KEY = 'trickle.session';
 const REFRESH_MS = 15_000;
@@ -29,7 +36,7 @@ function uploadModules() {
     for (let attempt = 0; ; attempt += 1) {
       const again = attempt === 0 ? '' : `?attempt=${attempt}`;
       try {
-        const [sdk, recorder] = await Promise.all([import(`/app/client/index.js${again}`), import(`./recorder.js${again}`)]);
+        const [sdk, recorder] = await Promise.all([import(`./client/index.js${again}`), import(`./recorder.js${again}`)]);
         document.body.dataset.uploader = 'ready';
         return { upload: sdk.upload, ...recorder };
       } catch (error) {

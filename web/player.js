@@ -2,7 +2,7 @@
 // chosen for the link (the SDK's chooseRendition: the small rendition on a slow or unknown
 // link, the MP3 on a fast one, the original on demand), and each bubble's waveform, which
 // shows the progress and seeks where it is clicked, dragged or moved by the arrow keys.
-import { chooseRendition } from 'trickle-audio-client/renditions.js';
+import { chooseRendition } from './client/renditions.js';
 
 const QUALITY_KEY = 'trickle.quality';
 const SPEED_KEY = 'trickle.speed';

@@ -1,12 +1,15 @@
 /**
  * The web app: its page at `/`, its files under `/app/`: the plain ES modules and styles in
  * web/, the SDK's portable modules as the build made them (dist/client/, at /app/client/), and
- * the one library they import (@noble/hashes, at /app/vendor/). The page's import map names
- * the last two, so browsers load modules as they are, with no bundler in the build. On a
+ * the one library they import (@noble/hashes, at /app/vendor/, named by the page's import map;
+ * the page's modules import the SDK's relatively, at ./client/), so browsers load modules as
+ * they are, with no bundler in the build. On a
  * phone's link each round trip counts: the page names every module of its first view as a
  * modulepreload (asked for at once, not one import depth after another), carries its
  * stylesheet inline, and scripts, styles and the page go gzip-compressed to browsers that
- * accept it. Nothing here shadows an API route: `/` and `/app/*` are the only paths it answers.
+ * accept it. A link that drops while the page loads does not leave it dead: its bootstrap tries
+ * again under /app/retry/N/ (see below). Nothing here shadows an API route: `/` and `/app/*`
+ * are the only paths it answers.
  */
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -23,17 +26,20 @@ const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 const CLIENT_DIR = fileURLToPath(new URL('../../dist/client/', import.meta.url));
 const HASHES_DIR = path.dirname(createRequire(import.meta.url).resolve('@noble/hashes/legacy.js')) + path.sep;
 
-/** Where a URL under /app/ is on disk, or null for what the page does not serve. */
+/** Where a URL under /app/ is on disk (its directory and its path there), or null for what the page does not serve. */
+function placeOf(url: string): { root: string; file: string } | null {
+  if (url.startsWith('/app/client/')) return { root: CLIENT_DIR, file: url.slice('/app/client/'.length) };
+  if (url.startsWith('/app/vendor/@noble/hashes/')) return { root: HASHES_DIR, file: url.slice('/app/vendor/@noble/hashes/'.length) };
+  return url.startsWith('/app/') ? { root: WEB_DIR, file: url.slice('/app/'.length) } : null;
+}
+
 function fileOf(url: string): string | null {
-  if (url.startsWith('/app/client/')) return path.join(CLIENT_DIR, url.slice('/app/client/'.length));
-  if (url.startsWith('/app/vendor/@noble/hashes/')) return path.join(HASHES_DIR, url.slice('/app/vendor/@noble/hashes/'.length));
-  return url.startsWith('/app/') ? path.join(WEB_DIR, url.slice('/app/'.length)) : null;
+  const place = placeOf(url);
+  return place && path.join(place.root, place.file);
 }
 
 /** A module specifier, as the page's import map and the browser resolve it from `from`. */
 function resolveModule(specifier: string, from: string): string {
-  if (specifier === 'trickle-audio-client') return '/app/client/index.js';
-  if (specifier.startsWith('trickle-audio-client/')) return `/app/client/${specifier.slice('trickle-audio-client/'.length)}`;
   if (specifier.startsWith('@noble/hashes/')) return `/app/vendor/${specifier}`;
   return new URL(specifier, `http://page${from}`).pathname;
 }
@@ -90,23 +96,28 @@ async function compress(request: FastifyRequest, reply: FastifyReply, payload: u
   return source.pipe(createGzip());
 }
 
-/** The CSP hash of the page's inline import map, the one inline script it may run. */
-function importMapHash(): string {
+/**
+ * The CSP hashes of the page's inline scripts, the only ones it may run: the import map, and
+ * the bootstrap that imports the app's entry (and tries again when the link drops meanwhile).
+ */
+function inlineScriptHashes(): string[] {
   const html = readFileSync(path.join(WEB_DIR, 'index.html'), 'utf8');
-  const map = /<script type="importmap">([\s\S]*?)<\/script>/.exec(html);
-  if (!map || !html.includes(STYLESHEET_LINK)) throw new Error('web/index.html has no import map, or no stylesheet link');
-  return cspHash(map[1]!);
+  const scripts = [...html.matchAll(/<script(?![^>]*\ssrc=)[^>]*>([\s\S]*?)<\/script>/g)].map((match) => match[1]!);
+  if (!html.includes('<script type="importmap">') || !html.includes('<script type="module">') || !html.includes(STYLESHEET_LINK)) {
+    throw new Error('web/index.html has no import map, no module bootstrap, or no stylesheet link');
+  }
+  return scripts.map(cspHash);
 }
 
 /**
- * Only this origin's scripts (and the import map), styles (and the page's inline stylesheet)
+ * Only this origin's scripts (and the page's inline import map and bootstrap), styles (and the page's inline stylesheet)
  * and API; audio from here or from blob: URLs (where no service worker adds the token, a
  * message is fetched with it and played from memory); no framing.
  */
 function contentSecurityPolicy(styles: string): string {
   return [
     "default-src 'self'",
-    `script-src 'self' ${importMapHash()}`,
+    `script-src 'self' ${inlineScriptHashes().join(' ')}`,
     `style-src 'self' ${cspHash(styles)}`,
     "img-src 'self' data: blob:",
     "media-src 'self' blob:",
@@ -144,6 +155,15 @@ export async function webRoutes(app: FastifyInstance): Promise<void> {
   // Only modules: the build writes nothing else there, and the package's other files are not the page's business.
   await files(CLIENT_DIR, '/app/client/', false, (pathName) => pathName.endsWith('.js'));
   await files(HASHES_DIR, '/app/vendor/@noble/hashes/', false, (pathName) => pathName.endsWith('.js'));
+  // The page's files again under /app/retry/N/ (N a number), where the page's bootstrap imports
+  // the app after a load the link cut: every module of the graph gets a URL of its own, so a
+  // browser that keeps a failed fetch in its module map (the HTML standard did until
+  // whatwg/html#10327) fetches it afresh, and the modules stay one graph.
+  app.get<{ Params: { generation: string; '*': string } }>('/app/retry/:generation/*', { schema: { hide: true } }, async (request, reply) => {
+    const place = /^\d{1,6}$/.test(request.params.generation) ? placeOf(`/app/${request.params['*']}`) : null;
+    if (!place || (place.root !== WEB_DIR && !place.file.endsWith('.js'))) return reply.callNotFound();
+    return reply.sendFile(place.file, place.root);
+  });
   app.addHook('onSend', compress);
   let page: string | null = null;
   app.get('/', { schema: { hide: true } }, async (_request, reply) => {

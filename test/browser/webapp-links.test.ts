@@ -10,6 +10,8 @@
  * - A one-minute voice message on the 3G link: the page picks a small rendition (AAC) by
  *   itself, the original when asked, and the small one sounds within a loose bound (the
  *   figures against the 1.5 s target are `npm run bench:listen`'s).
+ * - A first visit whose link drops for 2 s while the page's modules load: the app starts by
+ *   itself once the link is back (no reload), and says meanwhile that it waits.
  * Skipped without Chromium (and the media part without ffmpeg and espeak-ng).
  */
 import assert from 'node:assert/strict';
@@ -21,7 +23,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { linkScenarios } from '../../bench/links/scenarios.js';
 import { RECORDING_SECONDS, median } from '../../bench/links/recording.js';
-import { buildForBrowser, chromiumMissing, launchChromium, openApp, signIn, speechWav } from '../helpers/browser.js';
+import { buildForBrowser, chromiumMissing, launchChromium, openApp, PHONE, signIn, speechWav } from '../helpers/browser.js';
 import { newUser, request } from '../helpers/client.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { LinkEmulator } from '../helpers/link-emulator.js';
@@ -69,6 +71,46 @@ describe('the web app over an emulated phone link', { skip: chromiumMissing }, (
       assert.ok(bytes <= 1.08, `link bytes ${bytes.toFixed(3)}x the file`);
     } finally {
       await page.context().close();
+      await link.close();
+    }
+  });
+
+  test('the link drops for 2 s while the page loads its modules: the app starts by itself once it is back, with no reload', async () => {
+    const profile = scenario('3g').profile;
+    const link = await LinkEmulator.start(server.url, profile);
+    const context = await browser.newContext({ viewport: PHONE });
+    const page = await context.newPage();
+    const documents: string[] = [];
+    const failed: string[] = [];
+    let cutAt = 0;
+    page.on('request', (request) => {
+      if (request.isNavigationRequest()) documents.push(request.url());
+    });
+    page.on('requestfailed', (request) => failed.push(new URL(request.url()).pathname));
+    const entries: string[] = [];
+    page.on('requestfinished', (request) => {
+      if (/\/app\/(retry\/\d+\/)?app\.js$/.test(request.url())) entries.push(new URL(request.url()).pathname);
+    });
+    // The page has come; its modules are on their way (a round trip takes 200 ms): the link drops now.
+    page.on('requestfinished', (request) => {
+      if (cutAt || !request.isNavigationRequest()) return;
+      cutAt = Date.now();
+      link.restart({ ...profile, outages: [{ atMs: 0, durationMs: 2000, kind: 'reset' }] });
+    });
+    try {
+      await page.goto(`${link.url}/#/mine`, { waitUntil: 'commit' });
+      // While the link is down the page says it waits for it.
+      await page.locator('#load-status').waitFor({ state: 'visible', timeout: 2000 });
+      assert.ok(failed.some((url) => url.startsWith('/app/') && url.endsWith('.js')), `a module failed to load (failed: ${failed.join(', ')})`);
+      // Back 2 s after the cut; the first view (here the sign-in form) within 10 s of that.
+      await page.getByRole('heading', { name: 'Sign in' }).waitFor({ timeout: 12_000 });
+      measured.firstLoad = { afterCutMs: Date.now() - cutAt, entries };
+      assert.equal(await page.locator('#load-status').isVisible(), false, 'the waiting note goes once the app is up');
+      // The modules loaded after the outage fit together: the uploader comes after the first view.
+      await page.locator('body[data-uploader="ready"]').waitFor({ state: 'attached', timeout: 15_000 });
+      assert.equal(documents.length, 1, `the page was not reloaded: ${documents.join(', ')}`);
+    } finally {
+      await context.close();
       await link.close();
     }
   });

@@ -3,7 +3,8 @@
  * imports as a modulepreload (one round of requests on a phone's link, not one an import
  * depth), its stylesheet comes inline under a CSP hash, text is
  * gzip-compressed for browsers that take it and revalidates with a weak ETag, the service
- * worker may serve the whole origin, and the CSP stays strict.
+ * worker may serve the whole origin, the files come again under /app/retry/N/ (where the
+ * page's bootstrap looks after a load the link cut), and the CSP stays strict.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -48,7 +49,11 @@ describe('the web app files', () => {
     const preloaded = [...html.matchAll(/<link rel="modulepreload" href="([^"]+)">/g)].map((m) => m[1]);
     assert.deepEqual(preloaded, modules);
     const policy = page.headers.get('content-security-policy') ?? '';
-    assert.match(policy, /script-src 'self' 'sha256-[^']+';/);
+    // The inline scripts (the import map, the bootstrap) are allowed by their hashes alone.
+    const inlineScripts = [...html.matchAll(/<script(?![^>]*\ssrc=)[^>]*>([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
+    assert.equal(inlineScripts.length, 2);
+    const hashes = inlineScripts.map((code) => `'sha256-${createHash('sha256').update(code).digest('base64')}'`);
+    assert.ok(policy.includes(`script-src 'self' ${hashes.join(' ')};`), policy);
     // The stylesheet comes inline, allowed by its hash alone.
     const inline = /<style>([\s\S]*)<\/style>/.exec(html)![1]!;
     assert.equal(inline, readFileSync(path.join(import.meta.dirname, '..', '..', 'web', 'style.css'), 'utf8'));
@@ -58,6 +63,23 @@ describe('the web app files', () => {
       const reply = await fetch(`${server.url}${url}`);
       assert.equal(reply.status, 200, url);
       assert.match(reply.headers.get('content-type') ?? '', /javascript/, url);
+      await reply.arrayBuffer();
+    }
+  });
+
+  test('after a load the link cut, the page finds every file again under /app/retry/N/, and nothing else there', async () => {
+    for (const url of ['/app/app.js', '/app/style.css', '/app/client/api.js', '/app/vendor/@noble/hashes/legacy.js']) {
+      const first = await fetch(`${server.url}${url}`);
+      const again = await fetch(`${server.url}${url.replace('/app/', '/app/retry/3/')}`);
+      assert.equal(again.status, 200, url);
+      assert.equal(again.headers.get('content-type'), first.headers.get('content-type'), url);
+      assert.equal(again.headers.get('content-security-policy'), first.headers.get('content-security-policy'), url);
+      assert.ok(Buffer.from(await again.arrayBuffer()).equals(Buffer.from(await first.arrayBuffer())), url);
+    }
+    // A number, once; only modules from the SDK and the library; nothing outside them.
+    for (const url of ['/app/retry/x/app.js', '/app/retry/3/retry/4/app.js', '/app/retry/3/client/index.d.ts', '/app/retry/3/vendor/@noble/hashes/package.json', '/app/retry/3/../../package.json', '/app/retry/3/nothing.js']) {
+      const reply = await fetch(`${server.url}${url}`);
+      assert.equal(reply.status, 404, url);
       await reply.arrayBuffer();
     }
   });
