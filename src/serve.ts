@@ -1,5 +1,6 @@
 /** Runs the server until SIGTERM/SIGINT, finishing requests in flight; shared by `npm start` and `trickle serve`. */
 import { buildApp } from './build-app.js';
+import { reclaimSocketBuffers } from './buffer-reclaim.js';
 import { configHelp, loadConfig } from './config.js';
 import { listenForMetrics } from './http/metrics.js';
 import { stopOnSignals } from './shutdown.js';
@@ -19,5 +20,6 @@ export async function serve(argv: readonly string[], command = 'npm start --'): 
   // METRICS_PORT: /metrics on a listener of its own; a port that cannot be had fails the start.
   const metricsServer =
     config.metricsPort === null ? null : await listenForMetrics(app.metrics, { host: config.metricsHost, port: config.metricsPort, token: config.metricsToken });
+  reclaimSocketBuffers();
   stopOnSignals(app, { graceSeconds: config.shutdownGraceSeconds, metricsServer });
 }
