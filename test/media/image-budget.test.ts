@@ -13,6 +13,7 @@ import { FIXED_GEOMETRIES, MASTER } from '../../src/domain/media/image-size-poli
 import { newUser, request } from '../helpers/client.js';
 import { databaseKinds } from '../helpers/databases.js';
 import { fixture } from '../helpers/media.js';
+import { waitProcessed } from '../helpers/processing.js';
 import { startServer, TestClock, type TestServer } from '../helpers/server.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- views are checked field by field */
@@ -71,7 +72,7 @@ for (const kind of databaseKinds()) {
       after(() => server.close());
 
       test('decodes each original once, stores at most IMAGE_SIZES_PER_IMAGE sizes, answers the rest with the nearest', async () => {
-        await createClips(server, 2);
+        const details = await createClips(server, 2);
         // 4 lanes x 8 requests x 5 hints: 160 distinct geometries, each asked for both images.
         const modes = ['', '<', '/c'];
         const answers: any[] = [];
@@ -85,6 +86,8 @@ for (const kind of databaseKinds()) {
             }
           }),
         );
+        // The background job adds each image's thumb and full sizes whenever it runs: the rows are counted once it is done.
+        for (const detail of details) await waitProcessed(server.url, detail, undefined);
         const rows = await renditionRows(server);
         const images = [...new Set(rows.map((row) => row.image_file_id))];
         assert.equal(images.length, 2);
