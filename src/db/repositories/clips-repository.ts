@@ -4,8 +4,7 @@ import type { CreateOutcome, FilesToAttach } from '../../domain/media/ports.js';
 import type { OutboxWriter } from '../../domain/jobs/outbox.js';
 import type { Database } from '../database.js';
 import type { AudioClipsTable } from '../schema.js';
-import { createWithFiles, deleteFiles, loadRefs, withFiles } from './media-files.js';
-import { loadProcessing } from './media-processing-repository.js';
+import { createWithFiles, deleteFiles, loadViewParts, withFiles } from './media-files.js';
 
 /** Escapes LIKE wildcards so a search for "50%" means those characters. */
 function likePattern(query: string): string {
@@ -20,14 +19,7 @@ export class SqlClipRepository implements ClipRepository {
   }
 
   private async hydrate(rows: Array<Selectable<AudioClipsTable>>): Promise<ClipRecord[]> {
-    // Processing first: its outcome and the measured duration commit together, so a view that
-    // reads `ready` here reads that duration below (the other order can pair `ready` with the header's).
-    const processing = await loadProcessing(this.database.db, rows.map((r) => ({ audioFileId: r.audio_file_id, imageFileId: r.image_file_id })));
-    const { files, users } = await loadRefs(
-      this.database.db,
-      rows.flatMap((r) => (r.image_file_id === null ? [r.audio_file_id] : [r.audio_file_id, r.image_file_id])),
-      rows.map((r) => r.user_id),
-    );
+    const { files, users, processing } = await loadViewParts(this.database.db, rows, rows.map((r) => r.user_id));
     return withFiles(rows, files).map(({ row, audio, image }) => ({
       id: row.id,
       userId: row.user_id,

@@ -6,7 +6,8 @@ import type { UserRef } from '../../domain/users/ports.js';
 import type { MediaFilesTable, Tables } from '../schema.js';
 import { scopeOf } from '../transaction-scope.js';
 import { isUniqueViolation } from './errors.js';
-import { deleteRenditions } from './media-processing-repository.js';
+import type { MediaProcessing } from '../../domain/media/processing.js';
+import { deleteRenditions, loadProcessing } from './media-processing-repository.js';
 
 export function toMediaFile(row: Selectable<MediaFilesTable>): MediaFileRecord {
   return {
@@ -124,12 +125,20 @@ export async function createWithFiles<T>(db: Kysely<Tables>, files: FilesToAttac
   }
 }
 
-/** Loads file rows and user names for a page of clips or messages in two queries. */
-export async function loadRefs(
+/**
+ * What a page of clip or message rows needs besides themselves: their audio and image files, the
+ * users they name, and their processing. Processing is read first: its outcome and the measured
+ * duration commit together, so a view that reads `ready` then reads that duration with the
+ * files (in the other order, on PostgreSQL, where each statement has its own snapshot, a view
+ * could pair `ready` with the duration the header declared).
+ */
+export async function loadViewParts(
   db: Kysely<Tables>,
-  fileIds: number[],
+  rows: ReadonlyArray<{ audio_file_id: number; image_file_id: number | null }>,
   userIds: number[],
-): Promise<{ files: Map<number, MediaFileRecord>; users: Map<number, UserRef> }> {
+): Promise<{ files: Map<number, MediaFileRecord>; users: Map<number, UserRef>; processing: Map<number, MediaProcessing> }> {
+  const processing = await loadProcessing(db, rows.map((r) => ({ audioFileId: r.audio_file_id, imageFileId: r.image_file_id })));
+  const fileIds = rows.flatMap((r) => (r.image_file_id === null ? [r.audio_file_id] : [r.audio_file_id, r.image_file_id]));
   const files = new Map<number, MediaFileRecord>();
   const users = new Map<number, UserRef>();
   if (fileIds.length > 0) {
@@ -142,7 +151,7 @@ export async function loadRefs(
       users.set(row.id, { id: row.id, username: row.username });
     }
   }
-  return { files, users };
+  return { files, users, processing };
 }
 
 /**

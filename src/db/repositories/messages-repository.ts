@@ -4,8 +4,7 @@ import type { MessageFilter, MessageRecord, MessageRepository, NewMessage } from
 import type { OutboxWriter } from '../../domain/jobs/outbox.js';
 import type { Database } from '../database.js';
 import type { MessagesTable } from '../schema.js';
-import { createWithFiles, deleteFiles, loadRefs, withFiles } from './media-files.js';
-import { loadProcessing } from './media-processing-repository.js';
+import { createWithFiles, deleteFiles, loadViewParts, withFiles } from './media-files.js';
 
 export class SqlMessageRepository implements MessageRepository {
   private readonly database: Database;
@@ -15,14 +14,7 @@ export class SqlMessageRepository implements MessageRepository {
   }
 
   private async hydrate(rows: Array<Selectable<MessagesTable>>): Promise<MessageRecord[]> {
-    // Processing first: its outcome and the measured duration commit together, so a view that
-    // reads `ready` here reads that duration below (the other order can pair `ready` with the header's).
-    const processing = await loadProcessing(this.database.db, rows.map((r) => ({ audioFileId: r.audio_file_id, imageFileId: r.image_file_id })));
-    const { files, users } = await loadRefs(
-      this.database.db,
-      rows.flatMap((r) => (r.image_file_id === null ? [r.audio_file_id] : [r.audio_file_id, r.image_file_id])),
-      rows.flatMap((r) => [r.sender_id, r.recipient_id]),
-    );
+    const { files, users, processing } = await loadViewParts(this.database.db, rows, rows.flatMap((r) => [r.sender_id, r.recipient_id]));
     return withFiles(rows, files).map(({ row, audio, image }) => ({
       id: row.id,
       senderId: row.sender_id,
