@@ -53,3 +53,8 @@ export function buildBareServer(projectRoot: string, outDir: string): Promise<st
 export function buildTusServer(projectRoot: string, outDir: string): Promise<string> {
   return buildBenchProgram(projectRoot, outDir, 'tus-server-program', 'the @tus/server peer');
 }
+
+/** Builds bench/s3-relay-program.ts into `outDir`; resolves the .js path. */
+export function buildS3Relay(projectRoot: string, outDir: string): Promise<string> {
+  return buildBenchProgram(projectRoot, outDir, 's3-relay-program', 'the S3 relay');
+}

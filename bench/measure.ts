@@ -57,7 +57,9 @@ export interface VariantSettings {
 
 /** A fresh server process of the variant, with an empty data folder. */
 export function startVariant(variant: Variant, settings: VariantSettings, context: BenchContext): Promise<ManagedServer> {
-  if (variant.server === 'bare') return startBare({ programJs: context.bareJs, durable: variant.durable, tempRoot: context.tempRoot });
+  if (variant.server === 'bare' || variant.server === 'floor') {
+    return startBare({ programJs: context.bareJs, durable: variant.durable, tempRoot: context.tempRoot, record: variant.server === 'floor' });
+  }
   if (variant.server === 'tus') return startTus({ programJs: context.tusJs, tempRoot: context.tempRoot });
   return startTrickle({
     serverJs: context.trickleJs,
@@ -72,7 +74,7 @@ export function startVariant(variant: Variant, settings: VariantSettings, contex
 
 /** How the variant's server is spoken to (logging in first, for Trickle). */
 export async function targetFor(variant: Variant, server: ManagedServer, agent: http.Agent, source: SourceFile): Promise<UploadTarget> {
-  if (variant.server === 'bare') return bareTarget(agent, server.baseUrl, server.dataDir, source);
+  if (variant.server === 'bare' || variant.server === 'floor') return bareTarget(agent, server.baseUrl, server.dataDir, source);
   if (variant.server === 'tus') return tusTarget(agent, server.baseUrl, server.dataDir, source);
   const client = { agent, baseUrl: server.baseUrl, token: await trickleLogin(agent, server.baseUrl) };
   return variant.server === 'trickle-tus' ? trickleTusTarget(client, source) : trickleTarget(client, variant.server === 'trickle-raw' ? 'raw' : 'multipart', source);

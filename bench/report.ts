@@ -38,10 +38,11 @@ const SERVER_LABEL: Record<ThroughputSummary['server'], string> = {
   'trickle-tus': 'trickle tus PATCH',
   tus: '@tus/server',
   bare: 'bare node:http',
+  floor: 'floor (bare+SHA1+record)',
 };
 
 export function formatThroughputTable(rows: readonly ThroughputSummary[]): string {
-  const header = ['scenario', 'server', 'durability', 'size', 'chunk', 'conc', 'MiB/s (median)', 'min-max', 'vs bare', 'vs tus', 'vs raw', 'server CPU s/GiB', 'peak RSS', 'runs'];
+  const header = ['scenario', 'server', 'durability', 'size', 'chunk', 'conc', 'MiB/s (median)', 'min-max', 'vs bare', 'vs floor', 'vs tus', 'vs raw', 'server CPU s/GiB', 'peak RSS', 'runs'];
   const body = rows.map((row) => [
     row.scenario,
     SERVER_LABEL[row.server],
@@ -52,13 +53,14 @@ export function formatThroughputTable(rows: readonly ThroughputSummary[]): strin
     row.mibPerSecond ? row.mibPerSecond.median.toFixed(1) : 'FAILED',
     row.mibPerSecond ? `${row.mibPerSecond.min.toFixed(0)}-${row.mibPerSecond.max.toFixed(0)}` : '',
     row.ratioVsBare === null ? (row.server === 'bare' ? '1.00' : '-') : row.ratioVsBare.toFixed(2),
+    row.ratioVsFloor === null ? '' : row.ratioVsFloor.toFixed(2),
     row.ratioVsTus === null ? '' : row.ratioVsTus.toFixed(2),
     row.ratioVsRaw === null ? '' : row.ratioVsRaw.toFixed(2),
     row.serverCpuSecondsPerGiB === null ? '-' : row.serverCpuSecondsPerGiB.toFixed(2),
     row.peakRssBytes === null ? '-' : formatBytes(row.peakRssBytes),
     runsCell(row.runs, row.failures),
   ]);
-  return formatColumns(header, body, new Set([5, 6, 7, 8, 9, 10, 11, 12, 13]));
+  return formatColumns(header, body, new Set([5, 6, 7, 8, 9, 10, 11, 12, 13, 14]));
 }
 
 export function formatClipTable(rows: readonly ClipSummary[]): string {
@@ -107,7 +109,7 @@ export function formatConcurrentUploadsTable(rows: readonly ConcurrentUploadsSum
 }
 
 export function formatCapacityTable(rows: readonly CapacitySummary[]): string {
-  const header = ['scenario', 'server', 'durability', 'clients', 'chunk', 'chunk requests', 'errors', 'req per CPU-s', 'vs tus', 'vs bare', 'p50 ms', 'p99 ms', 'p99/p50', 'max ms', 'peak RSS', 'runs'];
+  const header = ['scenario', 'server', 'durability', 'clients', 'chunk', 'chunk requests', 'errors', 'req per CPU-s', 'vs tus', 'vs bare', 'vs floor', 'p50 ms', 'p99 ms', 'p99/p50', 'max ms', 'peak RSS', 'runs'];
   const body = rows.map((row) => [
     row.scenario,
     SERVER_LABEL[row.server],
@@ -119,6 +121,7 @@ export function formatCapacityTable(rows: readonly CapacitySummary[]): string {
     row.requestsPerCpuSecond === null ? 'FAILED' : row.requestsPerCpuSecond.toFixed(0),
     row.ratioVsTus === null ? (row.server === 'tus' ? '1.00' : '-') : row.ratioVsTus.toFixed(2),
     row.ratioVsBare === null ? (row.server === 'bare' ? '1.00' : '-') : row.ratioVsBare.toFixed(2),
+    row.ratioVsFloor === null ? '' : row.ratioVsFloor.toFixed(2),
     ms(row.p50Ms),
     ms(row.p99Ms),
     row.p50Ms && row.p99Ms !== null ? (row.p99Ms / row.p50Ms).toFixed(2) : '-',
@@ -126,7 +129,7 @@ export function formatCapacityTable(rows: readonly CapacitySummary[]): string {
     row.peakRssBytes === null ? '-' : formatBytes(row.peakRssBytes),
     runsCell(row.runs, row.failures),
   ]);
-  const table = formatColumns(header, body, new Set([3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]));
+  const table = formatColumns(header, body, new Set([3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]));
   const samples = rows.flatMap((row) => row.errorSamples.map((message) => `  ${row.scenario} ${SERVER_LABEL[row.server]}: ${message}`));
   return samples.length > 0 ? `${table}\nErrors seen:\n${samples.join('\n')}` : table;
 }

@@ -1,7 +1,9 @@
 /**
  * `npm run bench:s3`: Trickle on S3-compatible storage against the object store's own ceiling,
- * plain PutObject requests of the same sizes to the same server, in one run with the two taking
- * turns; and how long completing a big upload takes after its last byte, in order and shuffled.
+ * plain PutObject requests of the same sizes to the same server, and the relay floor (a bare
+ * node:http server streaming each chunk into one PutObject, bench/s3-relay-program.ts: the least
+ * a server between the client and the store can do), in one run with the three taking turns;
+ * and how long completing a big upload takes after its last byte, in order and shuffled.
  *
  * Uses the S3 server that TEST_S3_* names, or starts the test one (scripts/s3-test-server.sh).
  *   --runs N       runs per figure, median reported (default 5)
@@ -16,7 +18,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { buildTrickle } from './build.js';
+import { buildS3Relay, buildTrickle } from './build.js';
 import { bufferBody, expectStatus, send } from './http-client.js';
 import { MiB } from './options.js';
 import { spawnWithDataDir } from './server-process.js';
@@ -57,6 +59,19 @@ async function putObjects(client: S3Client, bucket: string, total: number, chunk
   }
   const seconds = (performance.now() - started) / 1000;
   for (const Key of keys) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key }));
+  return seconds;
+}
+
+/** Seconds to send `total` bytes through the relay floor as sequential requests of `chunk` bytes (then deleted). */
+async function relayPuts(agent: http.Agent, baseUrl: string, total: number, chunk: Buffer): Promise<number> {
+  const keys: string[] = [];
+  const started = performance.now();
+  for (let sent = 0; sent < total; sent += chunk.length) {
+    const reply = expectStatus(await send(agent, `${baseUrl}/piece`, 'PUT', { 'content-type': 'application/octet-stream' }, bufferBody(chunk)), 200, 'relay PUT');
+    keys.push((JSON.parse(reply.body) as { key: string }).key);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  for (const key of keys) expectStatus(await send(agent, `${baseUrl}/piece?key=${encodeURIComponent(key)}`, 'DELETE', {}), 200, 'relay DELETE');
   return seconds;
 }
 
@@ -102,6 +117,17 @@ async function main(): Promise<void> {
     port,
     healthPath: '/healthz',
   }));
+  const relayJs = await buildS3Relay(ROOT, path.join(ROOT, '.bench', 's3-relay'));
+  const relay = await spawnWithDataDir(tempRoot, 's3-relay', (_dataDir, port) => ({
+    name: 'S3 relay',
+    args: [relayJs],
+    env: {
+      PORT: String(port), S3_ENDPOINT: s3.endpoint, S3_BUCKET: s3.bucket, S3_PREFIX: `${prefix}-relay`,
+      AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    },
+    port,
+    healthPath: '/healthz',
+  }));
   const agent = new http.Agent({ keepAlive: true });
   const client: TrickleClient = { agent, baseUrl: server.baseUrl, token: await trickleLogin(agent, server.baseUrl) };
   const s3Client = new S3Client({
@@ -113,20 +139,24 @@ async function main(): Promise<void> {
     console.log(`S3 at ${s3.endpoint}; ${runs} runs of ${size / MiB} MiB per figure, taking turns\n`);
     // Trickle's chunks are timed without the last one, which also completes the upload (SHA1,
     // assembly): that is timed apart, since plain PutObject requests make no file of the pieces.
-    console.log('| chunk | PutObject MiB/s | Trickle chunks MiB/s | ratio | completing the upload (s) |\n|---|---|---|---|---|');
+    console.log('| chunk | PutObject MiB/s | relay floor MiB/s | Trickle chunks MiB/s | Trickle vs PutObject | relay vs PutObject | Trickle vs relay | completing the upload (s) |\n|---|---|---|---|---|---|---|---|');
     for (const chunkSize of [8 * MiB, 256 * 1024]) {
       const chunk = randomBytes(chunkSize);
       const put: number[] = [];
+      const relayed: number[] = [];
       const trickle: number[] = [];
       const completion: number[] = [];
       for (let run = 0; run < runs; run += 1) {
         put.push(size / MiB / (await putObjects(s3Client, s3.bucket, size, chunk)));
+        relayed.push(size / MiB / (await relayPuts(agent, relay.baseUrl, size, chunk)));
         const times = await trickleUpload(client, size, chunk, null);
         trickle.push((size - chunkSize) / MiB / times.slice(0, -1).reduce((a, b) => a + b, 0));
         completion.push(times.at(-1)!);
       }
-      const [p, t] = [median(put)!, median(trickle)!];
-      console.log(`| ${chunkSize / 1024} KiB | ${p.toFixed(1)} | ${t.toFixed(1)} | ${(t / p).toFixed(2)}x | ${median(completion)!.toFixed(3)} |`);
+      const [p, r, t] = [median(put)!, median(relayed)!, median(trickle)!];
+      console.log(
+        `| ${chunkSize / 1024} KiB | ${p.toFixed(1)} | ${r.toFixed(1)} | ${t.toFixed(1)} | ${(t / p).toFixed(2)}x | ${(r / p).toFixed(2)}x | ${(t / r).toFixed(2)}x | ${median(completion)!.toFixed(3)} |`,
+      );
     }
 
     console.log(`\nCompleting a ${big / MiB} MiB upload of 8 MiB chunks: the last chunk's request against the median one`);
@@ -141,6 +171,7 @@ async function main(): Promise<void> {
     agent.destroy();
     s3Client.destroy();
     await server.stop();
+    await relay.stop();
     await rm(tempRoot, { recursive: true, force: true });
   }
 }

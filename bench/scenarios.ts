@@ -7,7 +7,8 @@ import { MiB } from './options.js';
 import type { ChunkOrder } from './upload-client.js';
 
 /** trickle-tus: tus 1.0 PATCHes to Trickle's own /files/ endpoint (SPEC 7). */
-export type ServerName = 'trickle-raw' | 'trickle-multipart' | 'trickle-tus' | 'tus' | 'bare';
+/** `floor`: the bare server that also hashes and records each chunk durably, the least Trickle's promise costs. */
+export type ServerName = 'trickle-raw' | 'trickle-multipart' | 'trickle-tus' | 'tus' | 'bare' | 'floor';
 export type TrickleServerName = 'trickle-raw' | 'trickle-multipart' | 'trickle-tus';
 
 export interface Variant {
@@ -79,12 +80,17 @@ function pair(durable: boolean, ...trickle: TrickleServerName[]): Variant[] {
   return [...trickle, 'bare' as const].map((server) => ({ server, durable }));
 }
 
+/** Trickle, the bare server and the floor (bare + SHA1 + record), all alike durable or not. */
+function withFloor(durable: boolean, ...trickle: TrickleServerName[]): Variant[] {
+  return [...trickle, 'bare' as const, 'floor' as const].map((server) => ({ server, durable }));
+}
+
 /**
  * Trickle, @tus/server and the baseline, all without fdatasync (the FileStore never
  * syncs). Only for sequential scenarios: tus takes one PATCH at a time per upload.
  */
 function withTus(...trickle: TrickleServerName[]): Variant[] {
-  return [...trickle, 'tus' as const, 'bare' as const].map((server) => ({ server, durable: false }));
+  return [...trickle, 'tus' as const, 'bare' as const, 'floor' as const].map((server) => ({ server, durable: false }));
 }
 
 export function allScenarios({ size, clients, quick }: ScenarioSettings): Scenario[] {
@@ -99,9 +105,10 @@ export function allScenarios({ size, clients, quick }: ScenarioSettings): Scenar
     variants,
   });
   return [
-    throughput('seq-8m', 'seq-8m', size, eight, 1, [...pair(true, 'trickle-raw', 'trickle-multipart'), ...withTus('trickle-raw', 'trickle-multipart', 'trickle-tus')]),
+    throughput('seq-8m', 'seq-8m', size, eight, 1, [...withFloor(true, 'trickle-raw', 'trickle-multipart'), ...withTus('trickle-raw', 'trickle-multipart', 'trickle-tus')]),
     throughput('conc4-8m', 'conc4-8m', size, eight, 4, [...pair(true, 'trickle-raw'), ...pair(false, 'trickle-raw')]),
-    throughput('seq-256k', 'seq-256k', size, 256 * 1024, 1, withTus('trickle-raw', 'trickle-tus')),
+    // Durable too (issue 27 compares Trickle with the bare server, both durable).
+    throughput('seq-256k', 'seq-256k', size, 256 * 1024, 1, [...withFloor(true, 'trickle-raw'), ...withTus('trickle-raw', 'trickle-tus')]),
     throughput('rss-10m', 'rss', 10 * MiB, eight, 1, pair(false, 'trickle-raw')),
     throughput('rss-big', 'rss', size, eight, 1, pair(false, 'trickle-raw')),
     { kind: 'clip', name: 'clip-in-order', group: 'clip', size, chunkSize: eight, order: 'in-order' },
@@ -124,6 +131,7 @@ export function allScenarios({ size, clients, quick }: ScenarioSettings): Scenar
         { server: 'trickle-tus', durable: true },
         { server: 'tus', durable: false },
         { server: 'bare', durable: true },
+        { server: 'floor', durable: true },
       ],
     },
   ];

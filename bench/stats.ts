@@ -37,6 +37,8 @@ export interface ThroughputSummary {
    * dividing two medians would.
    */
   ratioVsBare: number | null;
+  /** Against the floor (bare + SHA1 + record) in the same runs. */
+  ratioVsFloor: number | null;
   /** The same, against @tus/server (no sync) in the same run; for Trickle rows of scenarios that have a tus variant. */
   ratioVsTus: number | null;
   peakRssBytes: number | null;
@@ -81,7 +83,9 @@ export function summariseThroughput(scenarios: readonly ThroughputScenario[], re
         failures: mine.length - good.length,
         mibPerSecond: speeds.length > 0 ? { median: median(speeds)!, min: Math.min(...speeds), max: Math.max(...speeds) } : null,
         ratioVsBare: variant.server === 'bare' ? null : pairedRatio(records, good, 'bare'),
-        ratioVsTus: isTrickle(variant.server) ? pairedRatio(records, good, 'tus') : null,
+        ratioVsFloor: isTrickle(variant.server) ? pairedRatio(records, good, 'floor') : null,
+        // The floor's own ratio to @tus/server is what any server keeping Trickle's promise could reach.
+        ratioVsTus: isTrickle(variant.server) || variant.server === 'floor' ? pairedRatio(records, good, 'tus') : null,
         peakRssBytes: median(good.map((r) => r.peakRssBytes)),
         serverCpuSeconds: median(good.map((r) => r.serverCpuSeconds)),
         serverCpuSecondsPerGiB: median(good.map((r) => (r.serverCpuSeconds * 1024 ** 3) / r.size)),
@@ -201,6 +205,8 @@ export interface CapacitySummary {
   /** Medians of per-run ratios of requests per CPU-second to @tus/server's and the bare server's in the same run. */
   ratioVsTus: number | null;
   ratioVsBare: number | null;
+  /** Against the floor (bare + SHA1 + record) in the same runs. */
+  ratioVsFloor: number | null;
 }
 
 export function summariseCapacity(scenarios: readonly CapacityScenario[], records: readonly CapacityRecord[]): CapacitySummary[] {
@@ -237,6 +243,7 @@ export function summariseCapacity(scenarios: readonly CapacityScenario[], record
         peakRssBytes: of((r) => r.peakRssBytes),
         ratioVsTus: ratioTo('tus'),
         ratioVsBare: ratioTo('bare'),
+        ratioVsFloor: isTrickle(variant.server) ? ratioTo('floor') : null,
       };
     }),
   );

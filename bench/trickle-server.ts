@@ -19,10 +19,12 @@ export interface TrickleOptions {
 export function startTrickle(options: TrickleOptions): Promise<ManagedServer> {
   const { cpuProfile } = options;
   const profArgs = cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfile.dir}`, `--cpu-prof-name=${cpuProfile.name}`] : [];
+  // For profilers outside V8 (e.g. BENCH_TRICKLE_NODE_ARGS=--perf-basic-prof for Linux perf).
+  const extraArgs = (process.env.BENCH_TRICKLE_NODE_ARGS ?? '').split(' ').filter(Boolean);
   return spawnWithDataDir(options.tempRoot, 'trickle', (dataDir, port) => ({
     name: 'Trickle',
     // The same V8 flag as `npm start`: a small young generation keeps peak RSS flat.
-    args: ['--max-semi-space-size=1', ...profArgs, options.serverJs],
+    args: ['--max-semi-space-size=1', ...profArgs, ...extraArgs, options.serverJs],
     port,
     healthPath: '/healthz',
     env: {
