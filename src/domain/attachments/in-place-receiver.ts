@@ -292,30 +292,43 @@ class CoalescingWriter {
 /**
  * A chunk's bytes as they arrive, telling its region hold when it waits for them, so that a
  * request that needs the region can cut it off when they stop coming (region-locks.ts).
+ *
+ * Each wait is its own promise, settled by the bytes or by the cut. (Racing every read against
+ * one long-lived "cut" promise would leave a reaction on it per read, each holding that read's
+ * buffer: a chunk's every buffer would stay reachable until the request ended, to be promoted
+ * and freed only by full collections.)
  */
 class StaleAwareSource {
   private readonly iterator: AsyncIterator<Buffer>;
   private readonly hold: RegionHold;
-  private readonly cut: Promise<never>;
+  /** Why the source was cut off, once it was: every later read fails with it. */
+  private cutOff: ApiError | null = null;
+  /** Fails the read under way, if one is. */
+  private failWaiting: ((error: ApiError) => void) | null = null;
   private done = false;
 
   constructor(source: AsyncIterable<Buffer>, hold: RegionHold) {
     this.iterator = source[Symbol.asyncIterator]();
     this.hold = hold;
-    this.cut = new Promise<never>((_, reject) => {
-      hold.cut = () => reject(new ApiError('request_timeout', 'The chunk stopped arriving, and another request needed its bytes.'));
-    });
-    this.cut.catch(() => undefined);
+    hold.cut = () => {
+      this.cutOff ??= new ApiError('request_timeout', 'The chunk stopped arriving, and another request needed its bytes.');
+      this.failWaiting?.(this.cutOff);
+    };
   }
 
   /** The next bytes, or null at the end. */
   async next(): Promise<Buffer | null> {
+    if (this.cutOff) throw this.cutOff;
     this.hold.waitingForBytesSince = Date.now();
     try {
-      const result = await Promise.race([this.iterator.next(), this.cut]);
+      const result = await new Promise<IteratorResult<Buffer>>((resolve, reject) => {
+        this.failWaiting = reject;
+        this.iterator.next().then(resolve, reject);
+      });
       if (result.done) this.done = true;
       return result.done ? null : result.value;
     } finally {
+      this.failWaiting = null;
       this.hold.waitingForBytesSince = null;
     }
   }
