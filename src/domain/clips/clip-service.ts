@@ -2,7 +2,7 @@
 import { ApiError } from '../errors.js';
 import type { Outbox } from '../jobs/outbox.js';
 import { createWithFiles, type MediaIntake, type UploadedFile } from '../media/media-intake.js';
-import type { BlobStore } from '../storage/ports.js';
+import type { ForgottenBlobs } from '../maintenance/forgotten-blobs.js';
 import type { ClipChanges, ClipFilter, ClipRecord, ClipRepository, Location } from './ports.js';
 import type { Clock } from '../clock.js';
 
@@ -18,20 +18,21 @@ export interface ClipInput {
 export class ClipService {
   private readonly clips: ClipRepository;
   private readonly intake: MediaIntake;
-  private readonly store: BlobStore;
+  /** Deletes a deleted clip's files, unless a backup holds deletions. */
+  private readonly forgotten: ForgottenBlobs;
   private readonly clock: Clock;
   private readonly outbox: Outbox;
 
   constructor(
     clips: ClipRepository,
     intake: MediaIntake,
-    store: BlobStore,
+    forgotten: ForgottenBlobs,
     clock: Clock,
     outbox: Outbox,
   ) {
     this.clips = clips;
     this.intake = intake;
-    this.store = store;
+    this.forgotten = forgotten;
     this.clock = clock;
     this.outbox = outbox;
   }
@@ -72,7 +73,7 @@ export class ClipService {
 
   async delete(userId: number, id: number): Promise<void> {
     await this.owned(userId, id);
-    for (const key of await this.clips.delete(id)) await this.store.deleteBlob(key);
+    await this.forgotten.delete(await this.clips.delete(id));
   }
 
   private async owned(userId: number, id: number): Promise<ClipRecord> {

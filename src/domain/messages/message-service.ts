@@ -2,7 +2,7 @@
 import { ApiError } from '../errors.js';
 import type { Outbox } from '../jobs/outbox.js';
 import { createWithFiles, type MediaIntake, type UploadedFile } from '../media/media-intake.js';
-import type { BlobStore } from '../storage/ports.js';
+import type { ForgottenBlobs } from '../maintenance/forgotten-blobs.js';
 import type { BlockRepository, UserRepository } from '../users/ports.js';
 import type { Clock } from '../clock.js';
 import type { MessageFilter, MessageRecord, MessageRepository } from './ports.js';
@@ -24,7 +24,8 @@ export class MessageService {
   private readonly users: UserRepository;
   private readonly blocks: BlockRepository;
   private readonly intake: MediaIntake;
-  private readonly store: BlobStore;
+  /** Deletes the files of a message gone from both sides, unless a backup holds deletions. */
+  private readonly forgotten: ForgottenBlobs;
   private readonly clock: Clock;
   private readonly outbox: Outbox;
 
@@ -33,7 +34,7 @@ export class MessageService {
     users: UserRepository,
     blocks: BlockRepository,
     intake: MediaIntake,
-    store: BlobStore,
+    forgotten: ForgottenBlobs,
     clock: Clock,
     outbox: Outbox,
   ) {
@@ -41,7 +42,7 @@ export class MessageService {
     this.users = users;
     this.blocks = blocks;
     this.intake = intake;
-    this.store = store;
+    this.forgotten = forgotten;
     this.clock = clock;
     this.outbox = outbox;
   }
@@ -103,7 +104,7 @@ export class MessageService {
     if (message.senderId === userId) sides.push('sender');
     if (message.recipientId === userId) sides.push('recipient');
     for (const side of sides) {
-      for (const key of await this.messages.deleteFor(id, side)) await this.store.deleteBlob(key);
+      await this.forgotten.delete(await this.messages.deleteFor(id, side));
     }
   }
 }
