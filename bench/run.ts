@@ -178,7 +178,7 @@ async function main(): Promise<number> {
     log(formatCapacityTable(summary.capacity));
   }
   log(`\nSHA1 alone on this machine: ${sha1CpuSecondsPerGiB.toFixed(2)} CPU s/GiB.`);
-  log('\nTargets (issue 17; capacity from issue 27; clip and RSS from issue #5):\n');
+  log('\nTargets (issue 17; issue 27: capacity and the 8 MiB / 256 KiB ratios; clip and RSS from issue #5):\n');
   log(formatGoals(goals));
   log(`\nClient RSS ${formatBytes(clientRssBeforeRuns)} before the runs, peak ${formatBytes(results.clientPeakRssBytes)}.`);
   log(`Every run: ${path.relative(process.cwd(), jsonPath)}`);
