@@ -50,8 +50,11 @@ export interface ChunkReceiver {
   applyReplacements(end: number): Promise<void>;
   /** The chunk is recorded: what it stored belongs to the upload now. */
   recorded(): void;
-  /** Where this request's bytes can be read cheaply while it lasts, for hashing them; null if nowhere. */
-  localSource(): LocalBytes | null;
+  /**
+   * Where this request's bytes can be read cheaply, for hashing them, handed over: they stay
+   * readable after close() until the taker releases them. Null if nowhere (at most once).
+   */
+  takeLocalSource(): LocalBytes | null;
   /** Lets other writers into the chunk's region (once its bytes are recorded). */
   releaseRegion(): void;
   close(): Promise<void>;

@@ -115,7 +115,7 @@ export class InPlaceReceiver implements ChunkReceiver {
     // The bytes are in the upload's own file already.
   }
 
-  localSource(): null {
+  takeLocalSource(): null {
     return null; // the bytes are in the upload's own file already
   }
 

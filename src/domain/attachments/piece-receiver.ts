@@ -98,14 +98,21 @@ export class PieceReceiver implements ChunkReceiver {
     return hash.digest('hex');
   }
 
-  /** Where the chunk's bytes can be read while the request lasts (hashing them needs no download). */
-  localSource(): LocalBytes | null {
-    if (!this.scratch || this.written === 0 || this.storedKey === null) return null;
+  /**
+   * The scratch copy of the stored piece, handed over (hashing it needs no download): close()
+   * leaves it to the taker, who deletes it with release().
+   */
+  takeLocalSource(): LocalBytes | null {
+    const scratch = this.scratch;
+    if (!scratch || this.written === 0 || this.storedKey === null) return null;
+    this.scratch = null;
+    const offset = this.offset;
     return {
-      start: this.offset,
-      end: this.offset + this.written,
+      start: offset,
+      end: offset + this.written,
       pieceKey: this.storedKey,
-      read: (start, end) => this.readScratch(start - this.offset, end - this.offset),
+      read: (start, end) => readHandle(scratch, start - offset, end - offset),
+      release: () => scratch.discard(),
     };
   }
 

@@ -76,6 +76,12 @@ export interface TrailingChunkParams {
 /** What content sniffing reads of a file's head (file-type's own need). */
 const SNIFF_BYTES = 4100;
 
+/**
+ * Chunks' scratch copies of one upload that may wait for their hash after their replies; past
+ * that a reply waits too, so a client faster than the hashing cannot pile them up on disk.
+ */
+const MAX_LOCAL_HASHES_PENDING = 2;
+
 /** Completion attempts before giving up on an upload whose bytes keep changing under it. */
 const FINALIZE_ATTEMPTS = 8;
 
@@ -219,7 +225,7 @@ export class UploadEngine {
         committed = await this.commit(state, receiver, record, chunk, chunk.offset + result.written);
         // Our bytes are recorded: let go of the region before hashing the rest of the file.
         receiver.releaseRegion();
-        if (committed.state === 'uploading') committed = await this.afterCommit(state, receiver.localSource(), committed, chunk.offset);
+        if (committed.state === 'uploading') committed = await this.afterCommit(state, receiver.takeLocalSource(), committed, chunk.offset);
       }
       if (result.sourceError !== null) throw result.sourceError;
       return committed;
@@ -330,10 +336,13 @@ export class UploadEngine {
 
   /** Once recorded: hash what is contiguous, sniff the type from the head, finalize when whole. */
   private async afterCommit(state: UploadState, local: LocalBytes | null, committed: AttachmentRecord, offset: number): Promise<AttachmentRecord> {
-    // Bytes at hand (a piece's scratch file) are hashed now rather than read back from the
-    // store; bytes written in place are read back in the background (from the page cache).
-    if (local) await state.hashToEnd(local).catch(() => undefined);
-    else if (committed.size === null || committed.receivedBytes < committed.size) state.scheduleHashing();
+    // Bytes at hand (a piece's scratch file) are hashed from it, not read back from the store,
+    // in the background: the reply need not wait (a completion waits for it); bytes written in
+    // place are read back in the background too (from the page cache).
+    if (local) {
+      const hashed = state.hashInBackground(local);
+      if (state.localHashesPending > MAX_LOCAL_HASHES_PENDING) await hashed;
+    } else if (committed.size === null || committed.receivedBytes < committed.size) state.scheduleHashing();
     let current = committed;
     if (offset < SNIFF_BYTES) current = await this.sniffEarly(current);
     if (current.size !== null && current.receivedBytes === current.size) current = await this.finalize(state, current);

@@ -32,6 +32,8 @@ export interface LocalBytes {
   end: number;
   pieceKey: string;
   read: ByteSource['read'];
+  /** Lets go of them (deletes the scratch file); called once they are hashed or no longer needed. */
+  release(): Promise<void>;
 }
 
 /** Changes this process committed and remembers, at most; past that a newer version rehashes. */
@@ -59,6 +61,8 @@ export class UploadState {
   private hashGeneration = 0;
   /** Serialises hashing work; each step waits for the one before. */
   private hashing: Promise<void> = Promise.resolve();
+  /** Chunks' local copies handed to hashInBackground and not hashed yet. */
+  localHashesPending = 0;
   /** Serialises commits of ranges so the mirror always matches the last commit. */
   private committing: Promise<unknown> = Promise.resolve();
 
@@ -153,6 +157,24 @@ export class UploadState {
     if (prefix - Math.max(this.scheduledUpTo, this.hashedUpTo) < HASH_BATCH) return;
     this.scheduledUpTo = prefix;
     this.hashing = this.hashing.then(() => this.catchUp(null)).catch(() => undefined);
+  }
+
+  /**
+   * Hashes in the background, after what is queued, whatever is contiguous then, reading
+   * `local` (a chunk's scratch file) instead of the store where it holds the bytes; `local` is
+   * released afterwards. The request that stored them answers without waiting for the hash.
+   */
+  hashInBackground(local: LocalBytes): Promise<void> {
+    this.localHashesPending += 1;
+    const run = this.hashing
+      .then(() => this.catchUp(local))
+      .catch(() => undefined)
+      .finally(() => {
+        this.localHashesPending -= 1;
+        return local.release().catch(() => undefined);
+      });
+    this.hashing = run;
+    return run;
   }
 
   /**
