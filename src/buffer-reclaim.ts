@@ -39,10 +39,8 @@ export class BufferReclaimer {
   }
 }
 
-/** Checks every CHECK_EVERY_MS; the returned function stops it. The timer never keeps the process alive. */
-export function reclaimSocketBuffers(): () => void {
+/** Checks every CHECK_EVERY_MS for as long as the process runs; the timer never keeps it alive. */
+export function reclaimSocketBuffers(): void {
   const reclaimer = new BufferReclaimer();
-  const timer = setInterval(() => reclaimer.check(), CHECK_EVERY_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  setInterval(() => reclaimer.check(), CHECK_EVERY_MS).unref();
 }

@@ -339,10 +339,8 @@ export class UploadEngine {
     // Bytes at hand (a piece's scratch file) are hashed from it, not read back from the store,
     // in the background: the reply need not wait (a completion waits for it); bytes written in
     // place are read back in the background too (from the page cache).
-    if (local) {
-      const hashed = state.hashInBackground(local);
-      if (state.localHashesPending > MAX_LOCAL_HASHES_PENDING) await hashed;
-    } else if (committed.size === null || committed.receivedBytes < committed.size) state.scheduleHashing();
+    if (local) await state.hashInBackground(local, MAX_LOCAL_HASHES_PENDING);
+    else if (committed.size === null || committed.receivedBytes < committed.size) state.scheduleHashing();
     let current = committed;
     if (offset < SNIFF_BYTES) current = await this.sniffEarly(current);
     if (current.size !== null && current.receivedBytes === current.size) current = await this.finalize(state, current);

@@ -62,7 +62,7 @@ export class UploadState {
   /** Serialises hashing work; each step waits for the one before. */
   private hashing: Promise<void> = Promise.resolve();
   /** Chunks' local copies handed to hashInBackground and not hashed yet. */
-  localHashesPending = 0;
+  private localHashesPending = 0;
   /** Serialises commits of ranges so the mirror always matches the last commit. */
   private committing: Promise<unknown> = Promise.resolve();
 
@@ -162,9 +162,11 @@ export class UploadState {
   /**
    * Hashes in the background, after what is queued, whatever is contiguous then, reading
    * `local` (a chunk's scratch file) instead of the store where it holds the bytes; `local` is
-   * released afterwards. The request that stored them answers without waiting for the hash.
+   * released afterwards. Resolves at once, so the request that stored the bytes answers without
+   * waiting for their hash, unless more than `maxWaiting` copies wait already: then once this
+   * one is hashed (a client faster than the hashing cannot pile copies up on disk).
    */
-  hashInBackground(local: LocalBytes): Promise<void> {
+  async hashInBackground(local: LocalBytes, maxWaiting: number): Promise<void> {
     this.localHashesPending += 1;
     const run = this.hashing
       .then(() => this.catchUp(local))
@@ -174,15 +176,12 @@ export class UploadState {
         return local.release().catch(() => undefined);
       });
     this.hashing = run;
-    return run;
+    if (this.localHashesPending > maxWaiting) await run;
   }
 
-  /**
-   * Waits for background hashing, then hashes whatever is contiguous now. `local` names
-   * bytes this process still has at hand (a chunk's scratch file), read instead of the store.
-   */
-  async hashToEnd(local: LocalBytes | null = null): Promise<void> {
-    const run = this.hashing.then(() => this.catchUp(local));
+  /** Waits for background hashing, then hashes whatever is contiguous now. */
+  async hashToEnd(): Promise<void> {
+    const run = this.hashing.then(() => this.catchUp(null));
     this.hashing = run.catch(() => undefined);
     await run;
   }
