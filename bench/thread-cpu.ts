@@ -6,7 +6,10 @@
  * `strace -c -f` attached to the server, and the syscall counts are printed (strace slows the
  * server down: read the counts, not the speed).
  *
- *   npx tsx bench/thread-cpu.ts trickle-raw|trickle-multipart|trickle-tus|tus|bare [--sync] [--chunk 256k] [--size 128m] [--runs N] [--cpu-prof] [--server-js PATH] [--strace]
+ * With --clients N, N clients at once each upload a file of --size of their own in sequential
+ * chunks (the capacity scenario's load), and the CPU is also given per chunk request.
+ *
+ *   npx tsx bench/thread-cpu.ts trickle-raw|trickle-multipart|trickle-tus|tus|bare|floor [--sync] [--chunk 256k] [--size 128m] [--clients N] [--runs N] [--cpu-prof] [--server-js PATH] [--bare-js PATH] [--strace]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
@@ -22,7 +25,7 @@ import { bareTarget, trickleTarget, trickleTusTarget, tusTarget, type UploadTarg
 import { trickleLogin } from './trickle-api.js';
 import { startTrickle } from './trickle-server.js';
 import { startTus } from './tus-server.js';
-import { runUpload, uploadAgent } from './upload-client.js';
+import { chunkOffsets, elapsedMs, runUpload, uploadAgent } from './upload-client.js';
 
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const tempRoot = path.join(os.tmpdir(), 'trickle-bench');
@@ -56,16 +59,17 @@ async function main(): Promise<void> {
   const chunkSize = sizeArg(opt('--chunk', '8m'));
   const size = sizeArg(opt('--size', '128m'));
   const runs = Number(opt('--runs', '1'));
+  const clients = Number(opt('--clients', '0'));
   const source = await ensureSourceFile(tempRoot, size);
   for (let run = 0; run < runs; run += 1) {
     let proc: ManagedServer;
-    if (server === 'bare') proc = await startBare({ programJs: path.join(root, '.bench/bare/bare-server-program.js'), durable, tempRoot });
+    if (server === 'bare' || server === 'floor') proc = await startBare({ programJs: path.resolve(opt('--bare-js', path.join(root, '.bench/bare/bare-server-program.js'))), durable, record: server === 'floor', tempRoot });
     else if (server === 'tus') proc = await startTus({ programJs: path.join(root, '.bench/tus/tus-server-program.js'), tempRoot });
-    else proc = await startTrickle({ serverJs: path.resolve(opt('--server-js', path.join(root, '.bench/dist/server.js'))), durable, maxAttachmentSize: size * 2, tempRoot, cpuProfile: args.includes('--cpu-prof') ? { dir: path.join(root, '.bench/profiles'), name: `threads-${server}-${run}.cpuprofile` } : null });
-    const agent = uploadAgent(1);
+    else proc = await startTrickle({ serverJs: path.resolve(opt('--server-js', path.join(root, '.bench/dist/server.js'))), durable, maxAttachmentSize: size * 2, tempRoot, maxOpenAttachments: Math.max(1000, clients * 2), env: { MAX_RESERVED_BYTES: String(Math.max(1, clients) * size * 2) }, cpuProfile: args.includes('--cpu-prof') ? { dir: path.join(root, '.bench/profiles'), name: `threads-${server}-${run}.cpuprofile` } : null });
+    const agent = uploadAgent(Math.max(1, clients));
     try {
       let target: UploadTarget;
-      if (server === 'bare') target = bareTarget(agent, proc.baseUrl, proc.dataDir, source);
+      if (server === 'bare' || server === 'floor') target = bareTarget(agent, proc.baseUrl, proc.dataDir, source);
       else if (server === 'tus') target = tusTarget(agent, proc.baseUrl, proc.dataDir, source);
       else {
         const client = { agent, baseUrl: proc.baseUrl, token: await trickleLogin(agent, proc.baseUrl) };
@@ -79,23 +83,43 @@ async function main(): Promise<void> {
         await sleep(1000);
       }
       const before = await threadTimes(proc.pid);
-      const timing = await runUpload(target, source, { size, chunkSize, concurrency: 1 });
+      const started = process.hrtime.bigint();
+      let requests = 0;
+      if (clients > 0) {
+        const offsets = chunkOffsets(size, chunkSize, 'in-order');
+        await Promise.all(
+          Array.from({ length: clients }, async () => {
+            const session = await target.begin(size);
+            for (const offset of offsets) {
+              await session.sendChunk(offset, Math.min(chunkSize, size - offset));
+              requests += 1;
+            }
+          }),
+        );
+      } else await runUpload(target, source, { size, chunkSize, concurrency: 1 });
+      const seconds = elapsedMs(started) / 1000;
+      const uploaded = size * Math.max(1, clients);
       const after = await threadTimes(proc.pid);
       if (tracer) {
         const exited = new Promise((resolve) => tracer.once('exit', resolve));
         tracer.kill('SIGINT');
         await exited;
-        console.log(traced.split('\n').slice(0, 18).join('\n'));
+        console.log(traced.split('\n').slice(0, 40).join('\n'));
       }
       const groups = new Map<string, number>();
       for (const [key, value] of after) {
         const name = key.split('#')[0]!;
         groups.set(name, (groups.get(name) ?? 0) + value - (before.get(key) ?? 0));
       }
-      const perGiB = (s: number) => ((s * 1024 * MiB) / size).toFixed(2);
+      const perGiB = (s: number) => ((s * 1024 * MiB) / uploaded).toFixed(2);
       const total = [...groups.values()].reduce((a, b) => a + b, 0);
       const parts = [...groups].sort((a, b) => b[1] - a[1]).map(([n, s]) => `${n} ${perGiB(s)}`);
-      console.log(`${server} ${durable ? 'sync' : 'nosync'} chunk ${chunkSize}: ${(size / MiB / timing.seconds).toFixed(1)} MiB/s, CPU s/GiB total ${perGiB(total)}: ${parts.join(', ')}`);
+      console.log(`${server} ${durable ? 'sync' : 'nosync'} chunk ${chunkSize}: ${(uploaded / MiB / seconds).toFixed(1)} MiB/s, CPU s/GiB total ${perGiB(total)}: ${parts.join(', ')}`);
+      if (requests > 0) {
+        const perRequest = (s: number) => ((s * 1e6) / requests).toFixed(0);
+        const byThread = [...groups].sort((a, b) => b[1] - a[1]).map(([n, s]) => `${n} ${perRequest(s)}`);
+        console.log(`  ${requests} chunk requests, ${(requests / total).toFixed(0)} per CPU-s; CPU µs per request ${perRequest(total)}: ${byThread.join(', ')}`);
+      }
     } finally {
       agent.destroy();
       await proc.stop();

@@ -6,6 +6,20 @@
 import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
 import type { Tables } from './schema.js';
 
+/**
+ * Runs a compiled query straight on the database handle, past Kysely's connection queue and
+ * promise chain, or returns null when it may not right now (then Kysely runs it). Registered
+ * by the database for the executors on which that is safe (database.ts).
+ */
+export type DirectRunner = (sql: string, parameters: readonly unknown[]) => QueryResult<unknown> | null;
+
+const directRunners = new WeakMap<object, DirectRunner>();
+
+/** Queries of this module run on `executor` go through `runner` first. */
+export function runDirectly(executor: Kysely<Tables>, runner: DirectRunner): void {
+  directRunners.set(executor, runner);
+}
+
 /** Stand-ins for the arguments while the query is built; never sent to a database. */
 const placeholder = (index: number) => `\u0000trickle-argument-${index}\u0000`;
 
@@ -47,6 +61,8 @@ export function compileOnce<A extends readonly unknown[], R>(build: (db: Kysely<
         const slot = slots[position];
         return slot === null || slot === undefined ? constant : args[slot];
       });
+      const direct = directRunners.get(executor)?.(compiled.sql, parameters);
+      if (direct) return direct as QueryResult<R>;
       return executor.executeQuery<R>({ ...compiled, parameters });
     },
   };

@@ -3,11 +3,12 @@
  * by default, PostgreSQL for postgres:// URLs. Runs pending migrations.
  */
 import SQLite from 'better-sqlite3';
-import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { Migrator } from 'kysely/migration';
-import { isDiskFull, reportingFullDisk } from './full-disk.js';
+import { runDirectly, type DirectRunner } from './compiled-query.js';
+import { isDiskFull, reportingFullDisk, translate } from './full-disk.js';
 import { migrationProvider } from './migrations.js';
 import { SpaceReserve } from './space-reserve.js';
 import type { Tables } from './schema.js';
@@ -77,6 +78,25 @@ function withStatementCache(sqlite: SQLite.Database, capacity = 256): SQLite.Dat
 }
 
 /**
+ * Runs compileOnce's queries on the handle as Kysely's SQLite driver would (all rows of a
+ * statement that returns any, else the change count), outside transactions only.
+ */
+function directStatements(sqlite: SQLite.Database, allow: { writes: boolean }): DirectRunner {
+  return (sql, parameters) => {
+    if (sqlite.inTransaction) return null;
+    const statement = sqlite.prepare(sql);
+    if (!statement.readonly && !allow.writes) return null;
+    try {
+      if (statement.reader) return { rows: statement.all(parameters) };
+      const { changes, lastInsertRowid } = statement.run(parameters);
+      return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+    } catch (error) {
+      return translate(error);
+    }
+  };
+}
+
+/**
  * One fdatasync of a file shared by everyone who asks while it is not yet under way: a caller
  * waits for a sync that started after it asked, so every write it made before is covered.
  */
@@ -111,9 +131,6 @@ export class GroupSync {
   }
 }
 
-const SYNC_NORMAL = CompiledQuery.raw('PRAGMA synchronous = NORMAL');
-const SYNC_FULL = CompiledQuery.raw('PRAGMA synchronous = FULL');
-
 async function openSqlite(file: string, durable: boolean): Promise<Database> {
   const sqlite = withStatementCache(new SQLite(file));
   sqlite.pragma('journal_mode = WAL');
@@ -122,6 +139,9 @@ async function openSqlite(file: string, durable: boolean): Promise<Database> {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Tables>({ dialect: reportingFullDisk(new SqliteDialect({ database: sqlite }), { inTransaction: () => sqlite.inTransaction }) });
+  // Reads need no turn on the connection unless a transaction holds it (they would read into
+  // it). Writes do: one run during a group commit would skip its sync (groupCommit below).
+  runDirectly(db, directStatements(sqlite, { writes: false }));
   const reserve = sqlite.memory ? null : new SpaceReserve(`${sqlite.name}-reserve`);
   await reserve?.fill();
   const freeingSpace = async <T>(fn: (db: Kysely<Tables>) => Promise<T>): Promise<T> => {
@@ -140,6 +160,8 @@ async function openSqlite(file: string, durable: boolean): Promise<Database> {
   };
   if (!durable || sqlite.memory) return { db, dialect: 'sqlite', groupCommit: (fn) => fn(db), freeingSpace, close: closeSqlite };
 
+  const syncNormal = sqlite.prepare('PRAGMA synchronous = NORMAL');
+  const syncFull = sqlite.prepare('PRAGMA synchronous = FULL');
   // The WAL file, opened once: SQLite keeps it (same inode) for as long as this connection is
   // open, and removes it only when the last connection closes, i.e. after close() below.
   let wal: Promise<FileHandle> | null = null;
@@ -157,11 +179,14 @@ async function openSqlite(file: string, durable: boolean): Promise<Database> {
       // The safety level can only change outside a transaction: the connection is held (no
       // other statement runs) from lowering it to restoring it, so only this commit skips the sync.
       const result = await db.connection().execute(async (connection) => {
-        await connection.executeQuery(SYNC_NORMAL);
+        // Set on the handle itself: Kysely's round trip per statement would cost more than them.
+        syncNormal.run();
+        // The connection is ours until the sync level is restored: writes may run directly too.
+        runDirectly(connection, directStatements(sqlite, { writes: true }));
         try {
           return await fn(connection);
         } finally {
-          await connection.executeQuery(SYNC_FULL);
+          syncFull.run();
         }
       });
       // Durable before the caller goes on: one fdatasync of the WAL for this and concurrent commits.

@@ -23,7 +23,8 @@ export function isDiskFull(error: unknown): boolean {
   return typeof code === 'string' && (code === 'ENOSPC' || DISK_FULL_CODES.has(code));
 }
 
-function translate(error: unknown): never {
+/** Throws `error`, as DatabaseDiskFull when it says the disk is full. */
+export function translate(error: unknown): never {
   if (error instanceof DatabaseDiskFull || !isDiskFull(error)) throw error;
   throw new DatabaseDiskFull(error);
 }

@@ -4,7 +4,7 @@
  * it becomes a clip's or message's file.
  */
 import { randomUUID } from 'node:crypto';
-import { constants, createReadStream, promises as fs } from 'node:fs';
+import { constants, createReadStream, promises as fs, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,6 +13,28 @@ import { FileUploadHandle, LocalScratchFile, ScratchDirectory, syncDirectory, sy
 
 /** Epoch records kept below the newest (older ones say nothing the newest does not). */
 const KEPT_EPOCH_RECORDS = 16;
+
+/**
+ * Upload descriptors kept open: a quarter of the files this process may open (the rest are
+ * for connections, the database and scratch files), between 64 and 4,096. With fewer than
+ * the uploads under way, every chunk opens and closes its file (two trips to the thread pool)
+ * and the cache scans its leased entries to find idle ones.
+ */
+export function descriptorCapacity(openFileLimit: number | null): number {
+  if (openFileLimit === null) return 64;
+  return Math.min(4096, Math.max(64, Math.floor(openFileLimit / 4)));
+}
+
+/** The soft limit of open files (Node raises it to the hard one at start), or null where unknown. */
+function openFileLimit(): number | null {
+  try {
+    const line = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (!line) return null;
+    return line[1] === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(line[1]);
+  } catch {
+    return null; // not Linux
+  }
+}
 
 export interface LocalDiskOptions {
   root: string;
@@ -103,7 +125,7 @@ export class LocalDiskStore implements InPlaceStore {
   readonly localPaths = true;
   private readonly uploadsDir: string;
   private readonly epochsDir: string;
-  private readonly descriptors = new DescriptorCache(64);
+  private readonly descriptors = new DescriptorCache(descriptorCapacity(openFileLimit()));
 
   private constructor(
     options: LocalDiskOptions,

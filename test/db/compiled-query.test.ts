@@ -62,6 +62,58 @@ for (const kind of databaseKinds()) {
       await assert.rejects(() => broken.run(database.db, 'id'), /argument 0 is not a parameter/);
     });
 
+    test('a read never sees into a transaction that holds the connection', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let inserted!: () => void;
+      const insertedYet = new Promise<void>((resolve) => (inserted = resolve));
+      const rolledBack = database.db
+        .transaction()
+        .execute(async (trx) => {
+          try {
+            await trx.insertInto('users').values({ username: 'carol', username_key: 'carol', email: 'carol@example.com', password_hash: 'x', messaging_enabled: 1, created_at: 1 }).execute();
+          } finally {
+            inserted();
+          }
+          await gate;
+          throw new Error('roll back');
+        })
+        .catch((error: unknown) => error);
+      await insertedYet;
+      // On SQLite the read waits for the connection; it must not return the uncommitted row.
+      const read = usersByPrefix.run(database.db, 'carol', 5);
+      release();
+      assert.deepEqual((await read).rows, []);
+      assert.match(String(await rolledBack), /roll back/);
+      // Nor afterwards: it was rolled back.
+      assert.equal((await usersByPrefix.run(database.db, 'carol', 5)).rows.length, 0);
+    });
+
+    test('a write waits while a group commit holds the connection (it would skip the sync)', { skip: kind.name !== 'sqlite' }, async () => {
+      const renameUser = compileOnce<[email: string, id: number], never>((db, email, id) => db.updateTable('users').set({ email }).where('id', '=', id));
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let holding!: () => void;
+      const heldYet = new Promise<void>((resolve) => (holding = resolve));
+      const group = database.groupCommit(async () => {
+        holding();
+        await gate;
+      });
+      await heldYet;
+      let written = false;
+      const write = renameUser.run(database.db, 'alice@elsewhere.example', userId).then(() => (written = true));
+      // Reads go on meanwhile; the write does not.
+      const during = await usersByPrefix.run(database.db, 'alice', 1);
+      assert.equal(during.rows.length, 1);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(written, false);
+      release();
+      await group;
+      await write;
+      const email = await database.db.selectFrom('users').select('email').where('id', '=', userId).executeTakeFirstOrThrow();
+      assert.equal(email.email, 'alice@elsewhere.example');
+    });
+
     test('the token look-up honours expiry', async () => {
       const tokens = new SqlTokenRepository(database);
       await tokens.create('fresh', userId, 1, null);
