@@ -77,7 +77,7 @@ class DescriptorCache {
       current.leases -= 1;
       throw error;
     }
-    await this.closeIdle();
+    if (this.entries.size > this.capacity) await this.closeIdle();
     let released = false;
     return {
       file,
@@ -86,7 +86,7 @@ class DescriptorCache {
         released = true;
         current.leases -= 1;
         if (current.retired && current.leases === 0) await file.close();
-        else await this.closeIdle();
+        else if (this.entries.size > this.capacity) await this.closeIdle();
       },
     };
   }
@@ -146,7 +146,8 @@ export class LocalDiskStore implements InPlaceStore {
   private uploadPath(key: string): string {
     // Keys are ours (UUIDs), but never let one name a path outside the folder.
     if (!/^[0-9a-f-]{36}$/.test(key)) throw new Error(`invalid storage key ${JSON.stringify(key)}`);
-    return path.join(this.uploadsDir, key);
+    // Joined as text: the key is one plain name, and path.join's normalising shows on every chunk.
+    return `${this.uploadsDir}${path.sep}${key}`;
   }
 
   async createUpload(size: number): Promise<string> {
