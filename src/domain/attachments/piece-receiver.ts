@@ -13,6 +13,7 @@ import type { AttachmentRecord } from './ports.js';
 import type { PieceStore, PieceStream, ScratchFile } from '../storage/ports.js';
 import { readHandle } from '../storage/read-handle.js';
 import type { ChunkReceiver, ChunkWriteResult, ConsumeOptions, PreparedChunk } from './chunk-receiver.js';
+import { CoalescingWriter } from './coalescing-writer.js';
 import { intersect } from './ranges.js';
 import type { LocalBytes } from './upload-state.js';
 import { isMissingBlob, UploadBytes } from './upload-bytes.js';
@@ -70,26 +71,37 @@ export class PieceReceiver implements ChunkReceiver {
         stream = null;
       });
     };
+    // The scratch copy is written behind the transfer: the loop waits for the disk only when
+    // much is queued, so that the store, not each write's trip to the thread pool, paces it.
+    const copies = new CoalescingWriter(scratch, 0);
+    let received = 0;
     try {
       for await (const piece of source) {
         if (piece.length === 0) continue;
-        if (this.offset + this.written + piece.length > bound) {
+        if (this.offset + received + piece.length > bound) {
           outOfRange = true;
           break;
         }
-        await Promise.all([scratch.write(piece, this.written), send(piece)]);
+        await copies.add(piece);
+        await send(piece);
         hash?.update(piece);
-        this.written += piece.length;
+        received += piece.length;
       }
     } catch (error) {
       sourceError = error;
     }
+    // Only bytes in the scratch copy count; a failed write ends the chunk there.
+    sourceError ??= await copies.flush().then(
+      () => null,
+      (error: unknown) => error,
+    );
+    this.written = copies.writtenUpTo;
     const current = stream as PieceStream | null;
     if (current) {
       if (sourceError === null && !outOfRange && this.written === declared) this.streamed = current.finish().catch(() => null);
       else await current.abort();
     }
-    return { written: this.written, outOfRange, sourceError, digest: hash ? hash.digest('hex') : null };
+    return { written: this.written, outOfRange, sourceError, digest: hash && this.written === received ? hash.digest('hex') : null };
   }
 
   async digestWritten(end: number): Promise<string> {
