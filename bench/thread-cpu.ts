@@ -118,7 +118,7 @@ async function main(): Promise<void> {
       if (requests > 0) {
         const perRequest = (s: number) => ((s * 1e6) / requests).toFixed(0);
         const byThread = [...groups].sort((a, b) => b[1] - a[1]).map(([n, s]) => `${n} ${perRequest(s)}`);
-        console.log(`  ${requests} chunk requests, ${(requests / total).toFixed(0)} per CPU-s; CPU µs per request ${perRequest(total)}: ${byThread.join(', ')}`);
+        console.log(`  ${requests} chunk requests, ${(requests / total).toFixed(0)} per CPU-s; CPU µs per request ${perRequest(total)}: ${byThread.join(', ')}; peak RSS ${((await proc.peakRssBytes()) / MiB).toFixed(1)} MiB`);
       }
     } finally {
       agent.destroy();
