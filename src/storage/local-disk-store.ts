@@ -45,18 +45,37 @@ export interface LocalDiskOptions {
 }
 
 /**
+ * How long a descriptor nobody uses stays open: long enough to span the pause between two
+ * chunks on a slow link, short enough that a file deleted by another process (an erasure from
+ * the admin command) does not keep its disk space for long.
+ */
+const DESCRIPTOR_IDLE_MS = 30_000;
+
+interface CachedDescriptor {
+  file: Promise<FileHandle>;
+  leases: number;
+  retired: boolean;
+  /** When its last lease ended (ms); null while leased. */
+  idleSince: number | null;
+}
+
+/**
  * Open descriptors of recently used blobs, shared by every request on that blob: a chunk,
  * the hasher and the sniffer would otherwise each open and close the file. Positional
  * reads and writes need no per-user state. Idle descriptors beyond `capacity` are closed,
- * least recently used first; a deleted blob's descriptor closes with its last lease.
+ * least recently used first, and any idle for `idleMs`; a deleted blob's descriptor closes
+ * with its last lease.
  */
-class DescriptorCache {
+export class DescriptorCache {
   private readonly capacity: number;
+  private readonly idleMs: number;
 
-  private readonly entries = new Map<string, { file: Promise<FileHandle>; leases: number; retired: boolean }>();
+  private readonly entries = new Map<string, CachedDescriptor>();
+  private sweep: NodeJS.Timeout | null = null;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, idleMs = DESCRIPTOR_IDLE_MS) {
     this.capacity = capacity;
+    this.idleMs = idleMs;
   }
 
   async lease(filePath: string): Promise<{ file: FileHandle; release: () => Promise<void> }> {
@@ -64,11 +83,14 @@ class DescriptorCache {
     if (entry) {
       this.entries.delete(filePath); // re-inserted below: most recently used
     } else {
-      entry = { file: fs.open(filePath, 'r+'), leases: 0, retired: false };
-      entry.file.catch(() => this.entries.get(filePath) === entry && this.entries.delete(filePath));
+      const opened: CachedDescriptor = { file: fs.open(filePath, 'r+'), leases: 0, retired: false, idleSince: null };
+      opened.file.catch(() => this.entries.get(filePath) === opened && this.entries.delete(filePath));
+      entry = opened;
     }
     this.entries.set(filePath, entry);
     entry.leases += 1;
+    entry.idleSince = null;
+    this.sweep ??= setInterval(() => void this.closeStale(), Math.max(1, this.idleMs / 3)).unref();
     const current = entry;
     let file: FileHandle;
     try {
@@ -85,6 +107,7 @@ class DescriptorCache {
         if (released) return;
         released = true;
         current.leases -= 1;
+        if (current.leases === 0) current.idleSince = Date.now();
         if (current.retired && current.leases === 0) await file.close();
         else if (this.entries.size > this.capacity) await this.closeIdle();
       },
@@ -101,6 +124,7 @@ class DescriptorCache {
   }
 
   async closeAll(): Promise<void> {
+    this.stopSweep();
     const entries = [...this.entries.values()];
     this.entries.clear();
     for (const entry of entries) await (await entry.file.catch(() => null))?.close().catch(() => undefined);
@@ -114,6 +138,22 @@ class DescriptorCache {
       this.entries.delete(filePath);
       await (await entry.file.catch(() => null))?.close();
     }
+  }
+
+  /** Closes the descriptors idle for idleMs; the sweep stops once none is left. */
+  private async closeStale(): Promise<void> {
+    const before = Date.now() - this.idleMs;
+    for (const [filePath, entry] of this.entries) {
+      if (entry.leases > 0 || entry.idleSince === null || entry.idleSince > before) continue;
+      this.entries.delete(filePath);
+      await (await entry.file.catch(() => null))?.close().catch(() => undefined);
+    }
+    if (this.entries.size === 0) this.stopSweep();
+  }
+
+  private stopSweep(): void {
+    if (this.sweep) clearInterval(this.sweep);
+    this.sweep = null;
   }
 }
 
