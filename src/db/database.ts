@@ -160,6 +160,7 @@ async function openSqlite(file: string, durable: boolean): Promise<Database> {
   };
   if (!durable || sqlite.memory) return { db, dialect: 'sqlite', groupCommit: (fn) => fn(db), freeingSpace, close: closeSqlite };
 
+  const directWrites = directStatements(sqlite, { writes: true });
   const syncNormal = sqlite.prepare('PRAGMA synchronous = NORMAL');
   const syncFull = sqlite.prepare('PRAGMA synchronous = FULL');
   // The WAL file, opened once: SQLite keeps it (same inode) for as long as this connection is
@@ -182,7 +183,7 @@ async function openSqlite(file: string, durable: boolean): Promise<Database> {
         // Set on the handle itself: Kysely's round trip per statement would cost more than them.
         syncNormal.run();
         // The connection is ours until the sync level is restored: writes may run directly too.
-        runDirectly(connection, directStatements(sqlite, { writes: true }));
+        runDirectly(connection, directWrites);
         try {
           return await fn(connection);
         } finally {

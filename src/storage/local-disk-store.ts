@@ -130,8 +130,8 @@ export class DescriptorCache {
     for (const entry of entries) await (await entry.file.catch(() => null))?.close().catch(() => undefined);
   }
 
+  /** Called only when over capacity. */
   private async closeIdle(): Promise<void> {
-    if (this.entries.size <= this.capacity) return;
     for (const [filePath, entry] of this.entries) {
       if (this.entries.size <= this.capacity) break;
       if (entry.leases > 0) continue;

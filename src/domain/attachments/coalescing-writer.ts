@@ -19,9 +19,9 @@ let queuedTotal = 0;
  * MAX_QUEUED_TOTAL for the process.
  */
 export class CoalescingWriter {
-  private readonly upload: UploadHandle;
+  private readonly file: UploadHandle;
 
-  /** Where the bytes written so far end (all of them, in order, from the chunk's offset). */
+  /** Where the bytes written so far end (all of them, in order, from `start`). */
   writtenUpTo: number;
   private queue: Buffer[] = [];
   private queuedBytes = 0;
@@ -29,10 +29,10 @@ export class CoalescingWriter {
   private failure: unknown = null;
 
   constructor(
-    upload: UploadHandle,
+    file: UploadHandle,
     start: number,
   ) {
-    this.upload = upload;
+    this.file = file;
     this.writtenUpTo = start;
   }
 
@@ -65,7 +65,7 @@ export class CoalescingWriter {
         this.queue = [];
         this.queuedBytes = 0;
         try {
-          await this.upload.writev(buffers, this.writtenUpTo);
+          await this.file.writev(buffers, this.writtenUpTo);
         } finally {
           queuedTotal -= bytes;
         }
