@@ -6,6 +6,12 @@
 // without source maps. The sources keep to TypeScript that can be erased (tsconfig.json's
 // erasableSyntaxOnly); `npm run typecheck` checks the types.
 //
+// Where esbuild is installed (a development install; the container's build stage), two of the
+// packages the server loads at start are also bundled, each into one file under dist/vendor/, and
+// the built files import them from there. Both ship as a few hundred ES modules, which Node links
+// one by one: at start that cost about 0.2 s and 7 MiB of RSS (docs/benchmarks.md, "Start time").
+// Without esbuild (`npm ci --omit=dev`), the built files import the packages as they are.
+//
 //   node scripts/build.mjs               build dist/ (`npm run build`; `npm ci` runs it at `prepare`)
 //   node scripts/build.mjs --if-stale    only when a source is newer than the last build (`npm start`)
 //   node scripts/build.mjs --out DIR     build into DIR instead (benchmarks)
@@ -16,8 +22,20 @@ import { parseArgs } from 'node:util';
 
 const ROOT = path.join(import.meta.dirname, '..');
 const SOURCE_DIR = path.join(ROOT, 'src');
-/** Besides src/, what changes the build: package.json (`"type": "module"`). */
-const INPUTS = [SOURCE_DIR, path.join(ROOT, 'package.json')];
+/**
+ * The bundles under dist/vendor/: each file, and the import specifiers it stands for. One file per
+ * package, holding every entry point the sources import, so that no module state (TypeBox's
+ * format registry, Kysely's classes) exists twice.
+ */
+const VENDOR_BUNDLES = new Map([
+  ['kysely.js', ['kysely', 'kysely/migration']],
+  ['typebox.js', ['@sinclair/typebox', '@sinclair/typebox/compiler']],
+]);
+const VENDOR_PACKAGES = ['kysely', '@sinclair/typebox'];
+/** Besides src/, what changes the build: package.json (`"type": "module"`) and the bundled packages' versions. */
+const INPUTS = [SOURCE_DIR, path.join(ROOT, 'package.json'), ...VENDOR_PACKAGES.map((name) => path.join(ROOT, 'node_modules', name, 'package.json'))].filter(
+  (input) => existsSync(input),
+);
 
 function sourceFiles(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -51,8 +69,54 @@ function prune(dir, written) {
   }
 }
 
-function build(outDir) {
+/** esbuild's API where it is installed, else null. */
+async function loadEsbuild() {
+  try {
+    return await import('esbuild');
+  } catch {
+    return null;
+  }
+}
+
+/** Bundles each of VENDOR_BUNDLES into outDir/vendor/; returns the specifiers now served from there. */
+async function bundleVendors(esbuild, outDir, written) {
+  const served = new Map();
+  for (const [file, specifiers] of VENDOR_BUNDLES) {
+    const target = path.join(outDir, 'vendor', file);
+    const temporary = `${target}.${process.pid}.tmp`;
+    mkdirSync(path.dirname(target), { recursive: true });
+    await esbuild.build({
+      stdin: { contents: specifiers.map((specifier) => `export * from '${specifier}';`).join('\n'), resolveDir: ROOT, loader: 'js' },
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node22',
+      outfile: temporary,
+      logLevel: 'warning',
+      legalComments: 'inline',
+    });
+    renameSync(temporary, target);
+    written.add(target);
+    for (const specifier of specifiers) served.set(specifier, target);
+  }
+  return served;
+}
+
+/** `from 'kysely'` and `import('kysely')` become imports of the bundle, relative to the importing file. */
+function importFromVendor(code, target, served) {
+  if (served.size === 0) return code;
+  return code.replace(/(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])([^'"]+)\2/g, (whole, keyword, quote, specifier) => {
+    const bundle = served.get(specifier);
+    if (!bundle) return whole;
+    const relative = path.relative(path.dirname(target), bundle).split(path.sep).join('/');
+    return `${keyword}${quote}${relative.startsWith('.') ? relative : `./${relative}`}${quote}`;
+  });
+}
+
+async function build(outDir) {
   const written = new Set();
+  const esbuild = await loadEsbuild();
+  const served = esbuild ? await bundleVendors(esbuild, outDir, written) : new Map();
   for (const source of sourceFiles(SOURCE_DIR)) {
     const target = path.join(outDir, path.relative(SOURCE_DIR, source)).replace(/\.ts$/, '.js');
     let code;
@@ -62,7 +126,7 @@ function build(outDir) {
       throw new Error(`${path.relative(ROOT, source)}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     mkdirSync(path.dirname(target), { recursive: true });
-    writeWhole(target, code);
+    writeWhole(target, importFromVendor(code, target, served));
     written.add(target);
   }
   prune(outDir, written);
@@ -75,7 +139,7 @@ const stale = !options['if-stale'] || !existsSync(stamp) || Math.max(...INPUTS.m
 if (stale) {
   if (options['if-stale']) process.stderr.write('trickle: sources changed since the last build; building…\n');
   try {
-    build(outDir);
+    await build(outDir);
   } catch (error) {
     process.stderr.write(`trickle: the build failed: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);

@@ -1,13 +1,12 @@
 /**
  * The application as a Fastify plugin: the HTTP layer over the services the composition root
- * built (src/compose.ts). Framework plugins load first (OpenAPI, rate limits, body parsers),
+ * built (src/compose.ts). Framework plugins load first (the OpenAPI route, rate limits, body parsers),
  * then the routes. Every hook, parser and handler here is scoped to this plugin;
  * src/build-app.ts registers it on a Fastify instance made with serverOptions().
  */
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
-import swagger from '@fastify/swagger';
 import { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { sql } from 'kysely';
 import type { Services } from './compose.js';
@@ -21,7 +20,7 @@ import { registerErrorHandler } from './http/error-handler.js';
 import { schemaController } from './http/lazy-schemas.js';
 import { registerNotFound } from './http/method-not-allowed.js';
 import { registerMetricsRoute, registerRequestMetrics, type PrometheusMetrics } from './http/metrics.js';
-import { completeOpenApi } from './http/openapi.js';
+import { registerOpenApiRoute } from './http/openapi-route.js';
 import { parseQueryString, parseUrlQuery, rejectMalformedQuery } from './http/params.js';
 import { resumableUploadRoutes } from './http/protocols/index.js';
 import { attachmentRoutes } from './http/routes/attachments.js';
@@ -82,13 +81,7 @@ export async function app(http: FastifyInstance, options: AppOptions): Promise<v
   });
   registerNotFound(http);
 
-  await http.register(swagger, {
-    openapi: {
-      info: { title: 'Trickle API', version: '0.1.0', description: 'Resumable, chunked audio uploads. See docs/api.md.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    },
-    transformObject: (document) => ('openapiObject' in document ? completeOpenApi(document.openapiObject) : document.swaggerObject),
-  });
+  registerOpenApiRoute(http);
   await http.register(rateLimit, {
     global: false,
     errorResponseBuilder: (_request, context) =>
@@ -123,6 +116,5 @@ export async function app(http: FastifyInstance, options: AppOptions): Promise<v
   await http.register(resumableUploadRoutes, { uploads: services.uploads, users });
   await http.register(clipRoutes, { clips: services.clips, users, store, maxFileSize: config.maxAttachmentSize, media });
   await http.register(messageRoutes, { messages: services.messages, users, store, maxFileSize: config.maxAttachmentSize, media });
-  http.get('/openapi.json', { schema: { hide: true } }, async () => http.swagger());
   await http.register(webRoutes);
 }

@@ -130,6 +130,8 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   // Checked first: a bad identity or webhook setting fails the start before anything is opened.
   const verifier = config.authJwksUrl || config.authJwtSecret ? jwtVerifier(config, clock) : null;
   webhookKey(config);
+  // ffmpeg answers `-version` in about 0.1 s: looked for while the database opens, not after.
+  const ffmpegFound = locateFfmpeg(config.ffmpegPath).catch(() => null);
   await mkdir(config.dataDir, { recursive: true });
   const database = await openDatabase({ url: config.databaseUrl, durable: config.durableWrites });
   const store = await openBlobStore(config);
@@ -179,7 +181,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const attachments = new AttachmentService(attachmentRepository, store, clock, limits, engine, forgotten);
 
   // Media processing (SPEC 8): ffmpeg is looked for once; without it clips say `unavailable`.
-  const ffmpeg = await locateFfmpeg(config.ffmpegPath);
+  const ffmpeg = await ffmpegFound;
   const renditions = new RenditionStorage(store);
   const mediaTimeoutMs = config.mediaJobTimeoutSeconds * 1000;
   const imageSizes = new ImageSizes({

@@ -43,6 +43,8 @@ function hasExited(child: ChildProcess): boolean {
 export interface StartOptions {
   /** A file descriptor for the server's stdout (its log) instead of a pipe read into output(). */
   stdout?: number;
+  /** A built `server.js` to run with plain Node instead of `src/server.ts` under tsx. */
+  entry?: string;
 }
 
 /**
@@ -54,7 +56,7 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const child = spawn(process.execPath, ['--import', 'tsx', SERVER], {
+    const child = spawn(process.execPath, options.entry ? [options.entry] : ['--import', 'tsx', SERVER], {
       env: { ...process.env, ...env, PORT: String(port) },
       stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
     });

@@ -61,6 +61,8 @@ describe('production install: npm ci --omit=dev, then npm start (and npm run bac
     const installSeconds = (Date.now() - started) / 1000;
     for (const name of DEV_ONLY) assert.equal(existsSync(path.join(copy, 'node_modules', name)), false, `${name} is installed`);
     assert.ok(existsSync(path.join(copy, 'dist', 'server.js')), 'npm ci built dist/');
+    // Without esbuild the build bundles nothing: the server imports every package from node_modules.
+    assert.equal(existsSync(path.join(copy, 'dist', 'vendor')), false, 'dist/vendor/ without esbuild');
     console.log(`# production install: ${installSeconds.toFixed(1)} s, node_modules ${megabytes(path.join(copy, 'node_modules'))} MB, dist ${megabytes(path.join(copy, 'dist'))} MB`);
 
     const port = await freePort();
