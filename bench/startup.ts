@@ -3,7 +3,8 @@
  * `/readyz` 200, and how much memory it holds once idle, against the floors on the same
  * machine in the same run: an empty Node process that answers HTTP (`node -e`), and the bare
  * node:http upload server of `npm run bench`. Every build and floor takes turns in each
- * repetition; the figures are medians.
+ * repetition; the figures are medians. Each build is measured twice per repetition: its first
+ * start, which creates the database and runs every migration, and a restart on that data.
  *
  *   npm run bench:startup                                   src/ built into .bench/dist
  *   npm run bench:startup -- --runs 9
@@ -48,6 +49,8 @@ interface Subject {
   args: string[];
   env: (dataDir: string) => Record<string, string>;
   readyPath: string;
+  /** Also measured restarting on the data its first start made. */
+  restarts?: boolean;
 }
 
 interface Sample {
@@ -74,9 +77,13 @@ async function readRss(pid: number): Promise<number> {
   return Number(match[1]) * 1024;
 }
 
-/** Starts the subject, polls its ready path every 5 ms, waits `idleMs`, reads its memory, stops it. */
-async function sample(subject: Subject, tempRoot: string, idleMs: number, modulesOut: string | null): Promise<Sample> {
-  const dataDir = await mkdtemp(path.join(tempRoot, 'startup-data-'));
+/**
+ * Starts the subject, polls its ready path every 5 ms, waits `idleMs`, reads its memory, stops it.
+ * With `keptDataDir`, it starts on that folder (a restart: the database exists, its migrations
+ * ran) and leaves it; otherwise on a fresh one, removed afterwards.
+ */
+async function sample(subject: Subject, tempRoot: string, idleMs: number, modulesOut: string | null, keptDataDir?: string, label = subject.label): Promise<Sample> {
+  const dataDir = keptDataDir ?? (await mkdtemp(path.join(tempRoot, 'startup-data-')));
   const port = await freePort();
   const hook = modulesOut ? ['--import', `data:text/javascript,${encodeURIComponent(MODULE_HOOK)}`] : [];
   const started = process.hrtime.bigint();
@@ -95,13 +102,13 @@ async function sample(subject: Subject, tempRoot: string, idleMs: number, module
     const readyMs = Number(process.hrtime.bigint() - started) / 1e6;
     await sleep(idleMs);
     const pid = child.pid!;
-    return { label: subject.label, readyMs, idleRssBytes: await readRss(pid), peakRssBytes: await readPeakRss(pid) };
+    return { label, readyMs, idleRssBytes: await readRss(pid), peakRssBytes: await readPeakRss(pid) };
   } finally {
     child.kill('SIGTERM');
     const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(killer);
-    await rm(dataDir, { recursive: true, force: true });
+    if (!keptDataDir) await rm(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -112,6 +119,7 @@ function trickleSubject(label: string, serverJs: string): Subject {
     args: ['--max-semi-space-size=1', serverJs],
     env: (dataDir) => ({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', MALLOC_ARENA_MAX: '2' }),
     readyPath: '/readyz',
+    restarts: true,
   };
 }
 
@@ -158,18 +166,32 @@ async function main(): Promise<void> {
   }
 
   const samples: Sample[] = [];
+  const report = (run: number, s: Sample) => {
+    samples.push(s);
+    process.stdout.write(`run ${run}  ${s.label.padEnd(24)} ready ${s.readyMs.toFixed(0).padStart(5)} ms  idle RSS ${(s.idleRssBytes / 2 ** 20).toFixed(1)} MiB\n`);
+  };
   for (let run = 1; run <= runs; run += 1) {
     for (const subject of subjects) {
-      const s = await sample(subject, tempRoot, idleMs, null);
-      samples.push(s);
-      process.stdout.write(`run ${run}  ${s.label.padEnd(16)} ready ${s.readyMs.toFixed(0).padStart(5)} ms  idle RSS ${(s.idleRssBytes / 2 ** 20).toFixed(1)} MiB\n`);
+      if (!subject.restarts) {
+        report(run, await sample(subject, tempRoot, idleMs, null));
+        continue;
+      }
+      // The first start creates the database and runs every migration; a restart finds them done.
+      const dataDir = await mkdtemp(path.join(tempRoot, 'startup-data-'));
+      try {
+        report(run, await sample(subject, tempRoot, idleMs, null, dataDir));
+        report(run, await sample(subject, tempRoot, idleMs, null, dataDir, `${subject.label} (restart)`));
+      } finally {
+        await rm(dataDir, { recursive: true, force: true });
+      }
     }
   }
   const mib = (bytes: number | null) => (bytes === null ? '-' : (bytes / 2 ** 20).toFixed(1));
-  const rows = subjects.map((subject) => {
-    const mine = samples.filter((s) => s.label === subject.label);
+  const labels = subjects.flatMap((subject) => (subject.restarts ? [subject.label, `${subject.label} (restart)`] : [subject.label]));
+  const rows = labels.map((label) => {
+    const mine = samples.filter((s) => s.label === label);
     return {
-      label: subject.label,
+      label,
       readyMs: median(mine.map((s) => s.readyMs)),
       idleRss: median(mine.map((s) => s.idleRssBytes)),
       peakRss: median(mine.map((s) => s.peakRssBytes)),
