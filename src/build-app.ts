@@ -27,6 +27,8 @@ export interface BuildOptions {
   logger?: boolean;
   /** Idle poll interval of the job queue in ms (tests shorten it). */
   jobPollMs?: number;
+  /** ffmpeg's search, already under way (compose.ts starts it otherwise). */
+  ffmpeg?: Promise<string | null>;
 }
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -55,6 +57,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         error: (error, message) => http.log.error({ err: error }, message),
       },
       jobPollMs: options.jobPollMs,
+      ffmpeg: options.ffmpeg,
     });
   } catch (error) {
     logOutput.close();

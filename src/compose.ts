@@ -96,6 +96,8 @@ export interface ComposeOptions {
   jobLog: JobLog;
   /** Idle poll interval of the job queue in ms (tests shorten it). */
   jobPollMs?: number | undefined;
+  /** ffmpeg's search, when the caller started it earlier (serve.ts, before the modules load). */
+  ffmpeg?: Promise<string | null> | undefined;
 }
 
 /** The attachment limits the configuration sets (SPEC 3.6). */
@@ -131,7 +133,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const verifier = config.authJwksUrl || config.authJwtSecret ? jwtVerifier(config, clock) : null;
   webhookKey(config);
   // ffmpeg answers `-version` in about 0.1 s: looked for while the database opens, not after.
-  const ffmpegFound = locateFfmpeg(config.ffmpegPath).catch(() => null);
+  const ffmpegFound = options.ffmpeg ?? locateFfmpeg(config.ffmpegPath).catch(() => null);
   await mkdir(config.dataDir, { recursive: true });
   const database = await openDatabase({ url: config.databaseUrl, durable: config.durableWrites });
   const store = await openBlobStore(config);

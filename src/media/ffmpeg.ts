@@ -4,7 +4,7 @@
  * handed to readers as streams; stderr keeps only its tail, which becomes the error text.
  */
 import { spawn } from 'node:child_process';
-import { constants, promises as fs } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,15 +13,25 @@ import { MediaFailure, type ProcessingErrorName } from '../domain/media/processi
 /** stderr kept per run: enough for ebur128's summary and the last error lines. */
 const STDERR_KEPT = 32 * 1024;
 
-/** Resolves `setting` (a path, or a name looked up on PATH) to a working ffmpeg, or null. */
+/** An executable regular file (checked synchronously: a few system calls). */
+function isExecutableFile(candidate: string): boolean {
+  try {
+    accessSync(candidate, constants.X_OK);
+    return statSync(candidate).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Resolves `setting` (a path, or a name looked up on PATH) to a working ffmpeg, or null. The
+ * first candidate is spawned before this returns, so its run overlaps whatever the caller does
+ * next (serve.ts: loading the server's modules).
+ */
 export async function locateFfmpeg(setting: string, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
   const candidates = setting.includes('/') ? [setting] : (env.PATH ?? '').split(path.delimiter).filter((dir) => dir !== '').map((dir) => path.join(dir, setting));
   for (const candidate of candidates) {
-    const executable = await fs.access(candidate, constants.X_OK).then(
-      () => true,
-      () => false,
-    );
-    if (!executable || !(await fs.stat(candidate)).isFile()) continue;
+    if (!isExecutableFile(candidate)) continue;
     try {
       await runTool({ program: candidate, args: ['-hide_banner', '-version'], timeoutMs: 10_000 });
       return candidate;
