@@ -4,7 +4,7 @@
  * headers their clients read exposed. A bare OPTIONS (no Access-Control-Request-Method)
  * is not a preflight: it reaches its route, e.g. tus discovery at OPTIONS /files/.
  */
-import cors, { type FastifyCorsOptions } from '@fastify/cors';
+import type { FastifyCorsOptions } from '@fastify/cors';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 const UPLOAD_REQUEST_HEADERS = [
@@ -51,6 +51,8 @@ export async function registerCors(app: FastifyInstance, origins: string[] | '*'
     exposedHeaders: EXPOSED_HEADERS,
     maxAge: 86400,
   };
+  // Loaded only where CORS_ORIGINS is set.
+  const { default: cors } = await import('@fastify/cors');
   await app.register(cors, () => (request: FastifyRequest, callback: (error: Error | null, options: FastifyCorsOptions) => void) => {
     const preflight = request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
     callback(null, request.method !== 'OPTIONS' || preflight ? options : { origin: false });
