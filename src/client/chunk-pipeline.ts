@@ -132,9 +132,14 @@ export class ChunkPipeline {
 
   /** Room for another chunk: as many as the link wants, but one at a time until a try after a failure is answered. */
   private hasRoom(): boolean {
-    const regular = [...this.flights].filter((f) => !f.probe).length;
+    const regular = this.regularFlights();
     if (this.session.gate.waitingFor !== null) return regular < 1;
     return regular < this.session.concurrencyLimit && this.session.estimate.wantsMore(this.backlog(), regular);
+  }
+
+  /** Chunks in flight, probes of stalled ranges aside. */
+  private regularFlights(): number {
+    return [...this.flights].filter((f) => !f.probe).length;
   }
 
   /**
@@ -268,6 +273,14 @@ export class ChunkPipeline {
     for (const flight of this.flights) if (!flight.stalled) times.push(flight.startedAt + this.session.estimate.stallAfterMs(flight.carried));
     if (!this.session.gate.open) times.push(this.session.gate.reopensAt);
     for (const resend of this.resends) if (resend.notBefore > now) times.push(resend.notBefore);
+    // The next chunk goes out when the link has drained to a round trip's worth, not only when a
+    // reply comes: chunks launched together (after a reconnection) would otherwise end together,
+    // and each batch after them would leave the link idle while its replies came back.
+    const regular = this.regularFlights();
+    if (this.session.gate.open && this.session.gate.waitingFor === null && regular > 0 && regular < this.session.concurrencyLimit) {
+      const drainMs = this.session.estimate.msUntilWantsMore(this.backlog());
+      if (drainMs !== null && drainMs > 0) times.push(now + drainMs);
+    }
     if (times.length === 0) return null;
     return Math.max(1, Math.min(...times) - now + 1);
   }

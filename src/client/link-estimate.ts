@@ -129,7 +129,21 @@ export class LinkEstimate {
   wantsMore(backlog: number, inFlight: number): boolean {
     const rate = this.bytesPerSecond;
     if (rate === null) return inFlight < 2;
-    return backlog < (rate * (this.roundTripMs + SERVER_COMMIT_MS + this.sizing.targetMs)) / 1000;
+    return backlog < this.wantedBacklog(rate);
+  }
+
+  /**
+   * Milliseconds until the link, carrying `backlog` bytes at the measured rate, has drained to
+   * where wantsMore() turns true; 0 when it is there already, null before anything is measured.
+   */
+  msUntilWantsMore(backlog: number): number | null {
+    const rate = this.bytesPerSecond;
+    if (rate === null || rate <= 0) return null;
+    return Math.max(0, ((backlog - this.wantedBacklog(rate)) / rate) * 1000);
+  }
+
+  private wantedBacklog(rate: number): number {
+    return (rate * (this.roundTripMs + SERVER_COMMIT_MS + this.sizing.targetMs)) / 1000;
   }
 
   /** Milliseconds a request may take while the link carries `bytes` for it (its own and those sharing the link). */

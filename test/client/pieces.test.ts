@@ -14,6 +14,7 @@ test('chunk size, chunks in flight and stall deadlines follow the measured link'
   assert.equal(link.bytesPerSecond, null);
   assert.equal(link.chunkBytes(), 64 * 1024, 'nothing measured: the first size');
   assert.deepEqual([link.wantsMore(0, 1), link.wantsMore(0, 2)], [true, false], 'nothing measured: two chunks');
+  assert.equal(link.msUntilWantsMore(100_000), null, 'nothing measured: only replies say when');
   // A 3G uplink: two requests of 62.5 kB in flight, one acknowledged every half second.
   link.roundTrip(200);
   link.started();
@@ -29,6 +30,10 @@ test('chunk size, chunks in flight and stall deadlines follow the measured link'
   // Half a second's chunk plus a round trip (and the server's commit) in flight: about two chunks.
   assert.equal(link.wantsMore(62_500, 1), true);
   assert.equal(link.wantsMore(100_000, 2), false, 'a thin link: about two in flight, no more');
+  // When the next chunk is due without a reply: once the link has drained to a round trip, the
+  // commit and half a second's worth (125 kB/s x 0.72 s = 90 kB), 10 kB later.
+  assert.equal(Math.round(link.msUntilWantsMore(100_000)!), 80);
+  assert.equal(link.msUntilWantsMore(62_500), 0, 'due already');
   const stall = link.stallAfterMs(125_000);
   assert.ok(stall > 1000 && stall < 3500, `a request carrying a second of the link stalls after ${stall} ms`);
   // Late replies widen the margin; so does a request taken for stalled that had arrived.
