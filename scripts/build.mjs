@@ -116,7 +116,16 @@ function importFromVendor(code, target, served) {
 async function build(outDir) {
   const written = new Set();
   const esbuild = await loadEsbuild();
-  const served = esbuild ? await bundleVendors(esbuild, outDir, written) : new Map();
+  let served = new Map();
+  try {
+    if (esbuild) served = await bundleVendors(esbuild, outDir, written);
+  } catch (error) {
+    // An esbuild that cannot run here (another platform's binary) costs the start time, not the build.
+    process.stderr.write(`trickle: bundling skipped, the packages are imported as installed: ${error instanceof Error ? error.message : String(error)}\n`);
+    served = new Map();
+    // A bundle written before the failure would go unused: left for prune() to remove.
+    for (const file of written) if (path.dirname(file) === path.join(outDir, 'vendor')) written.delete(file);
+  }
   for (const source of sourceFiles(SOURCE_DIR)) {
     const target = path.join(outDir, path.relative(SOURCE_DIR, source)).replace(/\.ts$/, '.js');
     let code;
