@@ -1,8 +1,8 @@
 /**
  * Runs the server until SIGTERM/SIGINT, finishing requests in flight; shared by `npm start` and
- * `trickle serve`. Only the configuration and ffmpeg's search load before the configuration is
- * read: ffmpeg takes about 0.1 s to answer `-version`, which it spends while the server's
- * modules load (about 0.3 s), not after them.
+ * `trickle serve`. Only the configuration and ffmpeg's search are imported up front, so that
+ * ffmpeg's `-version` run (about 0.1 s) overlaps the loading of the server's modules (about
+ * 0.3 s) instead of following it.
  */
 import { configHelp, loadConfig } from './config.js';
 import { locateFfmpeg } from './media/ffmpeg.js';
