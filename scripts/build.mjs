@@ -23,17 +23,16 @@ import { parseArgs } from 'node:util';
 const ROOT = path.join(import.meta.dirname, '..');
 const SOURCE_DIR = path.join(ROOT, 'src');
 /**
- * The bundles under dist/vendor/: each file, and the import specifiers it stands for. One file per
- * package, holding every entry point the sources import, so that no module state (TypeBox's
- * format registry, Kysely's classes) exists twice.
+ * The bundles under dist/vendor/: for each package, its file and the import specifiers it stands
+ * for. One file per package, holding every entry point the sources import, so that no module
+ * state (TypeBox's format registry, Kysely's classes) exists twice.
  */
-const VENDOR_BUNDLES = new Map([
-  ['kysely.js', ['kysely', 'kysely/migration']],
-  ['typebox.js', ['@sinclair/typebox', '@sinclair/typebox/compiler']],
-]);
-const VENDOR_PACKAGES = ['kysely', '@sinclair/typebox'];
+const VENDOR_BUNDLES = [
+  { packageName: 'kysely', file: 'kysely.js', specifiers: ['kysely', 'kysely/migration'] },
+  { packageName: '@sinclair/typebox', file: 'typebox.js', specifiers: ['@sinclair/typebox', '@sinclair/typebox/compiler'] },
+];
 /** Besides src/, what changes the build: package.json (`"type": "module"`) and the bundled packages' versions. */
-const INPUTS = [SOURCE_DIR, path.join(ROOT, 'package.json'), ...VENDOR_PACKAGES.map((name) => path.join(ROOT, 'node_modules', name, 'package.json'))].filter(
+const INPUTS = [SOURCE_DIR, path.join(ROOT, 'package.json'), ...VENDOR_BUNDLES.map(({ packageName }) => path.join(ROOT, 'node_modules', packageName, 'package.json'))].filter(
   (input) => existsSync(input),
 );
 
@@ -81,7 +80,7 @@ async function loadEsbuild() {
 /** Bundles each of VENDOR_BUNDLES into outDir/vendor/; returns the specifiers now served from there. */
 async function bundleVendors(esbuild, outDir, written) {
   const served = new Map();
-  for (const [file, specifiers] of VENDOR_BUNDLES) {
+  for (const { file, specifiers } of VENDOR_BUNDLES) {
     const target = path.join(outDir, 'vendor', file);
     const temporary = `${target}.${process.pid}.tmp`;
     mkdirSync(path.dirname(target), { recursive: true });

@@ -135,8 +135,7 @@ export class DescriptorCache {
     for (const [filePath, entry] of this.entries) {
       if (this.entries.size <= this.capacity) break;
       if (entry.leases > 0) continue;
-      this.entries.delete(filePath);
-      await (await entry.file.catch(() => null))?.close();
+      await this.evict(filePath, entry);
     }
   }
 
@@ -145,10 +144,15 @@ export class DescriptorCache {
     const before = Date.now() - this.idleMs;
     for (const [filePath, entry] of this.entries) {
       if (entry.leases > 0 || entry.idleSince === null || entry.idleSince > before) continue;
-      this.entries.delete(filePath);
-      await (await entry.file.catch(() => null))?.close().catch(() => undefined);
+      await this.evict(filePath, entry).catch(() => undefined);
     }
     if (this.entries.size === 0) this.stopSweep();
+  }
+
+  /** Forgets an unleased descriptor and closes it. */
+  private async evict(filePath: string, entry: CachedDescriptor): Promise<void> {
+    this.entries.delete(filePath);
+    await (await entry.file.catch(() => null))?.close();
   }
 
   private stopSweep(): void {
