@@ -98,7 +98,8 @@ export class SqlAttachmentRepository implements AttachmentRepository {
   }
 
   async createWithinLimit(attachment: NewAttachment, limits: OpenAttachmentLimits): Promise<AttachmentCreateOutcome> {
-    return this.database.db.transaction().execute(async (trx): Promise<AttachmentCreateOutcome> => {
+    // Uploads start as often as chunks arrive with small files: their commits share syncs too.
+    return this.database.groupCommit((db) => db.transaction().execute(async (trx): Promise<AttachmentCreateOutcome> => {
       // Lock the owner so two creates cannot both pass the limits.
       await this.lockRow(trx, 'users', attachment.userId).executeTakeFirst();
       const consumes = attachment.consumes ?? [];
@@ -127,7 +128,7 @@ export class SqlAttachmentRepository implements AttachmentRepository {
         await trx.updateTable('attachments').set({ consumed_by: row.id }).where('user_id', '=', attachment.userId).where('id', 'in', consumes).execute();
       }
       return { created: toAttachment(row) };
-    });
+    }));
   }
 
   async findById(id: number): Promise<AttachmentRecord | null> {
@@ -264,13 +265,9 @@ export class SqlAttachmentRepository implements AttachmentRepository {
   }
 
   async setContentType(id: number, contentType: string): Promise<AttachmentRecord | null> {
-    const row = await this.database.db
-      .updateTable('attachments')
-      .set({ content_type: contentType })
-      .where('id', '=', id)
-      .where('state', '=', 'uploading')
-      .returningAll()
-      .executeTakeFirst();
+    const row = await this.database.groupCommit((db) =>
+      db.updateTable('attachments').set({ content_type: contentType }).where('id', '=', id).where('state', '=', 'uploading').returningAll().executeTakeFirst(),
+    );
     return row ? toAttachment(row) : null;
   }
 
@@ -323,15 +320,18 @@ export class SqlAttachmentRepository implements AttachmentRepository {
         .whereRef('received_bytes', '=', 'size')
         .returningAll()
         .executeTakeFirst();
-    if (!outbox) {
-      const row = await complete(this.database.db);
-      return row ? toAttachment(row) : null;
-    }
-    return this.database.db.transaction().execute(async (trx) => {
-      const row = await complete(trx);
-      if (!row) return null;
-      await outbox(scopeOf(trx));
-      return toAttachment(row);
+    // One per upload, like its first commit: shares its sync with the chunks' commits.
+    return this.database.groupCommit(async (db) => {
+      if (!outbox) {
+        const row = await complete(db);
+        return row ? toAttachment(row) : null;
+      }
+      return db.transaction().execute(async (trx) => {
+        const row = await complete(trx);
+        if (!row) return null;
+        await outbox(scopeOf(trx));
+        return toAttachment(row);
+      });
     });
   }
 
