@@ -53,6 +53,91 @@ const updateRangesIfUnchanged = compileOnce<
     .returningAll(),
 );
 
+// An upload's own statements (its creation, its sniffed type, its completion), compiled once too:
+// with small files they run nearly as often as chunks.
+const selectUserRow = compileOnce<[id: number], Selectable<Tables['users']>>((db, id) => db.selectFrom('users').selectAll().where('id', '=', id));
+const selectUserRowForUpdate = compileOnce<[id: number], Selectable<Tables['users']>>((db, id) => db.selectFrom('users').selectAll().where('id', '=', id).forUpdate());
+const selectOpenTotals = compileOnce<[userId: number], { open: number | string; reserved: number | string }>((db, userId) => openTotalsQuery(db, userId));
+const selectReservedBytes = compileOnce<[], { reserved: number | string }>((db) =>
+  db
+    .selectFrom('attachments')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number | string>(eb('size', '-', eb.ref('received_bytes'))), eb.lit(0)).as('reserved'))
+    .where('state', '=', 'uploading')
+    .where('size_known', '=', 1),
+);
+const insertAttachment = compileOnce<
+  [userId: number, filename: string, contentType: string | null, size: number, sizeKnown: number, storageKey: string, createdAt: number, expiresAt: number],
+  Selectable<AttachmentsTable>
+>((db, userId, filename, contentType, size, sizeKnown, storageKey, createdAt, expiresAt) =>
+  db
+    .insertInto('attachments')
+    .values({
+      user_id: userId,
+      filename,
+      content_type: contentType,
+      size,
+      size_known: sizeKnown,
+      ranges: '[]',
+      received_bytes: 0,
+      state: 'uploading',
+      storage_key: storageKey,
+      created_at: createdAt,
+      updated_at: createdAt,
+      expires_at: expiresAt,
+    })
+    .returningAll(),
+);
+const updateContentType = compileOnce<[contentType: string, id: number], Selectable<AttachmentsTable>>((db, contentType, id) =>
+  db.updateTable('attachments').set({ content_type: contentType }).where('id', '=', id).where('state', '=', 'uploading').returningAll(),
+);
+type CompletionArgs = [sha1: string, contentType: string | null, updatedAt: number, expiresAt: number, id: number, contentVersion: number];
+/** Completes a row still uploading at the content version that was hashed, with every byte recorded. */
+const completionOf = (db: Kysely<Tables>, set: { sha1: string; content_type: string | null; updated_at: number; expires_at: number; storage_key?: string }, id: number, contentVersion: number) =>
+  db
+    .updateTable('attachments')
+    .set({ state: 'complete', ...set })
+    .where('id', '=', id)
+    .where('state', '=', 'uploading')
+    .where('content_version', '=', contentVersion)
+    .where('size_known', '=', 1)
+    .whereRef('received_bytes', '=', 'size')
+    .returningAll();
+const completeInPlace = compileOnce<CompletionArgs, Selectable<AttachmentsTable>>((db, sha1, contentType, updatedAt, expiresAt, id, contentVersion) =>
+  completionOf(db, { sha1, content_type: contentType, updated_at: updatedAt, expires_at: expiresAt }, id, contentVersion),
+);
+const completeAssembled = compileOnce<[...CompletionArgs, storageKey: string], Selectable<AttachmentsTable>>(
+  (db, sha1, contentType, updatedAt, expiresAt, id, contentVersion, storageKey) =>
+    completionOf(db, { sha1, content_type: contentType, updated_at: updatedAt, expires_at: expiresAt, storage_key: storageKey }, id, contentVersion),
+);
+
+/**
+ * What a user's attachments not used yet add up to: how many, and the bytes declared but not
+ * received. Partial uploads consumed by a final do not count.
+ */
+function openTotalsQuery(db: Kysely<Tables>, userId: number) {
+  return db
+    .selectFrom('attachments')
+    .select((eb) => [
+      eb.fn.countAll<number | string>().as('open'),
+      eb.fn
+        .coalesce(
+          eb.fn.sum<number | string>(
+            eb
+              .case()
+              .when(eb.and([eb('state', '=', 'uploading'), eb('size_known', '=', 1)]))
+              .then(eb('size', '-', eb.ref('received_bytes')))
+              .else(0)
+              .end(),
+          ),
+          eb.lit(0),
+        )
+        .as('reserved'),
+    ])
+    .where('user_id', '=', userId)
+    .where('state', '!=', 'used')
+    .where('consumed_by', 'is', null);
+}
+
 export class SqlAttachmentRepository implements AttachmentRepository {
   private readonly database: Database;
 
@@ -66,34 +151,12 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     return this.database.dialect === 'postgres' ? query.forUpdate() : query;
   }
 
-  /**
-   * What a user's attachments not used yet add up to: how many, and the bytes declared but not
-   * received. Partial uploads consumed by a final do not count, nor those about to be (`consumes`).
-   */
+  /** openTotalsQuery's figures, leaving out the attachments about to be consumed (`consumes`). */
   private async openTotals(trx: Transaction<Tables>, userId: number, consumes: number[] = []): Promise<{ open: number; reservedBytes: number }> {
-    const totals = await trx
-      .selectFrom('attachments')
-      .select((eb) => [
-        eb.fn.countAll<number | string>().as('open'),
-        eb.fn
-          .coalesce(
-            eb.fn.sum<number | string>(
-              eb
-                .case()
-                .when(eb.and([eb('state', '=', 'uploading'), eb('size_known', '=', 1)]))
-                .then(eb('size', '-', eb.ref('received_bytes')))
-                .else(0)
-                .end(),
-            ),
-            eb.lit(0),
-          )
-          .as('reserved'),
-      ])
-      .where('user_id', '=', userId)
-      .where('state', '!=', 'used')
-      .where('consumed_by', 'is', null)
-      .$if(consumes.length > 0, (query) => query.where('id', 'not in', consumes))
-      .executeTakeFirstOrThrow();
+    const totals =
+      consumes.length === 0
+        ? (await selectOpenTotals.run(trx, userId)).rows[0]!
+        : await openTotalsQuery(trx, userId).where('id', 'not in', consumes).executeTakeFirstOrThrow();
     return { open: Number(totals.open), reservedBytes: Number(totals.reserved) };
   }
 
@@ -101,29 +164,25 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     // Uploads start as often as chunks arrive with small files: their commits share syncs too.
     return this.database.groupCommit((db) => db.transaction().execute(async (trx): Promise<AttachmentCreateOutcome> => {
       // Lock the owner so two creates cannot both pass the limits.
-      await this.lockRow(trx, 'users', attachment.userId).executeTakeFirst();
+      await (this.database.dialect === 'postgres' ? selectUserRowForUpdate : selectUserRow).run(trx, attachment.userId);
       const consumes = attachment.consumes ?? [];
       const { open, reservedBytes } = await this.openTotals(trx, attachment.userId, consumes);
       if (open >= limits.maxOpen) return { tooManyOpen: true };
       if (reservedBytes + (attachment.size ?? 0) > limits.maxReservedBytes) return { overReservation: { reservedBytes } };
-      const row = await trx
-        .insertInto('attachments')
-        .values({
-          user_id: attachment.userId,
-          filename: attachment.filename,
-          content_type: attachment.contentType,
-          size: attachment.size ?? 0,
-          size_known: attachment.size === null ? 0 : 1,
-          ranges: '[]',
-          received_bytes: 0,
-          state: 'uploading',
-          storage_key: attachment.storageKey,
-          created_at: attachment.createdAt,
-          updated_at: attachment.createdAt,
-          expires_at: attachment.expiresAt,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      const [row] = (
+        await insertAttachment.run(
+          trx,
+          attachment.userId,
+          attachment.filename,
+          attachment.contentType,
+          attachment.size ?? 0,
+          attachment.size === null ? 0 : 1,
+          attachment.storageKey,
+          attachment.createdAt,
+          attachment.expiresAt,
+        )
+      ).rows;
+      if (!row) throw new Error('inserting an attachment returned no row');
       if (consumes.length > 0) {
         await trx.updateTable('attachments').set({ consumed_by: row.id }).where('user_id', '=', attachment.userId).where('id', 'in', consumes).execute();
       }
@@ -142,13 +201,8 @@ export class SqlAttachmentRepository implements AttachmentRepository {
   }
 
   async reservedBytes(): Promise<number> {
-    const { reserved } = await this.database.db
-      .selectFrom('attachments')
-      .select((eb) => eb.fn.coalesce(eb.fn.sum<number | string>(eb('size', '-', eb.ref('received_bytes'))), eb.lit(0)).as('reserved'))
-      .where('state', '=', 'uploading')
-      .where('size_known', '=', 1)
-      .executeTakeFirstOrThrow();
-    return Number(reserved);
+    const [totals] = (await selectReservedBytes.run(this.database.db)).rows;
+    return Number(totals?.reserved ?? 0);
   }
 
   async recordRange(id: number, commit: RangeCommit, maxRanges: number, now: number, expiresAt: number): Promise<RecordRangeOutcome> {
@@ -265,9 +319,7 @@ export class SqlAttachmentRepository implements AttachmentRepository {
   }
 
   async setContentType(id: number, contentType: string): Promise<AttachmentRecord | null> {
-    const row = await this.database.groupCommit((db) =>
-      db.updateTable('attachments').set({ content_type: contentType }).where('id', '=', id).where('state', '=', 'uploading').returningAll().executeTakeFirst(),
-    );
+    const [row] = (await this.database.groupCommit((db) => updateContentType.run(db, contentType, id))).rows;
     return row ? toAttachment(row) : null;
   }
 
@@ -302,24 +354,9 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     expiresAt: number,
     outbox?: (scope: TransactionScope) => Promise<void>,
   ): Promise<AttachmentRecord | null> {
-    const complete = (db: Kysely<Tables>) =>
-      db
-        .updateTable('attachments')
-        .set({
-          state: 'complete',
-          sha1: completion.sha1,
-          content_type: completion.contentType,
-          updated_at: now,
-          expires_at: expiresAt,
-          ...(completion.storageKey !== undefined ? { storage_key: completion.storageKey } : {}),
-        })
-        .where('id', '=', id)
-        .where('state', '=', 'uploading')
-        .where('content_version', '=', completion.contentVersion)
-        .where('size_known', '=', 1)
-        .whereRef('received_bytes', '=', 'size')
-        .returningAll()
-        .executeTakeFirst();
+    const args: CompletionArgs = [completion.sha1, completion.contentType, now, expiresAt, id, completion.contentVersion];
+    const complete = async (db: Kysely<Tables>) =>
+      (completion.storageKey === undefined ? await completeInPlace.run(db, ...args) : await completeAssembled.run(db, ...args, completion.storageKey)).rows[0];
     // One per upload, like its first commit: shares its sync with the chunks' commits.
     return this.database.groupCommit(async (db) => {
       if (!outbox) {
