@@ -146,9 +146,14 @@ export class SqlAttachmentRepository implements AttachmentRepository {
   }
 
   /** SELECT … FOR UPDATE where the database has row locks; SQLite serialises writers anyway. */
-  private lockRow(trx: Transaction<Tables>, table: 'attachments' | 'users', id: number) {
-    const query = trx.selectFrom(table).selectAll().where('id', '=', id);
+  private lockAttachment(trx: Transaction<Tables>, id: number) {
+    const query = trx.selectFrom('attachments').selectAll().where('id', '=', id);
     return this.database.dialect === 'postgres' ? query.forUpdate() : query;
+  }
+
+  /** Locks an owner's row, as lockAttachment does: creates and size fixes that count against its limits take turns. */
+  private async lockUser(trx: Transaction<Tables>, userId: number): Promise<void> {
+    await (this.database.dialect === 'postgres' ? selectUserRowForUpdate : selectUserRow).run(trx, userId);
   }
 
   /** openTotalsQuery's figures, leaving out the attachments about to be consumed (`consumes`). */
@@ -164,7 +169,7 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     // Uploads start as often as chunks arrive with small files: their commits share syncs too.
     return this.database.groupCommit((db) => db.transaction().execute(async (trx): Promise<AttachmentCreateOutcome> => {
       // Lock the owner so two creates cannot both pass the limits.
-      await (this.database.dialect === 'postgres' ? selectUserRowForUpdate : selectUserRow).run(trx, attachment.userId);
+      await this.lockUser(trx, attachment.userId);
       const consumes = attachment.consumes ?? [];
       const { open, reservedBytes } = await this.openTotals(trx, attachment.userId, consumes);
       if (open >= limits.maxOpen) return { tooManyOpen: true };
@@ -244,7 +249,7 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     // Every chunk commits here: concurrent chunks share the sync of their commits.
     return this.database.groupCommit((db) =>
       db.transaction().execute(async (trx): Promise<RecordRangeOutcome> => {
-        const row = await this.lockRow(trx, 'attachments', id).executeTakeFirst();
+        const row = await this.lockAttachment(trx, id).executeTakeFirst();
         if (!row) return { gone: true };
         const current = toAttachment(row);
         const changesRecorded = await this.changesRecorded(trx, id, current.ranges, commit);
@@ -328,8 +333,8 @@ export class SqlAttachmentRepository implements AttachmentRepository {
       // The owner first, as a create locks it: the size declares bytes that count against the owner's limit.
       const owner = await trx.selectFrom('attachments').select('user_id').where('id', '=', id).executeTakeFirst();
       if (!owner) return null;
-      await this.lockRow(trx, 'users', owner.user_id).executeTakeFirst();
-      const row = await this.lockRow(trx, 'attachments', id).executeTakeFirst();
+      await this.lockUser(trx, owner.user_id);
+      const row = await this.lockAttachment(trx, id).executeTakeFirst();
       if (!row) return null;
       const highest = parseRangeSet(JSON.parse(row.ranges)).at(-1)?.[1] ?? 0;
       if (row.size_known || highest > size) return toAttachment(row);
