@@ -12,7 +12,7 @@ import type { ChunkInput } from '../domain/attachments/upload-engine.js';
 import type { BlobStore } from '../domain/storage/ports.js';
 import { readMultipartFile } from './multipart-file.js';
 import { decodeParams, FilePart, IntegerParam, Sha1Param } from './params.js';
-import { abortOnClose, bodyStream, contentLength } from './request-body.js';
+import { abortOnClose, bodyStream, contentLength, releaseBodyPiece } from './request-body.js';
 import { readParams } from './request-params.js';
 
 /** The parameters of a chunk, in the attachment[...] scope of POST and PUT. */
@@ -79,7 +79,14 @@ export async function readChunkRequest<F extends ChunkFieldValues, T>(
 ): Promise<T> {
   if (isRaw(request)) {
     const fields = decode(request.query);
-    const chunk = { offset: fields.chunk_offset ?? 0, source: bodyStream(request), length: contentLength(request), sha1: fields.chunk_sha1, signal: abortOnClose(reply) };
+    const chunk = {
+      offset: fields.chunk_offset ?? 0,
+      source: bodyStream(request),
+      length: contentLength(request),
+      sha1: fields.chunk_sha1,
+      signal: abortOnClose(reply),
+      releasePiece: releaseBodyPiece,
+    };
     return handle({ fields, chunk, file: null });
   }
   if (!request.isMultipart()) return handle({ fields: decode(await readParams(request)), chunk: null, file: null });

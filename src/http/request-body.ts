@@ -25,6 +25,18 @@ export function bodyStream(request: FastifyRequest): Readable {
   return request.body as Readable;
 }
 
+/**
+ * Gives a body piece's memory back now, once its bytes are written (ChunkInput.releasePiece).
+ * Node copies each piece of a request body into an ArrayBuffer of its own; one that lived
+ * through a write in flight has usually been promoted, and would otherwise stay allocated
+ * until a full collection. Detaching it (transfer) frees it at once. A piece that is a view
+ * into a larger buffer is someone else's and is left alone.
+ */
+export function releaseBodyPiece(piece: Buffer): void {
+  const memory = piece.buffer;
+  if (memory instanceof ArrayBuffer && piece.byteOffset === 0 && piece.byteLength === memory.byteLength && !memory.detached) memory.transfer(0);
+}
+
 /** Aborts waits of a request whose connection closes before it is answered. */
 export function abortOnClose(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();

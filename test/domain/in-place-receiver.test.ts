@@ -6,7 +6,7 @@
  * CPU per GiB, most of it in the garbage collector; see docs/benchmarks.md, issue 27.)
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,31 +37,41 @@ async function collectGarbage(): Promise<void> {
   collect();
 }
 
+/** An upload of `size` bytes on a local store in `root`, with `recorded` already in place, and a receiver for a chunk at 0. */
+async function openReceiver(root: string, size: number, recorded: Array<[number, number]>, bytes?: Buffer) {
+  const store = await LocalDiskStore.open({ root, durable: false });
+  const key = await store.createUpload(size);
+  if (bytes && recorded.length > 0) {
+    const upload = await store.openUpload(key);
+    for (const [start, end] of recorded) await upload.write(bytes.subarray(start, end), start);
+    await upload.close();
+  }
+  const record: AttachmentRecord = {
+    id: 1,
+    userId: 1,
+    filename: 'a.bin',
+    contentType: null,
+    size,
+    ranges: recorded,
+    receivedBytes: recorded.reduce((sum, [start, end]) => sum + end - start, 0),
+    state: 'uploading',
+    sha1: null,
+    usedBy: null,
+    storageKey: key,
+    createdAt: 0,
+    updatedAt: 0,
+    expiresAt: null,
+    contentVersion: 0,
+  };
+  const state = new UploadState(record, new InProcessPrefixHasher(), async () => null);
+  return { store, key, receiver: new InPlaceReceiver(state, await store.openUpload(key), store, 0) };
+}
+
 test('buffers of a chunk still arriving are collectable once written', async () => {
   const root = await mkdtemp(path.join(os.tmpdir(), 'trickle-receiver-'));
   try {
-    const store = await LocalDiskStore.open({ root, durable: false });
     const size = PIECE * PIECES;
-    const key = await store.createUpload(size);
-    const record: AttachmentRecord = {
-      id: 1,
-      userId: 1,
-      filename: 'a.bin',
-      contentType: null,
-      size,
-      ranges: [],
-      receivedBytes: 0,
-      state: 'uploading',
-      sha1: null,
-      usedBy: null,
-      storageKey: key,
-      createdAt: 0,
-      updatedAt: 0,
-      expiresAt: null,
-      contentVersion: 0,
-    };
-    const state = new UploadState(record, new InProcessPrefixHasher(), async () => null);
-    const receiver = new InPlaceReceiver(state, await store.openUpload(key), store, 0);
+    const { store, key, receiver } = await openReceiver(root, size, []);
 
     const expected = randomBytes(size);
     const read: Array<WeakRef<Buffer>> = [];
@@ -86,6 +96,41 @@ test('buffers of a chunk still arriving are collectable once written', async () 
     assert.equal(result.written, size);
     assert.ok((await readFile(store.localPath(key))).equals(expected), 'the chunk is in place');
     assert.equal(alive, 0, `${alive} of the first ${LONG_WRITTEN} buffers, written long before, were still reachable while the chunk arrived`);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('each piece is released once written, after it was hashed, whether it lands on new or recorded bytes', async () => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'trickle-receiver-'));
+  try {
+    const size = PIECE * 8;
+    const expected = randomBytes(size);
+    // Pieces 2 and 3 are recorded already (the same bytes): they are compared, not written.
+    const { store, key, receiver } = await openReceiver(root, size, [[2 * PIECE, 4 * PIECE]], expected);
+    const given: Buffer[] = [];
+    const released: Buffer[] = [];
+    async function* arriving(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < 8; i += 1) {
+        const piece = Buffer.from(expected.subarray(i * PIECE, (i + 1) * PIECE));
+        given.push(piece);
+        yield piece;
+      }
+    }
+    // Released as a transport would: the piece's memory is gone (detached) afterwards.
+    const releasePiece = (piece: Buffer) => {
+      released.push(piece);
+      piece.buffer.transfer(0);
+    };
+
+    const result = await receiver.consume(arriving(), { declaredLength: size, hashChunk: true, signal: undefined, unknownSizeLimit: size, releasePiece });
+    await receiver.close();
+    assert.equal(result.sourceError, null);
+    assert.equal(result.written, size);
+    assert.equal(result.digest, createHash('sha1').update(expected).digest('hex'), 'hashed before being released');
+    assert.ok((await readFile(store.localPath(key))).equals(expected), 'every byte is in place');
+    assert.equal(released.length, given.length, 'every piece released');
+    assert.deepEqual(new Set(released), new Set(given), 'each piece released once');
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -24,6 +24,8 @@ export interface ConsumeOptions {
   signal: AbortSignal | undefined;
   /** Where bytes must end while the size is unknown (the maximum size). */
   unknownSizeLimit: number;
+  /** Told of each piece once its bytes are written (ChunkInput.releasePiece); receivers that keep pieces longer may not call it. */
+  releasePiece?: ((piece: Buffer) => void) | undefined;
 }
 
 /** A chunk made durable and ready to be recorded (ChunkReceiver.prepare). */

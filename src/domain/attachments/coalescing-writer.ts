@@ -20,6 +20,8 @@ let queuedTotal = 0;
  */
 export class CoalescingWriter {
   private readonly file: UploadHandle;
+  /** Told of each piece once the write that carried it has ended (its memory may go). */
+  private readonly written: (piece: Buffer) => void;
 
   /** Where the bytes written so far end (all of them, in order, from `start`). */
   writtenUpTo: number;
@@ -28,12 +30,10 @@ export class CoalescingWriter {
   private running: Promise<void> | null = null;
   private failure: unknown = null;
 
-  constructor(
-    file: UploadHandle,
-    start: number,
-  ) {
+  constructor(file: UploadHandle, start: number, written: (piece: Buffer) => void = () => undefined) {
     this.file = file;
     this.writtenUpTo = start;
+    this.written = written;
   }
 
   /** Queues a piece that follows the bytes queued so far; waits only when too much is queued. */
@@ -68,6 +68,8 @@ export class CoalescingWriter {
           await this.file.writev(buffers, this.writtenUpTo);
         } finally {
           queuedTotal -= bytes;
+          // Written or failed, the pieces are not read again.
+          for (const piece of buffers) this.written(piece);
         }
         this.writtenUpTo += bytes;
       }

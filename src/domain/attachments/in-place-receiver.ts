@@ -49,6 +49,8 @@ export class InPlaceReceiver implements ChunkReceiver {
     const bound = () => this.state.size ?? options.unknownSizeLimit;
     const hash: Hash | null = options.hashChunk ? createHash('sha1') : null;
     let position = this.offset;
+    /** Where the hashed bytes end: the digest holds only if every one of them was written. */
+    let hashedUpTo = this.offset;
     let outOfRange = false;
     let sourceError: unknown = null;
 
@@ -56,7 +58,8 @@ export class InPlaceReceiver implements ChunkReceiver {
     if (options.declaredLength !== undefined && options.declaredLength > 0) {
       await locks.acquire(this.hold, position, position + options.declaredLength, options.signal);
     }
-    const writes = new CoalescingWriter(this.upload, position);
+    const release = options.releasePiece ?? (() => undefined);
+    const writes = new CoalescingWriter(this.upload, position, release);
     const arrivals = new StaleAwareSource(source, this.hold);
     try {
       for (;;) {
@@ -75,15 +78,18 @@ export class InPlaceReceiver implements ChunkReceiver {
             break;
           }
         }
+        // Hashed before it is handed on: once written, a piece may be released (emptied).
+        hash?.update(piece);
+        hashedUpTo = end;
         if (intersect(this.state.ranges, position, end).length === 0) {
           // Bytes for a region nobody recorded: written in place, coalesced with what arrives meanwhile.
           await writes.add(piece);
         } else {
           await writes.flush();
           await this.place(piece, position);
+          release(piece);
           writes.skipTo(end);
         }
-        hash?.update(piece);
         position = end;
       }
     } catch (error) {
@@ -101,7 +107,7 @@ export class InPlaceReceiver implements ChunkReceiver {
       written: writes.writtenUpTo - this.offset,
       outOfRange,
       sourceError,
-      digest: hash && writes.writtenUpTo === position ? hash.digest('hex') : null,
+      digest: hash && writes.writtenUpTo === hashedUpTo ? hash.digest('hex') : null,
     };
   }
 

@@ -56,6 +56,11 @@ export interface ChunkInput {
   /** Parameters that arrive after the bytes, e.g. multipart fields after the file part. */
   trailing?: (() => Promise<TrailingChunkParams>) | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * Called with each piece of `source` once its bytes are written and nothing here reads it
+   * again: a transport whose pieces are its own gives their memory back then.
+   */
+  releasePiece?: ((piece: Buffer) => void) | undefined;
 }
 
 /** An append lost the race for its offset: nothing of it was recorded. `offset` is the upload's now. */
@@ -257,6 +262,7 @@ export class UploadEngine {
       hashChunk: chunk.sha1 !== undefined,
       signal: chunk.signal,
       unknownSizeLimit: this.limits.maxSize,
+      releasePiece: chunk.releasePiece,
     });
     if (result.outOfRange) throw state.size === null ? tooLarge(this.limits.maxSize) : outOfRange(chunk.offset, undefined, state.size);
     return result;

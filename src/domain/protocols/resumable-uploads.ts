@@ -60,6 +60,8 @@ export interface Append {
   /** Fixes a deferred length (tus Upload-Length on PATCH, IETF Upload-Length). */
   size?: number | undefined;
   signal?: AbortSignal | undefined;
+  /** Gives each piece of `source` back once written (ChunkInput.releasePiece). */
+  releasePiece?: ((piece: Buffer) => void) | undefined;
   /** Refuse the append, even an empty one, once the upload is complete (IETF: it MUST NOT change). */
   refuseIfComplete?: boolean | undefined;
 }
@@ -130,6 +132,7 @@ export class ResumableUploads {
       length: append.length,
       size: append.size,
       signal: append.signal,
+      releasePiece: append.releasePiece,
       // Checked once the last byte has passed, before the range is recorded.
       trailing: digesting ? async () => (checkDigests(expected, (algorithm) => digesting.digest(algorithm)), {}) : undefined,
     };

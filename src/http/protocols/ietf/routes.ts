@@ -9,7 +9,7 @@ import type { AttachmentRecord } from '../../../domain/attachments/ports.js';
 import type { RepresentationDigests } from '../../../domain/protocols/ports.js';
 import { type ResumableUploads, type Upload, uploadOffset } from '../../../domain/protocols/resumable-uploads.js';
 import { cleanFilename } from '../../uploaded-files.js';
-import { abortOnClose, bodyStream, contentLength, hasBody } from '../../request-body.js';
+import { abortOnClose, bodyStream, contentLength, hasBody, releaseBodyPiece } from '../../request-body.js';
 import { classify, sendInterim, sendPlain, uploadId, uploadLocation } from '../shared.js';
 import { contentDigests, representationDigests, sendReprDigest } from './digest-fields.js';
 import { ietfAnswer } from './errors.js';
@@ -164,6 +164,7 @@ export class IetfProtocol {
       size: declaredLength(request),
       digests: contentDigests(request),
       signal: abortOnClose(reply),
+      releasePiece: releaseBodyPiece,
     };
   }
 

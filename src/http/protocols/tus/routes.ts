@@ -11,7 +11,7 @@ import type { ExpectedDigest } from '../../../domain/protocols/digests.js';
 import type { ResumableUploads, Upload } from '../../../domain/protocols/resumable-uploads.js';
 import { uploadOffset } from '../../../domain/protocols/resumable-uploads.js';
 import { cleanFilename } from '../../uploaded-files.js';
-import { abortOnClose, bodyStream, contentLength, hasBody } from '../../request-body.js';
+import { abortOnClose, bodyStream, contentLength, hasBody, releaseBodyPiece } from '../../request-body.js';
 import { classify, httpDate, integerHeader, sendPlain, stringHeader, uploadId, uploadLocation, FILES_PATH } from '../shared.js';
 import { tusStatus } from './errors.js';
 import { fileFromMetadata, parseUploadMetadata } from './metadata.js';
@@ -118,6 +118,7 @@ export class TusProtocol {
       digests: uploadChecksum(stringHeader(request, 'upload-checksum')),
       size: uploadLength(request),
       signal: abortOnClose(reply),
+      releasePiece: releaseBodyPiece,
     };
   }
 
