@@ -18,9 +18,10 @@ export async function serve(argv: readonly string[], command = 'npm start --'): 
   }
   const config = loadConfig(argv);
   const ffmpeg = locateFfmpeg(config.ffmpegPath).catch(() => null);
-  const [{ buildApp }, { reclaimSocketBuffers }, { listenForMetrics }, { stopOnSignals }] = await Promise.all([
+  const [{ buildApp }, { reclaimSocketBuffers }, { limitHeapGrowth }, { listenForMetrics }, { stopOnSignals }] = await Promise.all([
     import('./build-app.js'),
     import('./buffer-reclaim.js'),
+    import('./heap-growth.js'),
     import('./http/metrics.js'),
     import('./shutdown.js'),
   ]);
@@ -30,5 +31,6 @@ export async function serve(argv: readonly string[], command = 'npm start --'): 
   const metricsServer =
     config.metricsPort === null ? null : await listenForMetrics(app.metrics, { host: config.metricsHost, port: config.metricsPort, token: config.metricsToken });
   reclaimSocketBuffers();
+  limitHeapGrowth();
   stopOnSignals(app, { graceSeconds: config.shutdownGraceSeconds, metricsServer });
 }

@@ -120,7 +120,7 @@ test('each piece is released once written, after it was hashed, whether it lands
     // Released as a transport would: the piece's memory is gone (detached) afterwards.
     const releasePiece = (piece: Buffer) => {
       released.push(piece);
-      piece.buffer.transfer(0);
+      (piece.buffer as ArrayBuffer).transfer(0);
     };
 
     const result = await receiver.consume(arriving(), { declaredLength: size, hashChunk: true, signal: undefined, unknownSizeLimit: size, releasePiece });
