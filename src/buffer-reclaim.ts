@@ -6,7 +6,9 @@
  * 500 uploads of 64 KiB chunks at once peaked at 211-216 MiB with it and 230-236 MiB without
  * (docs/benchmarks.md, issue 27). At most one collection per RECLAIM_STEP of buffers allocated.
  * (One client streaming a big file no longer needs it: its buffers were kept alive by the
- * receiver, fixed in in-place-receiver.ts, and now die young.)
+ * receiver, fixed in in-place-receiver.ts, and now die young.) Raw, tus and IETF bodies written
+ * in place are released as soon as they are written (releaseBodyPiece), so this now fires for
+ * the buffers that are not: multipart file parts and pieces bound for object storage.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
