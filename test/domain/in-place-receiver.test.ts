@@ -129,8 +129,9 @@ test('each piece is released once written, after it was hashed, whether it lands
     assert.equal(result.written, size);
     assert.equal(result.digest, createHash('sha1').update(expected).digest('hex'), 'hashed before being released');
     assert.ok((await readFile(store.localPath(key))).equals(expected), 'every byte is in place');
-    assert.equal(released.length, given.length, 'every piece released');
-    assert.deepEqual(new Set(released), new Set(given), 'each piece released once');
+    // By identity: once released, every piece is an equal empty buffer.
+    assert.equal(released.length, given.length, 'as many releases as pieces');
+    assert.ok(given.every((piece) => released.includes(piece)), 'each piece released once');
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -31,6 +31,9 @@ function toAttachment(row: Selectable<AttachmentsTable>, ranges?: ByteRange[]): 
 
 // The per-chunk queries, compiled once.
 const selectById = compileOnce<[id: number], Selectable<AttachmentsTable>>((db, id) => db.selectFrom('attachments').selectAll().where('id', '=', id));
+const selectByIdForUpdate = compileOnce<[id: number], Selectable<AttachmentsTable>>((db, id) =>
+  db.selectFrom('attachments').selectAll().where('id', '=', id).forUpdate(),
+);
 const selectOwned = compileOnce<[id: number, userId: number], Selectable<AttachmentsTable>>((db, id, userId) =>
   db.selectFrom('attachments').selectAll().where('id', '=', id).where('user_id', '=', userId),
 );
@@ -145,10 +148,9 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     this.database = database;
   }
 
-  /** SELECT … FOR UPDATE where the database has row locks; SQLite serialises writers anyway. */
-  private lockAttachment(trx: Transaction<Tables>, id: number) {
-    const query = trx.selectFrom('attachments').selectAll().where('id', '=', id);
-    return this.database.dialect === 'postgres' ? query.forUpdate() : query;
+  /** The row, read with SELECT … FOR UPDATE where the database has row locks; SQLite serialises writers anyway. */
+  private async lockAttachment(trx: Transaction<Tables>, id: number): Promise<Selectable<AttachmentsTable> | undefined> {
+    return (await (this.database.dialect === 'postgres' ? selectByIdForUpdate : selectById).run(trx, id)).rows[0];
   }
 
   /** Locks an owner's row, as lockAttachment does: creates and size fixes that count against its limits take turns. */
@@ -249,7 +251,7 @@ export class SqlAttachmentRepository implements AttachmentRepository {
     // Every chunk commits here: concurrent chunks share the sync of their commits.
     return this.database.groupCommit((db) =>
       db.transaction().execute(async (trx): Promise<RecordRangeOutcome> => {
-        const row = await this.lockAttachment(trx, id).executeTakeFirst();
+        const row = await this.lockAttachment(trx, id);
         if (!row) return { gone: true };
         const current = toAttachment(row);
         const changesRecorded = await this.changesRecorded(trx, id, current.ranges, commit);
@@ -334,7 +336,7 @@ export class SqlAttachmentRepository implements AttachmentRepository {
       const owner = await trx.selectFrom('attachments').select('user_id').where('id', '=', id).executeTakeFirst();
       if (!owner) return null;
       await this.lockUser(trx, owner.user_id);
-      const row = await this.lockAttachment(trx, id).executeTakeFirst();
+      const row = await this.lockAttachment(trx, id);
       if (!row) return null;
       const highest = parseRangeSet(JSON.parse(row.ranges)).at(-1)?.[1] ?? 0;
       if (row.size_known || highest > size) return toAttachment(row);

@@ -21,7 +21,7 @@ let queuedTotal = 0;
 export class CoalescingWriter {
   private readonly file: UploadHandle;
   /** Told of each piece once the write that carried it has ended (its memory may go). */
-  private readonly written: (piece: Buffer) => void;
+  private readonly written: ((piece: Buffer) => void) | undefined;
 
   /** Where the bytes written so far end (all of them, in order, from `start`). */
   writtenUpTo: number;
@@ -30,7 +30,7 @@ export class CoalescingWriter {
   private running: Promise<void> | null = null;
   private failure: unknown = null;
 
-  constructor(file: UploadHandle, start: number, written: (piece: Buffer) => void = () => undefined) {
+  constructor(file: UploadHandle, start: number, written?: (piece: Buffer) => void) {
     this.file = file;
     this.writtenUpTo = start;
     this.written = written;
@@ -69,7 +69,7 @@ export class CoalescingWriter {
         } finally {
           queuedTotal -= bytes;
           // Written or failed, the pieces are not read again.
-          for (const piece of buffers) this.written(piece);
+          if (this.written) for (const piece of buffers) this.written(piece);
         }
         this.writtenUpTo += bytes;
       }

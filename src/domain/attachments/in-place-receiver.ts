@@ -58,8 +58,7 @@ export class InPlaceReceiver implements ChunkReceiver {
     if (options.declaredLength !== undefined && options.declaredLength > 0) {
       await locks.acquire(this.hold, position, position + options.declaredLength, options.signal);
     }
-    const release = options.releasePiece ?? (() => undefined);
-    const writes = new CoalescingWriter(this.upload, position, release);
+    const writes = new CoalescingWriter(this.upload, position, options.releasePiece);
     const arrivals = new StaleAwareSource(source, this.hold);
     try {
       for (;;) {
@@ -87,7 +86,7 @@ export class InPlaceReceiver implements ChunkReceiver {
         } else {
           await writes.flush();
           await this.place(piece, position);
-          release(piece);
+          options.releasePiece?.(piece);
           writes.skipTo(end);
         }
         position = end;
